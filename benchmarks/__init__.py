@@ -1,0 +1,1 @@
+"""Ratio benchmarks: each figure is ours / a baseline measured in the same run."""

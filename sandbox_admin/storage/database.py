@@ -1,0 +1,263 @@
+"""Connections: pragmas, pooling, read-only and defensive opening, query statistics.
+
+Nothing here knows about sandboxes. :func:`inspect_file` reads a file's header
+*before* any connection to it exists (ARCHITECTURE.md: never open()/close() a
+database file this process already has open), and :func:`connect` returns a pooled
+Peewee database configured for the way the file is to be used.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import quote
+
+import peewee
+from playhouse.pool import PooledSqliteDatabase
+
+from . import errors
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    """The seed's pool defaults: 10 open, 5 idle, 1 h lifetime, 10 min idle."""
+
+    max_open: int = 10
+    max_idle: int = 5
+    max_lifetime_s: int = 3600
+    max_idle_time_s: int = 600
+    busy_timeout_ms: int = 5000
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """What a database file's 100-byte header says, read without SQLite."""
+
+    path: Path
+    size_bytes: int
+    page_size: int
+    page_count: int
+    wal_mode: bool
+    has_wal_file: bool
+    has_shm_file: bool
+
+
+def _writable_on_disk(path: Path) -> bool:
+    """Respect the write bits even for root, who os.access() says may write anything."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return bool(mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)) and os.access(path, os.W_OK)
+
+
+def inspect_file(path: str | os.PathLike[str]) -> FileInfo:
+    """Check that ``path`` looks like a whole SQLite file; raise a person-readable error if not."""
+    p = Path(path)
+    if p.is_dir():
+        raise errors.NotASandboxDatabase(f"{p} is a folder, not a database file. Choose a .db file.")
+    if not p.exists():
+        raise errors.DatabaseNotFound(f"{p} does not exist. Check the path, or create a new database.")
+    try:
+        with open(p, "rb") as handle:
+            header = handle.read(100)
+        size = p.stat().st_size
+    except PermissionError as exc:
+        raise errors.CannotOpen(f"{p} cannot be read: {exc.strerror}. Check its permissions.") from exc
+    if size == 0:
+        raise errors.NotASandboxDatabase(f"{p} is empty (0 bytes): it is not a sandbox database.")
+    if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
+        raise errors.NotASandboxDatabase(
+            f"{p} is not an SQLite database (its first bytes are not an SQLite header). "
+            "Choose a SandboxRunner .db file."
+        )
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    if page_size < 512 or page_size & (page_size - 1):
+        raise errors.CorruptDatabase(f"{p} has a damaged header (page size {page_size}).")
+    page_count = int.from_bytes(header[28:32], "big")
+    counter_valid = header[24:28] == header[92:96]
+    if counter_valid and page_count and size < page_size * page_count:
+        raise errors.CorruptDatabase(
+            f"{p} is truncated: {size:,} bytes where its header promises "
+            f"{page_size * page_count:,}. Restore it from a backup."
+        )
+    if size % page_size:
+        raise errors.CorruptDatabase(
+            f"{p} is truncated or damaged: {size:,} bytes is not a whole number of "
+            f"{page_size}-byte pages. Restore it from a backup."
+        )
+    return FileInfo(
+        path=p,
+        size_bytes=size,
+        page_size=page_size,
+        page_count=page_count if counter_valid else size // page_size,
+        wal_mode=header[18] == 2 or header[19] == 2,
+        has_wal_file=Path(f"{p}-wal").exists(),
+        has_shm_file=Path(f"{p}-shm").exists(),
+    )
+
+
+def sqlite_uri(path: Path, *, read_only: bool, immutable: bool = False) -> str:
+    """A ``file:`` URI with the path percent-encoded (no string formatting into SQL)."""
+    uri = "file:" + quote(str(path.resolve()))
+    params = []
+    if read_only:
+        params.append("mode=ro")
+    if immutable:
+        params.append("immutable=1")
+    return uri + ("?" + "&".join(params) if params else "")
+
+
+@dataclass
+class QueryStats:
+    """The seed's "storage metrics": counts of queries, transactions and errors."""
+
+    queries: int = 0
+    errors: int = 0
+    transactions: int = 0
+    rollbacks: int = 0
+    query_seconds: float = 0.0
+    slowest_seconds: float = 0.0
+    slowest_sql: str = ""
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record(self, event: peewee.QueryEvent) -> None:  # type: ignore[name-defined]
+        with self._lock:
+            self.queries += 1
+            self.query_seconds += event.duration
+            if event.exception is not None:
+                self.errors += 1
+            if event.duration > self.slowest_seconds:
+                self.slowest_seconds = event.duration
+                self.slowest_sql = event.sql[:200]
+
+    def as_dict(self) -> dict[str, float | int | str]:
+        return {
+            "queries": self.queries,
+            "errors": self.errors,
+            "transactions": self.transactions,
+            "rollbacks": self.rollbacks,
+            "query_seconds": round(self.query_seconds, 6),
+            "slowest_seconds": round(self.slowest_seconds, 6),
+            "slowest_sql": self.slowest_sql,
+        }
+
+
+class SandboxDatabase(PooledSqliteDatabase):
+    """A pooled SQLite database that knows how it was opened and counts what it does."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        read_only: bool,
+        immutable: bool = False,
+        pool: PoolConfig = PoolConfig(),
+    ) -> None:
+        self.path = path
+        self.read_only = read_only
+        self.immutable = immutable
+        self.pool_config = pool
+        self.stats = QueryStats()
+        pragmas = [
+            ("foreign_keys", 1),
+            ("cache_size", -64000),
+            ("temp_store", "MEMORY"),
+            ("busy_timeout", pool.busy_timeout_ms),
+            ("trusted_schema", "OFF"),  # untrusted files: no SQL functions from the schema
+            ("cell_size_check", "ON"),
+        ]
+        if not read_only:
+            pragmas.append(("synchronous", "NORMAL"))
+        super().__init__(
+            sqlite_uri(path, read_only=read_only, immutable=immutable),
+            uri=True,
+            pragmas=pragmas,
+            max_connections=pool.max_open,
+            stale_timeout=pool.max_lifetime_s,
+            timeout=pool.busy_timeout_ms / 1000,
+            check_same_thread=False,
+        )
+        self._timeout = pool.busy_timeout_ms / 1000  # sqlite3.connect's own busy wait
+        self.query_hooks.append(self.stats.record)
+        self._idle_since: dict[int, float] = {}
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = super()._connect()
+        # Extensions stay off: Python's sqlite3 never enables load_extension by default,
+        # and we never call enable_load_extension(True).
+        return conn
+
+    @contextmanager
+    def write_transaction(self) -> Iterator[None]:
+        """One transaction: committed on success, rolled back (and counted) on error.
+
+        Errors come out translated into :mod:`storage.errors`.
+        """
+        if self.read_only:
+            raise errors.ReadOnly(
+                f"{self.path.name} is open read-only; reopen it for writing to change it."
+            )
+        self.stats.transactions += 1
+        try:
+            with self.atomic("IMMEDIATE"):  # nested: a savepoint
+                yield
+        except errors.StorageError:
+            self.stats.rollbacks += 1
+            raise
+        except (sqlite3.Error, peewee.PeeweeException) as exc:
+            self.stats.rollbacks += 1
+            raise errors.translate(exc, str(self.path)) from exc
+        except BaseException:
+            self.stats.rollbacks += 1
+            raise
+
+    def close_idle_older_than(self, seconds: float | None = None) -> None:
+        """Apply the idle part of the pool policy (peewee's pool only knows lifetime)."""
+        limit = self.pool_config.max_idle_time_s if seconds is None else seconds
+        with self._pool_lock:
+            now = time.time()
+            keep = []
+            for entry in self._connections:
+                ts, _, conn = entry
+                if now - ts > limit or len(keep) >= self.pool_config.max_idle:
+                    self._close_raw(conn)
+                else:
+                    keep.append(entry)
+            self._connections = keep
+
+    def data_version(self) -> int:
+        """PRAGMA data_version: changes when *another* connection commits."""
+        return int(self.execute_sql("PRAGMA data_version").fetchone()[0])
+
+
+def connect(info: FileInfo, *, read_only: bool, pool: PoolConfig = PoolConfig()) -> SandboxDatabase:
+    """A database for an inspected file.
+
+    Read-only opening never leaves files behind: a WAL database with no ``-wal`` file
+    (nobody has it open) is read ``immutable=1``, which creates no ``-wal``/``-shm``;
+    otherwise ``mode=ro`` shares the live server's WAL index.
+    """
+    immutable = read_only and info.wal_mode and not info.has_wal_file
+    return SandboxDatabase(info.path, read_only=read_only, immutable=immutable, pool=pool)
+
+
+def create_new(path: Path, pool: PoolConfig = PoolConfig()) -> SandboxDatabase:
+    """A new, empty database file in WAL mode (tables come from migrations)."""
+    if path.exists():
+        raise errors.InvalidInput(f"{path} already exists; refusing to overwrite it.")
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    db = SandboxDatabase(path, read_only=False, pool=pool)
+    db.execute_sql("PRAGMA journal_mode=WAL")
+    return db

@@ -1,0 +1,143 @@
+"""The errors people see.
+
+Every failure a person can cause is one of these classes, with a message that says
+what happened and what to do. The CLI prints ``str(error)`` on one line; the GUI shows
+it in its message bar with ``error.detail`` behind a "Details" button.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import peewee
+
+
+class StorageError(Exception):
+    """Base class: a problem with a sandbox database that a person can act on."""
+
+    #: CLI exit status: 1 = the operation ran and failed, 2 = cannot use this input.
+    exit_code = 1
+
+    def __init__(self, message: str, *, detail: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class CannotOpen(StorageError):
+    """The file cannot be used as a sandbox database at all."""
+
+    exit_code = 2
+
+
+class DatabaseNotFound(CannotOpen):
+    pass
+
+
+class NotASandboxDatabase(CannotOpen):
+    """Not SQLite, empty, a directory, or SQLite without the SandboxRunner tables."""
+
+
+class CorruptDatabase(CannotOpen):
+    """SQLite says the file is damaged (truncated, malformed pages)."""
+
+
+class SchemaTooNew(StorageError):
+    """The database was migrated by a newer program; only reading is safe."""
+
+
+class MigrationChecksumMismatch(StorageError):
+    """A recorded migration differs from the one this program would apply."""
+
+
+class MigrationError(StorageError):
+    pass
+
+
+class ReadOnly(StorageError):
+    """A write was asked of a database opened read-only (by request or of necessity)."""
+
+
+class DatabaseLocked(StorageError):
+    """Another process holds a lock on the database longer than we wait."""
+
+
+class NotFound(StorageError):
+    pass
+
+
+class VersionConflict(StorageError):
+    """Optimistic locking failed: somebody else changed the row first.
+
+    ``current`` carries the row as it is now, so a UI can offer to reload.
+    """
+
+    def __init__(self, message: str, *, current: Any = None, detail: str = "") -> None:
+        super().__init__(message, detail=detail)
+        self.current = current
+
+
+class InvalidInput(StorageError):
+    exit_code = 2
+
+
+class BackupInvalid(StorageError):
+    """A backup file that must not be restored (broken, truncated, newer schema…)."""
+
+
+class Cancelled(StorageError):
+    """The person cancelled a long-running operation; nothing was changed."""
+
+
+def translate(exc: BaseException, path: str = "") -> StorageError:
+    """Turn a low-level sqlite3/peewee/OS error into the error a person should see."""
+    if isinstance(exc, StorageError):
+        return exc
+    where = f" ({path})" if path else ""
+    text = str(exc)
+    low = text.lower()
+    if isinstance(exc, (sqlite3.Error, peewee.PeeweeException)):
+        if "database is locked" in low or "database table is locked" in low or "busy" in low:
+            return DatabaseLocked(
+                f"The database{where} is locked by another program. "
+                "Wait for it to finish (or stop the SandboxRunner server) and try again.",
+                detail=text,
+            )
+        if "readonly" in low or "read-only" in low:
+            return ReadOnly(
+                f"The database{where} cannot be written: it is read-only. "
+                "Open it read-only, or check the file's permissions.",
+                detail=text,
+            )
+        if "file is not a database" in low or "file is encrypted" in low:
+            return NotASandboxDatabase(
+                f"{path or 'This file'} is not an SQLite database. Choose a SandboxRunner .db file.",
+                detail=text,
+            )
+        if "malformed" in low or "corrupt" in low or "disk i/o error" in low:
+            return CorruptDatabase(
+                f"The database{where} is damaged ({text}). Restore it from a backup, "
+                "or run `sandbox-admin check` for details.",
+                detail=text,
+            )
+        if "unable to open" in low:
+            return CannotOpen(
+                f"Cannot open the database{where}: {text}. Check the path and permissions.",
+                detail=text,
+            )
+        if "interrupted" in low:
+            return Cancelled("The operation was cancelled; nothing was changed.", detail=text)
+        return StorageError(f"Database error{where}: {text}", detail=text)
+    if isinstance(exc, IsADirectoryError):
+        return NotASandboxDatabase(f"{path or exc.filename} is a folder, not a database file.")
+    if isinstance(exc, FileNotFoundError):
+        return DatabaseNotFound(f"{path or exc.filename} does not exist. Check the path.")
+    if isinstance(exc, PermissionError):
+        return ReadOnly(f"Permission denied{where}: {exc.strerror}. Check the file's permissions.")
+    if isinstance(exc, OSError):
+        return StorageError(f"Cannot access{where}: {exc.strerror or exc}", detail=text)
+    return StorageError(f"Unexpected error{where}: {text}", detail=repr(exc))

@@ -1,0 +1,164 @@
+"""The one place for time and for JSON columns.
+
+Reading is tolerant: the Go server, SQLite's CURRENT_TIMESTAMP and rollup
+``datetime(...,'unixepoch')`` all write timestamps differently (see SCHEMA.md).
+Writing is strict: UTC, a space separator, fraction trimmed like Go does, so that the
+Go reader parses it and text comparison keeps ordering instants.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import peewee
+
+UTC = timezone.utc
+
+#: Go's zero time.Time as its SQLite driver writes it.
+GO_ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
+
+_TS_RE = re.compile(
+    r"^\s*(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?"
+    r"\s*(Z|[+-]\d{2}(?::?\d{2})?)?"
+    r"(?:\s+(?:UTC|[A-Z]{2,5}))?"  # Go's time.String() adds a zone name
+    r"(?:\s+m=[+-][\d.]+)?\s*$"  # ...and a monotonic clock reading
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_utc(value: datetime) -> datetime:
+    """An aware UTC datetime; a naive one is taken to be UTC already."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """Read any timestamp form found in sandbox databases; None when absent or unreadable."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return to_utc(value)
+    if isinstance(value, (int, float)):
+        # Unix seconds (or milliseconds / nanoseconds for very large values).
+        number = float(value)
+        if abs(number) > 1e17:
+            number /= 1e9
+        elif abs(number) > 1e11:
+            number /= 1e3
+        try:
+            return datetime.fromtimestamp(number, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if not isinstance(value, str):
+        return None
+    match = _TS_RE.match(value)
+    if not match:
+        try:  # numbers stored as text
+            return parse_timestamp(float(value))
+        except ValueError:
+            return None
+    year, month, day, hour, minute, second, fraction, offset = match.groups()
+    micro = int((fraction or "0")[:6].ljust(6, "0"))
+    try:
+        result = datetime(
+            int(year), int(month), int(day),
+            int(hour or 0), int(minute or 0), int(second or 0), micro, tzinfo=UTC,
+        )
+    except ValueError:
+        return None
+    if offset and offset != "Z":
+        sign = -1 if offset[0] == "-" else 1
+        digits = offset[1:].replace(":", "")
+        delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
+        try:
+            result = result - sign * delta
+        except OverflowError:
+            return result
+    return result
+
+
+def format_timestamp(value: datetime) -> str:
+    """Go-compatible UTC text: ``2026-11-26 01:35:19.123456+00:00`` (fraction trimmed)."""
+    value = to_utc(value)
+    text = value.strftime("%Y-%m-%d %H:%M:%S")
+    if value.year < 1000:
+        text = f"{value.year:04d}" + text[text.index("-"):]
+    if value.microsecond:
+        text += "." + f"{value.microsecond:06d}".rstrip("0")
+    return text + "+00:00"
+
+
+def is_zero_time(value: datetime | None) -> bool:
+    return value is not None and value.year == 1 and value.month == 1 and value.day == 1
+
+
+def to_iso(value: datetime | None) -> str | None:
+    """ISO 8601 UTC for JSON output (CLI ``--json``)."""
+    if value is None:
+        return None
+    return to_utc(value).isoformat().replace("+00:00", "Z")
+
+
+class GoTimestampField(peewee.Field):
+    """A TIMESTAMP column as the Go server and SQLite write it; aware UTC datetimes in Python."""
+
+    field_type = "TIMESTAMP"
+
+    def db_value(self, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            parsed = parse_timestamp(value)
+            if parsed is None:
+                raise ValueError(f"not a timestamp: {value!r}")
+            value = parsed
+        if isinstance(value, (int, float)):
+            value = parse_timestamp(value)
+        return format_timestamp(value)
+
+    def python_value(self, value: Any) -> datetime | None:
+        return parse_timestamp(value)
+
+
+def dumps_json(value: Any) -> str:
+    """Compact JSON with sorted keys, as Go's encoding/json writes maps."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def loads_json(text: Any) -> Any:
+    """Tolerant JSON reader: NULL and the text ``null`` give None; garbage stays as text."""
+    if text is None:
+        return None
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+class JSONField(peewee.TextField):
+    """A JSON TEXT column. ``None`` is written as the text ``null`` (what Go writes for an
+    absent map) unless the column may hold SQL NULL (``null=True``)."""
+
+    def db_value(self, value: Any) -> Any:
+        if value is None:
+            return None if self.null else "null"
+        if isinstance(value, str):
+            return value  # already JSON text (e.g. copied from another row)
+        return dumps_json(value)
+
+    def python_value(self, value: Any) -> Any:
+        return loads_json(value)

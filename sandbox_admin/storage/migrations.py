@@ -1,0 +1,578 @@
+"""Schema migrations: 1–6 exactly as the Go server has them, ours from 7.
+
+Versions 1–6 are the Go DDL (table text kept as the Go server writes it, so a database
+we create is indistinguishable by ``sqlite_master`` names and column lists). Column
+and index changes that Peewee's ``playhouse.migrate`` can express use it; index names
+fixed by the Go schema, FTS5 tables and triggers are plain DDL (Peewee cannot name an
+index or write a trigger).
+
+Every applied version is recorded in the Go ``migrations`` table; from version 7 on we
+also keep a checksum of each migration's definition in ``admin_migrations`` and verify
+it when a database is opened. Each migration runs in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence, Union
+
+import peewee
+from peewee import SQL, FloatField, IntegerField
+from playhouse.migrate import SqliteMigrator
+
+from . import errors
+from .fields import GoTimestampField, utcnow
+
+
+@dataclass(frozen=True)
+class Op:
+    """A ``playhouse.migrate`` operation by name, so that it can be checksummed."""
+
+    method: str
+    args: tuple[Any, ...]
+
+    def run(self, migrator: SqliteMigrator) -> None:
+        getattr(migrator, self.method)(*self.args).run()
+
+    def describe(self) -> str:
+        def arg(value: Any) -> str:
+            if isinstance(value, peewee.Field):
+                constraints = [c.sql if hasattr(c, "sql") else str(c) for c in value.constraints or ()]
+                return f"{value.field_type}:null={value.null}:{constraints}"
+            return repr(value)
+
+        return f"{self.method}(" + ",".join(arg(a) for a in self.args) + ")"
+
+
+Step = Union[str, Op]
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    up: Sequence[Step]
+    down: Sequence[Step]
+    checksum: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        digest = hashlib.sha256()
+        for part in ("up", *map(_describe, self.up), "down", *map(_describe, self.down)):
+            digest.update(part.encode() + b"\n")
+        object.__setattr__(self, "checksum", digest.hexdigest())
+
+
+def _describe(step: Step) -> str:
+    if isinstance(step, Op):
+        return step.describe()
+    return re.sub(r"\s+", " ", step).strip()
+
+
+def _default(sql_type_field: peewee.Field, default: str) -> peewee.Field:
+    sql_type_field.constraints = [SQL(f"DEFAULT {default}")]
+    return sql_type_field
+
+
+# --- version 1: the Go server's initial schema ---------------------------------------
+
+_V1_TABLES = [
+    """CREATE TABLE IF NOT EXISTS migrations (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        version INTEGER UNIQUE NOT NULL,
+        applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+        description TEXT
+    )""",
+    """CREATE TABLE sandboxes (
+        id TEXT PRIMARY KEY,
+        container_id TEXT,
+        status TEXT NOT NULL,
+        working_dir TEXT,
+        environment TEXT, -- JSON
+        created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+        updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+        config TEXT, -- JSON
+        metadata TEXT, -- JSON
+        version INTEGER DEFAULT 1,
+        deleted_at TIMESTAMP NULL,
+        recovery_data TEXT -- JSON for recovery information
+    )""",
+    """CREATE TABLE file_metadata (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        sandbox_id TEXT NOT NULL,
+        file_path TEXT NOT NULL,
+        checksum TEXT,
+        size_bytes INTEGER,
+        mime_type TEXT,
+        created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+        updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+        version INTEGER DEFAULT 1,
+        parent_file_id INTEGER,
+        metadata TEXT, -- JSON for additional metadata
+        search_content TEXT, -- For full-text search
+        access_count INTEGER DEFAULT 0,
+        last_accessed TIMESTAMP,
+        deleted_at TIMESTAMP NULL,
+        FOREIGN KEY (sandbox_id) REFERENCES sandboxes(id) ON DELETE CASCADE,
+        FOREIGN KEY (parent_file_id) REFERENCES file_metadata(id)
+    )""",
+    """CREATE TABLE metrics (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        metric_name TEXT NOT NULL,
+        metric_type TEXT NOT NULL, -- counter, gauge, histogram
+        labels TEXT, -- JSON for labels
+        value REAL NOT NULL,
+        timestamp TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+        sandbox_id TEXT,
+        aggregation_period TEXT, -- raw, 1m, 5m, 1h, 1d
+        FOREIGN KEY (sandbox_id) REFERENCES sandboxes(id) ON DELETE CASCADE
+    )""",
+    """CREATE TABLE audit_trail (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        entity_type TEXT NOT NULL,
+        entity_id TEXT NOT NULL,
+        action TEXT NOT NULL,
+        old_data TEXT, -- JSON
+        new_data TEXT, -- JSON
+        user_id TEXT,
+        timestamp TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+        metadata TEXT -- JSON for additional context
+    )""",
+    """CREATE TABLE file_chunks (
+        chunk_hash TEXT PRIMARY KEY,
+        data BLOB NOT NULL,
+        size_bytes INTEGER NOT NULL,
+        ref_count INTEGER DEFAULT 1,
+        created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP
+    )""",
+    """CREATE TABLE file_chunk_refs (
+        file_id INTEGER NOT NULL,
+        chunk_hash TEXT NOT NULL,
+        chunk_order INTEGER NOT NULL,
+        PRIMARY KEY (file_id, chunk_hash, chunk_order),
+        FOREIGN KEY (file_id) REFERENCES file_metadata(id) ON DELETE CASCADE,
+        FOREIGN KEY (chunk_hash) REFERENCES file_chunks(chunk_hash) ON DELETE CASCADE
+    )""",
+]
+
+_V1_INDEXES = {
+    "idx_sandboxes_status": "sandboxes(status)",
+    "idx_sandboxes_created_at": "sandboxes(created_at)",
+    "idx_sandboxes_updated_at": "sandboxes(updated_at)",
+    "idx_sandboxes_deleted_at": "sandboxes(deleted_at)",
+    "idx_file_metadata_sandbox_id": "file_metadata(sandbox_id)",
+    "idx_file_metadata_path": "file_metadata(file_path)",
+    "idx_file_metadata_checksum": "file_metadata(checksum)",
+    "idx_file_metadata_created_at": "file_metadata(created_at)",
+    "idx_file_metadata_deleted_at": "file_metadata(deleted_at)",
+    "idx_metrics_name_timestamp": "metrics(metric_name, timestamp)",
+    "idx_metrics_sandbox_timestamp": "metrics(sandbox_id, timestamp)",
+    "idx_metrics_type_period": "metrics(metric_type, aggregation_period)",
+    "idx_audit_trail_entity": "audit_trail(entity_type, entity_id)",
+    "idx_audit_trail_timestamp": "audit_trail(timestamp)",
+}
+
+_V1_TRIGGERS_AND_FTS = [
+    """CREATE TRIGGER update_sandboxes_updated_at
+        AFTER UPDATE ON sandboxes
+        FOR EACH ROW
+        WHEN NEW.updated_at = OLD.updated_at
+    BEGIN
+        UPDATE sandboxes SET updated_at = CURRENT_TIMESTAMP WHERE id = NEW.id;
+    END""",
+    """CREATE TRIGGER update_file_metadata_updated_at
+        AFTER UPDATE ON file_metadata
+        FOR EACH ROW
+        WHEN NEW.updated_at = OLD.updated_at
+    BEGIN
+        UPDATE file_metadata SET updated_at = CURRENT_TIMESTAMP WHERE id = NEW.id;
+    END""",
+    """CREATE VIRTUAL TABLE file_search_fts USING fts5(
+        file_path,
+        search_content,
+        content='file_metadata',
+        content_rowid='id'
+    )""",
+    """CREATE TRIGGER file_metadata_ai AFTER INSERT ON file_metadata BEGIN
+        INSERT INTO file_search_fts(rowid, file_path, search_content)
+        VALUES (new.id, new.file_path, new.search_content);
+    END""",
+    """CREATE TRIGGER file_metadata_ad AFTER DELETE ON file_metadata BEGIN
+        INSERT INTO file_search_fts(file_search_fts, rowid, file_path, search_content)
+        VALUES('delete', old.id, old.file_path, old.search_content);
+    END""",
+    """CREATE TRIGGER file_metadata_au AFTER UPDATE ON file_metadata BEGIN
+        INSERT INTO file_search_fts(file_search_fts, rowid, file_path, search_content)
+        VALUES('delete', old.id, old.file_path, old.search_content);
+        INSERT INTO file_search_fts(rowid, file_path, search_content)
+        VALUES (new.id, new.file_path, new.search_content);
+    END""",
+]
+
+
+def _create_indexes(indexes: dict[str, str]) -> list[str]:
+    return [f"CREATE INDEX IF NOT EXISTS {name} ON {target}" for name, target in indexes.items()]
+
+
+def _drop_indexes(indexes: dict[str, str]) -> list[str]:
+    return [f"DROP INDEX IF EXISTS {name}" for name in indexes]
+
+
+_V2_INDEXES = {
+    "idx_sandboxes_container_id": "sandboxes(container_id)",
+    "idx_file_metadata_mime_type": "file_metadata(mime_type)",
+    "idx_file_metadata_size": "file_metadata(size_bytes)",
+    "idx_metrics_labels": "metrics(labels)",
+    "idx_audit_trail_user": "audit_trail(user_id)",
+}
+
+_V3_COLUMNS = [
+    ("cpu_usage_seconds", lambda: _default(FloatField(null=True), "0")),
+    ("memory_usage_bytes", lambda: _default(IntegerField(null=True), "0")),
+    ("disk_usage_bytes", lambda: _default(IntegerField(null=True), "0")),
+    ("network_rx_bytes", lambda: _default(IntegerField(null=True), "0")),
+    ("network_tx_bytes", lambda: _default(IntegerField(null=True), "0")),
+    ("last_resource_update", lambda: GoTimestampField(null=True)),
+]
+_V3_INDEXES = {"idx_sandboxes_resource_update": "sandboxes(last_resource_update)"}
+
+_V4_INDEXES = {
+    "idx_file_content_cache_hash": "file_content_cache(content_hash)",
+    "idx_file_content_cache_accessed": "file_content_cache(last_accessed)",
+}
+_V5_INDEXES = {
+    "idx_sandbox_templates_name": "sandbox_templates(name)",
+    "idx_sandbox_templates_usage": "sandbox_templates(usage_count DESC)",
+    "idx_sandbox_templates_default": "sandbox_templates(is_default)",
+}
+_V6_INDEXES = {
+    "idx_workflow_executions_status": "workflow_executions(status)",
+    "idx_workflow_executions_sandbox": "workflow_executions(sandbox_id)",
+    "idx_workflow_executions_started": "workflow_executions(started_at)",
+    "idx_workflow_steps_execution": "workflow_steps(execution_id)",
+    "idx_workflow_steps_status": "workflow_steps(status)",
+}
+
+MIGRATIONS: list[Migration] = [
+    Migration(
+        1,
+        "Initial schema",
+        up=[*_V1_TABLES, *_create_indexes(_V1_INDEXES), *_V1_TRIGGERS_AND_FTS],
+        down=[
+            "DROP TRIGGER IF EXISTS file_metadata_au",
+            "DROP TRIGGER IF EXISTS file_metadata_ad",
+            "DROP TRIGGER IF EXISTS file_metadata_ai",
+            "DROP TABLE IF EXISTS file_search_fts",
+            "DROP TRIGGER IF EXISTS update_file_metadata_updated_at",
+            "DROP TRIGGER IF EXISTS update_sandboxes_updated_at",
+            "DROP TABLE IF EXISTS file_chunk_refs",
+            "DROP TABLE IF EXISTS file_chunks",
+            "DROP TABLE IF EXISTS audit_trail",
+            "DROP TABLE IF EXISTS metrics",
+            "DROP TABLE IF EXISTS file_metadata",
+            "DROP TABLE IF EXISTS sandboxes",
+            "DROP TABLE IF EXISTS migrations",
+        ],
+    ),
+    Migration(
+        2,
+        "Add performance indexes for common queries",
+        up=_create_indexes(_V2_INDEXES),
+        down=[Op("drop_index", ("sandboxes", name)) for name in _V2_INDEXES],
+    ),
+    Migration(
+        3,
+        "Add resource tracking columns to sandboxes table",
+        up=[
+            *(Op("add_column", ("sandboxes", name, make())) for name, make in _V3_COLUMNS),
+            *_create_indexes(_V3_INDEXES),
+        ],
+        down=[
+            *(Op("drop_index", ("sandboxes", name)) for name in _V3_INDEXES),
+            *(Op("drop_column", ("sandboxes", name)) for name, _ in reversed(_V3_COLUMNS)),
+        ],
+    ),
+    Migration(
+        4,
+        "Add file content caching table for faster access",
+        up=[
+            """CREATE TABLE IF NOT EXISTS file_content_cache (
+                file_id INTEGER PRIMARY KEY,
+                content_hash TEXT NOT NULL,
+                content_data BLOB,
+                compressed BOOLEAN DEFAULT FALSE,
+                cached_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+                access_count INTEGER DEFAULT 0,
+                last_accessed TIMESTAMP,
+                FOREIGN KEY (file_id) REFERENCES file_metadata(id) ON DELETE CASCADE
+            )""",
+            *_create_indexes(_V4_INDEXES),
+        ],
+        down=[*_drop_indexes(_V4_INDEXES), "DROP TABLE IF EXISTS file_content_cache"],
+    ),
+    Migration(
+        5,
+        "Add sandbox templates for faster sandbox creation",
+        up=[
+            """CREATE TABLE IF NOT EXISTS sandbox_templates (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                description TEXT,
+                config TEXT NOT NULL, -- JSON configuration
+                base_image TEXT NOT NULL,
+                pre_installed_packages TEXT, -- JSON array
+                environment_vars TEXT, -- JSON object
+                resource_limits TEXT, -- JSON object
+                created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+                updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+                created_by TEXT,
+                usage_count INTEGER DEFAULT 0,
+                is_default BOOLEAN DEFAULT FALSE,
+                tags TEXT -- JSON array for categorization
+            )""",
+            *_create_indexes(_V5_INDEXES),
+        ],
+        down=[*_drop_indexes(_V5_INDEXES), "DROP TABLE IF EXISTS sandbox_templates"],
+    ),
+    Migration(
+        6,
+        "Add workflow execution tracking for complex operations",
+        up=[
+            """CREATE TABLE IF NOT EXISTS workflow_executions (
+                id TEXT PRIMARY KEY,
+                workflow_name TEXT NOT NULL,
+                sandbox_id TEXT,
+                status TEXT NOT NULL, -- pending, running, completed, failed
+                input_data TEXT, -- JSON input parameters
+                output_data TEXT, -- JSON output results
+                error_message TEXT,
+                started_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+                completed_at TIMESTAMP,
+                execution_time_seconds REAL,
+                step_count INTEGER DEFAULT 0,
+                current_step INTEGER DEFAULT 0,
+                metadata TEXT, -- JSON additional metadata
+                FOREIGN KEY (sandbox_id) REFERENCES sandboxes(id) ON DELETE SET NULL
+            )""",
+            """CREATE TABLE IF NOT EXISTS workflow_steps (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                execution_id TEXT NOT NULL,
+                step_name TEXT NOT NULL,
+                step_order INTEGER NOT NULL,
+                status TEXT NOT NULL, -- pending, running, completed, failed, skipped
+                input_data TEXT, -- JSON
+                output_data TEXT, -- JSON
+                error_message TEXT,
+                started_at TIMESTAMP,
+                completed_at TIMESTAMP,
+                execution_time_seconds REAL,
+                retry_count INTEGER DEFAULT 0,
+                FOREIGN KEY (execution_id) REFERENCES workflow_executions(id) ON DELETE CASCADE
+            )""",
+            *_create_indexes(_V6_INDEXES),
+        ],
+        down=[
+            *_drop_indexes(_V6_INDEXES),
+            "DROP TABLE IF EXISTS workflow_steps",
+            "DROP TABLE IF EXISTS workflow_executions",
+        ],
+    ),
+    # --- ours -----------------------------------------------------------------------
+    Migration(
+        7,
+        "sandbox-admin: migration checksums",
+        up=[
+            """CREATE TABLE IF NOT EXISTS admin_migrations (
+                version INTEGER PRIMARY KEY,
+                checksum TEXT NOT NULL,
+                applied_at TIMESTAMP
+            )""",
+        ],
+        down=["DROP TABLE IF EXISTS admin_migrations"],
+    ),
+]
+
+#: The first version that is ours (checksums are kept from here on).
+FIRST_OWN_VERSION = 7
+
+
+def latest_version() -> int:
+    return MIGRATIONS[-1].version
+
+
+def by_version() -> dict[int, Migration]:
+    return {m.version: m for m in MIGRATIONS}
+
+
+@dataclass(frozen=True)
+class MigrationStatus:
+    current: int
+    applied: list[int]
+    pending: list[int]
+    unknown: list[int]  # applied versions newer than this program knows
+    problems: list[str]  # checksum mismatches and gaps, person-readable
+
+    @property
+    def too_new(self) -> bool:
+        return bool(self.unknown)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "current": self.current,
+            "applied": self.applied,
+            "pending": self.pending,
+            "unknown": self.unknown,
+            "known_schema_version": latest_version(),
+            "problems": self.problems,
+        }
+
+
+ProgressFn = Callable[[int, str], None]
+
+
+class MigrationRunner:
+    """Applies and rolls back migrations on one database, one transaction each."""
+
+    def __init__(self, database: peewee.SqliteDatabase) -> None:
+        self.db = database
+
+    # -- reading -------------------------------------------------------------------
+    def _table_exists(self, name: str) -> bool:
+        row = self.db.execute_sql(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)
+        ).fetchone()
+        return row is not None
+
+    def applied_versions(self) -> list[int]:
+        if not self._table_exists("migrations"):
+            return []
+        rows = self.db.execute_sql("SELECT version FROM migrations ORDER BY version").fetchall()
+        return [int(r[0]) for r in rows]
+
+    def recorded_checksums(self) -> dict[int, str]:
+        if not self._table_exists("admin_migrations"):
+            return {}
+        rows = self.db.execute_sql("SELECT version, checksum FROM admin_migrations").fetchall()
+        return {int(v): str(c) for v, c in rows}
+
+    def status(self) -> MigrationStatus:
+        known = by_version()
+        applied = self.applied_versions()
+        unknown = [v for v in applied if v not in known]
+        problems: list[str] = []
+        recorded = self.recorded_checksums()
+        for version, checksum in sorted(recorded.items()):
+            migration = known.get(version)
+            if migration is not None and migration.checksum != checksum:
+                problems.append(
+                    f"migration {version} ({migration.description}) does not match this "
+                    f"program's definition: checksum {checksum[:12]}… recorded, "
+                    f"{migration.checksum[:12]}… expected. The schema may have been changed "
+                    "by hand or by another tool; back up and check the database before migrating."
+                )
+        if recorded:
+            for version in applied:
+                if version in known and version not in recorded:
+                    problems.append(f"migration {version} has no recorded checksum")
+        known_applied = [v for v in applied if v in known]
+        current = max(applied) if applied else 0
+        gaps = [v for v in known if v <= max(known_applied, default=0) and v not in applied]
+        if gaps:
+            problems.append(f"migrations {gaps} are missing below version {current}")
+        pending = [v for v in sorted(known) if v > current]
+        return MigrationStatus(current, applied, pending, unknown, problems)
+
+    # -- writing -------------------------------------------------------------------
+    def _run_steps(self, steps: Sequence[Step]) -> None:
+        migrator = SqliteMigrator(self.db)
+        for step in steps:
+            if isinstance(step, Op):
+                step.run(migrator)
+            else:
+                self.db.execute_sql(step)
+
+    def _record_checksums(self) -> None:
+        if not self._table_exists("admin_migrations"):
+            return
+        known = by_version()
+        recorded = self.recorded_checksums()
+        now = utcnow()
+        for version in self.applied_versions():
+            if version in known and version not in recorded:
+                self.db.execute_sql(
+                    "INSERT INTO admin_migrations (version, checksum, applied_at) VALUES (?, ?, ?)",
+                    (version, known[version].checksum, GoTimestampField().db_value(now)),
+                )
+
+    def _apply(self, migration: Migration) -> None:
+        with self.db.atomic("IMMEDIATE"):
+            self._run_steps(migration.up)
+            self.db.execute_sql(
+                "INSERT INTO migrations (version, applied_at, description) VALUES (?, ?, ?)",
+                (migration.version, GoTimestampField().db_value(utcnow()), migration.description),
+            )
+            self._record_checksums()
+
+    def _revert(self, migration: Migration) -> None:
+        with self.db.atomic("IMMEDIATE"):
+            if self._table_exists("admin_migrations"):
+                self.db.execute_sql(
+                    "DELETE FROM admin_migrations WHERE version = ?", (migration.version,)
+                )
+            if self._table_exists("migrations"):
+                self.db.execute_sql("DELETE FROM migrations WHERE version = ?", (migration.version,))
+            self._run_steps(migration.down)
+
+    def migrate_to(self, target: int | None = None, progress: ProgressFn | None = None) -> list[int]:
+        """Apply (or roll back) migrations until the schema is at ``target`` (default latest).
+
+        Returns the versions applied or reverted, in order. Refuses when the database
+        is newer than us or a recorded checksum does not match.
+        """
+        status = self.status()
+        if status.too_new:
+            raise errors.SchemaTooNew(
+                f"This database has schema version {max(status.unknown)}, newer than this "
+                f"sandbox-admin knows ({latest_version()}). Upgrade sandbox-admin to migrate it."
+            )
+        if status.problems:
+            raise errors.MigrationChecksumMismatch(
+                "Refusing to migrate: " + "; ".join(status.problems), detail="\n".join(status.problems)
+            )
+        target = latest_version() if target is None else target
+        if target < 0 or target > latest_version():
+            raise errors.InvalidInput(
+                f"There is no schema version {target}; versions go from 0 to {latest_version()}."
+            )
+        known = by_version()
+        done: list[int] = []
+        version = status.current
+        try:
+            if target >= status.current:
+                for version in sorted(v for v in known if status.current < v <= target):
+                    if progress:
+                        progress(version, f"applying {version}: {known[version].description}")
+                    self._apply(known[version])
+                    done.append(version)
+            else:
+                for version in sorted((v for v in status.applied if v > target), reverse=True):
+                    if progress:
+                        progress(version, f"rolling back {version}: {known[version].description}")
+                    self._revert(known[version])
+                    done.append(version)
+        except (peewee.PeeweeException, errors.StorageError) as exc:
+            translated = errors.translate(exc)
+            if isinstance(translated, (errors.DatabaseLocked, errors.ReadOnly)):
+                raise translated from exc
+            raise errors.MigrationError(
+                f"Migration {version} failed and was rolled back ({exc}); the database is at "
+                f"version {self.status().current}.",
+                detail=str(exc),
+            ) from exc
+        return done
+
+    def reset(self) -> None:
+        """Development only: roll everything back and apply it again."""
+        self.migrate_to(0)
+        self.migrate_to(latest_version())
