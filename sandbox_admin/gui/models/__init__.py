@@ -1,0 +1,1 @@
+"""GUI models (see ARCHITECTURE.md)."""

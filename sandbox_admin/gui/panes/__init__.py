@@ -1,0 +1,1 @@
+"""GUI panes (see ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""GUI widgets (see ARCHITECTURE.md)."""
