@@ -391,6 +391,51 @@ MIGRATIONS: list[Migration] = [
         ],
         down=["DROP TABLE IF EXISTS admin_migrations"],
     ),
+    Migration(
+        8,
+        "sandbox-admin: metric rollups",
+        up=[
+            # One row per raw series (name, type, labels text, sandbox); last_* carry a
+            # counter's state across incremental builds (reset-aware increase).
+            """CREATE TABLE IF NOT EXISTS admin_metric_series (
+                id INTEGER PRIMARY KEY,
+                metric_name TEXT NOT NULL,
+                metric_type TEXT NOT NULL,
+                labels TEXT NOT NULL,
+                sandbox_id TEXT NOT NULL,
+                last_t_us INTEGER,
+                last_value REAL,
+                UNIQUE (metric_name, metric_type, labels, sandbox_id)
+            )""",
+            # Mergeable buckets: count/sum(+error term)/min/max/last/increase and a
+            # log-bucket percentile sketch; resolution and bucket are Unix seconds.
+            """CREATE TABLE IF NOT EXISTS admin_metric_rollups (
+                resolution INTEGER NOT NULL,
+                series_id INTEGER NOT NULL
+                    REFERENCES admin_metric_series(id) ON DELETE CASCADE,
+                bucket INTEGER NOT NULL,
+                count INTEGER NOT NULL,
+                sum REAL NOT NULL,
+                sum_err REAL NOT NULL DEFAULT 0,
+                min REAL NOT NULL,
+                max REAL NOT NULL,
+                last REAL NOT NULL,
+                last_t_us INTEGER NOT NULL,
+                increase REAL NOT NULL DEFAULT 0,
+                sketch BLOB,
+                PRIMARY KEY (resolution, series_id, bucket)
+            ) WITHOUT ROWID""",
+            """CREATE TABLE IF NOT EXISTS admin_metric_state (
+                key TEXT PRIMARY KEY,
+                value TEXT NOT NULL
+            )""",
+        ],
+        down=[
+            "DROP TABLE IF EXISTS admin_metric_state",
+            "DROP TABLE IF EXISTS admin_metric_rollups",
+            "DROP TABLE IF EXISTS admin_metric_series",
+        ],
+    ),
 ]
 
 #: The first version that is ours (checksums are kept from here on).
