@@ -93,6 +93,10 @@ class Cancelled(StorageError):
     """The person cancelled a long-running operation; nothing was changed."""
 
 
+class NotEnoughSpace(StorageError):
+    """A backup, restore or VACUUM needs more free disk space than there is."""
+
+
 def translate(exc: BaseException, path: str = "") -> StorageError:
     """Turn a low-level sqlite3/peewee/OS error into the error a person should see."""
     if isinstance(exc, StorageError):
