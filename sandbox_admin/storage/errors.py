@@ -97,6 +97,18 @@ class NotEnoughSpace(StorageError):
     """A backup, restore or VACUUM needs more free disk space than there is."""
 
 
+class ContentUnavailable(NotFound):
+    """A file's metadata exists but its content was never stored (or its chunks are gone)."""
+
+
+class ChecksumMismatch(StorageError):
+    """Reconstructed content does not hash to the file's recorded checksum."""
+
+
+class UnsafePath(InvalidInput):
+    """A stored path would lead outside the folder chosen for an export."""
+
+
 def translate(exc: BaseException, path: str = "") -> StorageError:
     """Turn a low-level sqlite3/peewee/OS error into the error a person should see."""
     if isinstance(exc, StorageError):
