@@ -137,17 +137,207 @@ def _add_check(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check", help="integrity, foreign keys, full-text index, migrations")
     p.add_argument("db")
     p.add_argument("--quick", action="store_true", help="quick_check instead of integrity_check")
+    p.add_argument("--stats", action="store_true",
+                   help="also page, freelist and WAL figures, and rows and bytes per table")
     p.set_defaults(func=cmd_check)
 
 
 def cmd_check(args: argparse.Namespace) -> Result:
+    stats = None
     with open_store(args.db, read_only=True) as store:
         report = store.maintenance.check(quick=args.quick)
+        if getattr(args, "stats", False):
+            stats = store.maintenance.statistics()
     if report.ok:
         text = f"ok ({', '.join(report.checks)})"
     else:
         text = "problems found:\n" + "\n".join(f"  - {p}" for p in report.problems)
+    data = report.as_dict()
+    if stats is not None:
+        data["stats"] = stats.as_dict()
+        text += (f"\n\npages {stats.page_count:,} x {stats.page_size} B, free pages "
+                 f"{stats.freelist_count:,}, WAL {_human_size(stats.wal_bytes)}, journal "
+                 f"{stats.journal_mode}\n")
+        text += _table([(t.name, "" if t.rows is None else f"{t.rows:,}",
+                         "?" if t.bytes is None else _human_size(t.bytes)) for t in stats.tables],
+                       ["table", "rows", "bytes"])
+    return Result(data, text, 0 if report.ok else 1)
+
+
+# -- backup, backups, verify, restore, vacuum -------------------------------------------
+
+def _open_for_backup(db: str):  # type: ignore[no-untyped-def]
+    """Writable when possible (a normal connection takes the locks that keep the snapshot
+    safe against a writing server); read-only when the file or folder is read-only."""
+    try:
+        return open_store(db)
+    except errors.ReadOnly:
+        return open_store(db, read_only=True)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def _hours(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of hours") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0 hours")
+    return value
+
+
+def _add_backup(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("backup", help="a consistent online backup, verified")
+    p.add_argument("db")
+    p.add_argument("--dir", metavar="D", help="backups folder (default: the app's backups folder)")
+    p.add_argument("--keep", type=_positive, metavar="N",
+                   help="afterwards keep only this database's newest N backups (ours, verified)")
+    p.add_argument("--keep-daily", type=_positive, metavar="N",
+                   help="...and the newest backup of each of the last N days")
+    p.add_argument("--keep-weekly", type=_positive, metavar="N",
+                   help="...and the newest backup of each of the last N weeks")
+    p.add_argument("--every", type=_hours, metavar="HOURS",
+                   help="only if the newest backup is older than HOURS (for cron; exit 0 either way)")
+    p.set_defaults(func=cmd_backup)
+
+
+def cmd_backup(args: argparse.Namespace) -> Result:
+    from datetime import timedelta
+
+    from .storage.backup import RetentionPolicy, Schedule
+
+    policy = RetentionPolicy(keep_last=args.keep, keep_daily=args.keep_daily,
+                             keep_weekly=args.keep_weekly)
+    with _open_for_backup(args.db) as store:
+        if args.every is not None:
+            schedule = Schedule(timedelta(hours=args.every), policy)
+            run = store.backups.run_if_due(schedule, directory=args.dir)
+            if not run.ran:
+                data = {"skipped": True, "next_due": run.next_due, "path": None, "verified": None}
+                return Result(data, f"not due: the newest backup is recent; next one due "
+                                    f"{to_iso(run.next_due)}")
+            result = run.backup
+        else:
+            result = store.backups.create(args.dir, keep=policy)
+    data = result.as_dict() | {"skipped": False}
+    text = (f"backup written: {result.path}\n"
+            f"  {_human_size(result.size_bytes)}, schema version {result.schema_version}, "
+            f"verified (integrity_check ok), sha256 {result.sha256[:16]}…")
+    for path in result.removed:
+        text += f"\n  removed (retention): {path.name}"
+    return Result(data, text)
+
+
+def _add_backups(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("backups", help="the backups found (ours and the Go server's)")
+    p.add_argument("db", help="the database whose backups to mark (the folder is listed whole)")
+    p.add_argument("--dir", metavar="D", help="backups folder (default: the app's backups folder)")
+    p.set_defaults(func=cmd_backups)
+
+
+def cmd_backups(args: argparse.Namespace) -> Result:
+    import os
+    from . import paths
+    from .storage.backup import list_backups
+
+    folder = Path(args.dir).expanduser() if args.dir else paths.backups_dir()
+    entries = list_backups(folder)
+    mine = os.path.normcase(os.path.abspath(args.db))
+    data = []
+    rows = []
+    for e in entries:
+        item = e.as_dict()
+        item["this_database"] = (os.path.normcase(os.path.abspath(e.source_path)) == mine
+                                 if e.source_path else None)
+        data.append(item)
+        rows.append((e.path.name, to_iso(e.created_at), _human_size(e.size_bytes),
+                     "?" if e.schema_version is None else e.schema_version, e.status,
+                     e.kind or e.origin, "; ".join(e.problems)))
+    if not entries:
+        return Result(data, f"no backups in {folder}")
+    text = f"{len(entries)} backups in {folder}\n" + _table(
+        rows, ["name", "created (UTC)", "size", "schema", "status", "kind", "problems"])
+    return Result(data, text)
+
+
+def _add_verify(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("verify", help="is this file a sound sandbox database")
+    p.add_argument("backup")
+    p.set_defaults(func=cmd_verify)
+
+
+def cmd_verify(args: argparse.Namespace) -> Result:
+    from .storage.backup import verify_backup
+
+    report = verify_backup(args.backup)
+    if report.ok:
+        text = (f"ok: {report.path.name} is a sound sandbox database, schema version "
+                f"{report.schema_version}, {_human_size(report.size_bytes)}, sha256 "
+                f"{report.sha256[:16]}…")
+        if report.checksum_matches:
+            text += "\n  matches the checksum recorded when it was made"
+        if report.refusal:
+            text += f"\n  note: {report.refusal}"
+    else:
+        text = f"{report.path.name} is not sound:\n" + "\n".join(f"  - {p}" for p in report.problems)
     return Result(report.as_dict(), text, 0 if report.ok else 1)
+
+
+def _add_restore(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("restore", help="replace DB's content with BACKUP's, after a safety backup")
+    p.add_argument("db")
+    p.add_argument("backup")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--safety-dir", metavar="D",
+                   help="where the safety backup goes (default: the app's backups folder)")
+    p.set_defaults(func=cmd_restore)
+
+
+def cmd_restore(args: argparse.Namespace) -> Result:
+    if not args.yes:
+        question = (f"Replace the content of {args.db} with {args.backup}? "
+                    "(a safety backup is taken first) [y/N] ")
+        if not sys.stdin.isatty():
+            raise UsageError(f"restore replaces the content of {args.db}: add --yes to confirm "
+                             "(a safety backup of it is taken first).")
+        if input(question).strip().lower() not in ("y", "yes"):
+            raise UsageError("restore not confirmed; nothing was changed.")
+    with open_store(args.db) as store:
+        result = store.backups.restore(args.backup, safety_dir=args.safety_dir)
+    lines = [f"restored {args.db} from {result.restored_from}",
+             f"  safety backup of the previous content: {result.safety_backup}",
+             f"  schema version {result.schema_version}", ""]
+    lines.append(_table(sorted(result.tables.items()), ["table", "rows"]))
+    lines += [f"note: {n}" for n in result.notices]
+    return Result(result.as_dict(), "\n".join(lines))
+
+
+def _add_vacuum(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("vacuum", help="VACUUM and optimize")
+    p.add_argument("db")
+    p.add_argument("--analyze", action="store_true", help="also ANALYZE (reads every index)")
+    p.set_defaults(func=cmd_vacuum)
+
+
+def cmd_vacuum(args: argparse.Namespace) -> Result:
+    with open_store(args.db) as store:
+        if store.read_only:
+            raise errors.SchemaTooNew(store.notices[0])
+        report = store.maintenance.vacuum(analyze=args.analyze)
+    text = (f"vacuumed {args.db}: {_human_size(report.size_before)} -> "
+            f"{_human_size(report.size_after)} ({_human_size(report.bytes_reclaimed)} reclaimed)")
+    if not report.checkpoint_complete:
+        text += "\nnote: another connection is reading; the file shrinks at its next checkpoint"
+    return Result(report.as_dict(), text)
 
 
 # -- gui ------------------------------------------------------------------------------
@@ -178,6 +368,11 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_info,
     _add_migrate,
     _add_check,
+    _add_backup,
+    _add_backups,
+    _add_verify,
+    _add_restore,
+    _add_vacuum,
 ]
 
 
