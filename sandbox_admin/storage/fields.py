@@ -88,14 +88,17 @@ def parse_timestamp(value: Any) -> datetime | None:
 
 
 def format_timestamp(value: datetime) -> str:
-    """Go-compatible UTC text: ``2026-11-26 01:35:19.123456+00:00`` (fraction trimmed)."""
-    value = to_utc(value)
-    text = value.strftime("%Y-%m-%d %H:%M:%S")
-    if value.year < 1000:
-        text = f"{value.year:04d}" + text[text.index("-"):]
-    if value.microsecond:
-        text += "." + f"{value.microsecond:06d}".rstrip("0")
-    return text + "+00:00"
+    """Go-compatible UTC text: ``2026-11-26 01:35:19.123456+00:00`` (fraction trimmed).
+
+    Hot path of metric ingest: ``isoformat`` (C, zero-padded year) is ~4x faster than
+    ``strftime``; only a fraction with trailing zeros needs trimming.
+    """
+    if value.tzinfo is not UTC:
+        value = to_utc(value)
+    text = value.isoformat(" ")  # YYYY-MM-DD HH:MM:SS[.ffffff]+00:00
+    if value.microsecond and text[25] == "0":
+        text = text[:26].rstrip("0") + "+00:00"
+    return text
 
 
 def is_zero_time(value: datetime | None) -> bool:
