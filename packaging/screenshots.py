@@ -1,0 +1,159 @@
+"""Render the app's panes offscreen to PNG files in resources/screenshots/.
+
+    python packaging/screenshots.py            # every shot
+    python packaging/screenshots.py sandboxes  # only these
+
+Each shot is a function registered with ``@shot("name")`` that gets the output
+folder and a scratch folder and returns the PNG paths it wrote. Shots work on copies
+of the Go fixture (or generated data), never on a real database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from PySide6.QtCore import QCoreApplication, QEventLoop, QSettings  # noqa: E402
+from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
+
+OUT = ROOT / "resources" / "screenshots"
+ShotFn = Callable[[Path, Path], list[Path]]
+SHOTS: dict[str, ShotFn] = {}
+
+
+def shot(name: str) -> Callable[[ShotFn], ShotFn]:
+    def register(fn: ShotFn) -> ShotFn:
+        SHOTS[name] = fn
+        return fn
+
+    return register
+
+
+# -- helpers shared by shots ------------------------------------------------------------------------
+def shared_fixture() -> Path:
+    env = os.environ.get("SANDBOX_SHARED")
+    for c in ([Path(env)] if env else []) + [ROOT.parent / "shared", ROOT / "shared"]:
+        if (c / "fixtures" / "go_sandboxrunner_v6.db").exists():
+            return c / "fixtures" / "go_sandboxrunner_v6.db"
+    raise SystemExit("cannot find shared/fixtures/go_sandboxrunner_v6.db; set SANDBOX_SHARED")
+
+
+def fixture_copy(tmp: Path) -> Path:
+    target = tmp / "sandbox_runner.db"
+    shutil.copyfile(shared_fixture(), target)
+    target.chmod(0o600)
+    return target
+
+
+def settle(condition: Callable[[], bool] = lambda: True, timeout_s: float = 15.0) -> None:
+    """Run the event loop until ``condition()`` (jobs answered, layouts done)."""
+    deadline = time.perf_counter() + timeout_s
+    while not condition():
+        if time.perf_counter() > deadline:
+            raise TimeoutError("screenshot state not reached in time")
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+    for _ in range(5):
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+
+
+def save(widget: QWidget, path: Path) -> Path:
+    settle()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not widget.grab().save(str(path)):
+        raise SystemExit(f"could not write {path}")
+    return path
+
+
+def scratch_settings(tmp: Path) -> QSettings:
+    return QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat)
+
+
+# -- the Sandboxes pane ----------------------------------------------------------------------------------
+@shot("sandboxes")
+def sandboxes_shots(out: Path, tmp: Path) -> list[Path]:
+    from sandbox_admin.gui.jobs import JobRunner
+    from sandbox_admin.gui.panes.sandboxes import SandboxesPane
+    from sandbox_admin.storage import open_store
+
+    db = fixture_copy(tmp)
+    runner = JobRunner()
+    pane = SandboxesPane(runner, settings=scratch_settings(tmp))
+    pane.resize(1600, 900)
+    pane.show()
+    store = open_store(db)
+    written: list[Path] = []
+    try:
+        pane.set_store(store)
+        pane.deleted_check.setChecked(True)  # soft-deleted rows visible, greyed and struck
+        settle(lambda: pane.model.loaded_all and pane.model.total_exact and bool(pane.facet_buttons))
+
+        # 1. A sandbox with an update in its audit trail: JSON tree + old → new diff.
+        updated = "52315d82-2336-4395-be68-8e924ffe3713"
+        pane.select_id(updated)
+        settle(lambda: pane.detail.current_id() == updated)
+        audit = pane.detail.audit
+        for i in range(audit.topLevelItemCount()):  # open the first update entry
+            item = audit.topLevelItem(i)
+            item.setExpanded(" update" in item.text(0))
+        written.append(save(pane, out / "sandboxes.png"))
+
+        # 2. A soft-deleted sandbox selected.
+        deleted = next(r.id for r in pane.model.rows() if r.is_deleted)
+        pane.select_id(deleted)
+        settle(lambda: pane.detail.current_id() == deleted)
+        written.append(save(pane, out / "sandboxes-deleted.png"))
+
+        # 3. Filtered by a status facet, a version conflict notice shown.
+        pane.set_status_filter({"running"})
+        settle(lambda: pane.model.loaded_all and pane.model.total_exact)
+        first = pane.model.row_at(0).id
+        pane.select_id(first)
+        settle(lambda: pane.detail.current_id() == first)
+        from sandbox_admin.storage import errors
+
+        pane._show_conflict("Soft delete", first, errors.VersionConflict(
+            "changed elsewhere", current=pane.current_record()))
+        written.append(save(pane, out / "sandboxes-conflict.png"))
+    finally:
+        pane.set_store(None)
+        runner.wait_idle(20000)
+        store.close()
+        pane.close()
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python packaging/screenshots.py")
+    parser.add_argument("names", nargs="*", help=f"shots to render (default: all: {', '.join(SHOTS)})")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    unknown = [n for n in args.names if n not in SHOTS]
+    if unknown:
+        parser.error(f"unknown shot(s): {', '.join(unknown)}; known: {', '.join(SHOTS)}")
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("sandbox-admin")
+    with tempfile.TemporaryDirectory(prefix="sandbox-admin-shots-") as tmp:
+        os.environ.setdefault("SANDBOX_ADMIN_HOME", str(Path(tmp) / "home"))
+        for name in args.names or list(SHOTS):
+            scratch = Path(tmp) / name
+            scratch.mkdir()
+            for path in SHOTS[name](args.out, scratch):
+                print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
