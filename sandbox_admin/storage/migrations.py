@@ -436,6 +436,23 @@ MIGRATIONS: list[Migration] = [
             "DROP TABLE IF EXISTS admin_metric_series",
         ],
     ),
+    Migration(
+        9,
+        "sandbox-admin: sandbox listing indexes (created/updated by instant)",
+        # Keys of storage/sandbox_query.py: julianday() reads every timestamp form the
+        # database mixes (offsets, no offset), so keyset pages sort by instant and are
+        # index seeks. The expressions must stay identical to sort_key()'s.
+        up=[
+            "CREATE INDEX IF NOT EXISTS admin_idx_sandboxes_created_instant "
+            "ON sandboxes(COALESCE(julianday(created_at), -1), id)",
+            "CREATE INDEX IF NOT EXISTS admin_idx_sandboxes_updated_instant "
+            "ON sandboxes(COALESCE(julianday(updated_at), -1), id)",
+        ],
+        down=[
+            "DROP INDEX IF EXISTS admin_idx_sandboxes_updated_instant",
+            "DROP INDEX IF EXISTS admin_idx_sandboxes_created_instant",
+        ],
+    ),
 ]
 
 #: The first version that is ours (checksums are kept from here on).
