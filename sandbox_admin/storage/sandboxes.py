@@ -1,0 +1,606 @@
+"""SandboxStore: sandboxes with optimistic locking, soft delete, audit trail, checkpoints.
+
+Every change is one IMMEDIATE transaction that reads the row, changes it with
+``UPDATE ... SET ..., version = version + 1 WHERE id = ? AND version = ?`` and writes
+its audit entry; nothing is half done. Rows keep the Go server's formats (SCHEMA.md):
+timestamps through :mod:`fields`, JSON compact and sorted, '' rather than SQL NULL.
+Columns nobody changed are never rewritten, so Go's nanosecond timestamps survive.
+
+Reading returns :class:`SandboxRecord` values built straight from the cursor (no model
+instances: a page of 200k-row listings should cost what the SQL costs). Listing and
+sorting live in :mod:`sandbox_query`, the audit trail in :mod:`sandbox_audit`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+
+from peewee import SQL, fn
+
+from . import errors, sandbox_audit
+from .fields import dumps_json, format_timestamp, loads_json, parse_timestamp, utcnow
+from .sandbox_audit import ACTIONS, AuditRecord, Checkpoint, rfc3339
+from .sandbox_query import (
+    SORTABLE,
+    Cursor,
+    SandboxFilter,
+    check_page_args,
+    conditions,
+    sort_key,
+    where,
+)
+
+if TYPE_CHECKING:
+    from . import Store
+
+__all__ = [
+    "ACTIONS", "AuditRecord", "Checkpoint", "Cursor", "Page", "SandboxFilter", "SandboxRecord",
+    "SandboxStore", "SORTABLE",
+]
+
+COLUMNS = (
+    "id", "container_id", "status", "working_dir", "environment", "created_at", "updated_at",
+    "config", "metadata", "version", "deleted_at", "recovery_data", "cpu_usage_seconds",
+    "memory_usage_bytes", "disk_usage_bytes", "network_rx_bytes", "network_tx_bytes",
+    "last_resource_update",
+)
+JSON_COLUMNS = ("environment", "config", "metadata", "recovery_data")
+TIME_COLUMNS = ("created_at", "updated_at", "deleted_at", "last_resource_update")
+RESOURCE_COLUMNS = (
+    "cpu_usage_seconds", "memory_usage_bytes", "disk_usage_bytes", "network_rx_bytes",
+    "network_tx_bytes",
+)
+UPDATABLE = ("container_id", "status", "working_dir", *JSON_COLUMNS, *RESOURCE_COLUMNS,
+             "last_resource_update")
+
+#: Below this many rows an exact count is as cheap as an estimate.
+EXACT_COUNT_BELOW = 20_000
+#: How many of the newest rows (by rowid) an estimate samples.
+SAMPLE_ROWS = 10_000
+#: A status filter matching at least this share of rows walks the sort index.
+COMMON_STATUS_SHARE = 0.02
+
+
+@dataclass(frozen=True)
+class SandboxRecord:
+    id: str
+    container_id: str
+    status: str
+    working_dir: str
+    environment: Any
+    config: Any
+    metadata: Any
+    recovery_data: Any  # dict, None for Go's `null`, or the raw text when unreadable
+    created_at: datetime | None
+    updated_at: datetime | None
+    deleted_at: datetime | None
+    version: int
+    cpu_usage_seconds: float
+    memory_usage_bytes: int
+    disk_usage_bytes: int
+    network_rx_bytes: int
+    network_tx_bytes: int
+    last_resource_update: datetime | None
+    #: The timestamp columns' stored text (for "as stored" tooltips and Go-exact audit JSON).
+    raw_times: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in COLUMNS} | {"deleted": self.deleted}
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole sandbox as the Go server puts it into audit_trail old/new_data."""
+        t = lambda name: sandbox_audit.json_time(self.raw_times.get(name), getattr(self, name))  # noqa: E731
+        snap: dict[str, Any] = {
+            "id": self.id, "container_id": self.container_id, "status": self.status,
+            "working_dir": self.working_dir, "environment": self.environment,
+            "created_at": t("created_at"), "updated_at": t("updated_at"), "config": self.config,
+            "metadata": self.metadata, "version": self.version,
+        }
+        if self.deleted_at is not None:
+            snap["deleted_at"] = t("deleted_at")
+        if self.recovery_data is not None:
+            snap["recovery_data"] = self.recovery_data
+        for name in RESOURCE_COLUMNS:
+            snap[name] = getattr(self, name)
+        if self.last_resource_update is not None:
+            snap["last_resource_update"] = t("last_resource_update")
+        return snap
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[SandboxRecord]
+    next_cursor: Cursor | None  # None: no more rows
+
+
+def _number(value: Any, kind: type) -> Any:
+    """Resource columns for display: NULL is the Go default 0."""
+    if value is None or value == "":
+        return kind(0)
+    try:
+        return kind(value) if kind is float else int(float(value))
+    except (TypeError, ValueError):
+        return kind(0)
+
+
+def record_from_row(row: tuple[Any, ...]) -> SandboxRecord:
+    """A record from a row of :data:`COLUMNS` as sqlite3 returns it."""
+    raw = dict(zip(COLUMNS, row))
+    values: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name in JSON_COLUMNS:
+            values[name] = loads_json(value)
+        elif name in TIME_COLUMNS:
+            values[name] = parse_timestamp(value)
+        elif name in ("container_id", "working_dir", "status", "id"):
+            values[name] = "" if value is None else str(value)
+        elif name == "cpu_usage_seconds":
+            values[name] = _number(value, float)
+        else:  # version and the byte counters
+            values[name] = _number(value, int)
+    return SandboxRecord(**values, raw_times={n: raw[n] for n in TIME_COLUMNS})
+
+
+# -- validating what callers write --------------------------------------------------------
+
+def _text(name: str, value: Any, *, required: bool = False) -> str:
+    if not isinstance(value, str):
+        raise errors.InvalidInput(f"{name} must be text, not {type(value).__name__}.")
+    if required and not value.strip():
+        raise errors.InvalidInput(f"A sandbox needs a non-empty {name}.")
+    return value
+
+
+def _json(name: str, value: Any) -> str:
+    try:
+        return dumps_json(value)
+    except (TypeError, ValueError) as exc:
+        raise errors.InvalidInput(f"{name} cannot be stored as JSON: {exc}.") from exc
+
+
+def _resource(name: str, value: Any) -> float | int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise errors.InvalidInput(f"{name} must be a number, not {value!r}.")
+    if not math.isfinite(value) or value < 0:
+        raise errors.InvalidInput(f"{name} must be zero or more, not {value!r}.")
+    if name == "cpu_usage_seconds":
+        return float(value)
+    if value != int(value):
+        raise errors.InvalidInput(f"{name} counts bytes: a whole number, not {value!r}.")
+    return int(value)
+
+
+def _db_value(name: str, value: Any) -> Any:
+    """A column value for writing, checked; raises InvalidInput with what is wrong."""
+    if name == "status":
+        return _text(name, value, required=True)
+    if name in ("container_id", "working_dir"):
+        return _text(name, value)
+    if name in JSON_COLUMNS:
+        return _json(name, value)
+    if name in RESOURCE_COLUMNS:
+        return _resource(name, value)
+    if name == "last_resource_update":
+        if value is not None and not isinstance(value, datetime):
+            raise errors.InvalidInput(f"last_resource_update must be a datetime, not {value!r}.")
+        return value
+    raise errors.InvalidInput(
+        f"{name!r} is not a sandbox field that can be changed; changeable: {', '.join(UPDATABLE)}."
+    )
+
+
+class SandboxStore:
+    """Sandboxes of one :class:`~sandbox_admin.storage.Store`. Safe to share between threads
+    (each thread uses its own pooled connection)."""
+
+    SORTABLE = SORTABLE
+
+    def __init__(self, store: "Store") -> None:
+        self.store = store
+        self.db = store.db
+        self.models = store.models
+
+    # -- reading one ---------------------------------------------------------------------
+    def _select(self, *extra: Any) -> Any:
+        S = self.models.Sandbox
+        return S.select(*(getattr(S, name) for name in COLUMNS), *extra)
+
+    def _fetch(self, id: str) -> SandboxRecord | None:
+        row = self.db.execute(self._select().where(self.models.Sandbox.id == id)).fetchone()
+        return record_from_row(row) if row else None
+
+    def _not_found(self, id: str) -> errors.NotFound:
+        return errors.NotFound(
+            f"There is no sandbox {id!r} in {self.store.path.name}; it may have been purged. "
+            "Refresh the list."
+        )
+
+    def get(self, id: str) -> SandboxRecord:
+        """One sandbox, soft-deleted or not; :class:`errors.NotFound` when there is none."""
+        record = self._fetch(id)
+        if record is None:
+            raise self._not_found(id)
+        return record
+
+    # -- writing -------------------------------------------------------------------------
+    def create(
+        self,
+        id: str,
+        status: str,
+        *,
+        container_id: str = "",
+        working_dir: str = "",
+        environment: Any = None,
+        config: Any = None,
+        metadata: Any = None,
+        user_id: str = "",
+    ) -> SandboxRecord:
+        _text("id", id, required=True)
+        values = {
+            "id": id,
+            "status": _db_value("status", status),
+            "container_id": _db_value("container_id", container_id),
+            "working_dir": _db_value("working_dir", working_dir),
+            "environment": _db_value("environment", environment),
+            "config": _db_value("config", config),
+            "metadata": _db_value("metadata", metadata),
+            "recovery_data": "null",
+            "version": 1,
+            **{name: 0 for name in RESOURCE_COLUMNS},
+        }
+        with self.store.transaction():
+            if self._fetch(id) is not None:
+                raise errors.InvalidInput(
+                    f"A sandbox with id {id!r} already exists; choose another id."
+                )
+            now = utcnow()
+            self.models.Sandbox.insert(created_at=now, updated_at=now, **values).execute()
+            record = self.get(id)
+            sandbox_audit.write(self.models, "create", id, new=record.snapshot(), user_id=user_id)
+        return record
+
+    def _change(
+        self,
+        id: str,
+        expected_version: int | None,
+        make: Callable[[SandboxRecord, datetime], dict[str, Any]],
+        *,
+        action: str,
+        user_id: str,
+        audit_metadata: Callable[[SandboxRecord, SandboxRecord, datetime], dict[str, Any]] | None = None,
+        audit_raw_new: str | None = None,
+    ) -> SandboxRecord:
+        """Read, check, ``UPDATE ... WHERE id = ? AND version = ?``, audit: one transaction.
+
+        ``make(old, now)`` returns the columns to set (and may raise InvalidInput). The
+        audit entry holds the whole sandbox before and after, unless ``audit_raw_new`` is
+        given (Go's checkpoint shape: no old_data, that text as new_data).
+        """
+        if expected_version is not None and (
+            isinstance(expected_version, bool) or not isinstance(expected_version, int)
+        ):
+            raise errors.InvalidInput(f"expected_version must be a whole number, not {expected_version!r}.")
+        S = self.models.Sandbox
+        with self.store.transaction():
+            old = self._fetch(id)
+            if old is None:
+                raise self._not_found(id)
+            now = utcnow()
+            if old.updated_at is not None and now <= old.updated_at:
+                now = old.updated_at + timedelta(microseconds=1)  # never backwards per row
+            changes = make(old, now)
+            version = old.version if expected_version is None else expected_version
+            values = {getattr(S, name): value for name, value in changes.items()}
+            values[S.updated_at] = now
+            values[S.version] = fn.COALESCE(S.version, SQL("0")) + 1
+            updated = S.update(values).where(
+                (S.id == id) & (fn.COALESCE(S.version, SQL("0")) == version)
+            ).execute()
+            if updated == 0:
+                current = self._fetch(id)  # we hold the write lock: this is the row now
+                if current is None:
+                    raise self._not_found(id)
+                raise errors.VersionConflict(
+                    f"Sandbox {id} was changed by someone else: it is at version "
+                    f"{current.version}, your change was made to version {version}. "
+                    "Reload it and apply your change again.",
+                    current=current,
+                )
+            new = self.get(id)
+            whole = audit_raw_new is None
+            sandbox_audit.write(
+                self.models, action, id, old=old.snapshot() if whole else None,
+                new=new.snapshot() if whole else None, raw_new=audit_raw_new, user_id=user_id,
+                metadata=audit_metadata(old, new, now) if audit_metadata else {},
+            )
+        return new
+
+    def update(self, id: str, expected_version: int, *, user_id: str = "", **changes: Any) -> SandboxRecord:
+        """Change fields of a sandbox whose stored version is ``expected_version``;
+        :class:`errors.VersionConflict` (with ``current``) when somebody changed it first."""
+        if expected_version is None:
+            raise errors.InvalidInput("update() needs the version you read (expected_version).")
+        if not changes:
+            raise errors.InvalidInput("Nothing to change: give at least one field.")
+        values = {name: _db_value(name, value) for name, value in changes.items()}
+        return self._change(
+            id, expected_version, lambda old, now: dict(values), action="update", user_id=user_id,
+            audit_metadata=lambda old, new, now: {"changed": sorted(values)},
+        )
+
+    def update_resources(
+        self, id: str, expected_version: int | None = None, *, user_id: str = "", **resources: Any
+    ) -> SandboxRecord:
+        """Set resource counters (migration 3's columns); stamps last_resource_update."""
+        unknown = sorted(set(resources) - set(RESOURCE_COLUMNS))
+        if unknown or not resources:
+            raise errors.InvalidInput(
+                f"Resource fields are {', '.join(RESOURCE_COLUMNS)}"
+                + (f"; not {', '.join(unknown)}." if unknown else "; give at least one.")
+            )
+        values = {name: _resource(name, value) for name, value in resources.items()}
+        return self._change(
+            id, expected_version, lambda old, now: values | {"last_resource_update": now},
+            action="update", user_id=user_id,
+            audit_metadata=lambda old, new, now: {"changed": sorted(values), "kind": "resources"},
+        )
+
+    def soft_delete(self, id: str, expected_version: int | None = None, *, user_id: str = "") -> SandboxRecord:
+        """Mark deleted (hidden from default listings; :meth:`recover` undoes it)."""
+
+        def make(old: SandboxRecord, now: datetime) -> dict[str, Any]:
+            if old.deleted:
+                raise errors.InvalidInput(
+                    f"Sandbox {id} is already deleted (since {format_timestamp(old.deleted_at)}); "  # type: ignore[arg-type]
+                    "recover it, or purge it for good."
+                )
+            return {"deleted_at": now}
+
+        return self._change(id, expected_version, make, action="delete", user_id=user_id)
+
+    def recover(self, id: str, expected_version: int | None = None, *, user_id: str = "") -> SandboxRecord:
+        """Undo a soft delete."""
+
+        def make(old: SandboxRecord, now: datetime) -> dict[str, Any]:
+            if not old.deleted:
+                raise errors.InvalidInput(f"Sandbox {id} is not deleted; there is nothing to recover.")
+            return {"deleted_at": None}
+
+        return self._change(id, expected_version, make, action="recover", user_id=user_id)
+
+    def checkpoint(
+        self,
+        id: str,
+        reason: str,
+        data: Any = None,
+        expected_version: int | None = None,
+        *,
+        user_id: str = "",
+    ) -> SandboxRecord:
+        """Record a checkpoint as the Go server does: ``checkpoint_data``,
+        ``checkpoint_reason`` and ``checkpoint_time`` (RFC 3339) merged into recovery_data;
+        audited as action ``checkpoint`` with the data as new_data."""
+        _text("reason", reason)
+        data_text = _json("checkpoint data", data)
+        times: dict[str, str] = {}
+
+        def make(old: SandboxRecord, now: datetime) -> dict[str, Any]:
+            merged = dict(old.recovery_data) if isinstance(old.recovery_data, dict) else {}
+            times["at"] = rfc3339(now)
+            merged.update(
+                checkpoint_data=loads_json(data_text), checkpoint_reason=reason,
+                checkpoint_time=times["at"],
+            )
+            return {"recovery_data": dumps_json(merged)}
+
+        return self._change(
+            id, expected_version, make, action="checkpoint", user_id=user_id,
+            audit_raw_new=data_text,
+            audit_metadata=lambda old, new, now: {
+                "reason": reason, "checkpoint_time": times["at"], "version": new.version,
+            },
+        )
+
+    def checkpoints(self, id: str) -> list[Checkpoint]:
+        """A sandbox's checkpoints from the audit trail (Go's and ours), newest first."""
+        entries = sandbox_audit.read(
+            self.db, self.models, id, actions=["checkpoint"], newest_first=True, limit=100_000
+        )
+        return [sandbox_audit.checkpoint_from(e) for e in entries]
+
+    def _purge(self, record: SandboxRecord, user_id: str, metadata: dict[str, Any]) -> None:
+        S = self.models.Sandbox
+        S.delete().where(S.id == record.id).execute()  # files, metrics cascade; workflows SET NULL
+        sandbox_audit.write(
+            self.models, "purge", record.id, old=record.snapshot(), user_id=user_id, metadata=metadata
+        )
+
+    def purge(self, id: str, *, user_id: str = "") -> None:
+        """Delete for good, with its files and metrics (foreign keys cascade)."""
+        with self.store.transaction():
+            record = self._fetch(id)
+            if record is None:
+                raise self._not_found(id)
+            self._purge(record, user_id, {})
+
+    def cleanup_deleted(self, older_than_days: float, *, user_id: str = "") -> list[str]:
+        """Purge sandboxes soft-deleted more than ``older_than_days`` ago; returns their ids.
+
+        Ages are compared as instants (``julianday``), whatever offset a row was written
+        with; a deleted_at that cannot be read as a time is left alone.
+        """
+        if isinstance(older_than_days, bool) or not isinstance(older_than_days, (int, float)) \
+                or not math.isfinite(older_than_days) or older_than_days < 0:
+            raise errors.InvalidInput(
+                f"older_than_days must be a number of days (0 or more), not {older_than_days!r}."
+            )
+        cutoff = utcnow() - timedelta(days=older_than_days)
+        S = self.models.Sandbox
+        with self.store.transaction():
+            query = self._select().where(
+                fn.julianday(S.deleted_at) < fn.julianday(format_timestamp(cutoff))
+            ).order_by(fn.julianday(S.deleted_at), S.id)
+            records = [record_from_row(r) for r in self.db.execute(query).fetchall()]
+            meta = {"reason": "cleanup", "older_than_days": older_than_days, "cutoff": rfc3339(cutoff)}
+            for record in records:
+                self._purge(record, user_id, meta)
+        return [r.id for r in records]
+
+    def record_audit(
+        self,
+        action: str,
+        entity_id: str,
+        *,
+        entity_type: str = "sandbox",
+        old: Any = None,
+        new: Any = None,
+        user_id: str = "",
+        metadata: dict[str, Any] | None = None,
+    ) -> int:
+        """Write an audit entry for a change made elsewhere (e.g. ``restore`` of the
+        database); joins the caller's transaction if there is one. Returns its id."""
+        with self.store.transaction():
+            return sandbox_audit.write(
+                self.models, action, entity_id, entity_type=entity_type, old=old, new=new,
+                user_id=user_id, metadata=metadata,
+            )
+
+    # -- listing -------------------------------------------------------------------------
+    def _sample(self, terms: list[Any]) -> tuple[int, int, int]:
+        """(rows matching ``terms`` among the newest SAMPLE_ROWS, rows in that window, max rowid)."""
+        S = self.models.Sandbox
+        top = self.db.execute(S.select(fn.MAX(SQL("rowid")))).fetchone()[0] or 0
+        window = SQL("rowid") > top - SAMPLE_ROWS
+        in_window = S.select(fn.COUNT(SQL("*"))).where(window)
+        matched = S.select(fn.COUNT(SQL("*"))).where(window & where(terms))
+        return (int(self.db.execute(matched).fetchone()[0]),
+                int(self.db.execute(in_window).fetchone()[0]), int(top))
+
+    def _status_by_index(self, flt: SandboxFilter, sort: str) -> bool:
+        """Use the status index for a status filter, unless the statuses are common and
+        the sort has its own index (then walking the sort index finds a page sooner)."""
+        if not flt.statuses or sort not in ("id", "created_at", "updated_at"):
+            return True
+        S = self.models.Sandbox
+        matched, window, _ = self._sample([S.status.in_(sorted(flt.statuses))])
+        return window == 0 or matched / window < COMMON_STATUS_SHARE
+
+    def _rows(self, terms: list[Any], key: Any, descending: bool, limit: int) -> list[tuple[Any, ...]]:
+        S = self.models.Sandbox
+        order = (key.desc(), S.id.desc()) if descending else (key.asc(), S.id.asc())
+        query = self._select(key.alias("_k")).where(where(terms)).order_by(*order).limit(limit)
+        return self.db.execute(query).fetchall()
+
+    def page(
+        self,
+        flt: SandboxFilter = SandboxFilter(),
+        *,
+        sort: str = "created_at",
+        descending: bool = True,
+        after: Cursor | None = None,
+        limit: int = 200,
+    ) -> Page:
+        """One page in ``(sort, id)`` order; pass ``next_cursor`` back as ``after``.
+
+        Keyset paging: every row present for the whole listing is returned exactly once,
+        however many rows other processes insert or delete meanwhile (rows inserted
+        behind the cursor are simply not seen). A row whose sort value changes during
+        the listing can move across the cursor.
+        """
+        check_page_args(sort, after, descending, limit)
+        S = self.models.Sandbox
+        key = sort_key(S, sort)
+        terms = conditions(S, flt, status_by_index=self._status_by_index(flt, sort))
+        want = limit + 1  # one more than asked: tells whether there is a next page
+        if after is None:
+            rows = self._rows(terms, key, descending, want)
+        elif sort == "id":
+            beyond = S.id < after.id if descending else S.id > after.id
+            rows = self._rows([*terms, beyond], key, descending, want)
+        else:
+            same_key = [key == after.key, S.id < after.id if descending else S.id > after.id]
+            rows = self._rows([*terms, *same_key], key, descending, want)
+            if len(rows) < want:
+                beyond = key < after.key if descending else key > after.key
+                rows += self._rows([*terms, beyond], key, descending, want - len(rows))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        records = [record_from_row(r[:-1]) for r in rows]
+        cursor = Cursor(sort, descending, rows[-1][-1], rows[-1][0]) if more else None
+        return Page(records, cursor)
+
+    def iter_all(self, flt: SandboxFilter = SandboxFilter(), *, sort: str = "created_at",
+                 descending: bool = True, page_size: int = 1000) -> Iterable[SandboxRecord]:
+        """Every matching sandbox, page by page (for exports and scripts)."""
+        cursor: Cursor | None = None
+        while True:
+            page = self.page(flt, sort=sort, descending=descending, after=cursor, limit=page_size)
+            yield from page.rows
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def count(self, flt: SandboxFilter = SandboxFilter()) -> int:
+        """Exact number of matching sandboxes (a table scan for most filters: run it off
+        the GUI thread, after the first page)."""
+        S = self.models.Sandbox
+        if flt.is_trivial and not flt.include_deleted:
+            deleted = int(self.db.execute(
+                S.select(fn.COUNT(SQL("*"))).where(S.deleted_at.is_null(False))).fetchone()[0])
+            if flt.only_deleted:
+                return deleted
+            return int(self.db.execute(S.select(fn.COUNT(SQL("*")))).fetchone()[0]) - deleted
+        query = S.select(fn.COUNT(SQL("*"))).where(where(conditions(S, flt)))
+        return int(self.db.execute(query).fetchone()[0])
+
+    def count_estimate(self, flt: SandboxFilter = SandboxFilter()) -> int:
+        """A cheap count: exact for small tables and for the deleted/not-deleted split
+        (index-only counts), otherwise the share of matches among the newest
+        SAMPLE_ROWS rows times the row count. May be off; :meth:`count` is exact."""
+        S = self.models.Sandbox
+        if flt.is_trivial:
+            return self.count(flt)
+        matched, window, top = self._sample(conditions(S, flt))
+        if top <= EXACT_COUNT_BELOW or window == 0:
+            return self.count(flt)
+        total = int(self.db.execute(S.select(fn.COUNT(SQL("*")))).fetchone()[0])
+        if window >= total:
+            return matched
+        return min(total, round(matched * total / window))
+
+    def status_counts(self, flt: SandboxFilter = SandboxFilter()) -> dict[str, int]:
+        """Facet counts: sandboxes per status under ``flt`` (its status selection ignored,
+        so that a UI can offer the statuses not yet chosen)."""
+        S = self.models.Sandbox
+        query = (S.select(S.status, fn.COUNT(SQL("*")))
+                 .where(where(conditions(S, flt, ignore_statuses=True)))
+                 .group_by(S.status).order_by(S.status))
+        return {str(status): int(n) for status, n in self.db.execute(query).fetchall()}
+
+    # -- audit ---------------------------------------------------------------------------
+    def audit(
+        self,
+        entity_id: str | None = None,
+        *,
+        entity_type: str | None = "sandbox",
+        actions: Iterable[str] | None = None,
+        user_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after_id: int | None = None,
+        limit: int = 500,
+        newest_first: bool = False,
+    ) -> list[AuditRecord]:
+        """Audit entries ordered by id (see :func:`sandbox_audit.read`)."""
+        return sandbox_audit.read(
+            self.db, self.models, entity_id, entity_type=entity_type, actions=actions,
+            user_id=user_id, since=since, until=until, after_id=after_id, limit=limit,
+            newest_first=newest_first,
+        )
