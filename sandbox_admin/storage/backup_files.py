@@ -316,7 +316,10 @@ def _verify_content(
         translated = errors.translate(exc, str(p))
         if isinstance(translated, errors.Cancelled):
             raise translated from exc
-        report.add(str(translated))
+        if isinstance(translated, errors.CorruptDatabase):
+            report.add(f"it is damaged: SQLite says {translated.detail or exc!s}")
+        else:
+            report.add(str(translated))
     finally:
         db.close_all()
 
