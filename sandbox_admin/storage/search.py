@@ -1,0 +1,568 @@
+"""Full-text search over files, and upkeep of the index.
+
+The index is the Go server's FTS5 table ``file_search_fts`` over ``file_path`` and
+``search_content`` (external content: the text lives in ``file_metadata``, triggers
+keep the index in step).
+
+What a person types is never an error. :func:`to_fts_query` turns search-box text into
+a valid FTS5 query with ``playhouse.fts_parser``: plain words are ANDed, each word is
+quoted (so ``main.py``, ``foo-bar``, ``C++`` or ``"unbalanced`` are just text), and FTS5
+syntax still works for those who type it - ``"exact phrase"``, ``prefix*``,
+``AND``/``OR``/``NOT``, ``-word``, parentheses and column filters
+(``file_path:main`` or the short ``path:main``, ``content:import``). A query with no
+word in it (``*``, ``""``, punctuation) finds nothing and says so.
+
+Results come best first: FTS5's ``rank`` is bm25, where lower is better, so the order
+is ascending (the Go server sorted ``rank DESC``, worst first). A match in the path
+weighs :data:`PATH_WEIGHT` times one in the text (``rank MATCH 'bm25(4.0, 1.0)'``), so
+``main.py`` lists main.py files before files that mention it; for words found only in
+the text the rank is exactly SQLite's ``bm25(file_search_fts)``. ``ORDER BY rank`` is
+handed to FTS5, which sorts internally, so snippets are computed only for the page
+returned.
+
+**Snippet markers**: :attr:`SearchHit.snippet` (from ``search_content``) and
+:attr:`SearchHit.path_highlight` (the path) mark each match with ``\\x02`` before and
+``\\x03`` after (:data:`MARK_START`, :data:`MARK_END`); ``…`` shows where text was cut.
+These control characters do not occur in text people write and survive any
+escaping, so a GUI can HTML-escape everything and then turn the markers into
+highlighting: :func:`snippet_html` does exactly that, :func:`snippet_spans` gives
+(text, matched) pieces and :func:`snippet_plain` swaps in printable brackets.
+
+If the FTS table is missing or damaged, search falls back to a LIKE scan of path and
+text (every word must appear), flags ``fallback=True`` and says why in ``message``.
+:class:`SearchIndex` rebuilds (recreating a lost table and its triggers), optimizes and
+integrity-checks the index.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import sqlite3
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import peewee
+from peewee import SQL, Case, Cast, NodeList, fn
+from playhouse import fts_parser
+
+from . import errors
+from .fields import format_timestamp, to_iso
+from .files import index_state
+
+if TYPE_CHECKING:
+    from . import Store
+
+MARK_START = "\x02"
+MARK_END = "\x03"
+ELLIPSIS = "…"
+#: Tokens of context a snippet shows around the matches.
+SNIPPET_TOKENS = 24
+#: bm25 weight of a match in the path against one in the text: a person typing
+#: ``main.py`` wants main.py files before files that mention main.py.
+PATH_WEIGHT = 4.0
+#: Longer queries are cut here (a search box, not a document).
+MAX_QUERY_CHARS = 1000
+FTS_TABLE = "file_search_fts"
+COLUMNS = ("file_path", "search_content")
+_ALIASES = {"path": "file_path", "content": "search_content", "text": "search_content"}
+_ALIAS_RE = re.compile(r"(?<![\w\"])(path|content|text)(?=\s*:)", re.IGNORECASE)
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_WORD_RE = re.compile(r"\w")
+_OPERATORS = {"AND", "OR", "NOT"}
+
+
+# -- results -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SearchHit:
+    file_id: int
+    sandbox_id: str
+    file_path: str
+    rank: float | None  # bm25: lower is better; None for the LIKE fallback
+    snippet: str  # search_content around the matches, matches marked (see module doc)
+    path_highlight: str  # file_path with matches marked
+    mime_type: str
+    size_bytes: int
+    updated_at: datetime | None
+    deleted: bool
+    indexed_bytes: int
+
+    @property
+    def index_state(self) -> str:
+        """``full``, ``partial`` (only the first part is searchable) or ``none`` (no text)."""
+        return index_state(self.indexed_bytes, self.size_bytes)
+
+    @property
+    def partial_index(self) -> bool:
+        return self.index_state == "partial"
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["updated_at"] = to_iso(self.updated_at)
+        data["index_state"] = self.index_state
+        data["partial_index"] = self.partial_index
+        return data
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str  # what was typed
+    fts_query: str  # what was sent to FTS5 ('' for the LIKE fallback)
+    hits: list[SearchHit] = field(default_factory=list)
+    fallback: bool = False  # True: the index could not be used; LIKE scan, unranked
+    message: str = ""  # for the person: why nothing / why fallback / what was changed
+    offset: int = 0
+    has_more: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "fts_query": self.fts_query,
+            "fallback": self.fallback,
+            "message": self.message,
+            "offset": self.offset,
+            "has_more": self.has_more,
+            "hits": [h.as_dict() for h in self.hits],
+        }
+
+
+# -- snippets --------------------------------------------------------------------------------------
+
+def snippet_spans(text: str) -> list[tuple[str, bool]]:
+    """``[(piece, is_match), ...]`` from marked text; stray markers are dropped."""
+    spans: list[tuple[str, bool]] = []
+    inside = False
+    for part in re.split(r"([\x02\x03])", text):
+        if part == MARK_START:
+            inside = True
+        elif part == MARK_END:
+            inside = False
+        elif part:
+            spans.append((part, inside))
+    return spans
+
+
+def snippet_html(text: str, tag: str = "b") -> str:
+    """Marked text as safe HTML: everything escaped, matches wrapped in ``<tag>``."""
+    return "".join(
+        f"<{tag}>{html.escape(piece)}</{tag}>" if matched else html.escape(piece)
+        for piece, matched in snippet_spans(text)
+    )
+
+
+def snippet_plain(text: str, start: str = "[", end: str = "]") -> str:
+    """Marked text with printable markers (for terminals), on one line."""
+    joined = "".join(f"{start}{piece}{end}" if matched else piece for piece, matched in snippet_spans(text))
+    return re.sub(r"\s+", " ", joined).strip()
+
+
+def snippet_matches(text: str) -> list[tuple[int, int]]:
+    """(start, end) offsets of the matches in the text without markers."""
+    found: list[tuple[int, int]] = []
+    pos = 0
+    for piece, matched in snippet_spans(text):
+        if matched:
+            found.append((pos, pos + len(piece)))
+        pos += len(piece)
+    return found
+
+
+# -- turning typed text into FTS5 ----------------------------------------------------------------
+
+def clean_query(text: Any) -> str:
+    """Typed text made safe to handle: valid UTF-8, no control characters, bounded."""
+    if not isinstance(text, str):
+        text = "" if text is None else str(text)
+    text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates -> '?'
+    text = _CONTROL_RE.sub(" ", text)
+    return text[:MAX_QUERY_CHARS].strip()
+
+
+def _apply_aliases(text: str) -> str:
+    """``path:`` / ``content:`` -> the real column names, outside quoted phrases."""
+    out = []
+    last = 0
+    for match in _ALIAS_RE.finditer(text):
+        if text.count('"', 0, match.start()) % 2:
+            continue  # inside a phrase
+        out.append(text[last:match.start()])
+        out.append(_ALIASES[match.group(1).lower()])
+        last = match.end()
+    out.append(text[last:])
+    return "".join(out)
+
+
+def literal_query(text: str) -> str:
+    """Every word of ``text`` as a quoted phrase, ANDed: always valid, no syntax."""
+    words = [w.replace('"', '""') for w in re.split(r"\s+", text) if _WORD_RE.search(w)]
+    return " AND ".join(f'"{w}"' for w in words) or '""'
+
+
+def to_fts_query(text: str) -> str:
+    """The FTS5 query for search-box text (``'""'`` when it has no word to look for)."""
+    cleaned = _apply_aliases(clean_query(text))
+    try:
+        return fts_parser.parse(cleaned, COLUMNS)
+    except Exception:  # the parser promises not to fail; if it does, read the text literally
+        return literal_query(cleaned)
+
+
+def like_terms(text: str) -> list[str]:
+    """The words of a query for the LIKE fallback (operators and syntax stripped)."""
+    terms = []
+    for token in re.findall(r'"[^"]*"|\S+', clean_query(text)):
+        if token in _OPERATORS:
+            continue
+        token = token.strip('"').lstrip("-").rstrip("*").strip("()")
+        column, sep, rest = token.partition(":")
+        if sep and (column in COLUMNS or column.lower() in _ALIASES):
+            token = rest
+        if token and _WORD_RE.search(token):
+            terms.append(token)
+    return terms
+
+
+# -- searching ---------------------------------------------------------------------------------------
+
+def fts_available(store: "Store") -> bool:
+    row = store.db.execute_sql(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (FTS_TABLE,)
+    ).fetchone()
+    return row is not None
+
+
+def _like_pattern(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _like(column: Any, term: str) -> NodeList:
+    return NodeList((column, SQL("LIKE"), _like_pattern(term), SQL("ESCAPE '\\'")))
+
+
+class _Search:
+    def __init__(self, store: "Store", **filters: Any) -> None:
+        self.store = store
+        self.m = store.models
+        self.filters = filters
+
+    def conditions(self) -> list[Any]:
+        FM = self.m.FileMetadata
+        f = self.filters
+        conds: list[Any] = []
+        if f.get("sandbox_id"):
+            conds.append(FM.sandbox == f["sandbox_id"])
+        if f.get("mime_prefix"):
+            prefix = str(f["mime_prefix"]).lower()
+            conds.append(fn.lower(fn.substr(FM.mime_type, 1, len(prefix))) == prefix)
+        if f.get("path_prefix"):
+            prefix = str(f["path_prefix"])
+            conds.append(fn.substr(FM.file_path, 1, len(prefix)) == prefix)
+        if f.get("min_size") is not None:
+            conds.append(FM.size_bytes >= int(f["min_size"]))
+        if f.get("max_size") is not None:
+            conds.append(FM.size_bytes <= int(f["max_size"]))
+        # Instants, not text: stored timestamps mix offsets and formats.
+        if f.get("since") is not None:
+            conds.append(fn.julianday(FM.updated_at) >= fn.julianday(format_timestamp(f["since"])))
+        if f.get("until") is not None:
+            conds.append(fn.julianday(FM.updated_at) <= fn.julianday(format_timestamp(f["until"])))
+        if not f.get("include_deleted"):
+            conds.append(FM.deleted_at.is_null())
+        return conds
+
+    def columns(self) -> list[Any]:
+        FM = self.m.FileMetadata
+        return [
+            FM.id, FM.sandbox, FM.file_path, FM.mime_type, FM.size_bytes, FM.updated_at, FM.deleted_at,
+            fn.COALESCE(fn.length(Cast(FM.search_content, "BLOB")), 0).alias("indexed_bytes"),
+        ]
+
+    @staticmethod
+    def hit(row: dict[str, Any], rank: float | None, snippet: str, path_hl: str) -> SearchHit:
+        return SearchHit(
+            file_id=row["id"],
+            sandbox_id=row["sandbox"],
+            file_path=row["file_path"],
+            rank=rank,
+            snippet=snippet or "",
+            path_highlight=path_hl or row["file_path"],
+            mime_type=row["mime_type"] or "",
+            size_bytes=int(row["size_bytes"] or 0),
+            updated_at=row["updated_at"],
+            deleted=row["deleted_at"] is not None,
+            indexed_bytes=int(row["indexed_bytes"] or 0),
+        )
+
+    def rank_function(self) -> str:
+        weight = float(self.filters.get("path_weight") or PATH_WEIGHT)
+        return f"bm25({weight!r}, 1.0)"  # a bound value, not SQL text
+
+    def fts(self, fts_query: str, limit: int, offset: int) -> list[SearchHit]:
+        FM, FS = self.m.FileMetadata, self.m.FileSearch
+        table = FS._meta.entity
+        query = (
+            FS.select(
+                *self.columns(),
+                SQL("rank").alias("score"),
+                fn.snippet(table, 1, MARK_START, MARK_END, ELLIPSIS, SNIPPET_TOKENS).alias("snip"),
+                fn.highlight(table, 0, MARK_START, MARK_END).alias("path_hl"),
+            )
+            .join(FM, on=(FM.id == FS.rowid))
+            .where(FS.match(fts_query), NodeList((SQL("rank MATCH"), self.rank_function())), *self.conditions())
+            .order_by(SQL("rank"))  # handed to FTS5, which sorts by bm25 ascending
+            .limit(limit)
+            .offset(offset)
+            .dicts()
+        )
+        return [self.hit(r, r["score"], r["snip"], r["path_hl"]) for r in query]
+
+    def like(self, terms: list[str], limit: int, offset: int) -> list[SearchHit]:
+        FM = self.m.FileMetadata
+        conds = self.conditions()
+        for term in terms:
+            conds.append(_like(FM.file_path, term) | _like(FM.search_content, term))
+        first = terms[0]
+        position = fn.instr(fn.lower(FM.search_content), first.lower())
+        excerpt = fn.substr(FM.search_content, fn.MAX(position - 60, 1), 200)
+        path_first = Case(None, [(_like(FM.file_path, first), 0)], 1)
+        query = (
+            FM.select(*self.columns(), excerpt.alias("excerpt"), position.alias("pos"))
+            .where(*conds)
+            .order_by(path_first, FM.id.desc())
+            .limit(limit)
+            .offset(offset)
+            .dicts()
+        )
+        hits = []
+        for r in query:
+            text = r["excerpt"] or ""
+            if text and (r["pos"] or 0) > 61:
+                text = ELLIPSIS + text
+            hits.append(self.hit(r, None, _mark(text, terms), _mark(r["file_path"], terms)))
+        return hits
+
+
+def _mark(text: str, terms: list[str]) -> str:
+    """Mark case-insensitive occurrences of the terms (for fallback results)."""
+    if not text or not terms:
+        return text
+    pattern = re.compile("|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)), re.IGNORECASE)
+    return pattern.sub(lambda m: f"{MARK_START}{m.group(0)}{MARK_END}", text)
+
+
+def _is_query_problem(message: str) -> bool:
+    low = message.lower()
+    return "fts5: syntax error" in low or "no such column" in low or "unknown special query" in low
+
+
+def search_files(
+    store: "Store",
+    query: str,
+    *,
+    sandbox_id: str | None = None,
+    mime_prefix: str | None = None,
+    path_prefix: str | None = None,
+    min_size: int | None = None,
+    max_size: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    include_deleted: bool = False,
+    limit: int = 50,
+    offset: int = 0,
+    path_weight: float = PATH_WEIGHT,
+) -> SearchResult:
+    """Search file paths and indexed text; best match first. Never fails on what was typed.
+
+    Filters: ``sandbox_id``; ``mime_prefix`` (``text/`` or ``text/x-python``, parameters
+    like ``; charset=utf-8`` do not get in the way); ``path_prefix``; ``min_size`` /
+    ``max_size`` in bytes; ``since`` / ``until`` on updated_at (compared as instants);
+    ``include_deleted``. ``limit`` / ``offset`` page through the results; ``path_weight``
+    is the bm25 weight of the path column.
+    """
+    typed = query if isinstance(query, str) else clean_query(query)
+    limit = max(1, min(int(limit), 1000))
+    offset = max(0, int(offset))
+    search = _Search(
+        store, sandbox_id=sandbox_id, mime_prefix=mime_prefix, path_prefix=path_prefix,
+        min_size=min_size, max_size=max_size, since=since, until=until, include_deleted=include_deleted,
+        path_weight=path_weight,
+    )
+    fts_query = to_fts_query(typed)
+    if fts_query == '""':
+        return SearchResult(typed, fts_query, message="Nothing to search for: type a word or part of a path.")
+    with store.connection():
+        if not fts_available(store):
+            return _fallback(search, typed, limit, offset, "The full-text index (file_search_fts) is missing")
+        note = ""
+        for attempt in (fts_query, literal_query(_apply_aliases(clean_query(typed)))):
+            try:
+                rows = search.fts(attempt, limit + 1, offset)
+            except (sqlite3.Error, peewee.PeeweeException) as exc:
+                if _is_query_problem(str(exc)) and attempt != '""':
+                    note = "Your query was read as plain words."
+                    continue
+                translated = errors.translate(exc, str(store.path))
+                if isinstance(translated, (errors.DatabaseLocked, errors.Cancelled)):
+                    raise translated from exc
+                return _fallback(search, typed, limit, offset, f"The full-text index is damaged ({exc})")
+            return SearchResult(
+                typed, attempt, rows[:limit], message=note, offset=offset, has_more=len(rows) > limit
+            )
+        return _fallback(search, typed, limit, offset, "The query could not be run on the full-text index")
+
+
+def _fallback(search: _Search, typed: str, limit: int, offset: int, why: str) -> SearchResult:
+    terms = like_terms(typed)
+    message = (
+        f"{why}; these results come from a plain text scan, are not ranked and may be slow. "
+        "Rebuild the index (sandbox-admin check shows its state) to get ranked search back."
+    )
+    if not terms:
+        return SearchResult(typed, "", fallback=True, message=message)
+    try:
+        rows = search.like(terms, limit + 1, offset)
+    except (sqlite3.Error, peewee.PeeweeException) as exc:
+        raise errors.translate(exc, str(search.store.path)) from exc
+    return SearchResult(typed, "", rows[:limit], fallback=True, message=message, offset=offset,
+                        has_more=len(rows) > limit)
+
+
+# -- the index -------------------------------------------------------------------------------------
+
+# Fixed statements (no values): the Go DDL of the table and of FTS5's shadow tables.
+_CREATE_FTS = (
+    "CREATE VIRTUAL TABLE file_search_fts USING fts5(file_path, search_content, "
+    "content='file_metadata', content_rowid='id')"
+)
+_SHADOW_DDL = {
+    "file_search_fts_data": "CREATE TABLE 'file_search_fts_data'(id INTEGER PRIMARY KEY, block BLOB)",
+    "file_search_fts_idx": "CREATE TABLE 'file_search_fts_idx'(segid, term, pgno, PRIMARY KEY(segid, term)) WITHOUT ROWID",
+    "file_search_fts_docsize": "CREATE TABLE 'file_search_fts_docsize'(id INTEGER PRIMARY KEY, sz BLOB)",
+    "file_search_fts_config": "CREATE TABLE 'file_search_fts_config'(k PRIMARY KEY, v) WITHOUT ROWID",
+}
+_FTS_TRIGGERS = ("file_metadata_ai", "file_metadata_ad", "file_metadata_au")
+
+
+@dataclass(frozen=True)
+class IndexStatus:
+    exists: bool
+    documents: int | None  # rows the index holds (None when unreadable)
+    files: int  # rows of file_metadata
+    triggers: list[str]  # FTS triggers present
+    problem: str = ""
+
+    @property
+    def in_step(self) -> bool:
+        return self.exists and self.documents == self.files and len(self.triggers) == len(_FTS_TRIGGERS)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"in_step": self.in_step}
+
+
+@dataclass(frozen=True)
+class IndexCheck:
+    ok: bool
+    problems: list[str]
+    thorough: bool  # False: read-only, counts compared instead of FTS5's integrity-check
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class SearchIndex:
+    """Upkeep of ``file_search_fts`` (``store.files.index``)."""
+
+    def __init__(self, store: "Store") -> None:
+        self.store = store
+        self.db = store.db
+        self.m = store.models
+
+    def _names(self, kind: str) -> set[str]:
+        rows = self.db.execute_sql("SELECT name FROM sqlite_master WHERE type = ?", (kind,)).fetchall()
+        return {r[0] for r in rows}
+
+    def status(self) -> IndexStatus:
+        with self.store.connection():
+            tables = self._names("table")
+            triggers = sorted(self._names("trigger") & set(_FTS_TRIGGERS))
+            files = self.m.FileMetadata.select().count()
+            if FTS_TABLE not in tables:
+                return IndexStatus(False, None, files, triggers, "the index table is missing")
+            try:
+                docs = self.db.execute_sql("SELECT count(*) FROM file_search_fts_docsize").fetchone()[0]
+                self.db.execute_sql("SELECT rowid FROM file_search_fts WHERE file_search_fts MATCH ? LIMIT 1", ("a",))
+            except (sqlite3.Error, peewee.PeeweeException) as exc:
+                return IndexStatus(True, None, files, triggers, str(exc))
+            return IndexStatus(True, int(docs), files, triggers)
+
+    def integrity_check(self) -> IndexCheck:
+        """FTS5's own integrity-check against file_metadata (counts when read-only)."""
+        status = self.status()
+        problems = []
+        if status.problem:
+            problems.append(status.problem)
+        missing = sorted(set(_FTS_TRIGGERS) - set(status.triggers))
+        if missing:
+            problems.append(f"triggers missing: {', '.join(missing)} (the index will fall behind)")
+        if not status.exists or status.documents is None:
+            return IndexCheck(False, problems, False)
+        if self.store.read_only:
+            if status.documents != status.files:
+                problems.append(f"the index holds {status.documents} documents for {status.files} files")
+            return IndexCheck(not problems, problems, False)
+        try:
+            with self.store.transaction():
+                self.m.FileSearch._fts_cmd("integrity-check", rank=1)
+        except errors.StorageError as exc:
+            problems.append(f"integrity-check: {exc.detail or exc}")
+        return IndexCheck(not problems, problems, True)
+
+    def optimize(self) -> None:
+        """Merge the index's segments (faster queries, smaller file)."""
+        self.store.require_writable()
+        with self.store.transaction():
+            self.m.FileSearch.optimize()
+
+    def rebuild(self) -> IndexStatus:
+        """Rebuild the index from file_metadata; recreates a missing or broken table and
+        the Go triggers that keep it in step."""
+        self.store.require_writable()
+        with self.store.transaction():
+            tables = self._names("table")
+            if FTS_TABLE not in tables:
+                self.db.execute_sql(_CREATE_FTS)
+            try:
+                with self.db.atomic():  # a savepoint: a failed rebuild leaves no trace
+                    self.m.FileSearch.rebuild()
+            except (sqlite3.Error, peewee.PeeweeException):
+                self._recreate(tables)
+            self._ensure_triggers()
+        return self.status()
+
+    def _recreate(self, tables: set[str]) -> None:
+        """Drop and create the FTS table again (restoring lost shadow tables so that
+        DROP TABLE can run), then fill it."""
+        for name, ddl in _SHADOW_DDL.items():
+            if name not in tables:
+                self.db.execute_sql(ddl)
+        try:
+            self.db.execute_sql("DROP TABLE file_search_fts")
+            self.db.execute_sql(_CREATE_FTS)
+            self.m.FileSearch.rebuild()
+        except (sqlite3.Error, peewee.PeeweeException) as exc:
+            raise errors.CorruptDatabase(
+                f"The full-text index cannot be rebuilt ({exc}). Restore the database from a backup.",
+                detail=str(exc),
+            ) from exc
+
+    def _ensure_triggers(self) -> None:
+        from .migrations import _V1_TRIGGERS_AND_FTS
+
+        present = self._names("trigger")
+        for statement in _V1_TRIGGERS_AND_FTS:
+            for name in _FTS_TRIGGERS:
+                if name not in present and f"TRIGGER {name} " in statement:
+                    self.db.execute_sql(statement)
