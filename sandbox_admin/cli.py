@@ -340,6 +340,91 @@ def cmd_vacuum(args: argparse.Namespace) -> Result:
     return Result(report.as_dict(), text)
 
 
+# -- search, export-file ------------------------------------------------------------------
+
+def _add_search(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("search", help="full-text search over files, best match first")
+    p.add_argument("db")
+    p.add_argument("query", help='words (all must match), "a phrase", prefix*, OR, NOT, -word, '
+                   "path:NAME, content:WORD")
+    p.add_argument("--sandbox", metavar="ID", help="only this sandbox's files")
+    p.add_argument("--limit", type=int, default=20, metavar="N", help="at most N results (default 20)")
+    p.add_argument("--mime", metavar="TYPE", help="only MIME types starting with TYPE, e.g. text/")
+    p.add_argument("--path", metavar="PREFIX", help="only paths starting with PREFIX")
+    p.add_argument("--deleted", action="store_true", help="include deleted files")
+    p.set_defaults(func=cmd_search)
+
+
+def cmd_search(args: argparse.Namespace) -> Result:
+    from .storage.search import snippet_plain
+
+    if args.limit < 1:
+        raise UsageError("--limit must be 1 or more")
+    with open_store(args.db, read_only=True) as store:
+        result = store.files.search(
+            args.query, sandbox_id=args.sandbox, limit=args.limit, mime_prefix=args.mime,
+            path_prefix=args.path, include_deleted=args.deleted,
+        )
+    if result.message:
+        print(f"note: {result.message}", file=sys.stderr)
+    rows = [
+        {
+            "id": h.file_id,
+            "sandbox_id": h.sandbox_id,
+            "file_path": h.file_path,
+            "rank": h.rank,
+            "snippet": snippet_plain(h.snippet),
+            "mime_type": h.mime_type,
+            "size_bytes": h.size_bytes,
+            "updated_at": h.updated_at,
+            "deleted": h.deleted,
+            "index_state": h.index_state,
+        }
+        for h in result.hits
+    ]
+    if not rows:
+        return Result(rows, "no matches")
+    lines = []
+    for h, row in zip(result.hits, rows):
+        rank = "unranked" if h.rank is None else f"{h.rank:.3f}"
+        flags = {"partial": " (only the start is indexed)", "none": " (no searchable text)"}
+        lines.append(f"{h.file_id:>7}  {rank:>9}  {h.sandbox_id[:8]}  {h.file_path}"
+                     f"{' [deleted]' if h.deleted else ''}{flags.get(h.index_state, '')}")
+        if row["snippet"]:
+            lines.append(f"{'':>20}{row['snippet'][:160]}")
+    if result.has_more:
+        lines.append(f"(more results: raise --limit above {args.limit})")
+    return Result(rows, "\n".join(lines))
+
+
+def _add_export_file(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export-file", help="write a stored file's reconstructed content")
+    p.add_argument("db")
+    p.add_argument("file_id", type=int, help="the file's id (see `search`)")
+    p.add_argument("out", help="a file name, or an existing folder: the file goes to FOLDER/<its "
+                   "stored path>")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    p.set_defaults(func=cmd_export_file)
+
+
+def cmd_export_file(args: argparse.Namespace) -> Result:
+    out = Path(args.out)
+    with open_store(args.db, read_only=True) as store:
+        if out.is_dir():
+            done = store.files.export_into(args.file_id, out, overwrite=args.force)
+        else:
+            done = store.files.export_to_file(args.file_id, out, overwrite=args.force)
+    data = done.as_dict() | {"file_id": args.file_id}
+    text = f"wrote {done.path} ({done.size_bytes:,} bytes, sha256 {done.sha256})"
+    if done.verified is True:
+        return Result(data, text + "\nchecksum verified")
+    if done.verified is None:
+        return Result(data, text + "\nnot verified: the recorded checksum is the server's path hash, "
+                      "not a content hash")
+    return Result(data, text + f"\nproblem: the content does not match the recorded checksum "
+                  f"{done.expected_checksum}; the stored content may be damaged", 1)
+
+
 # -- gui ------------------------------------------------------------------------------
 
 def _add_gui(sub: argparse._SubParsersAction) -> None:
@@ -373,6 +458,8 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_verify,
     _add_restore,
     _add_vacuum,
+    _add_search,
+    _add_export_file,
 ]
 
 
