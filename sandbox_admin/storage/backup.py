@@ -403,7 +403,7 @@ class BackupManager:
                 _unlink_quietly(converted)
         self._refresh_connections()
         result = self._after_restore(source, report, safety.path, previous, before_counts,
-                                     checkpointed, user_id, started)
+                                     checkpointed, user_id, started, progress)
         return result
 
     def _live_page_size_and_mode(self, lock_timeout_s: float) -> tuple[int, str]:
@@ -443,9 +443,13 @@ class BackupManager:
             if progress is not None:
                 progress("check", 1, 1)
             busy = 1
+            if progress is not None:
+                progress("checkpoint", 0, 1)
             if str(dst.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
                 # Move the new pages into the main file and empty the -wal (best effort:
-                # a reader elsewhere may keep it; SQLite finishes it later).
+                # a reader elsewhere may hold on to it; SQLite finishes it later). Do not
+                # wait long for readers: the restore itself is done.
+                dst.execute("PRAGMA busy_timeout=500")
                 busy = dst.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
             return busy == 0
         except sqlite3.Error as exc:
@@ -462,7 +466,7 @@ class BackupManager:
 
     def _after_restore(self, source: Path, report: VerifyReport, safety: Path, previous: int,
                        before_counts: dict[str, int], checkpointed: bool, user_id: str,
-                       started: float) -> RestoreResult:
+                       started: float, progress: ProgressFn | None) -> RestoreResult:
         store = self.store
         status = store.migration_status()
         notices: list[str] = []
@@ -475,6 +479,8 @@ class BackupManager:
         if not checkpointed:
             notices.append("Another connection is reading; the -wal file shrinks when it finishes.")
         store.notices.extend(notices)
+        if progress is not None:
+            progress("audit", 0, 1)
         Audit = store.models.AuditEntry
         with store.transaction():
             Audit.create(
