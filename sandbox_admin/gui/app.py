@@ -1,15 +1,46 @@
-"""Start the desktop app (placeholder window until the main window lands)."""
+"""Start the desktop app: ``sandbox-admin [DB] [--read-only] [--demo]``."""
 
 from __future__ import annotations
 
 import sys
 
-from PySide6.QtWidgets import QApplication, QLabel
+from PySide6.QtWidgets import QApplication
+
+from .. import __version__
+from .main_window import MainWindow
+from .resources import app_icon
+
+
+def application() -> QApplication:
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("sandbox-admin")
+    app.setApplicationDisplayName("sandbox-admin")
+    app.setApplicationVersion(__version__)
+    app.setOrganizationName("sandbox-admin")
+    app.setDesktopFileName("sandbox-admin")
+    app.setWindowIcon(app_icon())
+    return app  # type: ignore[return-value]
+
+
+def start(db: str | None = None, read_only: bool = False, demo: bool = False) -> MainWindow:
+    """Make the window and start opening what was asked for (the event loop delivers it)."""
+    window = MainWindow()
+    if demo:
+        window.open_demo()
+    elif db:
+        window.open_database(db, read_only=read_only)
+    else:
+        from .. import paths
+
+        if read_only and paths.default_database().exists():
+            window.open_database(paths.default_database(), read_only=True)
+        else:
+            window.open_default()
+    return window
 
 
 def run(db: str | None = None, read_only: bool = False, demo: bool = False) -> int:
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    label = QLabel(f"sandbox-admin\n{db or 'default database'}")
-    label.resize(480, 200)
-    label.show()
+    app = application()
+    window = start(db, read_only=read_only, demo=demo)
+    window.show()
     return app.exec()

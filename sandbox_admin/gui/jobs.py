@@ -92,6 +92,7 @@ class Job(QObject):
         self.exclusive = exclusive
         self.store = store
         self.state = "pending"  # pending → running → done
+        self.quiet = False
         self.result: Any = None
         self.error: errors.StorageError | None = None
         self._cancelled = threading.Event()
@@ -276,14 +277,17 @@ class JobRunner(QObject):
         on_error: Callable[[errors.StorageError], None] | None = None,
         on_progress: Callable[[int, int, str], None] | None = None,
         store: Store | None = CURRENT,
+        quiet: bool = False,
     ) -> Job:
         """Run ``fn(ctx)`` in a worker; ``on_*`` are called on the GUI thread.
 
         ``store=None`` runs ``fn`` without a database (opening one, for instance).
+        ``quiet=True`` marks housekeeping (polling) that the jobs indicator leaves out.
         Call from the GUI thread.
         """
         target = self._store if store is CURRENT else store
         job = Job(fn, name, exclusive, target)
+        job.quiet = quiet
         if on_progress is not None:
             job.progress.connect(on_progress)
         if on_result is not None:

@@ -1,0 +1,522 @@
+"""The main window: File menu, panes in tabs, message bar, status bar.
+
+Opening a database runs in a worker (``open_store`` reads the file and the schema);
+until the result arrives the previous database stays open. Nothing here writes to a
+database unless the person asks (Upgrade schema); the GUI thread runs no SQL.
+"""
+
+from __future__ import annotations
+
+import importlib
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .. import paths
+from ..storage import Store, errors, open_store
+from .about import AboutDialog
+from .change_watch import ChangeProbe, ChangeWatcher
+from .jobs import Job, JobContext, JobRunner
+from .message_bar import MessageBar
+from .resources import app_icon
+from .settings import add_recent, app_settings, clear_recent, recent_databases, remove_recent
+from .status import DatabaseStatus, DatabaseStatusBar, gather_status
+
+APP_TITLE = "sandbox-admin"
+DB_FILTER = "SQLite databases (*.db *.sqlite *.sqlite3 *.db3);;All files (*)"
+
+#: Panes shown as tabs: (title, module under gui/panes, class). A missing module gives
+#: a placeholder tab for the required ones and no tab for the others.
+PANES: list[tuple[str, str, str, bool]] = [
+    ("Sandboxes", "sandboxes", "SandboxesPane", True),
+]
+
+
+@dataclass
+class Opened:
+    """What the open job hands to the GUI thread."""
+
+    store: Store
+    status: DatabaseStatus
+    probe: ChangeProbe
+    created_demo: bool
+
+
+def _demo_module() -> Any:
+    from ..storage import demo
+
+    return demo
+
+
+def open_job(path: Path, read_only: bool, demo: dict[str, Any] | None) -> Callable[[JobContext], Opened]:
+    """The worker side of opening: create the demo file if asked, open, read the status."""
+
+    def work(ctx: JobContext) -> Opened:
+        created = False
+        if demo is not None and not path.exists():
+            ctx.report(0, 0, f"Creating a demo database at {path}…")
+            _demo_module().create_demo(path, **demo)
+            created = True
+        ctx.check_cancelled()
+        store = open_store(path, read_only=read_only)
+        try:
+            status = gather_status(store)
+            probe = ChangeProbe(store)
+            probe.prime()
+        except BaseException:
+            store.close()
+            raise
+        finally:
+            if not store.db.is_closed():
+                store.db.close()  # this worker's connection goes back to the pool
+        return Opened(store, status, probe, created)
+
+    return work
+
+
+class PlaceholderPane(QLabel):
+    """Stands in for a pane that is not there (yet)."""
+
+    message_requested = Signal(str, str, str)
+
+    def __init__(self, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setWordWrap(True)
+        self.setStyleSheet("color: #666; padding: 24px;")
+
+    def set_store(self, store: Store | None) -> None:
+        pass
+
+    def refresh(self) -> None:
+        pass
+
+    def focus_filter(self) -> None:
+        pass
+
+
+class MainWindow(QMainWindow):
+    """See the module docstring."""
+
+    #: A database is open (or None): tests and panes added later listen to this.
+    store_changed = Signal(object)
+    #: Opening finished: path, ok.
+    open_finished = Signal(str, bool)
+    #: Status bar information was (re)read.
+    status_updated = Signal(object)
+
+    def __init__(self, runner: JobRunner | None = None, settings: QSettings | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.runner = runner or JobRunner(self)
+        self.settings = settings or app_settings()
+        self.store: Store | None = None
+        self.status: DatabaseStatus | None = None
+        self.probe: ChangeProbe | None = None
+        self._open_generation = 0
+        self._opening: Job | None = None
+        self._temp_dirs: list[tempfile.TemporaryDirectory] = []
+        self.setWindowTitle(APP_TITLE)
+        self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)
+        self.resize(1280, 800)
+
+        self.message_bar = MessageBar()
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.message_bar)
+        layout.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
+        self.status_bar = DatabaseStatusBar(self.runner)
+        self.setStatusBar(self.status_bar)
+
+        self.watcher = ChangeWatcher(self.runner, parent=self)
+        self.watcher.changed.connect(self._database_changed)
+        self.watcher.failed.connect(lambda e: self.message_bar.show_error(e, key="watch"))
+        self.runner.job_finished.connect(self._job_finished)
+
+        self.panes: list[QWidget] = []
+        self._install_panes()
+        self._build_actions()
+        self._build_menus()
+        self._claim_window_shortcuts()
+        self._restore_window_state()
+        self._update_actions()
+
+    # == building ======================================================================
+    def _install_panes(self) -> None:
+        for title, module, cls, required in PANES:
+            try:
+                mod = importlib.import_module(f"{__package__}.panes.{module}")
+                pane = getattr(mod, cls)(self.runner, settings=self.settings)
+            except ModuleNotFoundError as exc:
+                if not required:
+                    continue
+                pane = PlaceholderPane(f"The {title} pane is not available in this build ({exc}).")
+            except Exception as exc:  # a broken pane must not take the window down
+                err = errors.translate(exc)
+                pane = PlaceholderPane(f"The {title} pane could not be loaded: {exc}")
+                QTimer.singleShot(0, lambda e=err: self.message_bar.show_error(e))
+            pane.message_requested.connect(self._pane_message)
+            self.panes.append(pane)
+            self.tabs.addTab(pane, title)
+
+    def _build_actions(self) -> None:
+        def action(text: str, slot: Callable[[], None], shortcut: Any = None, tip: str = "") -> QAction:
+            act = QAction(text, self)
+            act.triggered.connect(slot)
+            if shortcut is not None:
+                act.setShortcut(QKeySequence(shortcut))
+            act.setStatusTip(tip)
+            self.addAction(act)
+            return act
+
+        self.open_action = action("&Open…", self.choose_database, QKeySequence.StandardKey.Open,
+                                  "Open a sandbox database")
+        self.open_ro_action = action("Open &Read-Only…", lambda: self.choose_database(True), None,
+                                     "Open a database without writing to it")
+        self.demo_action = action("Open &Demo Database", self.open_demo, None,
+                                  "Create a fresh demo database in a temporary folder and open it")
+        self.quit_action = action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.refresh_action = action("&Refresh", self.refresh, QKeySequence.StandardKey.Refresh,
+                                     "Reload the panes and the status from the database")
+        self.find_action = action("&Find", self.focus_filter, QKeySequence.StandardKey.Find,
+                                  "Focus the current pane's filter")
+        self.upgrade_action = action("&Upgrade Schema…", self.upgrade_schema, None,
+                                     "Apply the pending migrations")
+        self.about_action = action("&About sandbox-admin", self.show_about)
+
+    def _claim_window_shortcuts(self) -> None:
+        """F5, Ctrl+F, Ctrl+O… belong to the window, which routes them to the current pane.
+
+        A pane's own action with the same key would make Qt see an ambiguous shortcut
+        (and do nothing) whenever the focus is inside that pane, so the pane's copy
+        loses its key here; its action stays (menus, buttons).
+        """
+        mine = {a.shortcut().toString() for a in self.actions() if not a.shortcut().isEmpty()}
+        for pane in self.panes:
+            for act in pane.actions():
+                if act.shortcut().toString() in mine:
+                    act.setShortcut(QKeySequence())
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(self.open_action)
+        file_menu.addAction(self.open_ro_action)
+        self.recent_menu = QMenu("Recent &Databases", self)
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addMenu(self.recent_menu)
+        file_menu.addAction(self.demo_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        view_menu = bar.addMenu("&View")
+        view_menu.addAction(self.refresh_action)
+        view_menu.addAction(self.find_action)
+        db_menu = bar.addMenu("&Database")
+        db_menu.addAction(self.upgrade_action)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.about_action)
+        self._fill_recent_menu()
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        items = recent_databases(self.settings)
+        for path in items:
+            act = self.recent_menu.addAction(path)
+            act.triggered.connect(lambda _=False, p=path: self.open_database(p))
+        if items:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear List", self._clear_recent)
+        else:
+            none = self.recent_menu.addAction("(none yet)")
+            none.setEnabled(False)
+
+    def _clear_recent(self) -> None:
+        clear_recent(self.settings)
+        self._fill_recent_menu()
+
+    def _update_actions(self) -> None:
+        has = self.store is not None
+        self.refresh_action.setEnabled(has)
+        pending = bool(self.status and self.status.pending and not self.status.read_only)
+        self.upgrade_action.setEnabled(pending and not self.runner.exclusive_active)
+
+    # == window state ==================================================================
+    def _restore_window_state(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = self.settings.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+        tab = self.settings.value("window/tab")
+        if tab is not None:
+            try:
+                self.tabs.setCurrentIndex(int(tab))
+            except (TypeError, ValueError):
+                pass
+
+    def save_window_state(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/tab", self.tabs.currentIndex())
+        self.settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt)
+        self.save_window_state()
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self, timeout_ms: int = 5000) -> None:
+        """Stop polling, cancel the jobs, close the database (in that order)."""
+        self.watcher.stop()
+        self.runner.cancel_all()
+        old = self.store
+        self._set_store(None, None, None)
+        if old is not None:
+            self.runner.close_when_idle(old)
+        self.runner.wait_idle(timeout_ms)
+        for tmp in self._temp_dirs:
+            tmp.cleanup()
+        self._temp_dirs.clear()
+
+    # == opening =======================================================================
+    def choose_database(self, read_only: bool = False) -> None:
+        start = str(self.store.path.parent) if self.store else str(paths.data_dir())
+        title = "Open Database Read-Only" if read_only else "Open Database"
+        path, _ = QFileDialog.getOpenFileName(self, title, start, DB_FILTER)
+        if path:
+            self.open_database(path, read_only=read_only)
+
+    def open_default(self) -> Job:
+        """The default database in the data folder, created with demo data the first time."""
+        path = paths.default_database()
+        return self.open_database(path, demo={} if not path.exists() else None)
+
+    def open_demo(self) -> Job:
+        """A fresh demo database in a temporary folder (removed when the window closes)."""
+        tmp = tempfile.TemporaryDirectory(prefix="sandbox-admin-demo-")
+        self._temp_dirs.append(tmp)
+        return self.open_database(Path(tmp.name) / "demo.db", demo={})
+
+    def open_database(self, path: str | Path, read_only: bool = False,
+                      demo: dict[str, Any] | None = None) -> Job:
+        """Open ``path`` in a worker; the current database stays until it is open."""
+        target = Path(path).expanduser()
+        self._open_generation += 1
+        generation = self._open_generation
+        if self._opening is not None:
+            self._opening.cancel()
+        self.message_bar.remove("open")
+        self.status_bar.showMessage(f"Opening {target}…")
+        started = time.monotonic()
+
+        def done(opened: Opened) -> None:
+            if generation != self._open_generation:  # a later open won
+                self._discard(opened)
+                return
+            self._opening = None
+            self._opened(opened, time.monotonic() - started)
+            self.open_finished.emit(str(target), True)
+
+        def failed(error: errors.StorageError) -> None:
+            if generation != self._open_generation:
+                return
+            self._opening = None
+            self.status_bar.clearMessage()
+            self._open_failed(target, read_only, error)
+            self.open_finished.emit(str(target), False)
+
+        self._opening = self.runner.submit(
+            open_job(target, read_only, demo), name=f"Open {target.name}", store=None,
+            on_result=done, on_error=failed,
+            on_progress=lambda d, t, m: self.status_bar.showMessage(m) if m else None)
+        return self._opening
+
+    def _discard(self, opened: Opened) -> None:
+        self.runner.submit(lambda ctx: opened.probe.close(), name="close", store=None, quiet=True)
+        self.runner.close_when_idle(opened.store)
+
+    def _open_failed(self, path: Path, read_only: bool, error: errors.StorageError) -> None:
+        text = f"Could not open {path.name}: {error}"
+        if isinstance(error, errors.ReadOnly) and not read_only:
+            self.message_bar.show_message(
+                "error", text, error.detail, key="open", action="Open read-only",
+                callback=lambda: self.open_database(path, read_only=True))
+        else:
+            self.message_bar.show_message("error", text, error.detail, key="open")
+        if isinstance(error, errors.DatabaseNotFound):
+            remove_recent(self.settings, path)
+
+    def _opened(self, opened: Opened, seconds: float) -> None:
+        store, status = opened.store, opened.status
+        old, old_probe = self.store, self.probe
+        self._set_store(store, status, opened.probe)
+        if old is not None:
+            self.runner.close_when_idle(old)
+        del old_probe  # closed by the watcher
+        add_recent(self.settings, store.path)
+        self.status_bar.clearMessage()
+        self.status_bar.path_label.setToolTip(f"{store.path}\n(opened in {seconds:.2f} s)")
+        for key in ("changed", "migrate", "notice", "watch", "demo"):
+            self.message_bar.remove(key)
+        if opened.created_demo:
+            self.message_bar.show_message(
+                "info", f"Created a demo database with made-up sandboxes, files and metrics at "
+                f"{store.path}. Open your server's database with File → Open…", key="demo")
+        for notice in status.notices:
+            self.message_bar.show_message("warning", notice[:1].upper() + notice[1:], key="notice")
+        self._offer_upgrade(status)
+
+    def _offer_upgrade(self, status: DatabaseStatus) -> None:
+        if not status.pending or status.read_only or status.unknown:
+            return
+        versions = ", ".join(map(str, status.pending))
+        self.message_bar.show_message(
+            "info",
+            f"This database is at schema version {status.schema_version}; this sandbox-admin "
+            f"uses {status.known_version}. Upgrading applies migration{'s' * (len(status.pending) > 1)} "
+            f"{versions} (sandbox-admin's own tables). Nothing is changed until you upgrade.",
+            key="migrate", action="Upgrade schema", callback=self.upgrade_schema)
+
+    def _set_store(self, store: Store | None, status: DatabaseStatus | None,
+                   probe: ChangeProbe | None) -> None:
+        self.store, self.status, self.probe = store, status, probe
+        self.runner.set_store(store)
+        self.watcher.watch(probe)
+        for pane in self.panes:
+            pane.set_store(store)  # type: ignore[attr-defined]
+        self.status_bar.show_status(status)
+        self._update_title()
+        self._update_actions()
+        self.store_changed.emit(store)
+
+    def _update_title(self) -> None:
+        if self.store is None:
+            self.setWindowTitle(APP_TITLE)
+            return
+        mode = " [read-only]" if self.store.read_only else ""
+        self.setWindowTitle(f"{self.store.path.name}{mode} — {APP_TITLE}")
+
+    # == refresh and changes ===========================================================
+    def refresh(self) -> None:
+        """F5: reload the panes and the status bar; an immutable read is reopened."""
+        if self.store is None:
+            return
+        self.message_bar.remove("changed")
+        if self.status is not None and self.status.immutable:
+            self.open_database(self.store.path, read_only=True)
+            return
+        for pane in self.panes:
+            pane.refresh()  # type: ignore[attr-defined]
+        self.refresh_status()
+
+    def refresh_status(self) -> Job | None:
+        store = self.store
+        if store is None:
+            return None
+
+        def done(status: DatabaseStatus) -> None:
+            if store is self.store:
+                self.status = status
+                self.status_bar.show_status(status)
+                self._update_actions()
+                self.status_updated.emit(status)
+
+        return self.runner.submit(lambda ctx: gather_status(ctx.store), name="Read status",
+                                  quiet=True, on_result=done,
+                                  on_error=lambda e: self.message_bar.show_error(e))
+
+    def _database_changed(self, what: str) -> None:
+        action = "Reopen" if self.status is not None and self.status.immutable else "Refresh"
+        self.message_bar.show_message(
+            "info", f"{what[:1].upper()}{what[1:]} since it was loaded here; what you see may be "
+            "out of date.", key="changed", action=action, callback=self.refresh)
+
+    def _job_finished(self, job: Job) -> None:
+        if job.exclusive and self.probe is not None:
+            self.probe.writes.bump()  # restore/vacuum/migrate: our change, not another program's
+        self._update_actions()
+
+    # == schema upgrade ================================================================
+    def upgrade_schema(self) -> Job | None:
+        if self.store is None:
+            return None
+        self.message_bar.remove("migrate")
+
+        def work(ctx: JobContext) -> list[int]:
+            return ctx.store.migrate(progress=lambda version, text: ctx.report(version, 0, text))
+
+        def done(applied: list[int]) -> None:
+            text = (f"Schema upgraded: applied migration{'s' * (len(applied) != 1)} "
+                    f"{', '.join(map(str, applied))}." if applied else "The schema was already up to date.")
+            self.message_bar.show_message("info", text, key="migrated")
+            for pane in self.panes:
+                pane.refresh()  # type: ignore[attr-defined]
+            self.refresh_status()
+
+        def failed(error: errors.StorageError) -> None:
+            self.message_bar.show_message("error", f"Schema upgrade failed: {error}", error.detail,
+                                          key="migrate")
+            self.refresh_status()
+
+        job = self.runner.submit(work, name="Upgrade schema", exclusive=True, on_result=done,
+                                 on_error=failed)
+        self._update_actions()
+        return job
+
+    # == panes =========================================================================
+    def current_pane(self) -> QWidget | None:
+        return self.tabs.currentWidget()
+
+    def focus_filter(self) -> None:
+        pane = self.current_pane()
+        if pane is not None and hasattr(pane, "focus_filter"):
+            pane.focus_filter()
+
+    def _pane_message(self, level: str, text: str, detail: str) -> None:
+        self.message_bar.show_message(level, text, detail)
+
+    # == about =========================================================================
+    def show_about(self) -> AboutDialog:
+        dialog = AboutDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        self._about = dialog
+        return dialog
+
+    # == drag and drop =================================================================
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt)
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 (Qt)
+        files = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if not files:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.open_database(files[0])
+        if len(files) > 1:
+            self.message_bar.show_message("info", f"Opened the first of {len(files)} dropped files.")

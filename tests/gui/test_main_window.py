@@ -1,0 +1,305 @@
+"""The main window, for real: offscreen, real store, real files, real other processes."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from sandbox_admin.gui import display
+from sandbox_admin.gui.main_window import MainWindow
+from sandbox_admin.gui.settings import app_settings, recent_databases
+from sandbox_admin.storage import database, latest_version
+from tests.conftest import sha256_file
+
+
+@pytest.fixture
+def settings_dir(tmp_path: Path) -> Path:
+    return tmp_path / "config"
+
+
+@pytest.fixture
+def window(qtbot, settings_dir):
+    w = MainWindow(settings=app_settings(settings_dir))
+    qtbot.addWidget(w)
+    w.watcher.set_interval(100)
+    w.show()
+    yield w
+    w.shutdown()
+
+
+def open_and_wait(qtbot, w: MainWindow, path: Path, read_only: bool = False, ok: bool = True):
+    with qtbot.waitSignal(w.open_finished, timeout=15000) as blocker:
+        w.open_database(path, read_only=read_only)
+    assert blocker.args == [str(path), ok]
+    assert w.runner.wait_idle(10000)
+
+
+def messages(w: MainWindow) -> list[str]:
+    return [m.text() for m in w.message_bar.messages()]
+
+
+def test_open_go_fixture_fills_the_status_bar(qtbot, window, go_db, settings_dir):
+    open_and_wait(qtbot, window, go_db)
+    bar = window.status_bar
+    assert window.store is not None and window.store.path == go_db
+    assert bar.path_label.text() == str(go_db)
+    assert bar.size_label.text() == display.size(go_db.stat().st_size)
+    pending = latest_version() - 6
+    assert bar.schema_label.text() == f"Schema v6 ({pending} pending)"
+    assert bar.journal_label.text() == "WAL"
+    assert bar.sqlite_label.text() == f"SQLite {sqlite3.sqlite_version}"
+    assert bar.mode_label.text() == "Read-write"
+    assert bar.jobs.label.text() == "Idle"
+    assert window.windowTitle().startswith(go_db.name)
+    # pending migrations are offered, not applied: opening never writes
+    offer = window.message_bar.find("migrate")
+    assert offer is not None and offer.action_button.text() == "Upgrade schema"
+    assert window.upgrade_action.isEnabled()
+    assert window.store.schema_version() == 6
+    # the Sandboxes pane got the store
+    assert window.tabs.tabText(0) == "Sandboxes"
+    assert getattr(window.panes[0], "store", window.store) is window.store
+    # recent databases persist in the ini file under settings_dir
+    again = app_settings(settings_dir)
+    assert recent_databases(again)[0] == str(go_db.resolve())
+
+
+def test_upgrade_schema_runs_as_exclusive_job_and_is_not_an_outside_change(qtbot, window, go_db):
+    open_and_wait(qtbot, window, go_db)
+    gate: list[bool] = []
+    window.runner.exclusive_changed.connect(gate.append)
+    with qtbot.waitSignal(window.status_updated, timeout=15000):
+        window.message_bar.find("migrate").action_button.click()
+    assert gate == [True, False]
+    assert window.status_bar.schema_label.text() == f"Schema v{latest_version()}"
+    assert any("Schema upgraded" in t for t in messages(window))
+    assert not window.upgrade_action.isEnabled()
+    polls = window.watcher.polls
+    qtbot.waitUntil(lambda: window.watcher.polls >= polls + 3, timeout=5000)
+    assert window.message_bar.find("changed") is None  # our own write is not "another program"
+
+
+def test_read_only_open_writes_nothing(qtbot, window, go_db):
+    digest = sha256_file(go_db)
+    open_and_wait(qtbot, window, go_db, read_only=True)
+    assert window.status_bar.mode_label.text() == "Read-only (immutable)"
+    assert "[read-only]" in window.windowTitle()
+    assert window.message_bar.find("migrate") is None  # no upgrade offer when read-only
+    window.refresh_status()
+    assert window.runner.wait_idle()
+    window.shutdown()
+    assert sha256_file(go_db) == digest
+    assert not Path(f"{go_db}-wal").exists() and not Path(f"{go_db}-shm").exists()
+
+
+def test_bad_file_shows_an_error_and_keeps_the_open_database(qtbot, window, go_db, tmp_path):
+    open_and_wait(qtbot, window, go_db)
+    bad = tmp_path / "notes.db"
+    bad.write_text("this is not a database\n" * 10)
+    open_and_wait(qtbot, window, bad, ok=False)
+    error = window.message_bar.find("open")
+    assert error is not None and error.level == "error"
+    assert "not an SQLite database" in error.text()
+    assert window.store is not None and window.store.path == go_db  # still open, still usable
+    assert window.status_bar.path_label.text() == str(go_db)
+
+
+def test_error_details_and_close(qtbot, window, tmp_path):
+    folder = tmp_path / "a-folder.db"
+    folder.mkdir()
+    open_and_wait(qtbot, window, folder, ok=False)
+    msg = window.message_bar.find("open")
+    assert "is a folder" in msg.text()
+    window.message_bar.show_message("error", "Something failed", "line 1\nline 2", key="x")
+    shown = window.message_bar.find("x")
+    assert shown.details_button.isVisible() and not shown.detail_view.isVisible()
+    shown.details_button.click()
+    assert shown.detail_view.isVisible() and shown.detail_view.toPlainText() == "line 1\nline 2"
+    shown.close_button.click()
+    assert window.message_bar.find("x") is None
+
+
+def test_missing_recent_file_is_dropped(qtbot, window, go_db, tmp_path):
+    open_and_wait(qtbot, window, go_db)
+    gone = tmp_path / "gone.db"
+    import shutil
+
+    shutil.copyfile(go_db, gone)
+    open_and_wait(qtbot, window, gone)
+    assert recent_databases(window.settings)[:2] == [str(gone.resolve()), str(go_db.resolve())]
+    window.shutdown()
+    gone.unlink()
+    open_and_wait(qtbot, window, gone, ok=False)
+    assert "does not exist" in window.message_bar.find("open").text()
+    assert str(gone.resolve()) not in recent_databases(window.settings)
+    window._fill_recent_menu()
+    assert [a.text() for a in window.recent_menu.actions()][0] == str(go_db.resolve())
+
+
+def test_newer_schema_opens_read_only_with_a_notice(qtbot, window, go_db):
+    con = sqlite3.connect(go_db)
+    con.execute("INSERT INTO migrations (version, description) VALUES (99, 'from the future')")
+    con.commit()
+    con.close()
+    open_and_wait(qtbot, window, go_db)
+    assert window.store.read_only
+    notice = window.message_bar.find("notice")
+    assert notice is not None and notice.level == "warning" and "newer" in notice.text()
+    assert window.status_bar.mode_label.text().startswith("Read-only")
+    assert window.status_bar.schema_label.text() == "Schema v99 (newer)"
+    assert window.message_bar.find("migrate") is None
+
+
+def _write_from_another_process(path: Path) -> None:
+    code = (
+        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+        "c.execute(\"UPDATE sandboxes SET version = version + 1 WHERE id = (SELECT id FROM sandboxes LIMIT 1)\"); "
+        "c.commit(); c.close()"
+    )
+    subprocess.run([sys.executable, "-c", code, str(path)], check=True, timeout=30)
+
+
+def test_change_by_another_process_shows_a_notice_and_refresh_clears_it(qtbot, window, go_db):
+    open_and_wait(qtbot, window, go_db)
+    polls = window.watcher.polls
+    qtbot.waitUntil(lambda: window.watcher.polls >= polls + 2, timeout=5000)
+    assert window.message_bar.find("changed") is None  # nothing changed yet
+    _write_from_another_process(go_db)
+    qtbot.waitUntil(lambda: window.message_bar.find("changed") is not None, timeout=5000)
+    notice = window.message_bar.find("changed")
+    assert "another program changed this database" in notice.text().lower()
+    assert notice.action_button.text() == "Refresh"
+    with qtbot.waitSignal(window.status_updated, timeout=5000):
+        notice.action_button.click()
+    assert window.message_bar.find("changed") is None
+
+
+def test_immutable_read_only_open_notices_a_writer(qtbot, window, go_db):
+    open_and_wait(qtbot, window, go_db, read_only=True)
+    assert window.status.immutable
+    con = sqlite3.connect(go_db)  # a writer opens it: a -wal file appears
+    con.execute("UPDATE sandboxes SET version = version + 1 WHERE rowid = 1")
+    con.commit()
+    try:
+        qtbot.waitUntil(lambda: window.message_bar.find("changed") is not None, timeout=5000)
+        notice = window.message_bar.find("changed")
+        assert "opened this database for writing" in notice.text()
+        assert notice.action_button.text() == "Reopen"
+        with qtbot.waitSignal(window.open_finished, timeout=10000):
+            notice.action_button.click()
+        assert window.runner.wait_idle()
+        assert window.store.read_only and not window.status.immutable  # now mode=ro beside the writer
+    finally:
+        con.close()
+
+
+def test_drop_a_database_file_opens_it(qtbot, window, go_db):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(go_db))])
+    enter = QDragEnterEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime,
+                            Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime,
+                      Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.open_finished, timeout=10000):
+        QApplication.sendEvent(window, drop)
+    assert window.store is not None and window.store.path == go_db
+    text = QMimeData()
+    text.setText("just text")
+    refused = QDragEnterEvent(QPoint(10, 10), Qt.DropAction.CopyAction, text,
+                              Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, refused)
+    assert not refused.isAccepted()
+
+
+def test_window_state_is_restored(qtbot, settings_dir):
+    first = MainWindow(settings=app_settings(settings_dir))
+    qtbot.addWidget(first)
+    first.resize(700, 520)  # inside the offscreen screen (800x600): no clamping
+    first.show()
+    first.close()
+    second = MainWindow(settings=app_settings(settings_dir))
+    qtbot.addWidget(second)
+    assert (second.width(), second.height()) == (700, 520)
+    second.shutdown()
+
+
+def test_about_dialog_lists_versions_and_paths(qtbot, window):
+    import PySide6
+    from PySide6.QtCore import qVersion
+
+    from sandbox_admin import __version__, paths
+
+    dialog = window.show_about()
+    assert dialog.isVisible()
+    text = dialog.text()
+    for expected in (__version__, sqlite3.sqlite_version, qVersion(), PySide6.__version__,
+                     str(paths.settings_dir())):
+        assert expected in text
+    dialog.close()
+
+
+def test_keyboard_ctrl_f_and_f5_reach_the_current_pane(qtbot, window, go_db):
+    open_and_wait(qtbot, window, go_db)
+    window.activateWindow()
+    assert QTest.qWaitForWindowActive(window)
+    pane = window.current_pane()
+    QTest.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    focused = QApplication.focusWidget()
+    assert focused is not None and pane.isAncestorOf(focused)
+    with qtbot.waitSignal(window.status_updated, timeout=5000):
+        QTest.keyClick(focused, Qt.Key.Key_F5)  # focus inside the pane: still not ambiguous
+
+
+def test_jobs_indicator_shows_running_and_exclusive_work(qtbot, window, fresh_db):
+    open_and_wait(qtbot, window, fresh_db)
+    indicator = window.status_bar.jobs
+    release = threading.Event()
+    slow = window.runner.submit(lambda ctx: release.wait(5), name="Slow read")
+    qtbot.waitUntil(lambda: indicator.label.text() == "1 job: Slow read", timeout=3000)
+    qtbot.waitUntil(indicator.busy.isVisible, timeout=3000)
+    exclusive = window.runner.submit(lambda ctx: None, name="Vacuum", exclusive=True)
+    assert indicator.label.text() == "Exclusive: Vacuum (waiting for 1 job)"
+    release.set()
+    with qtbot.waitSignal(exclusive.finished, timeout=5000):
+        pass
+    assert slow.state == "done"
+    assert window.runner.wait_idle()
+    assert indicator.label.text() == "Idle" and not indicator.busy.isVisible()
+
+
+def test_no_sql_runs_on_the_gui_thread(qtbot, window, go_db, monkeypatch):
+    """Trace every statement on every connection during a session; none on the GUI thread."""
+    seen: list[tuple[str, str]] = []
+    original = database.SandboxDatabase._connect
+
+    def traced(self):
+        conn = original(self)
+        conn.set_trace_callback(lambda sql: seen.append((threading.current_thread().name, sql)))
+        return conn
+
+    monkeypatch.setattr(database.SandboxDatabase, "_connect", traced)
+    open_and_wait(qtbot, window, go_db)
+    pane = window.current_pane()
+    if hasattr(pane, "filter_edit"):
+        pane.filter_edit.setText("sandbox")
+    window.refresh()
+    with qtbot.waitSignal(window.status_updated, timeout=15000):
+        window.upgrade_schema()
+    polls = window.watcher.polls
+    qtbot.waitUntil(lambda: window.watcher.polls >= polls + 2, timeout=5000)
+    assert window.runner.wait_idle()
+    assert len(seen) > 20
+    main = threading.main_thread().name
+    on_gui = [sql for name, sql in seen if name == main]
+    assert on_gui == []
