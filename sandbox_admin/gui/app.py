@@ -17,7 +17,7 @@ def application() -> QApplication:
     app.setApplicationDisplayName("sandbox-admin")
     app.setApplicationVersion(__version__)
     app.setOrganizationName("sandbox-admin")
-    app.setDesktopFileName("sandbox-admin")
+    app.setDesktopFileName("org.sandboxrunner.SandboxAdmin")
     app.setWindowIcon(app_icon())
     return app  # type: ignore[return-value]
 

@@ -234,6 +234,14 @@ def test_window_state_is_restored(qtbot, settings_dir):
     second.shutdown()
 
 
+def test_window_icon_comes_from_the_svg(window):
+    from sandbox_admin.gui.resources import ICON_NAME, resource_path
+
+    assert resource_path(ICON_NAME) is not None
+    assert not window.windowIcon().isNull()
+    assert not window.windowIcon().pixmap(32, 32).isNull()
+
+
 def test_about_dialog_lists_versions_and_paths(qtbot, window):
     import PySide6
     from PySide6.QtCore import qVersion
