@@ -134,7 +134,7 @@ def _utf16_bom(sample: bytes) -> bool:
 
 
 def looks_like_text(sample: bytes) -> bool:
-    """UTF-8 (or UTF-16 with a BOM) without NUL bytes, or nearly all printable ASCII."""
+    """UTF-8 (or UTF-16 with a BOM) without NUL bytes, or 8-bit text without control bytes."""
     if not sample:
         return True
     if _utf16_bom(sample):
@@ -146,8 +146,10 @@ def looks_like_text(sample: bytes) -> bool:
         return True
     except UnicodeDecodeError:
         pass
-    printable = sum(1 for b in sample if 32 <= b < 127 or b in (9, 10, 12, 13, 27))
-    return printable >= 0.95 * len(sample)
+    # Not UTF-8: text in a legacy 8-bit encoding has almost no control bytes; binary
+    # data has about one in nine.
+    control = sum(1 for b in sample if b < 32 and b not in (8, 9, 10, 12, 13, 27))
+    return control <= 0.01 * len(sample)
 
 
 def decode_text(data: bytes, *, strict: bool = False) -> str:
