@@ -425,6 +425,172 @@ def cmd_export_file(args: argparse.Namespace) -> Result:
                   f"{done.expected_checksum}; the stored content may be damaged", 1)
 
 
+# -- metrics, export-metrics ------------------------------------------------------------
+
+def _cli_time(text: str | None, what: str) -> datetime | None:
+    """``2026-11-26 01:00``, ISO 8601, ``now`` or ``now-24h`` (also d, m, s, w)."""
+    from datetime import timezone
+
+    from .storage.fields import parse_timestamp, utcnow
+    from .storage.rollups import parse_duration
+
+    if text is None:
+        return None
+    value = text.strip().lower()
+    if value.startswith("now"):
+        rest = value[3:].strip()
+        if not rest:
+            return utcnow()
+        if rest[0] in "+-":
+            try:
+                delta = parse_duration(rest[1:])
+            except errors.StorageError:
+                delta = None
+            if delta is not None:
+                return utcnow() - delta if rest[0] == "-" else utcnow() + delta
+    parsed = parse_timestamp(text)
+    if parsed is None or isinstance(parsed, datetime) and parsed.tzinfo is None:
+        raise UsageError(f"--{what} {text!r} is not a time; use e.g. 2026-11-26T01:00:00Z, "
+                         "'2026-11-26 01:00', now or now-24h")
+    return parsed.astimezone(timezone.utc)
+
+
+def _cli_labels(pairs: Sequence[str]) -> dict[str, str] | None:
+    labels = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--label {pair!r} is not KEY=VALUE")
+        labels[key] = value
+    return labels or None
+
+
+_GROUPS = {"series": ("sandbox_id", "labels"), "sandbox": ("sandbox_id",), "labels": ("labels",),
+           "none": ()}
+
+
+def _add_metrics(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("metrics", help="aggregated metric series (opens read-only)")
+    p.add_argument("db")
+    p.add_argument("--name", action="append", default=[], metavar="N",
+                   help="metric name (repeat for several; default: every metric)")
+    p.add_argument("--sandbox", metavar="ID", help="only this sandbox's samples")
+    p.add_argument("--label", action="append", default=[], metavar="K=V",
+                   help="only samples whose label K is exactly V (repeatable)")
+    p.add_argument("--from", dest="start", metavar="T", help="start (inclusive): a time, now or now-24h")
+    p.add_argument("--to", dest="end", metavar="T", help="end (exclusive)")
+    p.add_argument("--step", metavar="S", help="bucket size, e.g. 1m, 5m, 1h, 1d, 300 (seconds); "
+                   "default: about --points buckets from rollups when they cover the range")
+    p.add_argument("--points", type=_positive, default=1000, metavar="N",
+                   help="target number of buckets when --step is not given (default 1000)")
+    p.add_argument("--group-by", default="series", metavar="G",
+                   help="series (default: one line per sandbox and label set), sandbox, labels, "
+                   "none, or a label name")
+    p.add_argument("--percentiles", action="store_true", help="add p50, p90, p95, p99")
+    p.add_argument("--source", choices=("auto", "raw", "rollup"), default="raw",
+                   help="with --step: raw samples (exact, default), rollups, or auto")
+    p.set_defaults(func=cmd_metrics)
+
+
+def cmd_metrics(args: argparse.Namespace) -> Result:
+    from .storage.metrics import DEFAULT_STATS, PERCENTILES, step_seconds
+
+    start, end = _cli_time(args.start, "from"), _cli_time(args.end, "to")
+    labels = _cli_labels(args.label)
+    group_by = _GROUPS.get(args.group_by, (args.group_by,))
+    stats = DEFAULT_STATS + (PERCENTILES if args.percentiles else ())
+    step = step_seconds(args.step) if args.step else None
+    with open_store(args.db, read_only=True) as store:
+        known = store.metrics.names()
+        names = args.name or sorted(known)
+        missing = [n for n in names if n not in known]
+        if missing:
+            raise errors.NotFound(
+                f"No metric named {', '.join(map(repr, missing))} in {args.db}; it has "
+                f"{', '.join(sorted(known)) or 'no metrics'}."
+            )
+        series = []
+        for name in names:
+            if step is not None:
+                series += store.metrics.aggregate(
+                    name, step_seconds=step, start=start, end=end, sandbox_id=args.sandbox,
+                    labels=labels, group_by=group_by, stats=stats, source=args.source)
+            else:
+                series += store.metrics.chart(
+                    name, start, end, args.points, sandbox_id=args.sandbox, labels=labels,
+                    group_by=group_by, stats=stats)
+    data = {"series": [s.as_dict() for s in series]}
+    rows = []
+    for s in series:
+        p = s.points
+        n = int(p.count.sum())
+        total = float((p.sum).sum())
+        rows.append((
+            s.name, s.type, s.sandbox_id or "", ",".join(f"{k}={v}" for k, v in sorted(s.labels.items())),
+            f"{s.step_seconds:g}s", len(p), n, f"{float(p.min.min()):.6g}", f"{float(p.max.max()):.6g}",
+            f"{total / n:.6g}" if n and s.type != "counter" else
+            (f"{float(p.rate.mean()):.6g}/s" if p.rate is not None else ""),
+            s.source,
+        ))
+    text = _table(rows, ["name", "type", "sandbox", "labels", "step", "points", "samples", "min",
+                         "max", "avg (counters: mean rate)", "source"])
+    text += f"\n{len(series)} series" + ("" if series else " (no samples in the range)")
+    return Result(data, text)
+
+
+def _add_export_metrics(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export-metrics", help="export raw metric samples (opens read-only)")
+    p.add_argument("db")
+    p.add_argument("--format", required=True, choices=("json", "csv", "prometheus"))
+    p.add_argument("--name", action="append", default=[], metavar="N", help="metric name (repeatable)")
+    p.add_argument("--sandbox", metavar="ID", help="only this sandbox's samples")
+    p.add_argument("--label", action="append", default=[], metavar="K=V",
+                   help="only samples whose label K is exactly V (repeatable)")
+    p.add_argument("--from", dest="start", metavar="T", help="start (inclusive)")
+    p.add_argument("--to", dest="end", metavar="T", help="end (exclusive)")
+    p.add_argument("--period", action="append", default=[], metavar="P",
+                   help="raw (default) or the Go server's own 1m, 5m, 1h… rows (repeatable)")
+    p.add_argument("--latest", action="store_true",
+                   help="prometheus: only each series' newest sample (a scrape's view)")
+    p.add_argument("-o", "--output", metavar="OUT", help="write to this file (default: stdout); "
+                   "with --json, print a summary of what was written")
+    p.set_defaults(func=cmd_export_metrics)
+
+
+def cmd_export_metrics(args: argparse.Namespace) -> Result:
+    import os
+
+    from .storage.export import export
+
+    if args.latest and args.format != "prometheus":
+        raise UsageError("--latest only applies to --format prometheus")
+    options = {"latest_only": True} if args.latest else {}
+    start, end = _cli_time(args.start, "from"), _cli_time(args.end, "to")
+    with open_store(args.db, read_only=True) as store:
+        samples = store.metrics.iter_samples(
+            args.name or None, sandbox_id=args.sandbox, labels=_cli_labels(args.label),
+            start=start, end=end, periods=args.period or ("raw",), order="series")
+        if not args.output:
+            export(samples, args.format, sys.stdout, **options)
+            args.json = False  # the export itself is the output
+            return Result(None)
+        out = Path(args.output)
+        tmp = out.with_name(f".{out.name}.partial")
+        try:
+            with open(tmp, "w", encoding="utf-8", newline="") as handle:
+                count = export(samples, args.format, handle, **options)
+            os.replace(tmp, out)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise errors.StorageError(f"Cannot write {out}: {exc.strerror or exc}. "
+                                      "Check the folder and its permissions.") from exc
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    data = {"path": str(out), "format": args.format, "samples": count, "size_bytes": out.stat().st_size}
+    return Result(data, f"wrote {count:,} samples to {out} ({args.format}, {data['size_bytes']:,} bytes)")
+
+
 # -- gui ------------------------------------------------------------------------------
 
 def _add_gui(sub: argparse._SubParsersAction) -> None:
@@ -460,6 +626,8 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_vacuum,
     _add_search,
     _add_export_file,
+    _add_metrics,
+    _add_export_metrics,
 ]
 
 

@@ -1,0 +1,239 @@
+"""SQL pieces shared by the metrics store and the rollup builder (no Qt, no state).
+
+Time in the ``metrics`` table is TEXT in several forms (SCHEMA.md): Go's
+``2026-11-24 05:21:38.261790967+00:00`` with any offset, ``CURRENT_TIMESTAMP``'s
+``2026-11-26 01:35:19`` (UTC), rollup ``datetime(...,'unixepoch')`` text. Comparing
+that text compares wall clocks, not instants (a Go defect we must not copy), so every
+time filter here compares :func:`instant_us`, an SQL expression giving integer
+microseconds since the epoch: whole seconds from SQLite's date parser (which applies
+the offset) plus the fraction's first six digits. A text prefilter on whole days,
+widened by the largest UTC offset, keeps the ``(metric_name, timestamp)`` index useful.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import peewee
+from peewee import SQL, Cast, Value, fn
+
+from . import errors
+from .fields import UTC, dumps_json, loads_json, parse_timestamp, to_utc
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+US = 1_000_000
+#: Largest UTC offset in use (+14:00) plus a margin, for the text prefilter.
+_OFFSET_MARGIN = timedelta(hours=15)
+METRIC_TYPES = ("counter", "gauge", "histogram", "summary")
+GO_PERIODS = ("raw", "1m", "5m", "15m", "1h", "6h", "1d", "7d")
+
+
+def _seconds(text: Any) -> peewee.Node:
+    if sqlite3.sqlite_version_info >= (3, 38, 0):
+        return fn.unixepoch(text)
+    return Cast(fn.strftime("%s", text), "INTEGER")
+
+
+def instant_us(column: peewee.Node) -> peewee.Node:
+    """Integer µs since the epoch of a timestamp column, whatever its text form.
+
+    ``substr(ts,1,19) || ltrim(substr(ts,20),'.0123456789')`` is the text without its
+    fraction (so SQLite's millisecond rounding never moves a sample into the next
+    second); ``CAST('0' || substr(ts,20) AS REAL)`` reads the fraction (the offset
+    after it stops the number). NULL for NULL or unreadable text.
+    """
+    whole = _seconds(fn.substr(column, 1, 19).concat(fn.ltrim(fn.substr(column, 20), ".0123456789")))
+    fraction = Cast(Value("0", converter=False).concat(fn.substr(column, 20)), "REAL")
+    # +0.0001 µs: 0.000003 is 2.9999999999999996e-06 in binary; at most 9 digits, so safe
+    return whole * US + Cast(fraction * US + 0.0001, "INTEGER")
+
+
+def raw_period(column: peewee.Field) -> peewee.Node:
+    """Raw samples: aggregation_period 'raw' or NULL (older rows)."""
+    return (column == "raw") | column.is_null()
+
+
+def period_condition(column: peewee.Field, periods: Sequence[str]) -> peewee.Node:
+    periods = list(periods)
+    for p in periods:
+        if p not in GO_PERIODS:
+            raise errors.InvalidInput(
+                f"Unknown aggregation period {p!r}; use one of {', '.join(GO_PERIODS)}."
+            )
+    cond = column.in_(periods)
+    return cond | column.is_null() if "raw" in periods else cond
+
+
+# -- time ------------------------------------------------------------------------------
+
+def to_us(value: Any, what: str = "time") -> int | None:
+    """Integer µs since the epoch of a datetime / timestamp text / Unix seconds."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return (to_utc(value) - EPOCH) // timedelta(microseconds=1)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return int(round(float(value) * US))
+    parsed = parse_timestamp(value) if isinstance(value, str) else None
+    if parsed is None:
+        raise errors.InvalidInput(
+            f"{what} {value!r} is not a time; use e.g. 2026-11-26 01:35:19+00:00 or ISO 8601."
+        )
+    return (parsed - EPOCH) // timedelta(microseconds=1)
+
+
+def from_us(us: int | float | None) -> datetime | None:
+    if us is None:
+        return None
+    return EPOCH + timedelta(microseconds=int(us))
+
+
+def time_conditions(column: peewee.Field, start_us: int | None, end_us: int | None,
+                    prefilter: bool = True) -> list[peewee.Node]:
+    """``start <= instant < end`` plus (optionally) a whole-day text prefilter that can
+    use the timestamp indexes whatever the rows' offsets and separators."""
+    conds: list[peewee.Node] = []
+    instant = instant_us(column)
+    if start_us is not None:
+        if prefilter:
+            try:
+                low = (from_us(start_us) - _OFFSET_MARGIN).date().isoformat()
+                conds.append(column >= Value(low, converter=False))
+            except (OverflowError, ValueError):
+                pass
+        conds.append(instant >= start_us)
+    if end_us is not None:
+        if prefilter:
+            try:
+                high = ((from_us(end_us) + _OFFSET_MARGIN).date() + timedelta(days=1)).isoformat()
+                conds.append(column < Value(high, converter=False))
+            except (OverflowError, ValueError):
+                pass
+        conds.append(instant < end_us)
+    return conds
+
+
+# -- labels ----------------------------------------------------------------------------
+
+@lru_cache(maxsize=65536)
+def canonical_labels(text: str | None) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """Canonical text and items of a labels column: 'null', '{}' and NULL are all no
+    labels; Go's escapes (\\u003c) and key order do not make a different series."""
+    value = loads_json(text)
+    if value is None:
+        return "{}", ()
+    if isinstance(value, dict):
+        items = tuple(sorted((str(k), v if isinstance(v, str) else dumps_json(v)) for k, v in value.items()))
+        return dumps_json(dict(items)), items
+    return str(text), ()  # not a JSON object: keep the text as its own series
+
+
+def labels_text(labels: Mapping[str, Any] | None) -> str:
+    """How we write labels: compact sorted JSON of string values (LIKE-matchable)."""
+    if not labels:
+        return "{}"
+    return dumps_json({str(k): v if isinstance(v, str) else str(v) for k, v in labels.items()})
+
+
+_LIKE_UNSAFE = set('%\\"<>&') | {chr(c) for c in range(32)}
+
+
+def label_conditions(column: peewee.Field, matchers: Mapping[str, str] | None) -> list[peewee.Node]:
+    """Exact label matches (not substrings): ``labels`` holds key ``k`` with text value
+    ``v``. A ``LIKE '%"k":"v"%'`` prefilter is added when Go would write ``k`` and
+    ``v`` without escapes; ``json_each`` decides."""
+    conds: list[peewee.Node] = []
+    for key, value in (matchers or {}).items():
+        key, value = str(key), str(value)
+        if not (set(key + value) & _LIKE_UNSAFE) and (key + value).isascii():
+            pattern = "%" + dumps_json({key: value})[1:-1] + "%"
+            conds.append(column ** Value(pattern, converter=False))
+        conds.append(SQL(
+            "EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid(labels) THEN labels "
+            "ELSE '{}' END) AS je WHERE je.key = ? AND je.type = 'text' AND je.value = ?)",
+            (key, value)))
+    return conds
+
+
+def labels_match(items: Iterable[tuple[str, str]], matchers: Mapping[str, str] | None) -> bool:
+    if not matchers:
+        return True
+    have = dict(items)
+    return all(have.get(str(k)) == str(v) for k, v in matchers.items())
+
+
+def as_list(value: str | Iterable[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value]
+    return list(value)
+
+
+# -- series keys -----------------------------------------------------------------------
+
+@dataclass
+class SeriesTable:
+    """Canonical series seen in one query: (name, type, labels text, sandbox or '')."""
+
+    names: list[str] = field(default_factory=list)
+    types: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    items: list[tuple[tuple[str, str], ...]] = field(default_factory=list)
+    sandboxes: list[str] = field(default_factory=list)
+    index: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
+
+    def add(self, name: str, type_: str, labels: str | None, sandbox: str | None) -> int:
+        text, items = canonical_labels(labels)
+        key = (name, type_, text, sandbox or "")
+        found = self.index.get(key)
+        if found is not None:
+            return found
+        n = len(self.names)
+        self.index[key] = n
+        self.names.append(name)
+        self.types.append(type_)
+        self.labels.append(text)
+        self.items.append(items)
+        self.sandboxes.append(sandbox or "")
+        return n
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def is_counter(self) -> np.ndarray:
+        return np.array([t == "counter" for t in self.types], dtype=bool)
+
+
+@dataclass
+class RawSamples:
+    series: np.ndarray  # int64 index into the SeriesTable
+    t: np.ndarray  # int64 µs
+    v: np.ndarray  # float64
+
+    def __len__(self) -> int:
+        return len(self.v)
+
+
+def fetch_raw(db: peewee.Database, query: peewee.Select, table: SeriesTable) -> RawSamples:
+    """Run a query selecting (name, type, labels, sandbox_id, instant µs, value) and
+    map its rows onto ``table``. Rows are read from the cursor directly (no model
+    instances): this is the bulk path of aggregation."""
+    rows = db.execute(query).fetchall()
+    if not rows:
+        return RawSamples(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64))
+    names, types, labels, sandboxes, ts, values = zip(*rows)
+    raw_index: dict[tuple[Any, ...], int] = {}
+    setdefault = raw_index.setdefault
+    per_row = [setdefault(k, len(raw_index)) for k in zip(names, types, labels, sandboxes)]
+    mapping = np.array([table.add(*k) for k in raw_index], dtype=np.int64)
+    return RawSamples(
+        mapping[np.array(per_row, dtype=np.int64)],
+        np.array(ts, dtype=np.int64),
+        np.array(values, dtype=np.float64),
+    )

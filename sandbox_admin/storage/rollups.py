@@ -1,0 +1,517 @@
+"""Metric rollups (migration 8 tables) and retention.
+
+Rollups live in our own tables, never in the Go ``metrics`` table:
+``admin_metric_series`` (one row per canonical raw series, with a counter's last value
+so increases continue across builds), ``admin_metric_rollups`` (per resolution, series
+and bucket: count, exact sum, min, max, last, reset-aware increase and a percentile
+sketch, see :mod:`.sketch`) and ``admin_metric_state`` (the build watermark, how far
+back each resolution is kept, the retention policy).
+
+Building is incremental by row id: raw rows with ``id`` above the watermark are
+aggregated in chunks, one transaction per chunk, and merged into existing buckets with
+an UPSERT (late samples merge into old buckets). A chart can therefore always be
+answered exactly as rollups + the raw rows not yet rolled up.
+
+Retention folds raw samples into rollups before deleting them, so a long-range chart
+drawn from rollups is the same before and after.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import peewee
+from peewee import EXCLUDED, BlobField, Case, CompositeKey, FloatField, IntegerField, Model, TextField, fn
+
+from . import errors
+from . import metrics_math as mm
+from . import sketch as sk
+from .fields import dumps_json, loads_json, utcnow
+from .metrics_sql import (
+    US,
+    SeriesTable,
+    fetch_raw,
+    instant_us,
+    raw_period,
+    to_us,
+)
+
+#: Rollup resolutions in seconds (the seed's 1m / 5m / 1h / 1d levels).
+RESOLUTIONS = (60, 300, 3600, 86400)
+PERIOD_NAMES = {60: "1m", 300: "5m", 900: "15m", 3600: "1h", 21600: "6h", 86400: "1d", 604800: "7d"}
+TABLES = ("admin_metric_series", "admin_metric_rollups", "admin_metric_state")
+ProgressFn = Callable[[int, int], Any]
+
+
+# -- models ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RollupModels:
+    Series: Any
+    Rollup: Any
+    State: Any
+
+
+def build_rollup_models(database: peewee.Database) -> RollupModels:
+    """Models of the migration-8 tables, bound to ``database`` (like models.build_models)."""
+
+    class Base(Model):
+        class Meta:
+            legacy_table_names = False
+
+    Base._meta.database = database
+
+    class RollupSeries(Base):
+        id = peewee.AutoField()
+        metric_name = TextField()
+        metric_type = TextField()
+        labels = TextField()
+        sandbox_id = TextField()
+        last_t_us = IntegerField(null=True)
+        last_value = FloatField(null=True)
+
+        class Meta:
+            table_name = "admin_metric_series"
+
+    class Rollup(Base):
+        resolution = IntegerField()
+        series_id = IntegerField()
+        bucket = IntegerField()
+        count = IntegerField()
+        sum = FloatField()
+        sum_err = FloatField(default=0)
+        min = FloatField()
+        max = FloatField()
+        last = FloatField()
+        last_t_us = IntegerField()
+        increase = FloatField(default=0)
+        sketch = BlobField(null=True)
+
+        class Meta:
+            table_name = "admin_metric_rollups"
+            primary_key = CompositeKey("resolution", "series_id", "bucket")
+            without_rowid = True
+
+    class RollupState(Base):
+        key = TextField(primary_key=True)
+        value = TextField()
+
+        class Meta:
+            table_name = "admin_metric_state"
+
+    return RollupModels(RollupSeries, Rollup, RollupState)
+
+
+def has_rollup_tables(db: peewee.Database) -> bool:
+    rows = db.execute_sql(
+        "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN (?, ?, ?)", TABLES
+    ).fetchone()
+    return int(rows[0]) == len(TABLES)
+
+
+# -- retention policy -------------------------------------------------------------------
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w|y)?\s*$")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 365 * 86400, None: 1}
+
+
+def parse_duration(value: Any) -> timedelta | None:
+    """``'24h'``, ``'7d'``, ``'1y'``, seconds, a timedelta; None / 'forever' = keep forever."""
+    if value is None or value == "forever":
+        return None
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return timedelta(seconds=float(value))
+    match = _DURATION_RE.match(str(value))
+    if not match:
+        raise errors.InvalidInput(f"{value!r} is not a duration; use e.g. 30m, 24h, 7d, 1y.")
+    return timedelta(seconds=float(match.group(1)) * _UNIT[match.group(2)])
+
+
+def format_duration(value: timedelta | None) -> str:
+    if value is None:
+        return "forever"
+    seconds = int(value.total_seconds())
+    for unit, size in (("y", 365 * 86400), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def step_seconds(value: Any) -> float:
+    """A step such as ``'5m'``, ``'1h'``, ``300`` in seconds (> 0)."""
+    duration = parse_duration(value)
+    if duration is None or duration.total_seconds() <= 0:
+        raise errors.InvalidInput(f"{value!r} is not a step; use e.g. 1m, 5m, 1h, 1d or seconds.")
+    return duration.total_seconds()
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    """How long each level is kept (None = forever). Defaults are the seed's:
+    raw 24 h, 1m 7 d, 5m 30 d, 1h 90 d, 1d 1 y. ``go_rows`` applies the same ages to the
+    Go server's own 1m/5m/1h/1d rows in ``metrics``."""
+
+    raw: timedelta | None = timedelta(hours=24)
+    rollups: Mapping[int, timedelta | None] = field(default_factory=lambda: {
+        60: timedelta(days=7), 300: timedelta(days=30),
+        3600: timedelta(days=90), 86400: timedelta(days=365),
+    })
+    go_rows: bool = True
+
+    def __post_init__(self) -> None:
+        for resolution in self.rollups:
+            if resolution not in RESOLUTIONS:
+                raise errors.InvalidInput(
+                    f"There is no {resolution}-second rollup; levels are "
+                    + ", ".join(PERIOD_NAMES[r] for r in RESOLUTIONS) + "."
+                )
+        for value in (self.raw, *self.rollups.values()):
+            if value is not None and value.total_seconds() < 0:
+                raise errors.InvalidInput("A retention period cannot be negative.")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "raw": format_duration(self.raw),
+            "rollups": {PERIOD_NAMES[r]: format_duration(self.rollups.get(r)) for r in RESOLUTIONS},
+            "go_rows": self.go_rows,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "RetentionPolicy":
+        by_name = {v: k for k, v in PERIOD_NAMES.items()}
+        rollups: dict[int, timedelta | None] = dict(cls().rollups)
+        for name, value in (data.get("rollups") or {}).items():
+            resolution = by_name.get(name) if isinstance(name, str) else int(name)
+            if resolution is None:
+                raise errors.InvalidInput(f"Unknown rollup level {name!r}.")
+            rollups[resolution] = parse_duration(value)
+        raw = parse_duration(data["raw"]) if "raw" in data else cls().raw
+        return cls(raw=raw, rollups=rollups, go_rows=bool(data.get("go_rows", True)))
+
+
+# -- reports ----------------------------------------------------------------------------
+
+@dataclass
+class BuildReport:
+    samples: int = 0
+    skipped: int = 0  # raw rows whose timestamp cannot be read
+    chunks: int = 0
+    rows_written: int = 0
+    new_series: int = 0
+    watermark: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class RetentionReport:
+    policy: dict[str, Any]
+    folded: BuildReport
+    raw_deleted: int = 0
+    rollups_deleted: dict[str, int] = field(default_factory=dict)
+    go_rows_deleted: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "policy": self.policy,
+            "folded": self.folded.as_dict(),
+            "raw_deleted": self.raw_deleted,
+            "rollups_deleted": self.rollups_deleted,
+            "go_rows_deleted": self.go_rows_deleted,
+        }
+
+
+# -- merge functions for the UPSERT ------------------------------------------------------
+
+def _fsum_hi(a: float, ae: float, b: float, be: float) -> float:
+    return math.fsum((a, ae, b, be))
+
+
+def _fsum_lo(a: float, ae: float, b: float, be: float) -> float:
+    return math.fsum((a, ae, b, be, -math.fsum((a, ae, b, be))))
+
+
+def _bins_of(blob: bytes | None, lo: float, hi: float, count: int, row: int) -> sk.Bins | None:
+    if blob is None:  # all values equal: not stored
+        if lo != hi:
+            return None
+        return sk.Bins(np.array([row], np.int64), sk.codes(np.array([lo])), np.array([count], np.int64))
+    return sk.decode_rows([blob], [row])
+
+
+def _sketch_merge(a: bytes | None, amin: float, amax: float, acount: int,
+                  b: bytes | None, bmin: float, bmax: float, bcount: int) -> bytes | None:
+    if a == b"" or b == b"":
+        return b""  # not sketched (counters)
+    if a is None and b is None and amin == amax == bmin == bmax:
+        return None
+    first, second = _bins_of(a, amin, amax, acount, 0), _bins_of(b, bmin, bmax, bcount, 0)
+    if first is None or second is None:
+        return b""
+    merged = sk.merge(sk.Bins.concat([first, second]))
+    return sk.encode_rows(merged, [0])[0]
+
+
+def register_functions(connection: sqlite3.Connection) -> None:
+    connection.create_function("sa_fsum_hi", 4, _fsum_hi, deterministic=True)
+    connection.create_function("sa_fsum_lo", 4, _fsum_lo, deterministic=True)
+    connection.create_function("sa_sketch_merge", 8, _sketch_merge, deterministic=True)
+
+
+# -- the builder --------------------------------------------------------------------------
+
+class Rollups:
+    """Builds rollups and applies retention for one store (see the module docstring)."""
+
+    CHUNK = 200_000
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.db = store.db
+        self.M = build_rollup_models(store.db)
+        self._upsert_sql: str | None = None
+
+    # -- state ---------------------------------------------------------------------------
+    def available(self) -> bool:
+        return has_rollup_tables(self.db)
+
+    def require_tables(self) -> None:
+        if not self.available():
+            raise errors.MigrationError(
+                f"{self.store.path.name} has no rollup tables (schema version "
+                f"{self.store.schema_version()}); run `sandbox-admin migrate` on it first."
+            )
+
+    def state(self) -> dict[str, str]:
+        if not self.available():
+            return {}
+        S = self.M.State
+        return {k: v for k, v in S.select(S.key, S.value).tuples()}
+
+    def _set_state(self, **values: Any) -> None:
+        S = self.M.State
+        rows = [{S.key: k.replace("__", ":"), S.value: str(v)} for k, v in values.items()]
+        S.insert_many(rows).on_conflict_replace().execute()
+
+    def watermark(self, state: Mapping[str, str] | None = None) -> int:
+        state = self.state() if state is None else state
+        return int(state.get("watermark", 0))
+
+    def kept_from(self, state: Mapping[str, str] | None = None) -> dict[str, int]:
+        """µs from which each level ('raw', '60', ...) is complete (absent: all of it)."""
+        state = self.state() if state is None else state
+        return {k.split(":", 1)[1]: int(v) for k, v in state.items() if k.startswith("kept_from:")}
+
+    def policy(self) -> RetentionPolicy:
+        text = self.state().get("retention_policy")
+        return RetentionPolicy.from_dict(loads_json(text)) if text else RetentionPolicy()
+
+    def set_policy(self, policy: RetentionPolicy) -> None:
+        self.store.require_writable()
+        self.require_tables()
+        with self.store.transaction():
+            self._set_state(retention_policy=dumps_json(policy.as_dict()))
+
+    def status(self) -> dict[str, Any]:
+        """Watermark, rows behind it, rollup rows per level (for the GUI and `info`)."""
+        if not self.available():
+            return {"available": False}
+        state = self.state()
+        W = self.watermark(state)
+        M = self.store.models.Metric
+        pending = M.select(fn.COUNT(M.id)).where((M.id > W) & raw_period(M.aggregation_period)).scalar()
+        R = self.M.Rollup
+        per = dict(R.select(R.resolution, fn.COUNT(R.bucket)).group_by(R.resolution).tuples())
+        return {
+            "available": True,
+            "watermark": W,
+            "pending_samples": int(pending or 0),
+            "rows": {PERIOD_NAMES[r]: int(per.get(r, 0)) for r in RESOLUTIONS},
+            "kept_from": self.kept_from(state),
+        }
+
+    # -- building ------------------------------------------------------------------------
+    def _upsert(self) -> str:
+        if self._upsert_sql is None:
+            R = self.M.Rollup
+            cols = [R.resolution, R.series_id, R.bucket, R.count, R.sum, R.sum_err, R.min, R.max,
+                    R.last, R.last_t_us, R.increase, R.sketch]
+            query = R.insert_many([(0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0, 0.0, b"")], fields=cols).on_conflict(
+                conflict_target=[R.resolution, R.series_id, R.bucket],
+                update={
+                    R.count: R.count + EXCLUDED.count,
+                    R.sum: fn.sa_fsum_hi(R.sum, R.sum_err, EXCLUDED.sum, EXCLUDED.sum_err),
+                    R.sum_err: fn.sa_fsum_lo(R.sum, R.sum_err, EXCLUDED.sum, EXCLUDED.sum_err),
+                    R.min: fn.min(R.min, EXCLUDED.min),
+                    R.max: fn.max(R.max, EXCLUDED.max),
+                    R.last: Case(None, [(EXCLUDED.last_t_us >= R.last_t_us, EXCLUDED.last)], R.last),
+                    R.last_t_us: fn.max(R.last_t_us, EXCLUDED.last_t_us),
+                    R.increase: R.increase + EXCLUDED.increase,
+                    R.sketch: fn.sa_sketch_merge(R.sketch, R.min, R.max, R.count,
+                                                 EXCLUDED.sketch, EXCLUDED.min, EXCLUDED.max, EXCLUDED.count),
+                },
+            )
+            sql, params = query.sql()
+            assert len(params) == len(cols), sql  # one row of bound parameters
+            self._upsert_sql = sql
+        return self._upsert_sql
+
+    def _series_ids(self, table: SeriesTable, known: dict[tuple[str, str, str, str], list[Any]],
+                    report: BuildReport) -> list[list[Any]]:
+        """[id, last_t_us, last_value] per chunk-local series, creating new series rows."""
+        RS = self.M.Series
+        out = []
+        for key in table.index:
+            entry = known.get(key)
+            if entry is None:
+                name, type_, labels, sandbox = key
+                new_id = RS.insert(metric_name=name, metric_type=type_, labels=labels,
+                                   sandbox_id=sandbox).execute()
+                entry = known[key] = [int(new_id), None, None]
+                report.new_series += 1
+            out.append(entry)
+        return out
+
+    def build(self, progress: ProgressFn | None = None, *, chunk: int | None = None) -> BuildReport:
+        """Fold raw rows above the watermark into rollups; one transaction per chunk.
+
+        ``progress(done, total)`` is called after each committed chunk; returning False
+        (or raising :class:`errors.Cancelled`) stops after that chunk, leaving a
+        consistent, resumable state.
+        """
+        self.store.require_writable()
+        self.require_tables()
+        started = time.perf_counter()
+        chunk = chunk or self.CHUNK
+        M = self.store.models.Metric
+        report = BuildReport()
+        with self.store.connection():
+            W = self.watermark()
+            top = int(M.select(fn.MAX(M.id)).scalar() or 0)
+            report.watermark = W
+            if top <= W:
+                return report
+            register_functions(self.db.connection())
+            RS = self.M.Series
+            known = {
+                (n, t, l, s): [i, lt, lv]
+                for i, n, t, l, s, lt, lv in RS.select(
+                    RS.id, RS.metric_name, RS.metric_type, RS.labels, RS.sandbox_id,
+                    RS.last_t_us, RS.last_value).tuples()
+            }
+            low = W
+            while low < top:
+                high = min(low + chunk, top)
+                with self.store.transaction():
+                    self._build_chunk(low, high, known, report)
+                    self._set_state(watermark=high)
+                report.chunks += 1
+                report.watermark = high
+                low = high
+                if progress is not None and progress(high - W, top - W) is False:
+                    break
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _build_chunk(self, low: int, high: int, known: dict, report: BuildReport) -> None:
+        M = self.store.models.Metric
+        instant = instant_us(M.timestamp)
+        in_range = (M.id > low) & (M.id <= high) & raw_period(M.aggregation_period)
+        query = (M.select(M.metric_name, M.metric_type, M.labels, M.sandbox_id, instant, M.value)
+                 .where(in_range & instant.is_null(False)))
+        table = SeriesTable()
+        raw = fetch_raw(self.db, query, table)
+        total = int(M.select(fn.COUNT(M.id)).where(in_range).scalar() or 0)
+        report.skipped += total - len(raw)
+        report.samples += len(raw)
+        if not len(raw):
+            return
+        entries = self._series_ids(table, known, report)
+        ids = np.array([e[0] for e in entries], np.int64)
+        prev_t = np.array([np.nan if e[1] is None else e[1] for e in entries], np.float64)
+        prev_v = np.array([np.nan if e[2] is None else e[2] for e in entries], np.float64)
+        counter = table.is_counter()
+
+        order = np.lexsort((raw.t, raw.series))
+        key, t, v = raw.series[order], raw.t[order], raw.v[order]
+        delta = mm.counter_deltas(key, t, v, prev_t, prev_v)
+        delta[~counter[key]] = 0.0
+
+        sql = self._upsert()
+        cursor = self.db.cursor()
+        for resolution in RESOLUTIONS:
+            p, _ = mm.from_samples(key, t, v, resolution * US, delta=delta, sketch_keys=~counter)
+            rows = np.flatnonzero(p.sketched & (p.min != p.max))
+            blobs: list[bytes | None] = [b""] * len(p)
+            for r in np.flatnonzero(p.sketched & (p.min == p.max)).tolist():
+                blobs[r] = None
+            for r, blob in zip(rows.tolist(), sk.encode_rows(p.bins, rows)):
+                blobs[r] = blob
+            params = zip(
+                [resolution] * len(p), ids[p.key].tolist(), (p.bucket // US).tolist(),
+                p.count.tolist(), p.sum.tolist(), p.err.tolist(), p.min.tolist(), p.max.tolist(),
+                p.last.tolist(), p.last_t.tolist(), p.increase.tolist(), blobs,
+            )
+            cursor.executemany(sql, params)
+            report.rows_written += len(p)
+
+        # remember each series' newest sample (a counter's next delta starts there)
+        ends = np.flatnonzero(np.append(key[1:] != key[:-1], True))
+        updates = []
+        for k, tt, vv in zip(key[ends].tolist(), t[ends].tolist(), v[ends].tolist()):
+            entry = entries[k]
+            if entry[1] is None or tt >= entry[1]:
+                entry[1], entry[2] = tt, vv
+                updates.append((tt, vv, entry[0]))
+        RS = self.M.Series
+        sql_update, params = RS.update(last_t_us=0, last_value=0.0).where(RS.id == 0).sql()
+        assert len(params) == 3, sql_update
+        cursor.executemany(sql_update, updates)
+
+    # -- retention -------------------------------------------------------------------------
+    def apply_retention(self, policy: RetentionPolicy | None = None,
+                        now: datetime | None = None, progress: ProgressFn | None = None) -> RetentionReport:
+        """Fold every raw sample into rollups, then delete what the policy no longer keeps."""
+        self.store.require_writable()
+        self.require_tables()
+        policy = policy or self.policy()
+        now_us = to_us(now or utcnow())
+        folded = self.build(progress)
+        report = RetentionReport(policy=policy.as_dict(), folded=folded)
+        M = self.store.models.Metric
+        R = self.M.Rollup
+        kept = self.kept_from()
+        with self.store.transaction():
+            W = self.watermark()
+            if policy.raw is not None:
+                cutoff = now_us - int(policy.raw.total_seconds() * US)
+                report.raw_deleted = M.delete().where(
+                    (M.id <= W) & raw_period(M.aggregation_period) & (instant_us(M.timestamp) < cutoff)
+                ).execute()
+                self._set_state(kept_from__raw=max(cutoff, kept.get("raw", cutoff)))
+            for resolution, keep in sorted(policy.rollups.items()):
+                if keep is None:
+                    continue
+                cutoff = now_us - int(keep.total_seconds() * US)
+                cutoff_bucket = (cutoff // (resolution * US)) * resolution
+                name = PERIOD_NAMES[resolution]
+                report.rollups_deleted[name] = R.delete().where(
+                    (R.resolution == resolution) & (R.bucket < cutoff_bucket)).execute()
+                previous = kept.get(str(resolution), cutoff_bucket * US)
+                self._set_state(**{f"kept_from__{resolution}": max(cutoff_bucket * US, previous)})
+                if policy.go_rows:
+                    report.go_rows_deleted[name] = M.delete().where(
+                        (M.aggregation_period == name) & (instant_us(M.timestamp) < cutoff)
+                    ).execute()
+        return report

@@ -1,0 +1,246 @@
+"""A mergeable percentile sketch: DDSketch-style logarithmic buckets, 1 % relative error.
+
+A value ``x`` with ``|x| >= MIN_INDEXABLE`` falls into bucket ``k = ceil(log_gamma |x|)``
+(negative values into a mirrored store, smaller ones into a zero bucket). A quantile is
+answered with its bucket's representative ``2 * gamma**k / (gamma + 1)``, which lies
+within ``RELATIVE_ERROR`` of every value in that bucket, so within 1 % of the exact
+quantile. Quantiles use the *lower* rank, the sorted sample at index
+``floor(q * (n - 1))``; the exact raw-path percentiles use the same definition.
+Sketches merge by adding bucket counts: a 1 h bucket merged from twelve 5 m buckets is
+the very sketch built from the raw samples.
+
+Many sketches are handled at once as :class:`Bins`: parallel arrays ``(row, code,
+count)``, where ``row`` says which partial aggregate a bin belongs to and ``code``
+encodes (store, bucket) so that ascending codes are ascending values. Everything is
+vectorised with numpy; only (de)serialisation loops per sketch.
+
+Serialised form (version 1, little endian): header ``<BBBIIi`` = version, offset width,
+count width, number of negative bins, number of positive bins, base key; then the
+bins' ``key - base`` (negative store then positive store, in value order) as unsigned
+ints of the offset width; then their counts and finally the zero bucket's count, as
+unsigned ints of the count width. Widths are 1, 2, 4 (or 8 for counts) bytes, the
+smallest that fits, so a typical bucket of a gauge costs ~2 bytes per bin.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+
+RELATIVE_ERROR = 0.01
+GAMMA = (1 + RELATIVE_ERROR) / (1 - RELATIVE_ERROR)
+_LN_GAMMA = math.log(GAMMA)
+_REPR = 2.0 / (GAMMA + 1.0)
+#: Magnitudes below this count as zero (still exact: the zero bucket answers 0).
+MIN_INDEXABLE = 1e-300
+_MAX_FINITE = np.finfo(np.float64).max
+
+_KOFF = 1 << 31
+_ZERO = 1 << 32  # the zero bucket's code; negatives below, positives above
+CODE_BITS = 34
+_CODE_MASK = (1 << CODE_BITS) - 1
+
+VERSION = 1
+_HEADER = struct.Struct("<BBBIIi")
+_OFFSET_TYPES = {1: np.uint8, 2: np.uint16, 4: np.uint32}
+_COUNT_TYPES = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+_I64 = np.int64
+
+
+@dataclass
+class Bins:
+    """Bucket counts of many sketches: bin ``i`` says ``count[i]`` samples of partial
+    ``row[i]`` fell into bucket ``code[i]``. Canonical form: sorted by (row, code), unique."""
+
+    row: np.ndarray
+    code: np.ndarray
+    count: np.ndarray
+
+    @classmethod
+    def empty(cls) -> "Bins":
+        return cls(np.empty(0, _I64), np.empty(0, _I64), np.empty(0, _I64))
+
+    def __len__(self) -> int:
+        return len(self.row)
+
+    @classmethod
+    def concat(cls, parts: Sequence["Bins"]) -> "Bins":
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return cls.empty()
+        return cls(*(np.concatenate([getattr(p, a) for p in parts]) for a in ("row", "code", "count")))
+
+
+def codes(values: np.ndarray) -> np.ndarray:
+    """The bucket code of each value (ascending codes = ascending values)."""
+    values = np.asarray(values, dtype=np.float64)
+    mag = np.minimum(np.abs(values), _MAX_FINITE)
+    tiny = mag < MIN_INDEXABLE
+    keys = np.ceil(np.log(np.where(tiny, 1.0, mag)) / _LN_GAMMA).astype(_I64)
+    code = np.where(values > 0, _ZERO + 1 + _KOFF + keys, _KOFF - keys)
+    return np.where(tiny, _ZERO, code)
+
+
+def values_of(code: np.ndarray) -> np.ndarray:
+    """The representative value of each bucket code."""
+    code = np.asarray(code, dtype=_I64)
+    positive = code > _ZERO
+    keys = np.where(positive, code - (_ZERO + 1 + _KOFF), _KOFF - code).astype(np.float64)
+    with np.errstate(over="ignore"):
+        rep = np.exp(keys * _LN_GAMMA) * _REPR
+    return np.where(positive, rep, np.where(code < _ZERO, -rep, 0.0))
+
+
+def build(rows: np.ndarray, values: np.ndarray) -> Bins:
+    """Bins of the samples ``values``, sample ``i`` belonging to partial ``rows[i]``."""
+    if len(values) == 0:
+        return Bins.empty()
+    comb = (np.asarray(rows, dtype=_I64) << CODE_BITS) | codes(values)
+    unique, counts = np.unique(comb, return_counts=True)
+    return Bins(unique >> CODE_BITS, unique & _CODE_MASK, counts.astype(_I64))
+
+
+def merge(bins: Bins, row_map: np.ndarray | None = None) -> Bins:
+    """Add up bins that (after renumbering rows through ``row_map``) share row and code."""
+    if not len(bins):
+        return Bins.empty()
+    rows = bins.row if row_map is None else row_map[bins.row]
+    comb = (rows << CODE_BITS) | bins.code
+    unique, inverse = np.unique(comb, return_inverse=True)
+    counts = np.bincount(inverse.ravel(), weights=bins.count, minlength=len(unique))
+    return Bins(unique >> CODE_BITS, unique & _CODE_MASK, np.rint(counts).astype(_I64))
+
+
+def quantiles(bins: Bins, n_rows: int, qs: Iterable[float]) -> dict[float, np.ndarray]:
+    """Lower-rank quantiles per row from canonical bins; NaN for rows without bins."""
+    qs = list(qs)
+    out = {q: np.full(n_rows, np.nan) for q in qs}
+    if not len(bins) or not qs:
+        return out
+    cum = np.cumsum(bins.count)
+    total = np.bincount(bins.row, weights=bins.count, minlength=n_rows)
+    rows = np.flatnonzero(total > 0)
+    first = np.searchsorted(bins.row, rows, side="left")
+    start = cum[first] - bins.count[first]
+    for q in qs:
+        rank = np.floor(q * (total[rows] - 1)).astype(_I64)
+        idx = np.searchsorted(cum, start + rank, side="right")
+        out[q][rows] = values_of(bins.code[idx])
+    return out
+
+
+# -- serialisation ----------------------------------------------------------------------
+
+def _width(maximum: int, widths: Sequence[int]) -> int:
+    for w in widths:
+        if maximum < 1 << (8 * w):
+            return w
+    raise ValueError(f"sketch value {maximum} too large to encode")
+
+
+def encode_rows(bins: Bins, rows: Sequence[int]) -> list[bytes]:
+    """Serialise the sketches of ``rows`` (each must have bins) from canonical bins."""
+    if not len(rows):
+        return []
+    code, count = bins.code, bins.count
+    positive = code > _ZERO
+    keys = np.where(positive, code - (_ZERO + 1 + _KOFF), _KOFF - code)
+    is_zero = code == _ZERO
+    rows_arr = np.asarray(rows, dtype=_I64)
+    starts = np.searchsorted(bins.row, rows_arr, side="left")
+    ends = np.searchsorted(bins.row, rows_arr, side="right")
+    big = np.iinfo(_I64).max
+    base = np.minimum.reduceat(np.where(is_zero, big, keys), starts)
+    base = np.where(base == big, 0, base)
+    top = np.maximum.reduceat(np.where(is_zero, -big, keys), starts)
+    max_off = np.where(top == -big, 0, top - base)
+    max_count = np.maximum.reduceat(count, starts)
+    n_neg = np.add.reduceat((code < _ZERO).astype(_I64), starts)
+    n_zero = np.add.reduceat(is_zero.astype(_I64), starts)
+    base_of_bin = np.repeat(base, ends - starts)
+    lengths = ends - starts
+    idx = np.arange(int(lengths.sum()), dtype=_I64) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+    offsets = keys[idx] - base_of_bin
+    counts = count[idx]
+    off_arrays = {w: offsets.astype(t) for w, t in _OFFSET_TYPES.items()}
+    count_arrays = {w: counts.astype(t) for w, t in _COUNT_TYPES.items()}
+    zero_one = {w: np.zeros(1, t) for w, t in _COUNT_TYPES.items()}
+
+    out: list[bytes] = []
+    pos = 0
+    for i, (s, e) in enumerate(zip(starts.tolist(), ends.tolist())):
+        n = e - s
+        neg = int(n_neg[i])
+        has_zero = bool(n_zero[i])
+        wo = _width(int(max_off[i]), (1, 2, 4))
+        wc = _width(int(max_count[i]), (1, 2, 4, 8))
+        offs, cnts = off_arrays[wo], count_arrays[wc]
+        if has_zero:
+            z = pos + neg
+            body = offs[pos:z].tobytes() + offs[z + 1:pos + n].tobytes()
+            body += cnts[pos:z].tobytes() + cnts[z + 1:pos + n].tobytes() + cnts[z:z + 1].tobytes()
+            n_pos = n - neg - 1
+        else:
+            body = offs[pos:pos + n].tobytes() + cnts[pos:pos + n].tobytes() + zero_one[wc].tobytes()
+            n_pos = n - neg
+        out.append(_HEADER.pack(VERSION, wo, wc, neg, n_pos, int(base[i])) + body)
+        pos += n
+    return out
+
+
+def _gather(buf: np.ndarray, pos: np.ndarray, width: np.ndarray, max_width: int) -> np.ndarray:
+    """Little-endian unsigned ints of per-element ``width`` bytes at byte offsets ``pos``."""
+    out = np.zeros(len(pos), _I64)
+    for k in range(max_width):
+        take = width > k
+        out[take] |= buf[pos[take] + k].astype(_I64) << (8 * k)
+    return out
+
+
+def decode_rows(blobs: Sequence[bytes], rows: Sequence[int]) -> Bins:
+    """Canonical bins of serialised sketches, ``blobs[i]`` belonging to ``rows[i]``.
+
+    Only the headers are read per sketch; the bodies are gathered for all at once.
+    """
+    if not len(blobs):
+        return Bins.empty()
+    joined = b"".join(blobs)
+    header = np.array([_HEADER.unpack_from(b) for b in blobs], dtype=_I64).reshape(-1, 6)
+    if (header[:, 0] != VERSION).any():
+        raise ValueError(f"unknown sketch version {int(header[header[:, 0] != VERSION][0, 0])}")
+    wo, wc, neg, npos, base = (header[:, i] for i in range(1, 6))
+    lengths = np.fromiter((len(b) for b in blobs), _I64, len(blobs))
+    start = np.cumsum(lengths) - lengths + _HEADER.size
+    buf = np.frombuffer(joined + bytes(8), np.uint8)
+    n = neg + npos
+    # offsets: n per sketch
+    which = np.repeat(np.arange(len(blobs)), n)
+    j = np.arange(int(n.sum()), dtype=_I64) - np.repeat(np.cumsum(n) - n, n)
+    keys = _gather(buf, start[which] + j * wo[which], wo[which], 4) + base[which]
+    cnt = _gather(buf, start[which] + n[which] * wo[which] + j * wc[which], wc[which], 8)
+    code = np.where(j < neg[which], _KOFF - keys, _ZERO + 1 + _KOFF + keys)
+    zero = _gather(buf, start + n * wo + n * wc, wc, 8)
+    rows_arr = np.asarray(rows, dtype=_I64)
+    bins = Bins(
+        np.concatenate([rows_arr[which], rows_arr]),
+        np.concatenate([code, np.full(len(blobs), _ZERO, _I64)]),
+        np.concatenate([cnt, zero]),
+    )
+    keep = bins.count > 0
+    return merge(Bins(bins.row[keep], bins.code[keep], bins.count[keep]))
+
+
+def encode_values(values: Iterable[float]) -> bytes:
+    """One sketch of ``values`` (convenience for tests and exports)."""
+    arr = np.fromiter(values, dtype=np.float64)
+    bins = build(np.zeros(len(arr), _I64), arr)
+    return encode_rows(bins, [0])[0]
+
+
+def quantile_of(blob: bytes, q: float) -> float:
+    bins = decode_rows([blob], [0])
+    return float(quantiles(bins, 1, [q])[q][0])
