@@ -39,9 +39,10 @@ from __future__ import annotations
 import html
 import re
 import sqlite3
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 import peewee
 from peewee import SQL, Case, Cast, NodeList, fn
@@ -393,25 +394,31 @@ def search_files(
     fts_query = to_fts_query(typed)
     if fts_query == '""':
         return SearchResult(typed, fts_query, message="Nothing to search for: type a word or part of a path.")
-    with store.connection():
-        if not fts_available(store):
-            return _fallback(search, typed, limit, offset, "The full-text index (file_search_fts) is missing")
-        note = ""
-        for attempt in (fts_query, literal_query(_apply_aliases(clean_query(typed)))):
-            try:
-                rows = search.fts(attempt, limit + 1, offset)
-            except (sqlite3.Error, peewee.PeeweeException) as exc:
-                if _is_query_problem(str(exc)) and attempt != '""':
-                    note = "Your query was read as plain words."
-                    continue
-                translated = errors.translate(exc, str(store.path))
-                if isinstance(translated, (errors.DatabaseLocked, errors.Cancelled)):
-                    raise translated from exc
-                return _fallback(search, typed, limit, offset, f"The full-text index is damaged ({exc})")
-            return SearchResult(
-                typed, attempt, rows[:limit], message=note, offset=offset, has_more=len(rows) > limit
-            )
-        return _fallback(search, typed, limit, offset, "The query could not be run on the full-text index")
+    try:
+        with store.connection():
+            return _run(search, typed, fts_query, limit, offset)
+    except (sqlite3.Error, peewee.PeeweeException) as exc:  # not the query's fault: locked, gone...
+        raise errors.translate(exc, str(store.path)) from exc
+
+
+def _run(search: "_Search", typed: str, fts_query: str, limit: int, offset: int) -> SearchResult:
+    store = search.store
+    if not fts_available(store):
+        return _fallback(search, typed, limit, offset, "The full-text index (file_search_fts) is missing")
+    note = ""
+    for attempt in (fts_query, literal_query(_apply_aliases(clean_query(typed)))):
+        try:
+            rows = search.fts(attempt, limit + 1, offset)
+        except (sqlite3.Error, peewee.PeeweeException) as exc:
+            if _is_query_problem(str(exc)) and attempt != '""':
+                note = "Your query was read as plain words."
+                continue
+            translated = errors.translate(exc, str(store.path))
+            if isinstance(translated, (errors.DatabaseLocked, errors.Cancelled)):
+                raise translated from exc
+            return _fallback(search, typed, limit, offset, f"The full-text index is damaged ({exc})")
+        return SearchResult(typed, attempt, rows[:limit], message=note, offset=offset, has_more=len(rows) > limit)
+    return _fallback(search, typed, limit, offset, "The query could not be run on the full-text index")
 
 
 def _fallback(search: _Search, typed: str, limit: int, offset: int, why: str) -> SearchResult:
@@ -422,10 +429,7 @@ def _fallback(search: _Search, typed: str, limit: int, offset: int, why: str) ->
     )
     if not terms:
         return SearchResult(typed, "", fallback=True, message=message)
-    try:
-        rows = search.like(terms, limit + 1, offset)
-    except (sqlite3.Error, peewee.PeeweeException) as exc:
-        raise errors.translate(exc, str(search.store.path)) from exc
+    rows = search.like(terms, limit + 1, offset)
     return SearchResult(typed, "", rows[:limit], fallback=True, message=message, offset=offset,
                         has_more=len(rows) > limit)
 
@@ -472,6 +476,15 @@ class IndexCheck:
         return asdict(self)
 
 
+@contextmanager
+def _translated(store: "Store") -> Iterator[None]:
+    try:
+        with store.connection():
+            yield
+    except (sqlite3.Error, peewee.PeeweeException) as exc:
+        raise errors.translate(exc, str(store.path)) from exc
+
+
 class SearchIndex:
     """Upkeep of ``file_search_fts`` (``store.files.index``)."""
 
@@ -485,7 +498,7 @@ class SearchIndex:
         return {r[0] for r in rows}
 
     def status(self) -> IndexStatus:
-        with self.store.connection():
+        with _translated(self.store):
             tables = self._names("table")
             triggers = sorted(self._names("trigger") & set(_FTS_TRIGGERS))
             files = self.m.FileMetadata.select().count()
@@ -523,14 +536,14 @@ class SearchIndex:
     def optimize(self) -> None:
         """Merge the index's segments (faster queries, smaller file)."""
         self.store.require_writable()
-        with self.store.transaction():
+        with _translated(self.store), self.store.transaction():
             self.m.FileSearch.optimize()
 
     def rebuild(self) -> IndexStatus:
         """Rebuild the index from file_metadata; recreates a missing or broken table and
         the Go triggers that keep it in step."""
         self.store.require_writable()
-        with self.store.transaction():
+        with _translated(self.store), self.store.transaction():
             tables = self._names("table")
             if FTS_TABLE not in tables:
                 self.db.execute_sql(_CREATE_FTS)
