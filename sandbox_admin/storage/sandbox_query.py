@@ -48,7 +48,8 @@ MAX_PAGE = 10_000
 class SandboxFilter:
     """What to list. Empty ``statuses`` means any status; ``text`` is a case-insensitive
     substring of id or container_id (``%`` and ``_`` match themselves). Time ranges are
-    half-open: ``from <= t < to``, compared as instants."""
+    half-open: ``from <= t < to``, compared as instants (to the millisecond).
+    ``only_deleted`` lists soft-deleted rows alone, whatever ``include_deleted`` says."""
 
     statuses: frozenset[str] = frozenset()
     text: str = ""
@@ -120,9 +121,7 @@ def conditions(
 ) -> list[Any]:
     """WHERE terms for ``flt``. ``status_by_index=False`` keeps SQLite walking the sort
     index instead of the status index (better when the statuses are common)."""
-    if flt.include_deleted and flt.only_deleted:
-        raise errors.InvalidInput("Choose either 'include deleted' or 'only deleted', not both.")
-    terms: list[Any] = []
+    terms: list[Any] = []  # only_deleted wins over include_deleted (both may be set)
     if flt.only_deleted:
         terms.append(model.deleted_at.is_null(False))
     elif not flt.include_deleted:
