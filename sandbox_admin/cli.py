@@ -425,6 +425,37 @@ def cmd_export_file(args: argparse.Namespace) -> Result:
                   f"{done.expected_checksum}; the stored content may be damaged", 1)
 
 
+# -- sandboxes ------------------------------------------------------------------------
+
+def _add_sandboxes(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sandboxes", help="list sandboxes, newest first (soft-deleted ones hidden)")
+    p.add_argument("db")
+    p.add_argument("--status", action="append", default=[], metavar="S",
+                   help="only this status (repeat, or separate with commas)")
+    p.add_argument("--deleted", action="store_true", help="show soft-deleted sandboxes too")
+    p.add_argument("--limit", type=_positive, default=100, metavar="N",
+                   help="at most N sandboxes (default 100)")
+    p.set_defaults(func=cmd_sandboxes)
+
+
+def cmd_sandboxes(args: argparse.Namespace) -> Result:
+    from .storage.sandboxes import SandboxFilter
+
+    statuses = frozenset(s.strip() for item in args.status for s in item.split(",") if s.strip())
+    flt = SandboxFilter(statuses=statuses, include_deleted=args.deleted)
+    with open_store(args.db, read_only=True) as store:
+        page = store.sandboxes.page(flt, sort="created_at", descending=True, limit=args.limit)
+        total = len(page.rows) if page.next_cursor is None else store.sandboxes.count(flt)
+    fields = ("id", "status", "version", "created_at", "updated_at", "deleted_at")
+    data = [{name: getattr(r, name) for name in fields} for r in page.rows]
+    when = lambda t: "" if t is None else to_iso(t)  # noqa: E731
+    rows = [(r.id, r.status, r.version, when(r.created_at), when(r.updated_at), when(r.deleted_at))
+            for r in page.rows]
+    text = _table(rows, ["id", "status", "version", "created (UTC)", "updated (UTC)", "deleted"])
+    text += f"\n{len(rows)} of {total} sandboxes" + ("" if args.deleted else " (soft-deleted hidden)")
+    return Result(data, text)
+
+
 # -- metrics, export-metrics ------------------------------------------------------------
 
 def _cli_time(text: str | None, what: str) -> datetime | None:
@@ -626,6 +657,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_vacuum,
     _add_search,
     _add_export_file,
+    _add_sandboxes,
     _add_metrics,
     _add_export_metrics,
 ]
