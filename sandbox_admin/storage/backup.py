@@ -34,6 +34,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import peewee
+
 from .. import __version__, paths
 from . import errors
 from .backup_files import (
@@ -104,6 +106,7 @@ class BackupResult:
     kind: str
     duration_s: float
     verified: bool = True
+    problems: list[str] = field(default_factory=list)  # only a safety backup may have some
     removed: list[Path] = field(default_factory=list)  # by retention, right after
 
     def as_dict(self) -> dict[str, Any]:
@@ -111,6 +114,7 @@ class BackupResult:
             "path": str(self.path),
             "size_bytes": self.size_bytes,
             "verified": self.verified,
+            "problems": self.problems,
             "sha256": self.sha256,
             "schema_version": self.schema_version,
             "tables": self.tables,
@@ -129,7 +133,7 @@ class RestoreResult:
     tables: dict[str, int]
     schema_version: int
     pending_migrations: list[int]
-    previous_schema_version: int
+    previous_schema_version: int | None  # None: the damaged database could not say
     checkpointed: bool
     duration_s: float
     notices: list[str] = field(default_factory=list)
@@ -246,7 +250,9 @@ class BackupManager:
             self._copy_out(tmp, progress, cancel, pages_per_step, lock_timeout_s)
             fsync_file(tmp)  # our connection to it is closed: safe to open/close
             report = verify_backup(tmp, use_sidecar=False, progress=progress, cancel=cancel)
-            if not report.ok:
+            # A safety backup is kept even when the live database is damaged (that is
+            # when people restore); it is described as damaged instead of verified.
+            if not report.ok and kind != "safety":
                 raise errors.BackupInvalid(
                     f"The new backup of {self.store.path.name} failed verification "
                     f"({report.reason()}); it was discarded. Run `sandbox-admin check` on the "
@@ -266,6 +272,8 @@ class BackupManager:
             source_path=str(self.store.path.resolve()),
             kind=kind,
             duration_s=time.monotonic() - started,
+            verified=report.ok,
+            problems=list(report.problems),
         )
         write_sidecar(final, {
             "format": SIDECAR_FORMAT,
@@ -277,9 +285,10 @@ class BackupManager:
             "page_size": report.page_size,
             "schema_version": result.schema_version,
             "tables": result.tables,
-            "verified": True,
+            "verified": result.verified,
             "verified_at": to_iso(utcnow()),
-            "integrity_check": "ok",
+            "integrity_check": "ok" if result.verified else "failed",
+            "problems": result.problems,
             "sqlite_version": sqlite3.sqlite_version,
             "sandbox_admin_version": __version__,
             "duration_seconds": round(result.duration_s, 3),
@@ -380,8 +389,7 @@ class BackupManager:
                 f"The database {store.path.name} was not changed.",
                 detail="\n".join(report.problems),
             )
-        previous = store.schema_version()
-        before_counts = store.row_counts()
+        previous, before_counts = self._describe_live()
         safety = self.create(safety_dir, kind="safety", progress=_prefixed(progress, "safety "),
                              cancel=cancel, pages_per_step=pages_per_step,
                              lock_timeout_s=lock_timeout_s)
@@ -402,9 +410,17 @@ class BackupManager:
             if converted is not None:
                 _unlink_quietly(converted)
         self._refresh_connections()
-        result = self._after_restore(source, report, safety.path, previous, before_counts,
+        result = self._after_restore(source, report, safety, previous, before_counts,
                                      checkpointed, user_id, started, progress)
         return result
+
+    def _describe_live(self) -> tuple[int | None, dict[str, Any]]:
+        """Schema version and row counts before the restore; a damaged database may not
+        be able to count (that is often why it is being restored)."""
+        try:
+            return self.store.schema_version(), dict(self.store.row_counts())
+        except (sqlite3.Error, peewee.PeeweeException, errors.StorageError) as exc:
+            return None, {"error": str(errors.translate(exc, str(self.store.path)))}
 
     def _live_page_size_and_mode(self, lock_timeout_s: float) -> tuple[int, str]:
         conn = _raw_connect(self.store.db.database, lock_timeout_s)
@@ -464,8 +480,8 @@ class BackupManager:
         for name in ("sandboxes", "files", "metrics", "maintenance"):
             self.store.__dict__.pop(name, None)
 
-    def _after_restore(self, source: Path, report: VerifyReport, safety: Path, previous: int,
-                       before_counts: dict[str, int], checkpointed: bool, user_id: str,
+    def _after_restore(self, source: Path, report: VerifyReport, safety: BackupResult,
+                       previous: int | None, before_counts: dict[str, Any], checkpointed: bool, user_id: str,
                        started: float, progress: ProgressFn | None) -> RestoreResult:
         store = self.store
         status = store.migration_status()
@@ -475,6 +491,11 @@ class BackupManager:
                 f"The restored database has schema version {status.current}; this sandbox-admin "
                 f"knows {latest_version()}: migrations {status.pending} are pending "
                 "(apply them with `sandbox-admin migrate DB`)."
+            )
+        if not safety.verified:
+            notices.append(
+                f"The database was damaged before the restore; its safety backup "
+                f"{safety.path.name} keeps that damaged content ({'; '.join(safety.problems[:2])})."
             )
         if not checkpointed:
             notices.append("Another connection is reading; the -wal file shrinks when it finishes.")
@@ -494,14 +515,15 @@ class BackupManager:
                 metadata={
                     "restored_from": str(source.resolve()),
                     "backup_sha256": report.sha256,
-                    "safety_backup": str(safety),
+                    "safety_backup": str(safety.path),
+                    "safety_backup_verified": safety.verified,
                     "database": str(store.path.resolve()),
                     "tool": f"sandbox-admin {__version__}",
                 },
             )
         return RestoreResult(
             restored_from=source,
-            safety_backup=safety,
+            safety_backup=safety.path,
             tables=store.row_counts(),
             schema_version=status.current,
             pending_migrations=list(status.pending),

@@ -389,7 +389,10 @@ def describe_backup(path: Path) -> BackupInfo:
             source_path=str(sidecar.get("source_path", "")),
             tables=dict(sidecar.get("tables") or {}),
         )
-        if sidecar.get("size_bytes") != stat.st_size:
+        if not sidecar.get("verified") and sidecar.get("problems"):
+            entry.status = BROKEN  # e.g. a safety backup of a damaged database
+            entry.problems.extend(str(p) for p in sidecar["problems"])
+        elif sidecar.get("size_bytes") != stat.st_size:
             entry.status = BROKEN
             entry.problems.append(
                 f"size is {stat.st_size:,} bytes, {sidecar.get('size_bytes')!r} when it was made"

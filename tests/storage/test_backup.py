@@ -491,3 +491,25 @@ def test_cli_backup_backups_verify_restore(run_cli, live, tmp_path, bdir):
     assert data["schema_version"] == 6 and data["pending_migrations"]
     code, out, err = run_cli("restore", live, bad, "--yes")
     assert code == 1 and "cannot be restored" in err and "\n" not in err.strip()
+
+
+def test_restore_into_a_damaged_database_keeps_a_damaged_safety_backup(live, tmp_path, bdir):
+    new_db = make_sandbox_db(tmp_path / "new.db", seed=8, blob_kib=64)
+    backup = _make_backup(new_db, bdir)
+    conn = sqlite3.connect(live)
+    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name='idx_metrics_name_timestamp'"
+                        ).fetchone()[0]
+    conn.close()
+    data = bytearray(live.read_bytes())
+    data[(root - 1) * 4096 + 8:root * 4096] = bytes(4088)  # wreck an index page
+    live.write_bytes(bytes(data))
+    with open_store(live) as store:
+        assert not store.maintenance.check().ok
+        with pytest.raises(errors.BackupInvalid):
+            store.backups.create(tmp_path / "plain")  # an ordinary backup refuses damage
+        result = store.backups.restore(backup.path, safety_dir=tmp_path / "safety")
+        assert store.maintenance.check().ok
+    assert any("damaged" in n for n in result.notices)
+    [entry] = list_backups(tmp_path / "safety")
+    assert entry.status == BROKEN and entry.problems and entry.kind == "safety"
+    assert not list(tmp_path.joinpath("plain").iterdir())
