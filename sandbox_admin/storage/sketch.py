@@ -146,34 +146,33 @@ def encode_rows(bins: Bins, rows: Sequence[int]) -> list[bytes]:
     """Serialise the sketches of ``rows`` (each must have bins) from canonical bins."""
     if not len(rows):
         return []
-    code, count = bins.code, bins.count
+    rows_arr = np.asarray(rows, dtype=_I64)
+    first = np.searchsorted(bins.row, rows_arr, side="left")
+    lengths = np.searchsorted(bins.row, rows_arr, side="right") - first
+    if (lengths == 0).any():
+        raise ValueError("encode_rows: a requested row has no bins")
+    starts = np.cumsum(lengths) - lengths  # local: segments of the gathered bins below
+    idx = np.arange(int(lengths.sum()), dtype=_I64) + np.repeat(first - starts, lengths)
+    code, counts = bins.code[idx], bins.count[idx]
     positive = code > _ZERO
     keys = np.where(positive, code - (_ZERO + 1 + _KOFF), _KOFF - code)
     is_zero = code == _ZERO
-    rows_arr = np.asarray(rows, dtype=_I64)
-    starts = np.searchsorted(bins.row, rows_arr, side="left")
-    ends = np.searchsorted(bins.row, rows_arr, side="right")
     big = np.iinfo(_I64).max
     base = np.minimum.reduceat(np.where(is_zero, big, keys), starts)
     base = np.where(base == big, 0, base)
     top = np.maximum.reduceat(np.where(is_zero, -big, keys), starts)
     max_off = np.where(top == -big, 0, top - base)
-    max_count = np.maximum.reduceat(count, starts)
+    max_count = np.maximum.reduceat(counts, starts)
     n_neg = np.add.reduceat((code < _ZERO).astype(_I64), starts)
     n_zero = np.add.reduceat(is_zero.astype(_I64), starts)
-    base_of_bin = np.repeat(base, ends - starts)
-    lengths = ends - starts
-    idx = np.arange(int(lengths.sum()), dtype=_I64) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-    offsets = keys[idx] - base_of_bin
-    counts = count[idx]
+    offsets = keys - np.repeat(base, lengths)
     off_arrays = {w: offsets.astype(t) for w, t in _OFFSET_TYPES.items()}
     count_arrays = {w: counts.astype(t) for w, t in _COUNT_TYPES.items()}
     zero_one = {w: np.zeros(1, t) for w, t in _COUNT_TYPES.items()}
 
     out: list[bytes] = []
     pos = 0
-    for i, (s, e) in enumerate(zip(starts.tolist(), ends.tolist())):
-        n = e - s
+    for i, n in enumerate(lengths.tolist()):
         neg = int(n_neg[i])
         has_zero = bool(n_zero[i])
         wo = _width(int(max_off[i]), (1, 2, 4))

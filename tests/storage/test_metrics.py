@@ -1,0 +1,438 @@
+"""MetricsStore: recording, queries, aggregation, rollups, retention (real SQLite files)."""
+
+from __future__ import annotations
+
+import math
+import re
+import sqlite3
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from sandbox_admin.storage import create_store, errors, open_store
+from sandbox_admin.storage import sketch as sk
+from sandbox_admin.storage.metrics import RetentionPolicy, Sample
+
+UTC = timezone.utc
+T0 = datetime(2026, 11, 20, tzinfo=UTC)
+GO_TS = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d*[1-9])?\+00:00$")
+
+
+@pytest.fixture
+def store(fresh_store):
+    for sid in ("sb-a", "sb-b"):
+        fresh_store.models.Sandbox.create(id=sid, status="running")
+    return fresh_store
+
+
+def _at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def _raw_rows(store):
+    return store.db.execute_sql(
+        "SELECT metric_name, metric_type, labels, value, timestamp, sandbox_id, aggregation_period "
+        "FROM metrics ORDER BY id").fetchall()
+
+
+# -- recording ---------------------------------------------------------------------------
+
+def test_record_writes_go_compatible_rows_and_reads_back(store):
+    m = store.metrics
+    n = m.record_batch([
+        Sample("cpu", 1.5, labels={"host": "b", "az": "x"}, sandbox_id="sb-a", timestamp=_at(0.25)),
+        Sample("cpu", 2, labels={"az": "x", "host": "b"}, sandbox_id="sb-a", timestamp=_at(60)),
+        Sample("req", 10, type="counter", sandbox_id="sb-b", timestamp=T0.timestamp() + 1),
+        Sample("req", 12, type="counter", sandbox_id="sb-b", timestamp="2026-11-19 18:00:02-07:00"),
+    ])
+    m.record("mem", 3.0, labels={"k": "v"}, sandbox_id="sb-b")
+    assert n == 4
+    rows = _raw_rows(store)
+    assert [r[0] for r in rows] == ["cpu", "cpu", "req", "req", "mem"]
+    assert all(GO_TS.match(r[4]) for r in rows), [r[4] for r in rows]
+    assert rows[0][2] == '{"az":"x","host":"b"}' == rows[1][2]  # compact, sorted: LIKE-matchable
+    assert rows[2][2] == "{}" and rows[3][4] == "2026-11-20 01:00:02+00:00"
+    assert {r[6] for r in rows} == {"raw"} and all(r[5] for r in rows)
+    got = m.query("cpu")
+    assert [(s.value, s.timestamp, s.labels) for s in got] == [
+        (1.5, _at(0.25), {"az": "x", "host": "b"}), (2.0, _at(60), {"az": "x", "host": "b"})]
+    assert m.query(types="counter", limit=1)[0].value == 10.0
+    assert [s.value for s in m.query(order="time", descending=True, limit=2, names=["req"])] == [12.0, 10.0]
+
+
+@pytest.mark.parametrize("sandbox", [None, ""])
+def test_metric_without_sandbox_is_refused_not_dropped(store, sandbox):
+    with pytest.raises(errors.InvalidInput, match="no sandbox_id.*refused"):
+        store.metrics.record_batch([
+            Sample("cpu", 1.0, sandbox_id="sb-a", timestamp=T0),
+            Sample("cpu", 2.0, sandbox_id=sandbox, timestamp=T0),
+        ])
+    assert _raw_rows(store) == []  # all or nothing
+
+
+def test_unknown_sandbox_is_refused_by_name(store):
+    with pytest.raises(errors.InvalidInput, match="No sandbox 'ghost'"):
+        store.metrics.record_batch([Sample("cpu", 1.0, sandbox_id="sb-a"), Sample("cpu", 1.0, sandbox_id="ghost")])
+    assert _raw_rows(store) == []
+
+
+@pytest.mark.parametrize("sample, message", [
+    (Sample("cpu", float("nan"), sandbox_id="sb-a"), "NaN"),
+    (Sample("cpu", "abc", sandbox_id="sb-a"), "not a number"),
+    (Sample("cpu", 1.0, type="meter", sandbox_id="sb-a"), "type 'meter'"),
+    (Sample("", 1.0, sandbox_id="sb-a"), "needs a name"),
+    (Sample("cpu", 1.0, sandbox_id="sb-a", timestamp="yesterday"), "not a time"),
+])
+def test_bad_samples_are_refused_with_a_reason(store, sample, message):
+    with pytest.raises(errors.InvalidInput, match=message):
+        store.metrics.record_batch([Sample("ok", 1.0, sandbox_id="sb-a"), sample])
+    assert _raw_rows(store) == []
+
+
+def test_read_only_store_refuses_writes(fresh_db):
+    with open_store(fresh_db, read_only=True) as ro:
+        with pytest.raises(errors.ReadOnly):
+            ro.metrics.record("cpu", 1.0, sandbox_id="x")
+        with pytest.raises(errors.ReadOnly):
+            ro.metrics.build_rollups()
+        assert ro.metrics.chart("cpu", T0, _at(60)) == []
+
+
+# -- queries: labels, time zones, Go rows -------------------------------------------------------
+
+def _insert(store, *rows):
+    store.db.execute_sql("PRAGMA foreign_keys=OFF")
+    for name, labels, value, ts, period in rows:
+        store.db.execute_sql(
+            "INSERT INTO metrics (metric_name, metric_type, labels, value, timestamp, sandbox_id, "
+            "aggregation_period) VALUES (?, 'gauge', ?, ?, ?, 'sb-a', ?)", (name, labels, value, ts, period))
+    store.db.execute_sql("PRAGMA foreign_keys=ON")
+
+
+def test_label_matchers_are_exact_not_substring(store):
+    _insert(store,
+            ("m", '{"host":"node-a"}', 1, "2026-11-20 00:00:00+00:00", "raw"),
+            ("m", '{"host":"node-ab"}', 2, "2026-11-20 00:00:01+00:00", "raw"),
+            ("m", '{"host":"NODE-A"}', 3, "2026-11-20 00:00:02+00:00", "raw"),
+            ("m", '{"xhost":"node-a"}', 4, "2026-11-20 00:00:03+00:00", "raw"),
+            ("m", '{"host":"a\\u003cb","q":"50%_x"}', 5, "2026-11-20 00:00:04+00:00", "raw"),
+            ("m", "not json", 6, "2026-11-20 00:00:05+00:00", "raw"),
+            ("m", "null", 7, "2026-11-20 00:00:06+00:00", "raw"))
+    q = store.metrics.query
+    assert [s.value for s in q("m", labels={"host": "node-a"})] == [1.0]
+    assert [s.value for s in q("m", labels={"host": "a<b"})] == [5.0]  # Go escapes < as \u003c
+    assert [s.value for s in q("m", labels={"q": "50%_x"})] == [5.0]
+    assert [s.value for s in q("m", labels={"q": "50%"})] == []
+    assert q("m", labels={"host": "node-a", "q": "x"}) == []
+    assert len(q("m")) == 7
+
+
+def test_time_ranges_compare_instants_across_offsets(store):
+    _insert(store,
+            ("t", "{}", 1, "2026-11-20 00:30:00+00:00", "raw"),
+            ("t", "{}", 2, "2026-11-19 18:10:00-07:00", "raw"),  # = 01:10 UTC
+            ("t", "{}", 3, "2026-11-20 01:20:00", "raw"),  # CURRENT_TIMESTAMP form, UTC
+            ("t", "{}", 4, "2026-11-20T01:40:00.999999999Z", "raw"),
+            ("t", "{}", 5, "2026-11-20 03:25:00+02:00", "raw"))  # = 01:25 UTC
+    q = store.metrics.query
+    window = [s.value for s in q("t", start=_at(3600), end=_at(5400))]
+    assert sorted(window) == [2.0, 3.0, 5.0]  # text comparison would take 4 and drop 2
+    assert [s.value for s in q("t", start=_at(6000))] == [4.0]
+    assert q("t", start=_at(6000))[0].timestamp == _at(6000.999999)
+    assert [s.value for s in q("t")] == [1.0, 2.0, 3.0, 5.0, 4.0]  # in instant order
+    agg = store.metrics.aggregate("t", step_seconds=3600)[0].points
+    assert agg.t.tolist() == [T0.timestamp(), T0.timestamp() + 3600]
+    assert agg.count.tolist() == [1, 4] and agg.last.tolist() == [1.0, 4.0]
+
+
+def test_go_server_rollup_rows_are_never_double_counted(store):
+    _insert(store,
+            ("cpu", "{}", 10, "2026-11-20 00:00:10+00:00", "raw"),
+            ("cpu", "{}", 20, "2026-11-20 00:00:20+00:00", None),
+            ("cpu", "{}", 99, "2026-11-20 00:00:00", "5m"),
+            ("cpu", "{}", 98, "2026-11-20 00:00:00", "1h"))
+    m = store.metrics
+    assert sorted(s.value for s in m.query("cpu")) == [10.0, 20.0]
+    assert [s.value for s in m.query("cpu", periods=["5m"])] == [99.0]
+    [series] = m.aggregate("cpu", step_seconds=300)
+    assert series.points.count.tolist() == [2] and series.points.sum.tolist() == [30.0]
+    [go] = m.aggregate("cpu", step_seconds=300, period="5m")
+    assert go.source == "go:5m" and go.points.sum.tolist() == [99.0]
+    assert {(s.period, s.count) for s in m.series("cpu", periods=["raw", "5m", "1h"])} == {
+        ("raw", 2), ("5m", 1), ("1h", 1)}
+    with pytest.raises(errors.InvalidInput, match="Unknown aggregation period"):
+        m.query("cpu", periods=["2m"])
+
+
+def test_series_lists_each_series_with_extent_and_count(store):
+    m = store.metrics
+    m.record_batch([Sample("cpu", i, labels={"h": "x"}, sandbox_id="sb-a", timestamp=_at(i)) for i in range(5)]
+                   + [Sample("cpu", 1, labels={"h": "y"}, sandbox_id="sb-a", timestamp=_at(9))]
+                   + [Sample("cpu", 1, sandbox_id="sb-b", timestamp=_at(7))])
+    infos = m.series("cpu")
+    assert [(s.sandbox_id, s.labels, s.count, s.first, s.last) for s in infos] == [
+        ("sb-a", {"h": "x"}, 5, _at(0), _at(4)),
+        ("sb-a", {"h": "y"}, 1, _at(9), _at(9)),
+        ("sb-b", {}, 1, _at(7), _at(7)),
+    ]
+    assert m.series("cpu", labels={"h": "y"})[0].count == 1
+    assert m.names() == {"cpu": "gauge"}
+
+
+# -- aggregation ---------------------------------------------------------------------------
+
+def test_aggregate_stats_percentiles_and_grouping(store):
+    m = store.metrics
+    values = [5.0, 1.0, 4.0, 2.0, 3.0, 10.0]
+    m.record_batch([Sample("lat", v, type="histogram", labels={"ep": "a" if i % 2 else "b"},
+                           sandbox_id="sb-a" if i < 4 else "sb-b", timestamp=_at(i * 10 if i < 5 else 70))
+                    for i, v in enumerate(values)])
+    [one] = m.aggregate("lat", step_seconds=60, group_by=(), stats=("count", "p50", "p90", "p100", "p0"))
+    p = one.points
+    assert (p.count[0], p.sum[0], p.min[0], p.max[0], p.last[0]) == (5, 15.0, 1.0, 5.0, 3.0)
+    assert p.count[1] == 1 and p.last[1] == 10.0
+    ordered = sorted(values[:5])
+    assert p.percentiles["p50"][0] == ordered[2] and p.percentiles["p90"][0] == ordered[3]
+    assert p.percentiles["p100"][0] == 5.0 and p.percentiles["p0"][0] == 1.0
+    by_sandbox = m.aggregate("lat", step_seconds=3600, group_by=("sandbox_id",))
+    assert [(s.sandbox_id, s.labels, int(s.points.count[0])) for s in by_sandbox] == [("sb-a", {}, 4), ("sb-b", {}, 2)]
+    by_label = m.aggregate("lat", step_seconds=3600, group_by=("ep",))
+    assert [(s.sandbox_id, s.labels, int(s.points.count[0])) for s in by_label] == [
+        (None, {"ep": "a"}, 3), (None, {"ep": "b"}, 3)]
+    assert len(m.aggregate("lat", step_seconds=3600)) == 4  # default: one line per series
+    with pytest.raises(errors.InvalidInput, match="Unknown statistic"):
+        m.aggregate("lat", step_seconds=60, stats=("median",))
+    with pytest.raises(errors.InvalidInput, match="at least 1 ms"):
+        m.aggregate("lat", step_seconds=0)
+
+
+def test_counter_rate_handles_resets_and_is_not_averaged(store):
+    m = store.metrics
+    # 0,10,20 | restart: 5, 15 | 25  (one-minute buckets)
+    pts = [(0, 0), (20, 10), (40, 20), (70, 5), (90, 15), (130, 25)]
+    m.record_batch([Sample("req_total", v, type="counter", sandbox_id="sb-a", timestamp=_at(t)) for t, v in pts])
+    [s] = m.aggregate("req_total", step_seconds=60)
+    assert s.points.increase.tolist() == [20.0, 5.0 + 10.0, 10.0]
+    assert s.points.rate.tolist() == [20 / 60, 15 / 60, 10 / 60]
+    assert s.points.last.tolist() == [20.0, 15.0, 25.0]
+
+
+# -- rollups ---------------------------------------------------------------------------------
+
+def _same(a, b, stats=("count", "sum", "min", "max", "last")):
+    assert [(s.sandbox_id, s.labels) for s in a] == [(s.sandbox_id, s.labels) for s in b]
+    for x, y in zip(a, b):
+        assert x.points.t.tolist() == y.points.t.tolist()
+        for stat in stats:
+            assert getattr(x.points, stat).tolist() == getattr(y.points, stat).tolist(), stat
+
+
+def test_rollups_are_incremental_and_take_late_samples(store):
+    m = store.metrics
+    rng = np.random.default_rng(7)
+    m.record_batch([Sample("cpu", float(v), sandbox_id="sb-a", timestamp=_at(t))
+                    for t, v in zip(range(0, 7200, 7), rng.normal(50, 9, 7200 // 7 + 1))])
+    first = m.build_rollups()
+    assert first.samples == 1029 and first.new_series == 1 and first.chunks == 1
+    assert m.build_rollups().samples == 0  # nothing new
+    m.record_batch([Sample("cpu", 1000.0, sandbox_id="sb-a", timestamp=_at(33)),  # late, into an old bucket
+                    Sample("cpu", -5.0, sandbox_id="sb-a", timestamp=_at(9000))])
+    second = m.build_rollups()
+    assert second.samples == 2 and second.new_series == 0
+    assert m.rollup_status()["pending_samples"] == 0
+    for step in (60, 300, 900, 3600, 86400):
+        _same(m.aggregate("cpu", step_seconds=step, source="rollup"), m.aggregate("cpu", step_seconds=step))
+
+
+def test_rollup_counter_increase_continues_across_builds(store):
+    m = store.metrics
+    pts = [(0, 0), (20, 10), (40, 20), (70, 5), (90, 15), (130, 25), (200, 1), (230, 4)]
+    for chunk in (pts[:3], pts[3:5], pts[5:]):
+        m.record_batch([Sample("req_total", v, type="counter", sandbox_id="sb-a", timestamp=_at(t)) for t, v in chunk])
+        m.build_rollups()
+    raw = m.aggregate("req_total", step_seconds=60)
+    rolled = m.aggregate("req_total", step_seconds=60, source="rollup")
+    assert rolled[0].points.increase.tolist() == raw[0].points.increase.tolist() == [20.0, 15.0, 10.0, 4.0]
+
+
+def test_chart_merges_rows_not_yet_rolled_up(store):
+    m = store.metrics
+    m.record_batch([Sample("cpu", float(i % 17), sandbox_id="sb-a" if i % 3 else "sb-b",
+                           timestamp=_at(i * 30)) for i in range(3000)])
+    m.build_rollups()
+    m.record_batch([Sample("cpu", 99.0, sandbox_id="sb-b", timestamp=_at(i * 30 + 1)) for i in range(2900, 3100)])
+    start, end = T0, _at(3100 * 30)
+    chart = m.chart("cpu", start, end, target_points=500)
+    assert chart[0].source == "rollup:300" and chart[0].step_seconds == 300
+    step = chart[0].step_seconds
+    _same(chart, m.aggregate("cpu", step_seconds=step, start=start, end=end))
+    fine = m.chart("cpu", T0, _at(600), target_points=100)  # 6 s steps: finer than any rollup
+    assert fine[0].source == "raw" and fine[0].step_seconds == 6
+
+
+def test_rollup_percentiles_are_within_the_sketch_error(store):
+    m = store.metrics
+    rng = np.random.default_rng(3)
+    values = rng.lognormal(-3, 1.2, 4000)
+    m.record_batch([Sample("lat", float(v), type="histogram", sandbox_id="sb-a", timestamp=_at(i * 2.1))
+                    for i, v in enumerate(values)])
+    m.build_rollups()
+    stats = ("count", "p50", "p90", "p95", "p99")
+    raw = m.aggregate("lat", step_seconds=900, stats=stats)[0].points
+    rolled = m.aggregate("lat", step_seconds=900, stats=stats, source="rollup")[0].points
+    assert rolled.count.tolist() == raw.count.tolist()
+    for p in ("p50", "p90", "p95", "p99"):
+        err = np.abs(rolled.percentiles[p] - raw.percentiles[p]) / raw.percentiles[p]
+        assert err.max() <= sk.RELATIVE_ERROR * (1 + 1e-9), p
+
+
+def test_aggregate_rollup_needs_a_matching_level(store):
+    store.metrics.record("cpu", 1.0, sandbox_id="sb-a", timestamp=T0)
+    with pytest.raises(errors.InvalidInput, match="No rollup level"):
+        store.metrics.aggregate("cpu", step_seconds=90, source="rollup")
+    assert store.metrics.aggregate("cpu", step_seconds=90, source="auto")[0].source == "raw"
+
+
+def test_no_rollup_tables_means_raw_and_a_clear_error_to_build(go_store):
+    m = go_store.metrics  # the Go fixture is at schema 6
+    assert not m.rollups.available() and m.rollup_status() == {"available": False}
+    assert m.chart("cpu_usage", target_points=50)[0].source == "raw"
+    with pytest.raises(errors.MigrationError, match="migrate"):
+        m.build_rollups()
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=st.lists(st.tuples(st.integers(0, 3 * 86400 * 1000), st.integers(-10**9, 10**9), st.integers(0, 2)),
+                  min_size=1, max_size=300),
+    builds=st.integers(1, 3),
+    step_levels=st.sampled_from([(60, 1), (60, 7), (300, 1), (300, 5), (3600, 1), (3600, 30), (86400, 1)]),
+    offset=st.integers(0, 86400),
+)
+def test_property_rollups_equal_raw(tmp_path_factory, data, builds, step_levels, offset):
+    """Random samples (ms times over 3 days, 6-decimal values, 3 series), rolled up in
+    1-3 incremental builds, answer count/sum/min/max/last exactly like raw samples for
+    random steps and random (level-aligned) ranges; percentiles within the sketch error."""
+    path = tmp_path_factory.mktemp("prop") / "m.db"
+    with create_store(path) as s:
+        for sid in ("a", "b", "c"):
+            s.models.Sandbox.create(id=sid, status="running")
+        m = s.metrics
+        samples = [Sample("g", v / 1e6, sandbox_id="abc"[k], timestamp=T0 + timedelta(milliseconds=t))
+                   for t, v, k in data]
+        for i in range(builds):
+            m.record_batch(samples[i::builds])
+            m.build_rollups()
+        level, multiple = step_levels
+        step = level * multiple
+        start = T0 + timedelta(seconds=(offset // level) * level)
+        end = start + timedelta(seconds=step * 40)
+        stats = ("count", "sum", "min", "max", "last", "p50", "p99")
+        raw = m.aggregate("g", step_seconds=step, start=start, end=end, stats=stats)
+        rolled = m.aggregate("g", step_seconds=step, start=start, end=end, stats=stats, source="rollup")
+        assert all(r.source == f"rollup:{level}" for r in rolled)
+        _same(raw, rolled)
+        for a, b in zip(raw, rolled):
+            for p in ("p50", "p99"):
+                exact, approx = a.points.percentiles[p], b.points.percentiles[p]
+                assert np.all(np.abs(approx - exact) <= sk.RELATIVE_ERROR * np.abs(exact) * (1 + 1e-9))
+
+
+# -- retention -------------------------------------------------------------------------------
+
+def test_retention_folds_raw_before_deleting_so_long_charts_do_not_change(store):
+    m = store.metrics
+    now = _at(40 * 86400)
+    rng = np.random.default_rng(11)
+    ts = np.sort(rng.uniform(0, 40 * 86400, 6000))
+    m.record_batch([Sample("cpu", float(v), sandbox_id="sb-a", timestamp=_at(t))
+                    for t, v in zip(ts, rng.normal(40, 10, len(ts)))])
+    store.db.execute_sql("PRAGMA foreign_keys=OFF")
+    store.db.execute_sql(
+        "INSERT INTO metrics (metric_name, metric_type, labels, value, timestamp, sandbox_id, aggregation_period) "
+        "VALUES ('cpu','gauge','{}',1,'2026-11-21 00:00:00','sb-a','5m'), ('cpu','gauge','{}',1,'2026-12-29 00:00:00','sb-a','5m')")
+    store.db.execute_sql("PRAGMA foreign_keys=ON")
+    start = T0
+    m.build_rollups()
+    # late raw samples in old buckets, not rolled up yet: retention must fold them first
+    m.record_batch([Sample("cpu", 500.0 + i, sandbox_id="sb-a", timestamp=_at(86400 * i + 5)) for i in range(30)])
+    before = m.chart("cpu", start, now, target_points=700)  # 1 h level over 40 days
+    assert before[0].source == "rollup:3600" and before[0].points.max.max() == 529.0
+    report = m.apply_retention(now=now)  # the seed's defaults
+    assert report.folded.samples == 30
+    assert 0 < report.raw_deleted < 6030 and report.go_rows_deleted["5m"] == 1
+    assert report.rollups_deleted["1m"] > 0 and report.rollups_deleted["5m"] > 0
+    left = m.query("cpu")
+    assert min(s.timestamp for s in left) >= now - timedelta(hours=24)
+    after = m.chart("cpu", start, now, target_points=700)
+    assert after[0].source == "rollup:3600"
+    _same(before, after)
+    # a short range that is gone from raw and 1m is answered from the finest level kept
+    old = m.chart("cpu", _at(86400), _at(86400 + 3 * 3600), target_points=1000)
+    assert old[0].source == "rollup:3600"
+    assert m.apply_retention(now=now).raw_deleted == 0  # idempotent
+
+
+def test_retention_policy_is_configurable_and_validated(store):
+    m = store.metrics
+    assert m.retention_policy().as_dict() == {
+        "raw": "1d", "rollups": {"1m": "7d", "5m": "30d", "1h": "90d", "1d": "1y"}, "go_rows": True}
+    policy = RetentionPolicy.from_dict({"raw": "6h", "rollups": {"1m": "2d", "1d": "forever"}, "go_rows": False})
+    m.set_retention_policy(policy)
+    assert m.retention_policy() == policy
+    assert m.retention_policy().as_dict()["rollups"]["1d"] == "forever"
+    with pytest.raises(errors.InvalidInput, match="no 120-second rollup"):
+        RetentionPolicy(rollups={120: timedelta(days=1)})
+    with pytest.raises(errors.InvalidInput, match="not a duration"):
+        RetentionPolicy.from_dict({"raw": "soon"})
+    m.record("cpu", 1.0, sandbox_id="sb-a", timestamp=T0)
+    report = m.apply_retention(now=T0 + timedelta(hours=7))
+    assert report.raw_deleted == 1 and report.policy["raw"] == "6h"
+    assert m.series("cpu")[0].count == 0  # still listed, from its rollups
+
+
+def test_build_progress_can_stop_between_chunks(store):
+    m = store.metrics
+    m.record_batch([Sample("cpu", float(i), sandbox_id="sb-a", timestamp=_at(i)) for i in range(500)])
+    seen = []
+    report = m.rollups.build(lambda done, total: seen.append((done, total)) or False, chunk=200)
+    assert seen == [(200, 500)] and report.watermark == 200
+    assert m.rollup_status()["pending_samples"] == 300
+    assert m.build_rollups().samples == 300
+    _same(m.aggregate("cpu", step_seconds=60, source="rollup"), m.aggregate("cpu", step_seconds=60))
+
+
+def test_sketch_serialisation_round_trips_and_is_compact():
+    rng = np.random.default_rng(5)
+    for values in (rng.normal(0, 50, 300), rng.lognormal(0, 4, 300), np.zeros(10),
+                   np.array([1e300, -1e-300, 0.0, 5e-324, 3.5])):
+        rows = np.zeros(len(values), np.int64)
+        bins = sk.build(rows, values)
+        back = sk.decode_rows(sk.encode_rows(bins, [0]), [0])
+        assert back.code.tolist() == bins.code.tolist() and back.count.tolist() == bins.count.tolist()
+    many = sk.build(np.repeat(np.arange(4), 3), np.array([0, 1, 2, 5, 5, 5, -1, 0, 1, 7, 8, 9.0]))
+    blobs = sk.encode_rows(many, [1, 3])  # a subset of rows, in any order of need
+    back = sk.decode_rows(blobs, [1, 3])
+    keep = np.isin(many.row, [1, 3])
+    assert back.code.tolist() == many.code[keep].tolist() and back.count.tolist() == many.count[keep].tolist()
+    blob = sk.encode_values(rng.normal(50, 5, 12))
+    assert len(blob) < 15 + 12 * 2 + 13
+    assert math.isclose(sk.quantile_of(sk.encode_values([2.0] * 5), 0.5), 2.0, rel_tol=sk.RELATIVE_ERROR)
+
+
+def test_migration_8_tables_are_ours_and_go_down_cleanly(store):
+    names = {r[0] for r in store.db.execute_sql("SELECT name FROM sqlite_master WHERE name LIKE 'admin_metric%'")}
+    assert names == {"admin_metric_series", "admin_metric_rollups", "admin_metric_state"}
+    store.metrics.record("cpu", 1.0, sandbox_id="sb-a", timestamp=T0)
+    store.metrics.build_rollups()
+    store.migrate(7)
+    assert not store.metrics.rollups.available()
+    assert store.metrics.aggregate("cpu", step_seconds=60, source="auto")[0].points.count.tolist() == [1]
+    store.migrate()
+    assert store.metrics.build_rollups().samples == 1  # rebuilt from raw
+
+
+def test_sqlite_version_has_what_instant_parsing_needs():
+    assert sqlite3.sqlite_version_info >= (3, 25)  # window-free SQL; unixepoch or strftime fallback
