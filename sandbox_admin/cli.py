@@ -622,6 +622,40 @@ def cmd_export_metrics(args: argparse.Namespace) -> Result:
     return Result(data, f"wrote {count:,} samples to {out} ({args.format}, {data['size_bytes']:,} bytes)")
 
 
+# -- demo -----------------------------------------------------------------------------
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    from .storage import demo
+
+    p = sub.add_parser("demo", help="write a deterministic demo database")
+    p.add_argument("db", help="path of the new database (must not exist)")
+    p.add_argument("--seed", type=int, default=demo.DEFAULT_SEED, help="same seed, same content")
+    p.add_argument("--sandboxes", type=int, default=demo.DEFAULT_SANDBOXES, metavar="N")
+    p.add_argument("--files", type=int, default=demo.DEFAULT_FILES, metavar="N",
+                   help="file rows, versions included")
+    p.add_argument("--metrics", type=int, default=demo.DEFAULT_METRICS, metavar="N",
+                   help="raw metric samples (about)")
+    p.add_argument("--now", metavar="T", help="the demo's present (default: this UTC hour); "
+                   "with the same seed and --now the content is identical")
+    p.set_defaults(func=cmd_demo)
+
+
+def cmd_demo(args: argparse.Namespace) -> Result:
+    from .storage import demo
+    from .storage.fields import parse_timestamp
+
+    now = None
+    if args.now:
+        now = parse_timestamp(args.now)
+        if now is None:
+            raise UsageError(f"--now {args.now!r} is not a timestamp; use e.g. 2026-11-26 12:00:00")
+    counts = demo.create_demo(args.db, seed=args.seed, sandboxes=args.sandboxes, files=args.files,
+                              metrics=args.metrics, now=now)
+    data = {"path": str(Path(args.db).expanduser()), "seed": args.seed, "tables": counts}
+    text = f"wrote {data['path']} (seed {args.seed})\n" + _table(sorted(counts.items()), ["table", "rows"])
+    return Result(data, text)
+
+
 # -- gui ------------------------------------------------------------------------------
 
 def _add_gui(sub: argparse._SubParsersAction) -> None:
@@ -660,6 +694,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_sandboxes,
     _add_metrics,
     _add_export_metrics,
+    _add_demo,
 ]
 
 

@@ -37,6 +37,8 @@ from .settings import add_recent, app_settings, clear_recent, recent_databases, 
 from .status import DatabaseStatus, DatabaseStatusBar, gather_status
 
 APP_TITLE = "sandbox-admin"
+#: Options for the demo databases the window creates (tests make them small).
+DEMO_OPTIONS: dict[str, Any] = {}
 DB_FILTER = "SQLite databases (*.db *.sqlite *.sqlite3 *.db3);;All files (*)"
 
 #: Panes shown as tabs: (title, module under gui/panes, class). A missing module gives
@@ -310,13 +312,13 @@ class MainWindow(QMainWindow):
     def open_default(self) -> Job:
         """The default database in the data folder, created with demo data the first time."""
         path = paths.default_database()
-        return self.open_database(path, demo={} if not path.exists() else None)
+        return self.open_database(path, demo=dict(DEMO_OPTIONS) if not path.exists() else None)
 
     def open_demo(self) -> Job:
         """A fresh demo database in a temporary folder (removed when the window closes)."""
         tmp = tempfile.TemporaryDirectory(prefix="sandbox-admin-demo-")
         self._temp_dirs.append(tmp)
-        return self.open_database(Path(tmp.name) / "demo.db", demo={})
+        return self.open_database(Path(tmp.name) / "demo.db", demo=dict(DEMO_OPTIONS))
 
     def open_database(self, path: str | Path, read_only: bool = False,
                       demo: dict[str, Any] | None = None) -> Job:
