@@ -148,7 +148,10 @@ def format_duration(value: timedelta | None) -> str:
 
 def step_seconds(value: Any) -> float:
     """A step such as ``'5m'``, ``'1h'``, ``300`` in seconds (> 0)."""
-    duration = parse_duration(value)
+    try:
+        duration = parse_duration(value)
+    except errors.InvalidInput:
+        duration = None
     if duration is None or duration.total_seconds() <= 0:
         raise errors.InvalidInput(f"{value!r} is not a step; use e.g. 1m, 5m, 1h, 1d or seconds.")
     return duration.total_seconds()
