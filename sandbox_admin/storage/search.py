@@ -41,6 +41,7 @@ import re
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -49,7 +50,7 @@ from peewee import SQL, Case, Cast, NodeList, fn
 from playhouse import fts_parser
 
 from . import errors
-from .fields import format_timestamp, to_iso
+from .fields import format_timestamp, parse_timestamp, to_iso
 from .files import index_state
 
 if TYPE_CHECKING:
@@ -86,9 +87,13 @@ class SearchHit:
     path_highlight: str  # file_path with matches marked
     mime_type: str
     size_bytes: int
-    updated_at: datetime | None
+    updated_at_text: str | None  # as stored; parsed on first use (most hits are never asked)
     deleted: bool
     indexed_bytes: int
+
+    @cached_property
+    def updated_at(self) -> datetime | None:
+        return parse_timestamp(self.updated_at_text)
 
     @property
     def index_state(self) -> str:
@@ -101,6 +106,7 @@ class SearchHit:
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        del data["updated_at_text"]
         data["updated_at"] = to_iso(self.updated_at)
         data["index_state"] = self.index_state
         data["partial_index"] = self.partial_index
@@ -281,20 +287,27 @@ class _Search:
             fn.COALESCE(fn.length(Cast(FM.search_content, "BLOB")), 0).alias("indexed_bytes"),
         ]
 
+    def rows(self, query: peewee.Query) -> list[tuple]:
+        """Run Peewee's SQL and take the rows as they come: no per-value conversion (the
+        timestamp is parsed only if a hit's ``updated_at`` is read)."""
+        sql, params = query.sql()
+        return self.store.db.execute_sql(sql, params).fetchall()
+
     @staticmethod
-    def hit(row: dict[str, Any], rank: float | None, snippet: str, path_hl: str) -> SearchHit:
+    def hit(row: tuple, rank: float | None, snippet: str, path_hl: str) -> SearchHit:
+        file_id, sandbox_id, file_path, mime, size, updated, deleted, indexed = row[:8]
         return SearchHit(
-            file_id=row["id"],
-            sandbox_id=row["sandbox"],
-            file_path=row["file_path"],
+            file_id=file_id,
+            sandbox_id=sandbox_id,
+            file_path=file_path,
             rank=rank,
             snippet=snippet or "",
-            path_highlight=path_hl or row["file_path"],
-            mime_type=row["mime_type"] or "",
-            size_bytes=int(row["size_bytes"] or 0),
-            updated_at=row["updated_at"],
-            deleted=row["deleted_at"] is not None,
-            indexed_bytes=int(row["indexed_bytes"] or 0),
+            path_highlight=path_hl or file_path,
+            mime_type=mime or "",
+            size_bytes=int(size or 0),
+            updated_at_text=updated,
+            deleted=deleted is not None,
+            indexed_bytes=int(indexed or 0),
         )
 
     def rank_function(self) -> str:
@@ -316,9 +329,8 @@ class _Search:
             .order_by(SQL("rank"))  # handed to FTS5, which sorts by bm25 ascending
             .limit(limit)
             .offset(offset)
-            .dicts()
         )
-        return [self.hit(r, r["score"], r["snip"], r["path_hl"]) for r in query]
+        return [self.hit(r, r[8], r[9], r[10]) for r in self.rows(query)]
 
     def like(self, terms: list[str], limit: int, offset: int) -> list[SearchHit]:
         FM = self.m.FileMetadata
@@ -335,14 +347,13 @@ class _Search:
             .order_by(path_first, FM.id.desc())
             .limit(limit)
             .offset(offset)
-            .dicts()
         )
         hits = []
-        for r in query:
-            text = r["excerpt"] or ""
-            if text and (r["pos"] or 0) > 61:
+        for r in self.rows(query):
+            text, pos = r[8] or "", r[9] or 0
+            if text and pos > 61:
                 text = ELLIPSIS + text
-            hits.append(self.hit(r, None, _mark(text, terms), _mark(r["file_path"], terms)))
+            hits.append(self.hit(r, None, _mark(text, terms), _mark(r[2], terms)))
         return hits
 
 
