@@ -13,11 +13,14 @@ re-exports what callers need.
 
 from __future__ import annotations
 
+import functools
 import math
+import sqlite3
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
+import peewee
 from peewee import SQL, Case, fn
 
 from . import errors, sandbox_audit
@@ -63,6 +66,21 @@ SAMPLE_WINDOWS = 20
 COMMON_STATUS_SHARE = 0.02
 
 
+def _guarded(method: Any) -> Any:
+    """Database errors out of a SandboxStore method as :mod:`errors` a person can act on."""
+
+    @functools.wraps(method)
+    def wrapper(self: "SandboxStore", *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except errors.StorageError as exc:
+            raise self._schema_error(exc.detail or exc.message) or exc
+        except (sqlite3.Error, peewee.PeeweeException) as exc:
+            raise (self._schema_error(str(exc)) or errors.translate(exc, str(self.store.path))) from exc
+
+    return wrapper
+
+
 class SandboxStore:
     """Sandboxes of one :class:`~sandbox_admin.storage.Store`. Safe to share between threads
     (each thread uses its own pooled connection)."""
@@ -89,6 +107,22 @@ class SandboxStore:
             "Refresh the list."
         )
 
+    def _schema_error(self, text: str) -> errors.StorageError | None:
+        """A clear error when the database predates the columns we read (Go schema < 3)."""
+        if "no such column" not in text and "no such table" not in text:
+            return None
+        try:
+            version: object = self.store.schema_version()
+        except (sqlite3.Error, peewee.PeeweeException, errors.StorageError):
+            version = "unknown"  # only the message loses a detail; the cause is `text`
+        return errors.StorageError(
+            f"{self.store.path.name} has schema version {version}, older than sandboxes need "
+            f"(the resource columns came with version 3). Back it up, then run "
+            f"`sandbox-admin migrate {self.store.path}`.",
+            detail=text,
+        )
+
+    @_guarded
     def get(self, id: str) -> SandboxRecord:
         """One sandbox, soft-deleted or not; :class:`errors.NotFound` when there is none."""
         record = self._fetch(id)
@@ -97,6 +131,7 @@ class SandboxStore:
         return record
 
     # -- writing -------------------------------------------------------------------------
+    @_guarded
     def create(
         self,
         id: str,
@@ -189,6 +224,7 @@ class SandboxStore:
             )
         return new
 
+    @_guarded
     def update(self, id: str, expected_version: int, *, user_id: str = "", **changes: Any) -> SandboxRecord:
         """Change fields of a sandbox whose stored version is ``expected_version``;
         :class:`errors.VersionConflict` (with ``current``) when somebody changed it first."""
@@ -202,6 +238,7 @@ class SandboxStore:
             audit_metadata=lambda old, new, now: {"changed": sorted(values)},
         )
 
+    @_guarded
     def update_resources(
         self, id: str, expected_version: int | None = None, *, user_id: str = "", **resources: Any
     ) -> SandboxRecord:
@@ -219,6 +256,7 @@ class SandboxStore:
             audit_metadata=lambda old, new, now: {"changed": sorted(values), "kind": "resources"},
         )
 
+    @_guarded
     def soft_delete(self, id: str, expected_version: int | None = None, *, user_id: str = "") -> SandboxRecord:
         """Mark deleted (hidden from default listings; :meth:`recover` undoes it)."""
 
@@ -232,6 +270,7 @@ class SandboxStore:
 
         return self._change(id, expected_version, make, action="delete", user_id=user_id)
 
+    @_guarded
     def recover(self, id: str, expected_version: int | None = None, *, user_id: str = "") -> SandboxRecord:
         """Undo a soft delete."""
 
@@ -242,6 +281,7 @@ class SandboxStore:
 
         return self._change(id, expected_version, make, action="recover", user_id=user_id)
 
+    @_guarded
     def checkpoint(
         self,
         id: str,
@@ -275,6 +315,7 @@ class SandboxStore:
             },
         )
 
+    @_guarded
     def checkpoints(self, id: str) -> list[Checkpoint]:
         """A sandbox's checkpoints from the audit trail (Go's and ours), newest first."""
         entries = sandbox_audit.read(
@@ -311,6 +352,7 @@ class SandboxStore:
         with self.store.transaction(), trusted_schema(self.store):
             yield
 
+    @_guarded
     def purge(self, id: str, *, user_id: str = "") -> None:
         """Delete for good, with its files and metrics (see :meth:`_purge`)."""
         with self._purging():
@@ -319,6 +361,7 @@ class SandboxStore:
                 raise self._not_found(id)
             self._purge(record, user_id, {})
 
+    @_guarded
     def cleanup_deleted(self, older_than_days: float, *, user_id: str = "") -> list[str]:
         """Purge sandboxes soft-deleted more than ``older_than_days`` ago; returns their ids.
 
@@ -342,6 +385,7 @@ class SandboxStore:
                 self._purge(record, user_id, meta)
         return [r.id for r in records]
 
+    @_guarded
     def record_audit(
         self,
         action: str,
@@ -402,6 +446,7 @@ class SandboxStore:
         query = self._select(key.alias("_k")).where(where(terms)).order_by(*order).limit(limit)
         return self.db.execute(query).fetchall()
 
+    @_guarded
     def page(
         self,
         flt: SandboxFilter = SandboxFilter(),
@@ -451,6 +496,7 @@ class SandboxStore:
                 return
             cursor = page.next_cursor
 
+    @_guarded
     def count(self, flt: SandboxFilter = SandboxFilter()) -> int:
         """Exact number of matching sandboxes (a table scan for most filters: run it off
         the GUI thread, after the first page)."""
@@ -464,6 +510,7 @@ class SandboxStore:
         query = S.select(fn.COUNT(SQL("*"))).where(where(conditions(S, flt)))
         return int(self.db.execute(query).fetchone()[0])
 
+    @_guarded
     def count_estimate(self, flt: SandboxFilter = SandboxFilter()) -> int:
         """A cheap count: exact for small tables and for the deleted/not-deleted split
         (index-only counts), otherwise the share of matches in a sample of SAMPLE_ROWS
@@ -480,6 +527,7 @@ class SandboxStore:
             return matched
         return min(total, round(matched * total / window))
 
+    @_guarded
     def status_counts(self, flt: SandboxFilter = SandboxFilter()) -> dict[str, int]:
         """Facet counts: sandboxes per status under ``flt`` (its status selection ignored,
         so that a UI can offer the statuses not yet chosen)."""
@@ -490,6 +538,7 @@ class SandboxStore:
         return {str(status): int(n) for status, n in self.db.execute(query).fetchall()}
 
     # -- audit ---------------------------------------------------------------------------
+    @_guarded
     def audit(
         self,
         entity_id: str | None = None,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox_admin.storage import create_store, errors, open_store
+from sandbox_admin.storage import PoolConfig, create_store, errors, open_store
 from sandbox_admin.storage.fields import parse_timestamp, utcnow
 from sandbox_admin.storage.sandboxes import SORTABLE, Cursor, SandboxFilter
 from tests.conftest import sha256_file
@@ -217,6 +217,28 @@ def test_read_only_store_reads_but_refuses_every_write(fresh_db):
                       lambda: st.checkpoint("ro", "r"), lambda: st.cleanup_deleted(0)):
             with pytest.raises(errors.ReadOnly, match="read-only"):
                 write()
+
+
+def test_old_schema_and_locked_database_give_errors_a_person_can_act_on(fresh_store, st):
+    st.create("s", "running")
+    fresh_store.migrate(2)  # a Go database from before the resource columns
+    for action in (lambda: st.page(), lambda: st.get("s"), lambda: st.update("s", 1, status="x"),
+                   lambda: st.create("t", "running")):
+        with pytest.raises(errors.StorageError, match=r"schema version 2.*sandbox-admin migrate"):
+            action()
+    fresh_store.migrate()
+    assert st.get("s").version == 1
+    locker = sqlite3.connect(fresh_store.path)
+    locker.execute("BEGIN IMMEDIATE")  # another program is writing
+    try:
+        with open_store(fresh_store.path, pool=PoolConfig(busy_timeout_ms=50)) as other:
+            with pytest.raises(errors.DatabaseLocked, match="locked by another program"):
+                other.sandboxes.update("s", 1, status="stopped")
+            assert other.sandboxes.get("s").status == "running"  # reading still works (WAL)
+    finally:
+        locker.rollback()
+        locker.close()
+    assert st.update("s", 1, status="stopped").version == 2
 
 
 # -- soft delete, recover, purge, cleanup -----------------------------------------------------------
