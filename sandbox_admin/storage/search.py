@@ -73,6 +73,7 @@ _ALIAS_RE = re.compile(r"(?<![\w\"])(path|content|text)(?=\s*:)", re.IGNORECASE)
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _WORD_RE = re.compile(r"\w")
 _OPERATORS = {"AND", "OR", "NOT"}
+_TIME_FIELDS = ("updated_at", "created_at", "last_accessed")
 
 
 # -- results -------------------------------------------------------------------------------------
@@ -272,10 +273,11 @@ class _Search:
         if f.get("max_size") is not None:
             conds.append(FM.size_bytes <= int(f["max_size"]))
         # Instants, not text: stored timestamps mix offsets and formats.
+        column = getattr(FM, f.get("time_field") or "updated_at")
         if f.get("since") is not None:
-            conds.append(fn.julianday(FM.updated_at) >= fn.julianday(format_timestamp(f["since"])))
+            conds.append(fn.julianday(column) >= fn.julianday(format_timestamp(f["since"])))
         if f.get("until") is not None:
-            conds.append(fn.julianday(FM.updated_at) <= fn.julianday(format_timestamp(f["until"])))
+            conds.append(fn.julianday(column) <= fn.julianday(format_timestamp(f["until"])))
         if not f.get("include_deleted"):
             conds.append(FM.deleted_at.is_null())
         return conds
@@ -385,22 +387,26 @@ def search_files(
     limit: int = 50,
     offset: int = 0,
     path_weight: float = PATH_WEIGHT,
+    time_field: str = "updated_at",
 ) -> SearchResult:
     """Search file paths and indexed text; best match first. Never fails on what was typed.
 
     Filters: ``sandbox_id``; ``mime_prefix`` (``text/`` or ``text/x-python``, parameters
     like ``; charset=utf-8`` do not get in the way); ``path_prefix``; ``min_size`` /
-    ``max_size`` in bytes; ``since`` / ``until`` on updated_at (compared as instants);
+    ``max_size`` in bytes; ``since`` / ``until`` (compared as instants) on ``time_field``:
+    ``updated_at`` (default), ``created_at`` or ``last_accessed``;
     ``include_deleted``. ``limit`` / ``offset`` page through the results; ``path_weight``
     is the bm25 weight of the path column.
     """
+    if time_field not in _TIME_FIELDS:
+        raise errors.InvalidInput(f"time_field must be one of {', '.join(_TIME_FIELDS)}, not {time_field!r}.")
     typed = query if isinstance(query, str) else clean_query(query)
     limit = max(1, min(int(limit), 1000))
     offset = max(0, int(offset))
     search = _Search(
         store, sandbox_id=sandbox_id, mime_prefix=mime_prefix, path_prefix=path_prefix,
         min_size=min_size, max_size=max_size, since=since, until=until, include_deleted=include_deleted,
-        path_weight=path_weight,
+        path_weight=path_weight, time_field=time_field,
     )
     fts_query = to_fts_query(typed)
     if fts_query == '""':

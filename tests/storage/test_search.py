@@ -196,6 +196,12 @@ def test_filters(corpus) -> None:  # type: ignore[no-untyped-def]
     assert ids["plain"] in found(since=datetime(2026, 11, 25, 0, 59, tzinfo=UTC),
                                  until=datetime(2026, 11, 25, 1, 1, tzinfo=UTC))
     assert found(until=datetime(2026, 11, 21, tzinfo=UTC)) == {ids["log"]}
+    assert found(since=datetime(2026, 1, 1, tzinfo=UTC), time_field="last_accessed") == set()
+    f.record_access(ids["go"])
+    assert found(since=datetime(2026, 1, 1, tzinfo=UTC), time_field="last_accessed") == {ids["go"]}
+    assert ids["main"] in found(since=datetime(2026, 1, 1, tzinfo=UTC), time_field="created_at")
+    with pytest.raises(errors.InvalidInput, match="time_field"):
+        f.search("import", time_field="deleted_at")
     f.delete(ids["main"])
     assert ids["main"] not in found() and ids["main"] in found(include_deleted=True)
     deleted_hit = next(h for h in f.search("import", include_deleted=True, limit=100).hits if h.file_id == ids["main"])
