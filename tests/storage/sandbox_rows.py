@@ -23,19 +23,21 @@ INSERT = (
 )
 
 
+_ZONES: dict[int, timezone] = {}
+
+
 def go_text(instant: datetime, nanos: int = 0, offset_minutes: int = 0, *, current: bool = False) -> str:
     """``instant`` as stored text: Go's driver form in a zone ``offset_minutes`` east of
     UTC (fraction with nanoseconds, zeros trimmed), or CURRENT_TIMESTAMP's form."""
     if current:
-        return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-    local = instant.astimezone(timezone(timedelta(minutes=offset_minutes)))
-    text = local.strftime("%Y-%m-%d %H:%M:%S")
-    fraction = f"{local.microsecond * 1000 + nanos:09d}".rstrip("0")
-    if fraction:
-        text += "." + fraction
-    sign = "+" if offset_minutes >= 0 else "-"
-    hours, minutes = divmod(abs(offset_minutes), 60)
-    return f"{text}{sign}{hours:02d}:{minutes:02d}"
+        return instant.astimezone(UTC).isoformat(sep=" ", timespec="seconds")[:19]
+    zone = _ZONES.get(offset_minutes)
+    if zone is None:
+        zone = _ZONES[offset_minutes] = timezone(timedelta(minutes=offset_minutes))
+    text = instant.astimezone(zone).isoformat(sep=" ", timespec="microseconds")
+    body, offset = text[:-6], text[-6:]
+    fraction = (body[20:] + f"{nanos:03d}").rstrip("0")
+    return body[:19] + ("." + fraction if fraction else "") + offset
 
 
 def random_text(rnd: random.Random, instant: datetime) -> str:
