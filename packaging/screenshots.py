@@ -135,6 +135,76 @@ def sandboxes_shots(out: Path, tmp: Path) -> list[Path]:
     return written
 
 
+# -- the main window (app shell) -------------------------------------------------------------------
+DEMO_NOW = "2026-11-26 12:00:00"
+
+
+def _main_window(tmp: Path):
+    from sandbox_admin.gui.app import application
+    from sandbox_admin.gui.main_window import MainWindow
+
+    application()  # name, icon
+    window = MainWindow(settings=scratch_settings(tmp))
+    window.resize(1400, 860)
+    window.show()
+    return window
+
+
+def _open(window, path: Path, **kwargs) -> None:
+    done: list[bool] = []
+    window.open_finished.connect(lambda _p, ok: done.append(ok))
+    window.open_database(path, **kwargs)
+    settle(lambda: bool(done) and window.runner.is_idle())
+    pane = window.current_pane()
+    model = getattr(pane, "model", None)
+    if model is not None and hasattr(model, "total_exact"):
+        settle(lambda: bool(model.total_exact) and window.runner.is_idle())
+
+
+@shot("main-window")
+def main_window_shots(out: Path, tmp: Path) -> list[Path]:
+    from sandbox_admin.gui.about import AboutDialog
+    from sandbox_admin.storage.fields import parse_timestamp
+
+    written: list[Path] = []
+    window = _main_window(tmp)
+    try:
+        # 1. First run: the demo database is created and opened, and the window says so.
+        demo_opts = {"now": parse_timestamp(DEMO_NOW)}
+        _open(window, tmp / "sandbox_runner.db", demo=demo_opts)
+        written.append(save(window, out / "main-window.png"))
+
+        # 2. The Go server's v6 database: the upgrade offer, an outside change, an error
+        #    with its details open, and an exclusive job waiting in the status bar.
+        _open(window, fixture_copy(tmp))
+        window._database_changed("another program changed this database")
+        bad = tmp / "notes.db"
+        bad.write_text("not a database\n")
+        _open(window, bad)
+        error = window.message_bar.find("open")
+        if error is not None:
+            error.details_button.setChecked(True)
+        import threading
+
+        release = threading.Event()
+        window.runner.submit(lambda ctx: release.wait(10), name="Load sandboxes")
+        window.runner.submit(lambda ctx: None, name="Vacuum", exclusive=True)
+        settle(lambda: window.status_bar.jobs.busy.isVisible(), timeout_s=5)
+        written.append(save(window, out / "main-window-messages.png"))
+        release.set()
+        settle(lambda: window.runner.is_idle())
+
+        # 3. About.
+        about = AboutDialog(window)
+        about.show()
+        written.append(save(about, out / "about.png"))
+        about.close()
+    finally:
+        window.shutdown()
+        window.close()
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python packaging/screenshots.py")
     parser.add_argument("names", nargs="*", help=f"shots to render (default: all: {', '.join(SHOTS)})")

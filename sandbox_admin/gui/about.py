@@ -9,9 +9,10 @@ import sys
 
 import PySide6
 from PySide6.QtCore import Qt, qVersion
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from .. import __version__, paths
+from .resources import app_icon
 
 
 def about_rows() -> list[tuple[str, str]]:
@@ -37,11 +38,17 @@ class AboutDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("About sandbox-admin")
         layout = QVBoxLayout(self)
+        head = QHBoxLayout()
+        icon = QLabel()
+        icon.setPixmap(app_icon().pixmap(64, 64))
+        icon.setAlignment(Qt.AlignmentFlag.AlignTop)
         title = QLabel("<h2>sandbox-admin</h2>"
                        "<p>Look after SandboxRunner databases: browse, search, chart, back up "
                        "and restore.</p>")
         title.setWordWrap(True)
-        layout.addWidget(title)
+        head.addWidget(icon)
+        head.addWidget(title, 1)
+        layout.addLayout(head)
         rows = "".join(
             f"<tr><td style='padding-right:12px'><b>{html.escape(k)}</b></td>"
             f"<td>{html.escape(v)}</td></tr>" for k, v in about_rows()

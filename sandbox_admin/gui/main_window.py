@@ -360,12 +360,15 @@ class MainWindow(QMainWindow):
 
     def _open_failed(self, path: Path, read_only: bool, error: errors.StorageError) -> None:
         text = f"Could not open {path.name}: {error}"
+        detail = f"{type(error).__name__} ({'read-only' if read_only else 'read-write'} open)\npath: {path}"
+        if error.detail:
+            detail += f"\n\n{error.detail}"
         if isinstance(error, errors.ReadOnly) and not read_only:
             self.message_bar.show_message(
-                "error", text, error.detail, key="open", action="Open read-only",
+                "error", text, detail, key="open", action="Open read-only",
                 callback=lambda: self.open_database(path, read_only=True))
         else:
-            self.message_bar.show_message("error", text, error.detail, key="open")
+            self.message_bar.show_message("error", text, detail, key="open")
         if isinstance(error, errors.DatabaseNotFound):
             remove_recent(self.settings, path)
 

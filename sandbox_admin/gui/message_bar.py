@@ -32,6 +32,8 @@ LEVELS = {
     "error": ("#fdecea", "#8a1c12", "#ef9a92", "✖"),
 }
 MAX_MESSAGES = 4
+#: The detail text shows at most this many lines before it scrolls.
+DETAIL_LINES = 8
 
 
 class Message(QFrame):
@@ -60,7 +62,12 @@ class Message(QFrame):
         row = QHBoxLayout()
         row.setSpacing(6)
         self.icon = QLabel(symbol)
-        self.icon.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.icon.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        font = self.icon.font()
+        font.setPointSizeF(font.pointSizeF() * 1.3)
+        font.setBold(True)
+        self.icon.setFont(font)
+        self.icon.setFixedWidth(self.icon.fontMetrics().height() + 2)
         self.label = QLabel(text)
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -85,7 +92,8 @@ class Message(QFrame):
         outer.addLayout(row)
         self.detail_view = QPlainTextEdit(detail)
         self.detail_view.setReadOnly(True)
-        self.detail_view.setMaximumHeight(140)
+        lines = min(DETAIL_LINES, max(2, detail.count("\n") + 1))
+        self.detail_view.setFixedHeight(lines * self.detail_view.fontMetrics().lineSpacing() + 14)
         self.detail_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.detail_view.hide()
         outer.addWidget(self.detail_view)

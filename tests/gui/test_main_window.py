@@ -109,6 +109,7 @@ def test_bad_file_shows_an_error_and_keeps_the_open_database(qtbot, window, go_d
     error = window.message_bar.find("open")
     assert error is not None and error.level == "error"
     assert "not an SQLite database" in error.text()
+    assert "NotASandboxDatabase" in error.detail() and str(bad) in error.detail()
     assert window.store is not None and window.store.path == go_db  # still open, still usable
     assert window.status_bar.path_label.text() == str(go_db)
 
@@ -311,3 +312,65 @@ def test_no_sql_runs_on_the_gui_thread(qtbot, window, go_db, monkeypatch):
     main = threading.main_thread().name
     on_gui = [sql for name, sql in seen if name == main]
     assert on_gui == []
+
+
+SMALL_DEMO = dict(sandboxes=12, files=40, metrics=2000)
+
+
+@pytest.fixture
+def own_home(tmp_path, monkeypatch):
+    from sandbox_admin.gui import main_window
+
+    monkeypatch.setenv("SANDBOX_ADMIN_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(main_window, "DEMO_OPTIONS", SMALL_DEMO)
+    return tmp_path / "home"
+
+
+def _started(qtbot, **kwargs) -> MainWindow:
+    from sandbox_admin.gui.app import start
+
+    window = start(**kwargs)
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.open_finished, timeout=20000):
+        pass
+    assert window.runner.wait_idle(10000)
+    return window
+
+
+def test_first_run_creates_the_default_demo_database_and_says_so(qtbot, own_home):
+    from sandbox_admin import paths
+
+    window = _started(qtbot)
+    try:
+        assert window.store is not None and window.store.path == paths.default_database()
+        assert paths.default_database().exists()
+        note = window.message_bar.find("demo")
+        assert note is not None and "Created a demo database" in note.text()
+        assert window.status_bar.mode_label.text() == "Read-write"
+    finally:
+        window.shutdown()
+    again = _started(qtbot)  # second run: opens it, creates nothing, says nothing about it
+    try:
+        assert again.store.path == paths.default_database()
+        assert again.message_bar.find("demo") is None
+    finally:
+        again.shutdown()
+
+
+def test_demo_flag_opens_a_fresh_demo_that_goes_away(qtbot, own_home):
+    from sandbox_admin import paths
+
+    window = _started(qtbot, demo=True)
+    path = window.store.path
+    assert path != paths.default_database() and path.exists()
+    assert window.message_bar.find("demo") is not None
+    window.shutdown()
+    assert not path.exists() and not path.parent.exists()
+
+
+def test_db_argument_with_read_only(qtbot, own_home, go_db):
+    window = _started(qtbot, db=str(go_db), read_only=True)
+    try:
+        assert window.store.path == go_db and window.store.read_only
+    finally:
+        window.shutdown()
