@@ -73,8 +73,11 @@ def _guarded(method: Any) -> Any:
     def wrapper(self: "SandboxStore", *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
-        except errors.StorageError as exc:
-            raise self._schema_error(exc.detail or exc.message) or exc
+        except errors.StorageError as exc:  # already one of ours (writes are translated)
+            schema = self._schema_error(exc.detail or exc.message)
+            if schema is None:
+                raise
+            raise schema from exc
         except (sqlite3.Error, peewee.PeeweeException) as exc:
             raise (self._schema_error(str(exc)) or errors.translate(exc, str(self.store.path))) from exc
 
