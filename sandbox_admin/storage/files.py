@@ -44,7 +44,7 @@ import tempfile
 import zlib
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterator
 
@@ -54,7 +54,7 @@ from peewee import Cast, fn
 from . import errors
 from .chunking import Chunker, default_chunker
 from .triggers import trusted_schema
-from .fields import to_iso, utcnow
+from .fields import format_timestamp, to_iso, utcnow
 from .filetypes import SNIFF_BYTES, decode_text, detect_mime, is_textual, looks_like_text
 
 if TYPE_CHECKING:
@@ -66,6 +66,8 @@ INDEX_LIMIT = 256 * 1024
 #: Chunks sent to SQLite per statement when storing content.
 _CHUNK_BATCH = 32
 _REF_BATCH = 300
+#: gc() leaves younger unreferenced chunks alone (a live server may be about to link them).
+GC_MIN_AGE = timedelta(hours=1)
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 Content = bytes | bytearray | memoryview | str | BinaryIO
@@ -880,24 +882,31 @@ class FileStore:
         return ExportResult(path, stream.bytes_read, stream.sha256, stream.verified, stream.record.checksum, stream.source)
 
     # -- chunk housekeeping ---------------------------------------------------------------------------
-    def gc(self, *, dry_run: bool = False) -> GCResult:
-        """Delete chunks no file references and set every ref_count to the real count."""
+    def gc(self, *, dry_run: bool = False, min_age: timedelta = GC_MIN_AGE) -> GCResult:
+        """Delete chunks no file references and set every ref_count to the real count.
+
+        Only chunks older than ``min_age`` go: the Go server stores a chunk and links it
+        to its file in two separate transactions, so a brand-new unreferenced chunk may be
+        about to be used by a server writing right now.
+        """
         if not dry_run:
             self.store.require_writable()
         FC, Ref = self.m.FileChunk, self.m.FileChunkRef
-        unreferenced = ~fn.EXISTS(Ref.select(peewee.SQL("1")).where(Ref.chunk == FC.chunk_hash))
+        removable = ~fn.EXISTS(Ref.select(peewee.SQL("1")).where(Ref.chunk == FC.chunk_hash))
+        if min_age > timedelta(0):
+            cutoff = format_timestamp(utcnow() - min_age)
+            removable &= FC.created_at.is_null() | (fn.julianday(FC.created_at) <= fn.julianday(cutoff))
         real = Ref.select(fn.COUNT(peewee.SQL("*"))).where(Ref.chunk == FC.chunk_hash)
         wrong = fn.COALESCE(FC.ref_count, -1) != real
+        totals = FC.select(fn.COUNT(FC.chunk_hash), fn.COALESCE(fn.SUM(FC.size_bytes), 0)).where(removable)
         with self.store.connection():
             if dry_run:
-                count, freed = FC.select(fn.COUNT(FC.chunk_hash), fn.COALESCE(fn.SUM(FC.size_bytes), 0)).where(
-                    unreferenced).tuples().get()
-                fixed = FC.select().where(wrong & ~unreferenced).count()
+                count, freed = totals.tuples().get()
+                fixed = FC.select().where(wrong & ~removable).count()
                 return GCResult(int(count), int(freed), int(fixed), True)
             with self._writing():
-                count, freed = FC.select(fn.COUNT(FC.chunk_hash), fn.COALESCE(fn.SUM(FC.size_bytes), 0)).where(
-                    unreferenced).tuples().get()
-                FC.delete().where(unreferenced).execute()  # nothing refers to them: no cascade
+                count, freed = totals.tuples().get()
+                FC.delete().where(removable).execute()  # nothing refers to them: no cascade
                 fixed = FC.update({FC.ref_count: real}).where(wrong).execute()
         return GCResult(int(count), int(freed), int(fixed), False)
 

@@ -8,6 +8,7 @@ import os
 import random
 import sqlite3
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -257,7 +258,8 @@ def test_soft_delete_recover_and_purge(store, files: FileStore) -> None:
         files.get(record.id)
     assert store.db.execute_sql("SELECT count(*) FROM file_chunk_refs").fetchone()[0] == 0
     assert store.db.execute_sql("SELECT max(ref_count) FROM file_chunks").fetchone()[0] == 0
-    result = files.gc()
+    assert files.gc().removed_chunks == 0  # too young: a live server may be about to link them
+    result = files.gc(min_age=timedelta(0))
     assert result.removed_chunks > 0 and result.freed_bytes == 5000
     assert store.db.execute_sql("SELECT count(*) FROM file_chunks").fetchone()[0] == 0
 
@@ -436,13 +438,17 @@ def test_gc_repairs_ref_counts_and_dry_run_changes_nothing(store, files: FileSto
     record = files.create("sb-1", "/a.bin", os.urandom(3000))
     conn = raw(store.path)
     conn.execute("UPDATE file_chunks SET ref_count = 99")
-    conn.execute("INSERT INTO file_chunks (chunk_hash, data, size_bytes, ref_count) VALUES ('orphan', x'00', 1, 5)")
+    conn.execute("INSERT INTO file_chunks (chunk_hash, data, size_bytes, ref_count, created_at) "
+                 "VALUES ('orphan', x'00', 1, 5, '2026-01-01 00:00:00')")
+    conn.execute("INSERT INTO file_chunks (chunk_hash, data, size_bytes, ref_count) VALUES ('young', x'00', 1, 0)")
+    conn.execute("UPDATE file_chunks SET created_at = strftime('%Y-%m-%d %H:%M:%f', 'now') WHERE chunk_hash = 'young'")
     conn.close()
     preview = files.gc(dry_run=True)
     assert preview.removed_chunks == 1 and preview.freed_bytes == 1 and preview.ref_counts_fixed > 0
     assert store.db.execute_sql("SELECT count(*) FROM file_chunks WHERE chunk_hash = 'orphan'").fetchone()[0] == 1
     done = files.gc()
     assert (done.removed_chunks, done.freed_bytes, done.ref_counts_fixed) == (1, 1, preview.ref_counts_fixed)
+    assert store.db.execute_sql("SELECT count(*) FROM file_chunks WHERE chunk_hash = 'young'").fetchone()[0] == 1
     assert store.db.execute_sql("SELECT max(ref_count) FROM file_chunks").fetchone()[0] == 1
     assert files.read_content(record.id)
 
@@ -467,7 +473,7 @@ def test_storage_stats_dedup_ratio(store, files: FileStore) -> None:
     files.purge(gone.id)
     after = files.storage_stats()
     assert after.unreferenced_bytes == 2000 and after.unreferenced_chunks > 0
-    files.gc()
+    files.gc(min_age=timedelta(0))
     assert files.storage_stats().overall.dedup_ratio == pytest.approx(3.0)
 
 
@@ -522,7 +528,7 @@ def test_property_reconstruct_dedup_gc(base: list[bytes], edit_lists: list, purg
                     files.delete(file_id)
                     files.purge(file_id)
                     del contents[file_id]
-            files.gc()
+            files.gc(min_age=timedelta(0))
             _check_store(store, files, contents)
             orphans = store.db.execute_sql(
                 "SELECT count(*) FROM file_chunks c WHERE NOT EXISTS "
