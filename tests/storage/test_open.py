@@ -240,3 +240,28 @@ def test_connection_context_in_threads(go_store):
     for t in threads:
         t.join()
     assert results == [31] * 4
+
+
+def test_short_file_with_wal_frames_is_left_to_sqlite_recovery(tmp_path):
+    """A crash mid-checkpoint: page 1 already says N pages, the file is shorter, and the
+    missing pages are still in the -wal. SQLite recovers this; our header check must not
+    call it truncated."""
+    path = tmp_path / "grown.db"
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA wal_autocheckpoint=0")
+    shutil.copyfile(GO_FIXTURE, tmp_path / "src.db")
+    src = sqlite3.connect(tmp_path / "src.db")
+    src.backup(con)  # all pages now in the WAL, none checkpointed
+    src.close()
+    wal = (tmp_path / "grown.db-wal").read_bytes()
+    main = path.read_bytes()
+    con.close()  # (checkpoints and removes the WAL)
+    full = path.read_bytes()
+    # Rebuild the crash state: the new header, a short main file, the WAL beside it.
+    path.write_bytes(full[:4096] + main[4096:])
+    (tmp_path / "grown.db-wal").write_bytes(wal)
+    assert path.stat().st_size < len(full)
+    with open_store(path) as store:
+        assert store.row_counts()["sandboxes"] == 31
+        assert store.maintenance.check(quick=True).ok
