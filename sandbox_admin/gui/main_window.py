@@ -90,6 +90,13 @@ def open_job(path: Path, read_only: bool, demo: dict[str, Any] | None) -> Callab
     return work
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False
+
+
 class PlaceholderPane(QLabel):
     """Stands in for a pane that is not there (yet)."""
 
@@ -331,6 +338,14 @@ class MainWindow(QMainWindow):
         self.message_bar.remove("open")
         self.status_bar.showMessage(f"Opening {target}…")
         started = time.monotonic()
+        reopening = self.store is not None and _same_file(self.store.path, target)
+        if reopening:
+            # open_store reads the file's header with open()/close(); closing a descriptor of
+            # a file this process has open drops SQLite's POSIX locks on it. So the open
+            # store is closed first, and the open job waits (exclusive) until it is.
+            old = self.store
+            self._set_store(None, None, None)
+            self.runner.close_when_idle(old)
 
         def done(opened: Opened) -> None:
             if generation != self._open_generation:  # a later open won
@@ -350,6 +365,7 @@ class MainWindow(QMainWindow):
 
         self._opening = self.runner.submit(
             open_job(target, read_only, demo), name=f"Open {target.name}", store=None,
+            exclusive=reopening,
             on_result=done, on_error=failed,
             on_progress=lambda d, t, m: self.status_bar.showMessage(m) if m else None)
         return self._opening

@@ -374,3 +374,22 @@ def test_db_argument_with_read_only(qtbot, own_home, go_db):
         assert window.store.path == go_db and window.store.read_only
     finally:
         window.shutdown()
+
+
+def test_reopening_the_open_file_closes_it_before_reading_its_header(qtbot, window, go_db, monkeypatch):
+    """No open()/close() of a file whose SQLite locks this process holds (howtocorrupt 2.2)."""
+    import sandbox_admin.storage as storage
+
+    open_and_wait(qtbot, window, go_db)
+    first = window.store
+    seen: list[tuple[bool, bool]] = []
+    original = storage.inspect_file
+
+    def watching(path):
+        seen.append((bool(first.db._in_use), bool(first.db._connections)))
+        return original(path)
+
+    monkeypatch.setattr(storage, "inspect_file", watching)
+    open_and_wait(qtbot, window, go_db, read_only=True)
+    assert seen == [(False, False)]  # the first store had no connection left
+    assert window.store is not first and window.store.read_only
