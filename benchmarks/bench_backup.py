@@ -139,8 +139,9 @@ def run(quick: bool = False) -> list[Figure]:
                 manager._copy_in(backup, backup, None, None, DEFAULT_PAGES_PER_STEP, 30.0)
 
             figures.append(Figure(
-                f"restore copy {label}", best_of(restore_copy, repeat), cp_time,
-                note="backup API into the live WAL db: one transaction, then checkpoint; vs cp"))
+                f"restore copy {label}", best_of(restore_copy, repeat), cp_sync,
+                note="backup API into the live WAL db: one durable transaction (WAL), then "
+                     "checkpoint; vs cp + fsync"))
             safety = tmp / "safety"
 
             def full_restore() -> None:
