@@ -502,25 +502,23 @@ class BackupManager:
         store.notices.extend(notices)
         if progress is not None:
             progress("audit", 0, 1)
-        Audit = store.models.AuditEntry
-        with store.transaction():
-            Audit.create(
-                entity_type="database",
-                entity_id=store.path.name,
-                action="restore",
-                old_data={"schema_version": previous, "tables": before_counts},
-                new_data={"schema_version": status.current, "tables": report.tables},
-                user_id=user_id or "",
-                timestamp=utcnow(),
-                metadata={
-                    "restored_from": str(source.resolve()),
-                    "backup_sha256": report.sha256,
-                    "safety_backup": str(safety.path),
-                    "safety_backup_verified": safety.verified,
-                    "database": str(store.path.resolve()),
-                    "tool": f"sandbox-admin {__version__}",
-                },
-            )
+        # The audit entry goes through the sandboxes store (its Go-compatible writer).
+        store.sandboxes.record_audit(
+            "restore",
+            store.path.name,
+            entity_type="database",
+            old={"schema_version": previous, "tables": before_counts},
+            new={"schema_version": status.current, "tables": report.tables},
+            user_id=user_id or "",
+            metadata={
+                "restored_from": str(source.resolve()),
+                "backup_sha256": report.sha256,
+                "safety_backup": str(safety.path),
+                "safety_backup_verified": safety.verified,
+                "database": str(store.path.resolve()),
+                "tool": f"sandbox-admin {__version__}",
+            },
+        )
         return RestoreResult(
             restored_from=source,
             safety_backup=safety.path,
