@@ -239,6 +239,8 @@ class MetricsStore:
         now_text: str | None = None
         fmt = format_timestamp
         last_sid: Any = _UNSET
+        last_ts: Any = _UNSET
+        last_text = ""
         n = 0
         for n, s in enumerate(samples, 1):
             name = s.name
@@ -265,8 +267,11 @@ class MetricsStore:
                 sid = str(sid)
                 seen.add(sid)
                 last_sid = sid
-            if ts.__class__ is datetime:
-                text = fmt(ts)
+            if ts is last_ts:  # one datetime for a whole scrape: format it once
+                text = last_text
+            elif ts.__class__ is datetime:
+                text = last_text = fmt(ts)
+                last_ts = ts
             elif ts is None:
                 if now_text is None:
                     now_text = fmt(utcnow())
