@@ -81,7 +81,7 @@ __all__ = [
     "BackupManager", "BackupResult", "RestoreResult", "BackupInfo", "VerifyReport",
     "RetentionPolicy", "RetentionPlan", "Schedule", "ScheduledRun", "verify_backup",
     "list_backups", "describe_backup", "forget", "backup_name", "parse_backup_name",
-    "VERIFIED", "UNVERIFIED", "BROKEN", "DEFAULT_PAGES_PER_STEP",
+    "VERIFIED", "UNVERIFIED", "BROKEN", "DEFAULT_PAGES_PER_STEP", "read_sidecar",
 ]
 
 #: Pages copied per backup step: small enough for smooth progress and prompt
@@ -372,7 +372,13 @@ class BackupManager:
         pages_per_step: int = DEFAULT_PAGES_PER_STEP,
         lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
     ) -> RestoreResult:
-        """Replace the live database's content with ``backup``'s; see the module docstring."""
+        """Replace the live database's content with ``backup``'s; see the module docstring.
+
+        ``progress`` phases, in order: "backup checksum", "backup verify", "safety copy",
+        "safety checksum", "safety verify", "restore" (pages), "check", "checkpoint",
+        "audit". Cancelling before "check" leaves the database as it was. Raises
+        BackupInvalid (refused; nothing changed), DatabaseLocked, Cancelled, ReadOnly.
+        """
         started = time.monotonic()
         store = self.store
         store.require_writable()
@@ -436,7 +442,9 @@ class BackupManager:
         """The backup API from ``source`` into the live database: one write transaction."""
         live = str(self.store.path)
         src = _raw_connect(sqlite_uri(source, read_only=True, immutable=True), lock_timeout_s)
-        dst = _raw_connect(self.store.db.database, lock_timeout_s)
+        # A short busy wait per step: control comes back to the step watch, which cancels
+        # promptly and enforces lock_timeout_s over the whole wait.
+        dst = _raw_connect(self.store.db.database, min(lock_timeout_s, 1.0))
         try:
             dst.execute("PRAGMA synchronous=FULL")  # the commit survives a power cut too
             watch = _StepWatch("restore", progress, cancel, lock_timeout_s, live)

@@ -513,3 +513,21 @@ def test_restore_into_a_damaged_database_keeps_a_damaged_safety_backup(live, tmp
     [entry] = list_backups(tmp_path / "safety")
     assert entry.status == BROKEN and entry.problems and entry.kind == "safety"
     assert not list(tmp_path.joinpath("plain").iterdir())
+
+
+def test_restore_gives_up_on_a_locked_database_and_changes_nothing(live, tmp_path, bdir):
+    new_db = make_sandbox_db(tmp_path / "new.db", seed=9, blob_kib=64)
+    backup = _make_backup(new_db, bdir)
+    old = file_digest(live)
+    holder = sqlite3.connect(live, isolation_level=None)  # another writer holds the lock
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("UPDATE sandboxes SET status = 'stopped'")
+    try:
+        with open_store(live) as store:
+            with pytest.raises(errors.DatabaseLocked, match="locked by another program"):
+                store.backups.restore(backup.path, safety_dir=tmp_path / "safety",
+                                      lock_timeout_s=0.5)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert file_digest(live) == old
