@@ -16,7 +16,7 @@ from typing import Any, Iterable
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QFont
-from PySide6.QtWidgets import QAbstractItemView, QTreeWidget, QTreeWidgetItem, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
 from ...storage.fields import parse_timestamp
 from ..display import local_time, utc_tooltip
@@ -112,7 +112,12 @@ def describe(action: str, changes: list[Change], metadata: Any) -> str:
         shown = ", ".join(others[:4]) + (f" +{len(others) - 4}" if len(others) > 4 else "")
         parts.append(f"{len(others)} change{'s' if len(others) != 1 else ''}: {shown}")
     if not real and changes:
-        parts.append("state recorded" if action != "checkpoint" else "checkpoint data")
+        if action == "checkpoint":
+            parts.append("checkpoint data")
+        elif all(c.side == "old" for c in changes):
+            parts.append("state before recorded")
+        else:
+            parts.append("state recorded")
     return " · ".join(parts)
 
 
@@ -126,9 +131,12 @@ class AuditTrail(QTreeWidget):
         self.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setUniformRowHeights(True)
-        self.setColumnWidth(0, 150)
-        self.setColumnWidth(1, 150)
-        self.header().setStretchLastSection(True)
+        header = self.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)  # old and new share
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)  # the rest equally
+        self.setColumnWidth(0, 170)
         self._entries: list[Any] = []
 
     def entries(self) -> list[Any]:

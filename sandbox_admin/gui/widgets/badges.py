@@ -33,9 +33,9 @@ def badge_width(fm: QFontMetrics, text: str) -> int:
 
 
 def paint_badges(painter: QPainter, rect: QRect, badges: list[tuple[str, str]], font: QFont,
-                 dimmed: bool = False) -> None:
+                 dimmed: bool = False, fm: QFontMetrics | None = None) -> None:
     """Paint pills left to right inside ``rect`` (vertically centred), clipped to it."""
-    fm = QFontMetrics(font)
+    fm = fm or QFontMetrics(font)
     height = min(rect.height() - 4, fm.height() + 2)
     top = rect.top() + (rect.height() - height) // 2
     x = rect.left() + 2
@@ -45,16 +45,15 @@ def paint_badges(painter: QPainter, rect: QRect, badges: list[tuple[str, str]], 
     painter.setFont(font)
     for text, fill_name in badges:
         fill = QColor(fill_name)
+        ink = text_colour_on(fill)
         if dimmed:
             fill.setAlpha(110)
+            ink = QColor("#ffffff") if ink.lightness() > 128 else QColor("#333333")
         width = badge_width(fm, text)
         pill = QRectF(x, top, width, height)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(fill)
         painter.drawRoundedRect(pill, height / 2, height / 2)
-        ink = text_colour_on(QColor(fill_name))
-        if dimmed:
-            ink = QColor("#ffffff") if ink.lightness() > 128 else QColor("#333333")
         painter.setPen(ink)
         painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, text)
         x += width + GAP
@@ -70,6 +69,17 @@ def _small_font(base: QFont) -> QFont:
 class BadgeDelegate(QStyledItemDelegate):
     """Paints :data:`BADGES_ROLE` as pills; falls back to the normal text otherwise."""
 
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._fonts: dict[str, tuple[QFont, QFontMetrics]] = {}
+
+    def _font(self, base: QFont) -> tuple[QFont, QFontMetrics]:
+        key = base.key()
+        if key not in self._fonts:  # painting runs often: build fonts and metrics once
+            small = _small_font(base)
+            self._fonts[key] = (small, QFontMetrics(small))
+        return self._fonts[key]
+
     def paint(self, painter: QPainter, option: QStyleOptionViewItem,
               index: QModelIndex | QPersistentModelIndex) -> None:
         badges = index.data(BADGES_ROLE)
@@ -82,14 +92,15 @@ class BadgeDelegate(QStyledItemDelegate):
         style = opt.widget.style() if opt.widget else QApplication.style()
         style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
         rect = style.subElementRect(QStyle.SubElement.SE_ItemViewItemText, opt, opt.widget)
-        paint_badges(painter, rect, badges, _small_font(option.font), bool(index.data(DIMMED_ROLE)))
+        font, fm = self._font(option.font)
+        paint_badges(painter, rect, badges, font, bool(index.data(DIMMED_ROLE)), fm)
 
     def sizeHint(self, option: QStyleOptionViewItem,
                  index: QModelIndex | QPersistentModelIndex) -> QSize:
         hint = super().sizeHint(option, index)
         badges = index.data(BADGES_ROLE)
         if badges:
-            fm = QFontMetrics(_small_font(option.font))
+            _, fm = self._font(option.font)
             width = sum(badge_width(fm, t) for t, _ in badges) + GAP * (len(badges) - 1) + 10
             hint.setWidth(max(hint.width(), width))
         return hint

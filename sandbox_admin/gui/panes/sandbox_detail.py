@@ -1,0 +1,220 @@
+"""The detail panel beside the sandboxes table: one sandbox, everything about it.
+
+Header (id, status badges, version, container, times, resources), the JSON fields
+as one tree, and tabs with the audit trail (old → new diffs) and the checkpoints.
+It only displays what the pane loaded in a worker; it runs no queries itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QSplitter,
+    QStackedWidget,
+    QTabWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt import QElidingLabel
+
+from .. import display
+from ..widgets.audit_diff import AuditTrail, value_text
+from ..widgets.badges import BadgeLabel
+from ..widgets.json_tree import PATH_ROLE, JsonTree, one_line, rich_tooltip
+
+JSON_FIELDS = ("environment", "config", "metadata", "recovery_data")
+
+
+@dataclass
+class SandboxDetails:
+    """What the pane loads for the panel (in a worker)."""
+
+    record: Any  # storage.sandboxes.SandboxRecord
+    checkpoints: list[Any]
+    audit: list[Any]
+
+
+def status_badges(status: str, deleted: bool) -> list[tuple[str, str]]:
+    badges = [(status or "(none)", display.status_colour(status or "").name())]
+    if deleted:
+        badges.append(("deleted", display.STATUS_COLOURS["deleted"]))
+    return badges
+
+
+class _Field(QElidingLabel):
+    """A value in the header grid: elided to fit, whole in the tooltip, selectable."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setElideMode(Qt.TextElideMode.ElideMiddle)
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+    def set(self, text: str, tip: str = "") -> None:
+        self.setText(text)
+        self.setToolTip(tip or (text if len(text) > 20 else ""))
+
+
+class SandboxDetail(QWidget):
+    """``show_details(d)`` / ``show_loading(id)`` / ``show_message(text)``."""
+
+    GRID = (
+        ("container", "Container"), ("working_dir", "Working dir"),
+        ("created", "Created"), ("updated", "Updated"),
+        ("version", "Version"), ("deleted", "Deleted"),
+        ("cpu", "CPU"), ("memory", "Memory"),
+        ("disk", "Disk"), ("network", "Network"),
+        ("resources_at", "Resources at"), ("checkpoint", "Checkpoint"),
+    )
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.details: SandboxDetails | None = None
+        self.stack = QStackedWidget(self)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.stack)
+
+        self.placeholder = QLabel("Select a sandbox to see its details.")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setWordWrap(True)
+        self.placeholder.setStyleSheet("color: #757575;")
+        self.stack.addWidget(self.placeholder)
+
+        page = QWidget()
+        self.stack.addWidget(page)
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(6, 4, 4, 4)
+        layout.setSpacing(4)
+
+        title = QHBoxLayout()
+        self.id_label = QLabel()
+        font = QFont(self.id_label.font())
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.1)
+        self.id_label.setFont(font)
+        self.id_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.badges = BadgeLabel()
+        title.addWidget(self.id_label)
+        title.addWidget(self.badges)
+        title.addStretch(1)
+        layout.addLayout(title)
+
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(8)
+        grid.setVerticalSpacing(2)
+        self.fields: dict[str, _Field] = {}
+        for n, (key, label) in enumerate(self.GRID):
+            r, c = divmod(n, 2)
+            name = QLabel(label)
+            name.setStyleSheet("color: #616161;")
+            field = _Field()
+            self.fields[key] = field
+            grid.addWidget(name, r, c * 2)
+            grid.addWidget(field, r, c * 2 + 1)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(3, 1)
+        layout.addLayout(grid)
+
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.json = JsonTree()
+        self.json.setColumnWidth(0, 170)
+        self.tabs = QTabWidget()
+        self.audit = AuditTrail()
+        self.checkpoints = QTreeWidget()
+        self.checkpoints.setHeaderLabels(["Time", "Reason", "Data"])
+        self.checkpoints.setRootIsDecorated(False)
+        self.checkpoints.setColumnWidth(0, 150)
+        self.checkpoints.setColumnWidth(1, 160)
+        self.tabs.addTab(self.audit, "Audit trail")
+        self.tabs.addTab(self.checkpoints, "Checkpoints")
+        self.splitter.addWidget(self.json)
+        self.splitter.addWidget(self.tabs)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 1)
+        layout.addWidget(self.splitter, 1)
+        self.page = page
+
+    # -- states ------------------------------------------------------------------------------------
+    def show_message(self, text: str) -> None:
+        self.details = None
+        self.placeholder.setText(text)
+        self.stack.setCurrentWidget(self.placeholder)
+
+    def show_loading(self, sandbox_id: str) -> None:
+        if self.details is None or self.details.record.id != sandbox_id:
+            self.show_message(f"Loading {sandbox_id}…")
+
+    def current_id(self) -> str | None:
+        return self.details.record.id if self.details else None
+
+    def show_details(self, details: SandboxDetails) -> None:
+        same = self.details is not None and self.details.record.id == details.record.id
+        self.details = details
+        r = details.record
+        self.id_label.setText(r.id)
+        self.id_label.setToolTip(r.id)
+        self.badges.set_badges(status_badges(r.status, r.deleted), dimmed=False)
+        f = self.fields
+        f["container"].set(r.container_id or "—")
+        f["working_dir"].set(r.working_dir or "—")
+        for key, value in (("created", r.created_at), ("updated", r.updated_at),
+                           ("deleted", r.deleted_at), ("resources_at", r.last_resource_update)):
+            f[key].set(display.local_time(value) or "—", display.utc_tooltip(value))
+        f["version"].set(str(r.version))
+        f["cpu"].set(f"{display.seconds(r.cpu_usage_seconds)} s",
+                     f"{r.cpu_usage_seconds:,.3f} CPU seconds")
+        f["memory"].set(display.size(r.memory_usage_bytes), f"{r.memory_usage_bytes:,} bytes")
+        f["disk"].set(display.size(r.disk_usage_bytes), f"{r.disk_usage_bytes:,} bytes")
+        f["network"].set(f"↓ {display.size(r.network_rx_bytes)}  ↑ {display.size(r.network_tx_bytes)}",
+                         f"received {r.network_rx_bytes:,} bytes, sent {r.network_tx_bytes:,} bytes")
+        f["checkpoint"].setElideMode(Qt.TextElideMode.ElideRight)
+        latest = details.checkpoints[0] if details.checkpoints else None
+        f["checkpoint"].set(
+            f"{display.local_time(latest.time)} · {latest.reason}" if latest else "none",
+            f"{len(details.checkpoints)} checkpoint(s)" if latest else "",
+        )
+
+        expanded = self._expanded_paths() if same else None
+        self.json.set_value({k: getattr(r, k) for k in JSON_FIELDS}, expand_depth=1)
+        if expanded:
+            for path in expanded:
+                item = self.json.item_for_path(path)
+                if item is not None:
+                    item.setExpanded(True)
+        self.audit.set_entries(details.audit)
+        self._fill_checkpoints(details.checkpoints)
+        self.tabs.setTabText(0, f"Audit trail ({len(details.audit)})")
+        self.tabs.setTabText(1, f"Checkpoints ({len(details.checkpoints)})")
+        self.stack.setCurrentWidget(self.page)
+
+    def _expanded_paths(self) -> list[str]:
+        out: list[str] = []
+        stack = [self.json.invisibleRootItem()]
+        while stack:
+            item = stack.pop()
+            for i in range(item.childCount()):
+                child = item.child(i)
+                if child.isExpanded():
+                    out.append(child.data(0, PATH_ROLE))
+                stack.append(child)
+        return out
+
+    def _fill_checkpoints(self, checkpoints: list[Any]) -> None:
+        self.checkpoints.clear()
+        for cp in checkpoints:
+            data = "" if cp.data is None else value_text(cp.data)
+            item = QTreeWidgetItem(self.checkpoints, [display.local_time(cp.time), cp.reason,
+                                                      one_line(data)])
+            item.setToolTip(0, display.utc_tooltip(cp.time))
+            item.setToolTip(1, cp.reason)
+            if data:
+                item.setToolTip(2, rich_tooltip(data))

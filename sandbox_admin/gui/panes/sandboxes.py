@@ -1,0 +1,826 @@
+"""The Sandboxes pane: browse, filter and act on the sandboxes of one database.
+
+Layout: filter bar (text, created range, show deleted, actions), status facets with
+counts, a Datasette-like headline, then the lazy table beside the detail panel.
+Every query runs as a job (``gui/jobs.py``); every write goes through SandboxStore,
+which audits it. A version conflict (somebody else changed the sandbox) is shown as
+"changed elsewhere — Reload" in the pane, not as an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+from PySide6.QtCore import QDateTime, QModelIndex, QPoint, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QColor, QGuiApplication, QIcon, QKeySequence, QPainter, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDateTimeEdit,
+    QDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QMessageBox,
+    QSplitter,
+    QTableView,
+    QToolBar,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...storage import errors
+from ...storage.fields import utcnow
+from ...storage.sandboxes import SandboxFilter
+from .. import display
+from ..jobs import Job, JobContext, JobRunner
+from ..settings import app_settings
+from ..models.sandboxes import COLUMNS, Query, SandboxTableModel, column_index, headline
+from ..widgets.badges import BadgeDelegate
+from ..widgets.columns import ColumnChooser, ColumnSpec
+from ..widgets.notice_bar import NoticeBar
+from .sandbox_detail import SandboxDetail, SandboxDetails
+from .sandbox_dialogs import CheckpointDialog, PurgeDialog
+
+CREATED_PRESETS: tuple[tuple[str, timedelta | None], ...] = (
+    ("Any time", None),
+    ("Last 24 hours", timedelta(hours=24)),
+    ("Last 7 days", timedelta(days=7)),
+    ("Last 30 days", timedelta(days=30)),
+)
+CUSTOM_RANGE = "Custom range…"
+#: Facets look like chips; a chosen one stands out.
+FACET_STYLE = (
+    "QToolButton#facet { border: 1px solid #bdbdbd; border-radius: 10px; padding: 1px 8px; }"
+    "QToolButton#facet:hover { border-color: #757575; }"
+    "QToolButton#facet:checked { background: #e3f2fd; border: 1px solid #1565c0; font-weight: bold; }"
+)
+TEXT_DEBOUNCE_MS = 300
+SELECT_DEBOUNCE_MS = 60
+AUDIT_LIMIT = 200
+SETTINGS_PREFIX = "sandboxes"
+
+
+def _dot_icon(colour: str) -> QIcon:
+    pix = QPixmap(10, 10)
+    pix.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pix)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setBrush(QColor(colour))
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.drawEllipse(1, 1, 8, 8)
+    painter.end()
+    return QIcon(pix)
+
+
+class SandboxesPane(QWidget):
+    """See the module docstring. Public API per notes/API_JOBS.md."""
+
+    message_requested = Signal(str, str, str)  # level, text, detail
+    #: The detail panel now shows this sandbox (loaded from the database).
+    details_loaded = Signal(str)
+    #: Facet counts arrived.
+    facets_loaded = Signal()
+    #: An action finished: name ("soft_delete", "recover", "checkpoint", "purge"), ok.
+    action_finished = Signal(str, bool)
+
+    def __init__(self, runner: JobRunner, parent: QWidget | None = None,
+                 settings: QSettings | None = None) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self.settings = settings if settings is not None else app_settings()
+        self.store: Any = None
+        self.model = SandboxTableModel(runner, self)
+        self._detail_generation = 0
+        self._facet_generation = 0
+        self._facet_key: SandboxFilter | None = None
+        self._facet_counts: dict[str, int] = {}
+        self._busy = False
+        self._dialog: QDialog | None = None
+        self._wanted_id: str | None = None
+        self.last_purged: list[str] = []
+
+        self._build_actions()
+        self._build_ui()
+        self._connect()
+        self.set_store(None)
+
+    # == building ==================================================================================
+    def _build_actions(self) -> None:
+        def action(text: str, slot: Callable[[], None], shortcut: QKeySequence | str | None = None,
+                   tip: str = "") -> QAction:
+            act = QAction(text, self)
+            act.triggered.connect(slot)
+            if shortcut is not None:
+                act.setShortcut(QKeySequence(shortcut))
+                act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            act.setToolTip(tip or text)
+            self.addAction(act)
+            return act
+
+        self.refresh_action = action("Refresh", self.refresh, QKeySequence.StandardKey.Refresh,
+                                     "Reload the list from the database (F5)")
+        self.filter_action = action("Find", self.focus_filter, QKeySequence.StandardKey.Find,
+                                    "Filter by id or container (Ctrl+F)")
+        self.delete_action = action("Soft delete", self.soft_delete, QKeySequence.StandardKey.Delete,
+                                    "Soft-delete the selected sandbox (Del); it can be recovered")
+        self.recover_action = action("Recover", self.recover, None,
+                                     "Recover the selected soft-deleted sandbox")
+        self.checkpoint_action = action("Checkpoint…", self.checkpoint, None,
+                                        "Record a checkpoint of the selected sandbox, with a reason")
+        self.purge_action = action("Purge deleted…", self.purge_deleted, None,
+                                   "Permanently remove sandboxes soft-deleted more than N days ago")
+        self.copy_id_action = action("Copy ID", self._copy_id, None, "Copy the sandbox id")
+        self.write_actions = (self.delete_action, self.recover_action, self.checkpoint_action,
+                              self.purge_action)
+
+    def _build_ui(self) -> None:
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setSpacing(4)
+
+        bar = QHBoxLayout()
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("Filter by id or container  (Ctrl+F)")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.setMinimumWidth(220)
+        self.created_combo = QComboBox()
+        for label, _ in CREATED_PRESETS:
+            self.created_combo.addItem(label)
+        self.created_combo.addItem(CUSTOM_RANGE)
+        self.created_combo.setToolTip("Created within")
+        self.created_from = QDateTimeEdit()
+        self.created_to = QDateTimeEdit()
+        now = QDateTime.currentDateTime()
+        for edit, value in ((self.created_from, now.addDays(-7)), (self.created_to, now)):
+            edit.setCalendarPopup(True)
+            edit.setDisplayFormat("yyyy-MM-dd HH:mm")
+            edit.setDateTime(value)
+            edit.setVisible(False)
+        self.created_from.setToolTip("Created from (local time)")
+        self.created_to.setToolTip("Created until (local time)")
+        self.deleted_check = QCheckBox("Show deleted")
+        self.deleted_check.setToolTip("Include soft-deleted sandboxes (shown greyed and struck through)")
+        bar.addWidget(self.filter_edit, 2)
+        bar.addWidget(QLabel("Created:"))
+        bar.addWidget(self.created_combo)
+        bar.addWidget(self.created_from)
+        bar.addWidget(self.created_to)
+        bar.addWidget(self.deleted_check)
+        self.toolbar = QToolBar()
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        for act in (self.refresh_action, None, self.delete_action, self.recover_action,
+                    self.checkpoint_action, None, self.purge_action):
+            if act is None:
+                self.toolbar.addSeparator()
+            else:
+                self.toolbar.addAction(act)
+        bar.addStretch(1)
+        bar.addWidget(self.toolbar)
+        layout.addLayout(bar)
+
+        self.facet_bar = QWidget()  # its own style sheet: the table keeps the plain style
+        self.facet_bar.setStyleSheet(FACET_STYLE)
+        facets = QHBoxLayout(self.facet_bar)
+        facets.setContentsMargins(0, 0, 0, 0)
+        facets.setSpacing(4)
+        facets_label = QLabel("Status:")
+        facets.addWidget(facets_label)
+        self.facet_box = QHBoxLayout()
+        self.facet_box.setSpacing(4)
+        facets.addLayout(self.facet_box)
+        self.facets_hint = QLabel("")
+        self.facets_hint.setStyleSheet("color: #757575;")
+        facets.addWidget(self.facets_hint)
+        facets.addStretch(1)
+        layout.addWidget(self.facet_bar)
+        self.facet_buttons: dict[str, QToolButton] = {}
+
+        self.headline = QLabel()
+        self.headline.setTextFormat(Qt.TextFormat.RichText)
+        self.headline.setWordWrap(True)
+        layout.addWidget(self.headline)
+
+        self.notice = NoticeBar()
+        layout.addWidget(self.notice)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.setShowGrid(False)
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.table.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        vheader = self.table.verticalHeader()
+        vheader.setVisible(False)
+        vheader.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        vheader.setDefaultSectionSize(self.fontMetrics().height() + 8)
+        header = self.table.horizontalHeader()
+        header.setSectionsClickable(True)
+        header.setSortIndicatorShown(True)
+        header.setHighlightSections(False)
+        header.setStretchLastSection(False)
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.table.setItemDelegateForColumn(column_index("status"), BadgeDelegate(self.table))
+        self.columns = ColumnChooser(
+            self.table, [ColumnSpec(c.title, c.visible, self._default_width(c.key, c.width))
+                         for c in COLUMNS], self.settings, f"{SETTINGS_PREFIX}/header",
+        )
+        self.columns.restore()
+        self._show_sort_indicator()
+
+        self.detail = SandboxDetail()
+        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(self.detail)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setSizes([660, 340])  # proportions: the default columns fit at 1600 px
+        state = self.settings.value(f"{SETTINGS_PREFIX}/splitter")
+        if state is not None:
+            self.splitter.restoreState(state)
+        self.splitter.splitterMoved.connect(
+            lambda *_: self.settings.setValue(f"{SETTINGS_PREFIX}/splitter", self.splitter.saveState()))
+        layout.addWidget(self.splitter, 1)
+
+        self._text_timer = QTimer(self)
+        self._text_timer.setSingleShot(True)
+        self._text_timer.setInterval(TEXT_DEBOUNCE_MS)
+        self._select_timer = QTimer(self)
+        self._select_timer.setSingleShot(True)
+        self._select_timer.setInterval(SELECT_DEBOUNCE_MS)
+
+    def _default_width(self, key: str, fallback: int) -> int:
+        """Wide enough for a whole UUID / timestamp in this font (not more)."""
+        sample = {"id": "8fa731f1-4041-4479-bcc9-892308e296b3", "created": "2026-11-26 01:35:22",
+                  "updated": "2026-11-26 01:35:22", "container": "sandbox-8fa731f1"}.get(key)
+        if sample is None:
+            return fallback
+        return self.table.fontMetrics().horizontalAdvance(sample) + 18
+
+    def _connect(self) -> None:
+        self.filter_edit.textChanged.connect(lambda _: self._text_timer.start())
+        self.filter_edit.returnPressed.connect(self._apply_filter)
+        self._text_timer.timeout.connect(self._apply_filter)
+        self.created_combo.currentIndexChanged.connect(self._created_changed)
+        self.created_from.dateTimeChanged.connect(lambda _: self._text_timer.start())
+        self.created_to.dateTimeChanged.connect(lambda _: self._text_timer.start())
+        self.deleted_check.toggled.connect(lambda _: self._apply_filter())
+        self.table.horizontalHeader().sortIndicatorChanged.connect(self._sort_changed)
+        self.table.selectionModel().currentRowChanged.connect(lambda *_: self._select_timer.start())
+        self.table.customContextMenuRequested.connect(self._table_menu)
+        self._select_timer.timeout.connect(self._load_details)
+        self.model.total_changed.connect(self._update_headline)
+        self.model.loading_changed.connect(lambda _: self._update_headline())
+        self.model.page_loaded.connect(self._page_loaded)
+        self.model.first_page_loaded.connect(self._first_page_loaded)
+        self.model.load_failed.connect(self._load_failed)
+        self.model.modelReset.connect(self._update_actions)
+        self.runner.exclusive_changed.connect(lambda _: self._update_actions())
+
+    # == public API ==================================================================================
+    def set_store(self, store: Any) -> None:
+        """Show ``store``'s sandboxes (None: nothing open)."""
+        self.store = store
+        self.notice.dismiss()
+        self._facet_key = None
+        self._wanted_id = None
+        self.detail.show_message("Select a sandbox to see its details." if store is not None
+                                 else "No database is open.")
+        self.model.set_store(store, replace(self.model.query, flt=self._build_filter()))
+        self._refresh_facets()
+        self._update_actions()
+        self._update_headline()
+
+    def refresh(self) -> None:
+        """Reload the list, the facets and the shown sandbox (F5)."""
+        if self.store is None:
+            return
+        self._wanted_id = self.selected_id() or self._wanted_id
+        self._facet_key = None
+        self.model.reload()
+        self._refresh_facets()
+
+    def focus_filter(self) -> None:
+        self.filter_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.filter_edit.selectAll()
+
+    # == filtering ======================================================================================
+    def _created_changed(self) -> None:
+        custom = self.created_combo.currentText() == CUSTOM_RANGE
+        self.created_from.setVisible(custom)
+        self.created_to.setVisible(custom)
+        self._apply_filter()
+
+    def _created_range(self) -> tuple[datetime | None, datetime | None]:
+        text = self.created_combo.currentText()
+        if text == CUSTOM_RANGE:
+            start = self.created_from.dateTime().toSecsSinceEpoch()
+            end = self.created_to.dateTime().toSecsSinceEpoch()
+            return (datetime.fromtimestamp(start, timezone.utc),
+                    datetime.fromtimestamp(end, timezone.utc))
+        delta = dict(CREATED_PRESETS).get(text)
+        return (utcnow() - delta if delta else None), None
+
+    def _build_filter(self) -> SandboxFilter:
+        created_from, created_to = self._created_range()
+        statuses = frozenset(s for s, b in self.facet_buttons.items() if b.isChecked())
+        return SandboxFilter(
+            statuses=statuses,
+            text=self.filter_edit.text().strip(),
+            created_from=created_from,
+            created_to=created_to,
+            include_deleted=self.deleted_check.isChecked(),
+        )
+
+    def _apply_filter(self) -> None:
+        self._text_timer.stop()
+        flt = self._build_filter()
+        if flt == self.model.query.flt:
+            return
+        self._wanted_id = self.selected_id() or self._wanted_id
+        self.model.set_query(replace(self.model.query, flt=flt))
+        self._refresh_facets()
+
+    def _sort_changed(self, column: int, order: Qt.SortOrder) -> None:
+        if not self.model.sortable(column):
+            self._show_sort_indicator()  # not sortable: keep the current one
+            self.message_requested.emit(
+                "info", f"“{COLUMNS[column].title}” cannot be sorted by the database.", "")
+            return
+        self._wanted_id = self.selected_id() or self._wanted_id
+        self.model.sort(column, order)
+
+    def _show_sort_indicator(self) -> None:
+        header = self.table.horizontalHeader()
+        header.blockSignals(True)
+        order = Qt.SortOrder.DescendingOrder if self.model.query.descending else Qt.SortOrder.AscendingOrder
+        header.setSortIndicator(self.model.sort_column(), order)
+        header.blockSignals(False)
+
+    # -- facets ----------------------------------------------------------------------------------------
+    def _refresh_facets(self) -> None:
+        if self.store is None:
+            self._set_facets({})
+            return
+        key = replace(self._build_filter(), statuses=frozenset())
+        if key == self._facet_key:
+            return
+        self._facet_key = key
+        self._facet_generation += 1
+        generation, store = self._facet_generation, self.store
+        self.facets_hint.setText("counting…")
+
+        def work(ctx: JobContext) -> dict[str, int]:
+            return dict(store.sandboxes.status_counts(key))
+
+        def done(counts: dict[str, int]) -> None:
+            if generation == self._facet_generation:
+                self._set_facets(counts)
+                self.facets_loaded.emit()
+
+        def failed(error: errors.StorageError) -> None:
+            if generation == self._facet_generation:
+                self.facets_hint.setText("")
+                if not isinstance(error, errors.Cancelled):
+                    self.message_requested.emit("error", str(error), error.detail)
+
+        self.runner.submit(work, name="Count sandboxes by status", on_result=done, on_error=failed,
+                           store=store)
+
+    def _set_facets(self, counts: dict[str, int]) -> None:
+        self._facet_counts = dict(counts)
+        checked = {s for s, b in self.facet_buttons.items() if b.isChecked()}
+        for button in self.facet_buttons.values():
+            self.facet_box.removeWidget(button)
+            button.deleteLater()
+        self.facet_buttons = {}
+        names = sorted(set(counts) | checked, key=lambda s: (-counts.get(s, 0), s))
+        for status in names:
+            button = QToolButton()
+            button.setObjectName("facet")
+            button.setCheckable(True)
+            button.setChecked(status in checked)
+            button.setText(f"{status or '(none)'}  {counts.get(status, 0):,}")
+            button.setIcon(_dot_icon(display.status_colour(status).name()))
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            button.setToolTip(f"Show only {status} sandboxes (click again to clear)")
+            button.toggled.connect(lambda _: self._apply_filter())
+            self.facet_box.addWidget(button)
+            self.facet_buttons[status] = button
+        self.facets_hint.setText("" if names or self.store is None else "no sandboxes")
+
+    def set_status_filter(self, statuses: set[str]) -> None:
+        """Check exactly these status facets (as clicking them would)."""
+        for status, button in self.facet_buttons.items():
+            button.blockSignals(True)
+            button.setChecked(status in statuses)
+            button.blockSignals(False)
+        self._apply_filter()
+
+    # == table and selection ============================================================================
+    def _update_headline(self) -> None:
+        if self.store is None:
+            self.headline.setText("No database is open.")
+            return
+        m = self.model
+        text = headline(m.query, m.total, m.total_exact, m.rowCount(), m.loading)
+        if m.error is not None:
+            text += " · <span style='color:#b71c1c'>loading failed</span>"
+        if self.store.read_only:
+            text += " · <span style='color:#5d4037'>read-only</span>"
+        self.headline.setText(text)
+
+    def _first_page_loaded(self) -> None:
+        self._show_sort_indicator()
+        if self.selected_id() is None and self.model.rowCount() and self._wanted_id is None:
+            self.detail.show_message("Select a sandbox to see its details.")
+
+    def _page_loaded(self, added: int, seconds: float) -> None:
+        self._update_headline()
+        if self._wanted_id is not None and self.selected_id() is None:
+            row = self.model.row_of(self._wanted_id)
+            if row is not None:
+                self.select_row(row)
+                self._wanted_id = None
+            elif self.model.loaded_all:
+                self._wanted_id = None
+                self.detail.show_message("Select a sandbox to see its details.")
+
+    def _load_failed(self, error: errors.StorageError) -> None:
+        self._update_headline()
+        self.message_requested.emit("error", str(error), error.detail)
+
+    def selected_row(self) -> int | None:
+        index = self.table.selectionModel().currentIndex()
+        if not index.isValid() or not self.table.selectionModel().isRowSelected(index.row(), QModelIndex()):
+            return None
+        return index.row()
+
+    def selected_id(self) -> str | None:
+        row = self.selected_row()
+        r = self.model.row_at(row) if row is not None else None
+        return r.id if r else None
+
+    def select_row(self, row: int) -> None:
+        self.table.selectRow(row)
+        self.table.scrollTo(self.model.index(row, 0))
+
+    def select_id(self, sandbox_id: str) -> bool:
+        row = self.model.row_of(sandbox_id)
+        if row is None:
+            self._wanted_id = sandbox_id
+            return False
+        self.select_row(row)
+        return True
+
+    def _copy_id(self) -> None:
+        sid = self.selected_id()
+        if sid:
+            QGuiApplication.clipboard().setText(sid)
+
+    def _table_menu(self, pos: QPoint) -> None:
+        index = self.table.indexAt(pos)
+        if index.isValid():
+            self.table.selectRow(index.row())
+        menu = QMenu(self)
+        for act in (self.delete_action, self.recover_action, self.checkpoint_action, None,
+                    self.copy_id_action, self.refresh_action, None, self.purge_action):
+            if act is None:
+                menu.addSeparator()
+            else:
+                menu.addAction(act)
+        menu.exec(self.table.viewport().mapToGlobal(pos))
+
+    # -- details ------------------------------------------------------------------------------------------
+    def _load_details(self, sandbox_id: str | None = None) -> None:
+        sandbox_id = sandbox_id or self.selected_id()
+        self._update_actions()
+        if sandbox_id is None or self.store is None:
+            return
+        self._detail_generation += 1
+        generation, store = self._detail_generation, self.store
+        self.detail.show_loading(sandbox_id)
+
+        def work(ctx: JobContext) -> SandboxDetails:
+            s = store.sandboxes
+            record = s.get(sandbox_id)
+            return SandboxDetails(record, s.checkpoints(sandbox_id),
+                                  s.audit(sandbox_id, newest_first=True, limit=AUDIT_LIMIT))
+
+        def done(details: SandboxDetails) -> None:
+            if generation != self._detail_generation:
+                return
+            self.detail.show_details(details)
+            self.model.update_record(details.record)
+            self._update_actions()
+            self.details_loaded.emit(sandbox_id)
+
+        def failed(error: errors.StorageError) -> None:
+            if generation != self._detail_generation:
+                return
+            if isinstance(error, errors.NotFound):
+                self.detail.show_message(f"{sandbox_id} no longer exists (removed elsewhere). "
+                                         "Press F5 to refresh the list.")
+            elif not isinstance(error, errors.Cancelled):
+                self.detail.show_message(f"Cannot load {sandbox_id}: {error}")
+                self.message_requested.emit("error", str(error), error.detail)
+
+        self.runner.submit(work, name="Load sandbox details", on_result=done, on_error=failed,
+                           store=store)
+
+    def current_record(self) -> Any:
+        """The full record in the detail panel (when it is the selected one)."""
+        d = self.detail.details
+        return d.record if d is not None and d.record.id == self.selected_id() else None
+
+    # == actions =============================================================================================
+    def read_only_reason(self) -> str:
+        if self.store is None:
+            return "No database is open."
+        if not self.store.read_only:
+            return ""
+        why = f" ({self.store.notices[0]})" if self.store.notices else ""
+        return (f"The database is open read-only{why}: reopen it for writing "
+                "(File → Open…) to change sandboxes.")
+
+    def _update_actions(self) -> None:
+        reason = self.read_only_reason()
+        if not reason and self.runner.exclusive_active:
+            reason = "A maintenance job (restore, vacuum, migrate) is running; wait for it to finish."
+        row = self.model.row_at(self.selected_row()) if self.selected_row() is not None else None
+        no_row = "Select a sandbox first."
+        states = {
+            self.delete_action: (row is not None and not row.is_deleted,
+                                 no_row if row is None else "Already soft-deleted."),
+            self.recover_action: (row is not None and row.is_deleted,
+                                  no_row if row is None else "Only soft-deleted sandboxes can be "
+                                  "recovered (tick Show deleted to see them)."),
+            self.checkpoint_action: (row is not None and not row.is_deleted,
+                                     no_row if row is None else "Recover the sandbox first."),
+            self.purge_action: (True, ""),
+        }
+        base_tips = {
+            self.delete_action: "Soft-delete the selected sandbox (Del); it can be recovered",
+            self.recover_action: "Recover the selected soft-deleted sandbox",
+            self.checkpoint_action: "Record a checkpoint of the selected sandbox, with a reason",
+            self.purge_action: "Permanently remove sandboxes soft-deleted more than N days ago",
+        }
+        for act, (ok, why) in states.items():
+            if reason:
+                act.setEnabled(False)
+                act.setToolTip(reason)
+            elif self._busy:
+                act.setEnabled(False)
+                act.setToolTip("Another change is being written…")
+            else:
+                act.setEnabled(ok)
+                act.setToolTip(base_tips[act] if ok else f"{base_tips[act]}. {why}")
+        self.copy_id_action.setEnabled(row is not None)
+        self.refresh_action.setEnabled(self.store is not None)
+
+    def current_dialog(self) -> QDialog | None:
+        """The confirmation or input dialog the pane has open (tests answer it)."""
+        return self._dialog
+
+    def _open_dialog(self, dialog: QDialog, on_accept: Callable[[], None]) -> None:
+        if self._dialog is not None:
+            self._dialog.reject()
+        self._dialog = dialog
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def finished(code: int) -> None:
+            if self._dialog is dialog:
+                self._dialog = None
+            if code == QDialog.DialogCode.Accepted:
+                on_accept()
+
+        dialog.finished.connect(finished)
+        dialog.open()
+
+    def _confirm(self, title: str, text: str, button: str, on_yes: Callable[[], None],
+                 informative: str = "") -> None:
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Cancel, self)
+        yes = box.addButton(button, QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        if informative:
+            box.setInformativeText(informative)
+        box.setProperty("confirm_button", button)
+        self._dialog = box
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def clicked(b: Any) -> None:
+            if self._dialog is box:
+                self._dialog = None
+            if b is yes:
+                on_yes()
+
+        box.buttonClicked.connect(clicked)
+        box.rejected.connect(lambda: setattr(self, "_dialog", None) if self._dialog is box else None)
+        box.open()
+
+    def _target(self) -> tuple[str, int] | None:
+        """The selected sandbox's id and the version the person saw."""
+        row_i = self.selected_row()
+        row = self.model.row_at(row_i) if row_i is not None else None
+        if row is None:
+            return None
+        rec = self.current_record()
+        return row.id, (rec.version if rec is not None else row.version)
+
+    def soft_delete(self) -> None:
+        target = self._target()
+        if target is None or not self.delete_action.isEnabled():
+            return
+        sid, version = target
+        self._confirm(
+            "Soft-delete sandbox", f"Soft-delete sandbox {sid}?", "Soft delete",
+            lambda: self._write("soft_delete", "Soft delete", sid,
+                                lambda s: s.soft_delete(sid, expected_version=version),
+                                f"Soft-deleted {sid}. Tick “Show deleted” to see or recover it."),
+            informative="It stays in the database (greyed and struck through under “Show "
+                        "deleted”) and can be recovered. The change is written to the audit trail.",
+        )
+
+    def recover(self) -> None:
+        target = self._target()
+        if target is None or not self.recover_action.isEnabled():
+            return
+        sid, version = target
+        self._write("recover", "Recover", sid, lambda s: s.recover(sid, expected_version=version),
+                    f"Recovered {sid}.")
+
+    def checkpoint(self) -> None:
+        target = self._target()
+        if target is None or not self.checkpoint_action.isEnabled():
+            return
+        sid, version = target
+        dialog = CheckpointDialog(sid, self)
+
+        def accepted() -> None:
+            reason = dialog.value()
+            self._write("checkpoint", "Checkpoint", sid,
+                        lambda s: s.checkpoint(sid, reason, expected_version=version),
+                        f"Checkpoint of {sid} recorded: {reason}")
+
+        self._open_dialog(dialog, accepted)
+
+    def _write(self, name: str, title: str, sandbox_id: str, fn: Callable[[Any], Any],
+               success: str) -> Job:
+        self._busy = True
+        self._update_actions()
+        store = self.store
+
+        def work(ctx: JobContext) -> Any:
+            return fn(store.sandboxes)
+
+        def done(record: Any) -> None:
+            self._busy = False
+            self.model.update_record(record)
+            self._facet_key = None
+            self._refresh_facets()
+            self.model.recount()
+            if self.selected_id() == sandbox_id:
+                self._load_details(sandbox_id)
+            elif self.detail.current_id() == sandbox_id:
+                self.detail.show_message(f"{sandbox_id} is hidden by the current filter.")
+            self._update_actions()
+            self.message_requested.emit("info", success, "")
+            self.action_finished.emit(name, True)
+
+        def failed(error: errors.StorageError) -> None:
+            self._busy = False
+            self._update_actions()
+            if isinstance(error, errors.VersionConflict):
+                self._show_conflict(title, sandbox_id, error)
+            elif isinstance(error, errors.NotFound):
+                self.message_requested.emit(
+                    "warning", f"{sandbox_id} no longer exists (removed elsewhere); the list is "
+                    "refreshed.", error.detail or str(error))
+                self.refresh()
+            else:
+                self.message_requested.emit("error", f"{title} failed: {error}", error.detail)
+            self.action_finished.emit(name, False)
+
+        return self.runner.submit(work, name=f"{title} {sandbox_id}", on_result=done, on_error=failed,
+                                  store=store)
+
+    def _show_conflict(self, title: str, sandbox_id: str, error: errors.VersionConflict) -> None:
+        current = error.current
+        now = f" (it is now version {current.version}, status {current.status})" \
+            if current is not None and hasattr(current, "version") else ""
+        self.notice.show_notice(
+            f"<b>{sandbox_id}</b> was changed elsewhere{now}; “{title}” was not applied. "
+            "Reload to see the current state, then try again.",
+            "warning", "Reload", lambda: self._reload_after_conflict(sandbox_id, current),
+        )
+
+    def _reload_after_conflict(self, sandbox_id: str, current: Any) -> None:
+        if current is not None and hasattr(current, "version"):
+            self.model.update_record(current)
+        self._facet_key = None
+        self._refresh_facets()
+        self._load_details(sandbox_id)
+
+    # -- purge ---------------------------------------------------------------------------------------------------
+    def purge_deleted(self) -> None:
+        if not self.purge_action.isEnabled():
+            return
+        days = int(self.settings.value(f"{SETTINGS_PREFIX}/purge_days", 30))
+        dialog = PurgeDialog(days, self)
+        dialog.preview_requested.connect(lambda d: self._purge_preview(dialog, d))
+
+        def accepted() -> None:
+            n = dialog.value()
+            self.settings.setValue(f"{SETTINGS_PREFIX}/purge_days", n)
+            total = dialog.property("preview_total") or 0
+            self._confirm(
+                "Purge deleted sandboxes",
+                f"Permanently remove {display.plural(int(total), 'sandbox', 'sandboxes')} "
+                f"soft-deleted more than {n} days ago?",
+                "Purge", lambda: self._purge(n),
+                informative="Their files and metrics are removed too. This cannot be undone.",
+            )
+
+        self._open_dialog(dialog, accepted)
+        dialog.request_preview()
+
+    def _purge_preview(self, dialog: PurgeDialog, days: int) -> None:
+        store = self.store
+
+        def work(ctx: JobContext) -> tuple[list[str], int]:
+            cutoff = utcnow() - timedelta(days=days)
+            flt = SandboxFilter(include_deleted=True, only_deleted=True)
+            ids: list[str] = []
+            total, cursor = 0, None
+            while True:
+                ctx.check_cancelled()
+                page = store.sandboxes.page(flt, sort="deleted_at", descending=False, after=cursor,
+                                            limit=1000)
+                for r in page.rows:
+                    if r.deleted_at is None or r.deleted_at >= cutoff:
+                        return ids, total
+                    total += 1
+                    if len(ids) < 20:
+                        ids.append(r.id)
+                if page.next_cursor is None:
+                    return ids, total
+                cursor = page.next_cursor
+
+        def done(result: tuple[list[str], int]) -> None:
+            if self._dialog is dialog:
+                dialog.setProperty("preview_total", result[1])
+                dialog.set_preview(days, *result)
+
+        def failed(error: errors.StorageError) -> None:
+            if self._dialog is dialog:
+                dialog.set_preview_error(str(error))
+
+        self.runner.submit(work, name="Preview purge", on_result=done, on_error=failed, store=store)
+
+    def _purge(self, days: int) -> None:
+        self._busy = True
+        self._update_actions()
+        store = self.store
+
+        def work(ctx: JobContext) -> list[str]:
+            return list(store.sandboxes.cleanup_deleted(days))
+
+        def done(ids: list[str]) -> None:
+            self._busy = False
+            self.last_purged = ids
+            self.model.remove_ids(set(ids))
+            if self.detail.current_id() in ids:
+                self.detail.show_message(f"{self.detail.current_id()} was purged.")
+            self._facet_key = None
+            self._refresh_facets()
+            self.model.recount()
+            self._update_actions()
+            if ids:
+                shown = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+                self.message_requested.emit(
+                    "info", f"Purged {display.plural(len(ids), 'sandbox', 'sandboxes')} "
+                    f"soft-deleted more than {days} days ago: {shown}.", "\n".join(ids))
+            else:
+                self.message_requested.emit(
+                    "info", f"Nothing to purge: no sandbox was soft-deleted more than {days} days ago.", "")
+            self.action_finished.emit("purge", True)
+
+        def failed(error: errors.StorageError) -> None:
+            self._busy = False
+            self._update_actions()
+            self.message_requested.emit("error", f"Purge failed: {error}", error.detail)
+            self.action_finished.emit("purge", False)
+
+        self.runner.submit(work, name="Purge deleted sandboxes", on_result=done, on_error=failed,
+                           store=store)
