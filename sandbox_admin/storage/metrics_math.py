@@ -66,16 +66,6 @@ class Partials:
             offset += len(p)
         return cls(**arrays, bins=sk.Bins.concat(bins))
 
-    def take(self, index: np.ndarray) -> "Partials":
-        """Rows ``index`` (sorted, unique) with their bins."""
-        arrays = {f.name: getattr(self, f.name)[index] for f in fields(self) if f.name != "bins"}
-        remap = np.full(len(self), -1, I64)
-        remap[index] = np.arange(len(index))
-        new_rows = remap[self.bins.row] if len(self.bins) else self.bins.row
-        keep = new_rows >= 0
-        bins = sk.Bins(new_rows[keep], self.bins.code[keep], self.bins.count[keep])
-        return Partials(**arrays, bins=bins)
-
     def avg(self) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):
             return (self.sum + self.err) / self.count

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-import sqlite3
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -434,5 +433,29 @@ def test_migration_8_tables_are_ours_and_go_down_cleanly(store):
     assert store.metrics.build_rollups().samples == 1  # rebuilt from raw
 
 
-def test_sqlite_version_has_what_instant_parsing_needs():
-    assert sqlite3.sqlite_version_info >= (3, 25)  # window-free SQL; unixepoch or strftime fallback
+def test_instant_expression_without_unixepoch_gives_the_same_answers(store, monkeypatch):
+    """SQLite before 3.38 has no unixepoch(): the strftime('%s') form must agree."""
+    _insert(store,
+            ("t", "{}", 1, "2026-11-19 18:10:00.25-07:00", "raw"),
+            ("t", "{}", 2, "2026-11-20 01:20:00", "raw"),
+            ("t", "{}", 3, "0001-01-01 00:00:00+00:00", "raw"),
+            ("t", "{}", 4, "garbage", "raw"))
+    new = [(s.value, s.timestamp) for s in store.metrics.query("t", order="id")]
+    from sandbox_admin.storage import metrics_sql
+
+    monkeypatch.setattr(metrics_sql.sqlite3, "sqlite_version_info", (3, 37, 2))
+    old = [(s.value, s.timestamp) for s in store.metrics.query("t", order="id")]
+    assert old == new and new[0][1] == _at(4200.25) and new[3][1] is None
+    assert [s.value for s in store.metrics.query("t", start=_at(0))] == [1.0, 2.0]
+
+
+def test_one_datetime_shared_by_a_scrape_and_datetime_subclasses(store):
+    class Stamp(datetime):  # e.g. pandas.Timestamp
+        pass
+
+    t = _at(1.5)
+    store.metrics.record_batch([Sample(f"m{i}", i, sandbox_id="sb-a", timestamp=t) for i in range(3)]
+                               + [Sample("m9", 9, sandbox_id="sb-a", timestamp=Stamp(2026, 11, 20, 0, 0, 3, tzinfo=UTC)),
+                                  Sample("m10", 10, sandbox_id="sb-a", timestamp=_at(2))])
+    assert [r[4] for r in _raw_rows(store)] == ["2026-11-20 00:00:01.5+00:00"] * 3 + [
+        "2026-11-20 00:00:03+00:00", "2026-11-20 00:00:02+00:00"]
