@@ -218,6 +218,8 @@ class JobRunner(QObject):
         self._exclusive_state = False
         self._close_after: list[Store] = []
         self._orphans: set[Job] = set()  # jobs failed without running (kept alive until then)
+        self._exclusive_running: Job | None = None
+        self._exclusive_pending = 0  # exclusive jobs in _pending (keeps the gate checks O(1))
 
     # -- store --------------------------------------------------------------------------
     @property
@@ -237,6 +239,8 @@ class JobRunner(QObject):
         self._close_idle_stores()
 
     def _close_idle_stores(self) -> None:
+        if not self._close_after:
+            return
         busy = {id(j.store) for j in self._running}
         for store in list(self._close_after):
             if id(store) not in busy and not any(j.store is store for j in self._pending):
@@ -258,9 +262,10 @@ class JobRunner(QObject):
 
     def exclusive_job(self) -> Job | None:
         """The exclusive job holding or waiting for the gate, if any."""
-        for job in list(self._running) + list(self._pending):
-            if job.exclusive:
-                return job
+        if self._exclusive_running is not None:
+            return self._exclusive_running
+        if self._exclusive_pending:
+            return next((job for job in self._pending if job.exclusive), None)
         return None
 
     def is_idle(self) -> bool:
@@ -301,6 +306,7 @@ class JobRunner(QObject):
             QTimer.singleShot(0, lambda j=job: j._finish(False, errors.StorageError(NO_DATABASE)))
             return job
         self._pending.append(job)
+        self._exclusive_pending += job.exclusive
         self._dispatch()
         return job
 
@@ -325,11 +331,14 @@ class JobRunner(QObject):
     def _dispatch(self) -> None:
         while self._pending:
             head = self._pending[0]
-            if any(j.exclusive for j in self._running):
+            if self._exclusive_running is not None:
                 break  # the gate is held
             if head.exclusive and self._running:
                 break  # waits for the running jobs; holds everything behind it
             self._pending.popleft()
+            if head.exclusive:
+                self._exclusive_pending -= 1
+                self._exclusive_running = head
             self._start(head)
             if head.exclusive:
                 break
@@ -351,6 +360,7 @@ class JobRunner(QObject):
     def _on_cancel_requested(self, job: Job) -> None:
         if job.state == "pending" and job in self._pending:
             self._pending.remove(job)
+            self._exclusive_pending -= job.exclusive
             self._orphans.add(job)
             error = errors.Cancelled(f"{job.name}: cancelled before it started.")
             QTimer.singleShot(0, lambda j=job: j._finish(False, error))
@@ -359,6 +369,8 @@ class JobRunner(QObject):
     def _on_finished(self, job: Job) -> None:
         was_running = job in self._running
         self._running.discard(job)
+        if job is self._exclusive_running:
+            self._exclusive_running = None
         self._orphans.discard(job)
         if was_running:
             self.running_changed.emit(len(self._running))
