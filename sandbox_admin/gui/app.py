@@ -30,12 +30,7 @@ def start(db: str | None = None, read_only: bool = False, demo: bool = False) ->
     elif db:
         window.open_database(db, read_only=read_only)
     else:
-        from .. import paths
-
-        if read_only and paths.default_database().exists():
-            window.open_database(paths.default_database(), read_only=True)
-        else:
-            window.open_default()
+        window.open_default(read_only=read_only)
     return window
 
 

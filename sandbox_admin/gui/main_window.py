@@ -316,10 +316,11 @@ class MainWindow(QMainWindow):
         if path:
             self.open_database(path, read_only=read_only)
 
-    def open_default(self) -> Job:
+    def open_default(self, read_only: bool = False) -> Job:
         """The default database in the data folder, created with demo data the first time."""
         path = paths.default_database()
-        return self.open_database(path, demo=dict(DEMO_OPTIONS) if not path.exists() else None)
+        return self.open_database(path, read_only=read_only,
+                                  demo=dict(DEMO_OPTIONS) if not path.exists() else None)
 
     def open_demo(self) -> Job:
         """A fresh demo database in a temporary folder (removed when the window closes)."""

@@ -393,3 +393,14 @@ def test_reopening_the_open_file_closes_it_before_reading_its_header(qtbot, wind
     open_and_wait(qtbot, window, go_db, read_only=True)
     assert seen == [(False, False)]  # the first store had no connection left
     assert window.store is not first and window.store.read_only
+
+
+def test_read_only_first_run_creates_the_demo_and_opens_it_read_only(qtbot, own_home):
+    from sandbox_admin import paths
+
+    window = _started(qtbot, read_only=True)
+    try:
+        assert window.store.path == paths.default_database() and window.store.read_only
+        assert window.message_bar.find("demo") is not None
+    finally:
+        window.shutdown()
