@@ -287,6 +287,15 @@ def safe_relative_path(stored_path: str) -> PurePosixPath:
     return PurePosixPath(*parts)
 
 
+@contextmanager
+def _file_errors(path: Path) -> Iterator[None]:
+    """What the operating system refuses (permissions, full disk, bad names) as a StorageError."""
+    try:
+        yield
+    except OSError as exc:
+        raise errors.StorageError(f"Cannot write {path}: {exc.strerror or exc}.", detail=str(exc)) from exc
+
+
 def _within(path: Path, base: Path) -> bool:
     try:
         path.relative_to(base)
@@ -830,33 +839,35 @@ class FileStore:
     def export_to_file(self, file_id: int, target: str | os.PathLike[str], *, overwrite: bool = False) -> ExportResult:
         """Write the content to exactly ``target`` (a path the person chose)."""
         path = Path(target).expanduser()
-        if not path.parent.is_dir():
-            raise errors.InvalidInput(f"The folder {path.parent} does not exist; create it or choose another.")
-        return self._write_export(file_id, path, overwrite)
+        with _file_errors(path):
+            if not path.parent.is_dir():
+                raise errors.InvalidInput(f"The folder {path.parent} does not exist; create it or choose another.")
+            return self._write_export(file_id, path, overwrite)
 
     def export_into(self, file_id: int, folder: str | os.PathLike[str], *, overwrite: bool = False) -> ExportResult:
         """Write the content under ``folder`` at its stored path (``/app/main.py`` ->
         ``folder/app/main.py``), refusing any stored path that leads outside ``folder``."""
         base = Path(folder).expanduser()
-        if not base.is_dir():
-            raise errors.InvalidInput(f"{base} is not a folder; create it or choose another.")
-        base = base.resolve()
-        record = self.get(file_id)
-        relative = safe_relative_path(record.file_path)
-        path = base.joinpath(*relative.parts)
-        # Check the existing folders on the way (a symlink in the tree may point out).
-        existing = path.parent
-        while not existing.exists():
-            existing = existing.parent
-        if not _within(existing.resolve(), base):
-            raise errors.UnsafePath(
-                f"Exporting {record.file_path} would write outside {base} (through a link at "
-                f"{existing}); refusing."
-            )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not _within(path.parent.resolve(), base):
-            raise errors.UnsafePath(f"Exporting {record.file_path} would write outside {base}; refusing.")
-        return self._write_export(file_id, path, overwrite)
+        with _file_errors(base):
+            if not base.is_dir():
+                raise errors.InvalidInput(f"{base} is not a folder; create it or choose another.")
+            base = base.resolve()
+            record = self.get(file_id)
+            relative = safe_relative_path(record.file_path)
+            path = base.joinpath(*relative.parts)
+            # Check the existing folders on the way (a symlink in the tree may point out).
+            existing = path.parent
+            while not existing.exists():
+                existing = existing.parent
+            if not _within(existing.resolve(), base):
+                raise errors.UnsafePath(
+                    f"Exporting {record.file_path} would write outside {base} (through a link at "
+                    f"{existing}); refusing."
+                )
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not _within(path.parent.resolve(), base):
+                raise errors.UnsafePath(f"Exporting {record.file_path} would write outside {base}; refusing.")
+            return self._write_export(file_id, path, overwrite)
 
     def _write_export(self, file_id: int, path: Path, overwrite: bool) -> ExportResult:
         if path.is_dir():
@@ -864,7 +875,7 @@ class FileStore:
         if os.path.lexists(path) and not overwrite:
             raise errors.InvalidInput(f"{path} already exists; choose another name or allow overwriting (--force).")
         stream = self.open_content(file_id)
-        fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+        fd, temp_name = tempfile.mkstemp(prefix=f".{path.name[:100]}.", suffix=".partial", dir=path.parent)
         temp = Path(temp_name)
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -873,10 +884,8 @@ class FileStore:
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temp, path)
-        except BaseException as exc:
-            temp.unlink(missing_ok=True)
-            if isinstance(exc, OSError):
-                raise errors.StorageError(f"Cannot write {path}: {exc.strerror or exc}.") from exc
+        except BaseException:
+            temp.unlink(missing_ok=True)  # no half-written file is left behind
             raise
         assert stream.sha256 is not None
         return ExportResult(path, stream.bytes_read, stream.sha256, stream.verified, stream.record.checksum, stream.source)

@@ -334,6 +334,11 @@ def test_missing_chunk_is_a_clear_error(store, files: FileStore) -> None:
     with pytest.raises(errors.ContentUnavailable, match="missing from file_chunks"):
         files.read_content(record.id)
     assert files.verify(record.id).ok is False
+    out = store.path.parent / "out"
+    out.mkdir()
+    with pytest.raises(errors.ContentUnavailable):
+        files.export_to_file(record.id, out / "a.bin")
+    assert list(out.iterdir()) == []  # no half-written file left behind
 
 
 def test_verify_reports_gaps_and_size(store, files: FileStore) -> None:
@@ -408,6 +413,19 @@ def test_export_to_a_chosen_file(tmp_path: Path, files: FileStore) -> None:
         files.export_to_file(record.id, tmp_path, overwrite=True)
     with pytest.raises(errors.InvalidInput, match="is not a folder"):
         files.export_into(record.id, tmp_path / "mine.txt")
+
+
+def test_export_reports_what_the_system_refuses(tmp_path: Path, files: FileStore) -> None:
+    record = files.create("sb-1", "/a.txt", b"hello")
+    with pytest.raises(errors.StorageError, match="Cannot write"):
+        files.export_to_file(record.id, tmp_path / ("x" * 300))  # longer than a name may be
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def test_read_content_refuses_big_files(files: FileStore) -> None:
+    record = files.create("sb-1", "/big.bin", os.urandom(5000))
+    with pytest.raises(errors.InvalidInput, match="export it instead"):
+        files.read_content(record.id, max_bytes=1000)
 
 
 def test_go_sources_without_chunks(store, files: FileStore) -> None:
