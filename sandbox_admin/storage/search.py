@@ -357,7 +357,8 @@ class _Search:
         )
 
     def rank_function(self) -> str:
-        weight = float(self.filters.get("path_weight") or PATH_WEIGHT)
+        weight = self.filters.get("path_weight")
+        weight = float(PATH_WEIGHT if weight is None else weight)
         return f"bm25({weight!r}, 1.0)"  # a bound value, not SQL text
 
     def fts_statement(self) -> tuple[str, list[Any]]:
