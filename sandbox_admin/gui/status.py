@@ -134,7 +134,7 @@ class JobsIndicator(QWidget):
         names = [j.name for j in self._jobs]
         if exclusive is not None:
             if exclusive.state == "pending":
-                others = max(0, self.runner.running_count)
+                others = running  # housekeeping (quiet) jobs are short and not shown
                 text = f"Exclusive: {exclusive.name} (waiting for {others} job{'s' * (others != 1)})"
             else:
                 text = f"Exclusive: {exclusive.name}"
