@@ -154,7 +154,7 @@ def _open(window, path: Path, **kwargs) -> None:
     done: list[bool] = []
     window.open_finished.connect(lambda _p, ok: done.append(ok))
     window.open_database(path, **kwargs)
-    settle(lambda: bool(done) and window.runner.is_idle())
+    settle(lambda: bool(done) and window.runner.is_idle(), timeout_s=90)  # a demo takes a while
     pane = window.current_pane()
     model = getattr(pane, "model", None)
     if model is not None and hasattr(model, "total_exact"):
