@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from sandbox_admin.gui.panes.sandbox_dialogs import CheckpointDialog, PurgeDialo
 from sandbox_admin.gui.panes.sandboxes import SandboxesPane
 from sandbox_admin.gui.widgets.badges import BADGES_ROLE
 from sandbox_admin.storage import open_store
+from sandbox_admin.storage.fields import parse_timestamp
 
 GREETER = "037c4d7b-bb04-47d1-a2c6-4981855ad868"  # environment.GREETING has \u003cb\u003e escapes
 WAIT = 15000
@@ -130,7 +132,7 @@ def test_first_page_headline_and_deleted_hidden(qtbot, opened, go_db, go_counts)
     assert "soft-deleted ones included" in pane.headline.text()
 
 
-def test_filter_by_text_and_status_facet(qtbot, opened):
+def test_filter_by_text_status_and_created(qtbot, opened, go_db):
     pane, _ = opened
     pane.focus_filter()
     qtbot.keyClicks(pane.filter_edit, "SANDBOX-2236")  # case-insensitive, container id
@@ -152,11 +154,19 @@ def test_filter_by_text_and_status_facet(qtbot, opened):
     qtbot.waitUntil(lambda: pane.model.query.flt.statuses == {"stopped", "running"}
                     and pane.model.loaded_all, timeout=WAIT)
     assert pane.model.rowCount() == 21
-    # Created range preset: everything in the fixture is older than 24 h? Not all: compare raw.
-    pane.created_combo.setCurrentText("Last 7 days")
-    qtbot.waitUntil(lambda: pane.model.query.flt.created_from is not None and pane.model.loaded_all,
-                    timeout=WAIT)
+    # Created range preset: the store compares instants (the fixture mixes offsets).
+    pane.set_status_filter(set())
+    pane.created_combo.setCurrentText("Last 24 hours")
+    qtbot.waitUntil(lambda: pane.model.query.flt.created_from is not None and pane.model.loaded_all
+                    and not pane.model.query.flt.statuses, timeout=WAIT)
+    cutoff = pane.model.query.flt.created_from
+    assert abs((datetime.now(timezone.utc) - cutoff) - timedelta(hours=24)) < timedelta(minutes=1)
+    expected = {r[0] for r in raw(go_db, "SELECT id, created_at FROM sandboxes WHERE deleted_at IS NULL")
+                if parse_timestamp(r[1]) >= cutoff}
+    assert set(ids(pane)) == expected
     assert "created since" in pane.headline.text()
+    pane.created_combo.setCurrentText("Custom range…")
+    assert pane.created_from.isVisible() and pane.created_to.isVisible()
 
 
 def test_sort_by_header_click(qtbot, opened):
