@@ -473,22 +473,26 @@ def search_files(
 
 def _run(search: "_Search", typed: str, fts_query: str, limit: int, offset: int) -> SearchResult:
     store = search.store
-    if not fts_available(store):
-        return _fallback(search, typed, limit, offset, "The full-text index (file_search_fts) is missing")
     note = ""
-    for attempt in (fts_query, literal_query(_apply_aliases(clean_query(typed)))):
+    attempt = fts_query
+    while True:  # the translation, then (if FTS5 still objects) the words read literally
         try:
             rows = search.fts(attempt, limit + 1, offset)
         except (sqlite3.Error, peewee.PeeweeException) as exc:
-            if _is_query_problem(str(exc)) and attempt != '""':
+            message = str(exc)
+            if "no such table" in message.lower() and not fts_available(store):
+                return _fallback(search, typed, limit, offset, "The full-text index (file_search_fts) is missing")
+            if _is_query_problem(message):
+                if note:
+                    return _fallback(search, typed, limit, offset, "The query could not be run on the full-text index")
                 note = "Your query was read as plain words."
+                attempt = literal_query(_apply_aliases(clean_query(typed)))
                 continue
             translated = errors.translate(exc, str(store.path))
             if isinstance(translated, (errors.DatabaseLocked, errors.Cancelled)):
                 raise translated from exc
             return _fallback(search, typed, limit, offset, f"The full-text index is damaged ({exc})")
         return SearchResult(typed, attempt, rows[:limit], message=note, offset=offset, has_more=len(rows) > limit)
-    return _fallback(search, typed, limit, offset, "The query could not be run on the full-text index")
 
 
 def _fallback(search: _Search, typed: str, limit: int, offset: int, why: str) -> SearchResult:

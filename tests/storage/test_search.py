@@ -315,6 +315,9 @@ def test_fts5_syntax_error_is_retried_literally(corpus, monkeypatch) -> None:  #
     result = corpus.files.search("hello world")
     assert not result.fallback and result.fts_query == '"hello" AND "world"'
     assert "plain words" in result.message and result.hits
+    monkeypatch.setattr(search_module, "literal_query", lambda text: "OR OR")  # still broken
+    result = corpus.files.search("hello world")
+    assert result.fallback and "could not be run" in result.message and result.hits
 
 
 def test_locked_database_is_an_error_not_a_fallback(corpus) -> None:  # type: ignore[no-untyped-def]
