@@ -101,6 +101,39 @@ def format_timestamp(value: datetime) -> str:
     return text
 
 
+class TimestampFormatter:
+    """:func:`format_timestamp` for bulk writes (metric ingest): the same text, ~2x faster.
+
+    ``isoformat`` of an aware datetime is the ingest bottleneck; here the
+    ``YYYY-MM-DD HH:MM:`` part is cached per minute and seconds and fraction are
+    appended. Values outside 1970..2106 or not in ``timezone.utc`` take the plain path.
+    """
+
+    __slots__ = ("_minutes",)
+    _SECONDS = [f"{s:02d}" for s in range(60)]
+
+    def __init__(self) -> None:
+        self._minutes: dict[int, str] = {}
+
+    def __call__(self, value: datetime) -> str:
+        if value.tzinfo is not UTC:
+            return format_timestamp(value)
+        seconds = value.timestamp()
+        if not 0 <= seconds < 4294967296:
+            return format_timestamp(value)
+        whole = int(seconds)  # exact: the float's error is far below a microsecond here
+        minute = whole // 60
+        prefix = self._minutes.get(minute)
+        if prefix is None:
+            if len(self._minutes) > 65536:
+                self._minutes.clear()
+            prefix = self._minutes[minute] = format_timestamp(datetime.fromtimestamp(minute * 60, UTC))[:17]
+        micro = value.microsecond
+        if micro:
+            return prefix + self._SECONDS[whole - minute * 60] + "." + str(1000000 + micro)[1:].rstrip("0") + "+00:00"
+        return prefix + self._SECONDS[whole - minute * 60] + "+00:00"
+
+
 def is_zero_time(value: datetime | None) -> bool:
     return value is not None and value.year == 1 and value.month == 1 and value.day == 1
 

@@ -41,7 +41,7 @@ from peewee import fn
 from . import errors
 from . import metrics_math as mm
 from . import sketch as sk
-from .fields import UTC, format_timestamp, parse_timestamp, utcnow
+from .fields import UTC, TimestampFormatter, format_timestamp, parse_timestamp, utcnow
 from .metrics_sql import (
     METRIC_TYPES,
     US,
@@ -134,9 +134,9 @@ class MetricsStore:
     def _rows(self, samples: Iterable[Sample], seen: set[str], counter: list[int]) -> Iterator[tuple]:
         """Validate and convert samples to row tuples (the ingest hot path)."""
         types = set(METRIC_TYPES)
-        cache: dict[Any, str] = {}
+        cache: dict[int, tuple[Any, dict, str]] = {}
         now_text: str | None = None
-        fmt = format_timestamp
+        fmt = TimestampFormatter()
         last_sid: Any = _UNSET
         last_ts: Any = _UNSET
         last_text = ""
@@ -178,15 +178,15 @@ class MetricsStore:
             else:
                 text = _timestamp_text(n, s, ts)
             if labels:
-                try:
-                    key = tuple(labels.items())
-                    lt = cache.get(key)
-                except TypeError:  # unhashable values
-                    key, lt = None, None
-                if lt is None:
+                # callers reuse one dict per series: key by identity, checked by equality
+                entry = cache.get(id(labels))
+                if entry is not None and entry[0] is labels and entry[1] == labels:
+                    lt = entry[2]
+                else:
                     lt = labels_text(labels)
-                    if key is not None:
-                        cache[key] = lt
+                    if len(cache) > 65536:
+                        cache.clear()
+                    cache[id(labels)] = (labels, dict(labels), lt)
             else:
                 lt = "{}"
             yield (name, typ, lt, value, text, sid, "raw")

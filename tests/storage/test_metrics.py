@@ -459,3 +459,14 @@ def test_one_datetime_shared_by_a_scrape_and_datetime_subclasses(store):
                                   Sample("m10", 10, sandbox_id="sb-a", timestamp=_at(2))])
     assert [r[4] for r in _raw_rows(store)] == ["2026-11-20 00:00:01.5+00:00"] * 3 + [
         "2026-11-20 00:00:03+00:00", "2026-11-20 00:00:02+00:00"]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
+                    timezones=st.sampled_from([UTC, timezone(timedelta(hours=-7)), timezone(timedelta(hours=14))])))
+def test_bulk_timestamp_formatter_writes_exactly_what_format_timestamp_writes(value):
+    from sandbox_admin.storage.fields import TimestampFormatter, format_timestamp
+
+    fmt = TimestampFormatter()
+    assert fmt(value) == format_timestamp(value)
+    assert fmt(value.replace(microsecond=0)) == format_timestamp(value.replace(microsecond=0))
