@@ -210,7 +210,12 @@ def merge(p: Partials, step: int, key_map: np.ndarray | None = None,
     sketched_sorted = p.sketched[order]
     new_row = np.empty(len(p), I64)
     new_row[order] = np.repeat(np.arange(n_rows, dtype=I64), ends - starts)
-    bins = sk.merge(p.bins, new_row) if with_bins and len(p.bins) else sk.Bins.empty()
+    if not (with_bins and len(p.bins)):
+        bins = sk.Bins.empty()
+    elif n_rows == len(p):  # nothing merges: only the row numbers change
+        bins = sk.renumber(p.bins, new_row)
+    else:
+        bins = sk.merge(p.bins, new_row)
     return Partials(
         key=k[starts], bucket=b[starts], count=np.add.reduceat(p.count[order], starts),
         sum=sums, err=errs,

@@ -223,14 +223,30 @@ def decode_rows(blobs: Sequence[bytes], rows: Sequence[int]) -> Bins:
     cnt = _gather(buf, start[which] + n[which] * wo[which] + j * wc[which], wc[which], 8)
     code = np.where(j < neg[which], _KOFF - keys, _ZERO + 1 + _KOFF + keys)
     zero = _gather(buf, start + n * wo + n * wc, wc, 8)
+    # canonical order without sorting: each sketch's slots are [negatives, zero, positives]
+    out_start = np.cumsum(n + 1) - (n + 1)
+    slot = out_start[which] + j + (j >= neg[which])
+    total = int((n + 1).sum())
     rows_arr = np.asarray(rows, dtype=_I64)
-    bins = Bins(
-        np.concatenate([rows_arr[which], rows_arr]),
-        np.concatenate([code, np.full(len(blobs), _ZERO, _I64)]),
-        np.concatenate([cnt, zero]),
-    )
-    keep = bins.count > 0
-    return merge(Bins(bins.row[keep], bins.code[keep], bins.count[keep]))
+    out_row = np.empty(total, _I64)
+    out_code = np.empty(total, _I64)
+    out_count = np.empty(total, _I64)
+    out_row[slot], out_code[slot], out_count[slot] = rows_arr[which], code, cnt
+    zslot = out_start + neg
+    out_row[zslot], out_code[zslot], out_count[zslot] = rows_arr, _ZERO, zero
+    keep = out_count > 0
+    bins = Bins(out_row[keep], out_code[keep], out_count[keep])
+    if (np.diff(rows_arr) > 0).all():
+        return bins  # canonical: rows ascending, codes ascending within each
+    return merge(bins)
+
+
+def renumber(bins: Bins, row_map: np.ndarray) -> Bins:
+    """Bins with rows renumbered one-to-one (no two rows merge): a stable sort keeps
+    each row's codes in order, cheaper than :func:`merge`."""
+    rows = row_map[bins.row]
+    order = np.argsort(rows, kind="stable")
+    return Bins(rows[order], bins.code[order], bins.count[order])
 
 
 def encode_values(values: Iterable[float]) -> bytes:

@@ -416,6 +416,9 @@ def test_sketch_serialisation_round_trips_and_is_compact():
     back = sk.decode_rows(blobs, [1, 3])
     keep = np.isin(many.row, [1, 3])
     assert back.code.tolist() == many.code[keep].tolist() and back.count.tolist() == many.count[keep].tolist()
+    every = sk.decode_rows(sk.encode_rows(many, [0, 1, 2, 3]), [0, 1, 2, 3])  # zero buckets in rows 0 and 2
+    assert (every.row.tolist(), every.code.tolist(), every.count.tolist()) == (
+        many.row.tolist(), many.code.tolist(), many.count.tolist())
     blob = sk.encode_values(rng.normal(50, 5, 12))
     assert len(blob) < 15 + 12 * 2 + 13
     assert math.isclose(sk.quantile_of(sk.encode_values([2.0] * 5), 0.5), 2.0, rel_tol=sk.RELATIVE_ERROR)
