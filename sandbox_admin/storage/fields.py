@@ -101,37 +101,55 @@ def format_timestamp(value: datetime) -> str:
     return text
 
 
-class TimestampFormatter:
-    """:func:`format_timestamp` for bulk writes (metric ingest): the same text, ~2x faster.
+def format_timestamps_us(instants_us: Any) -> list[str]:
+    """:func:`format_timestamp` for many instants at once (integer µs since the epoch).
 
-    ``isoformat`` of an aware datetime is the ingest bottleneck; here the
-    ``YYYY-MM-DD HH:MM:`` part is cached per minute and seconds and fraction are
-    appended. Values outside 1970..2106 or not in ``timezone.utc`` take the plain path.
+    The bulk path of metric ingest, where formatting one datetime at a time was the
+    bottleneck: dates come from Hinnant's days-to-civil arithmetic and the text is
+    assembled as a numpy array of code points, so the cost per value is a few numpy
+    element operations instead of an ``isoformat`` call. Same text as
+    ``format_timestamp`` for years 1..9999 (property-tested).
     """
+    import numpy as np
 
-    __slots__ = ("_minutes",)
-    _SECONDS = [f"{s:02d}" for s in range(60)]
+    us = np.asarray(instants_us, dtype=np.int64)
+    n = len(us)
+    secs = us // 1_000_000
+    micro = us - secs * 1_000_000
+    days = secs // 86400
+    sod = secs - days * 86400
+    z = days + 719468
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = np.where(mp < 10, mp + 3, mp - 9)
+    year = yoe + era * 400 + (month <= 2)
+    chars = np.zeros((n, 32), dtype=np.uint32)
 
-    def __init__(self) -> None:
-        self._minutes: dict[int, str] = {}
+    def put(column: int, value: Any, width: int, rows: Any = slice(None)) -> None:
+        for k in range(width):
+            chars[rows, column + width - 1 - k] = 48 + (value // 10**k) % 10
 
-    def __call__(self, value: datetime) -> str:
-        if value.tzinfo is not UTC:
-            return format_timestamp(value)
-        seconds = value.timestamp()
-        if not 0 <= seconds < 4294967296:
-            return format_timestamp(value)
-        whole = int(seconds)  # exact: the float's error is far below a microsecond here
-        minute = whole // 60
-        prefix = self._minutes.get(minute)
-        if prefix is None:
-            if len(self._minutes) > 65536:
-                self._minutes.clear()
-            prefix = self._minutes[minute] = format_timestamp(datetime.fromtimestamp(minute * 60, UTC))[:17]
-        micro = value.microsecond
-        if micro:
-            return prefix + self._SECONDS[whole - minute * 60] + "." + str(1000000 + micro)[1:].rstrip("0") + "+00:00"
-        return prefix + self._SECONDS[whole - minute * 60] + "+00:00"
+    put(0, year, 4)
+    put(5, month, 2)
+    put(8, day, 2)
+    put(11, sod // 3600, 2)
+    put(14, sod // 60 % 60, 2)
+    put(17, sod % 60, 2)
+    for column, char in ((4, "-"), (7, "-"), (10, " "), (13, ":"), (16, ":")):
+        chars[:, column] = ord(char)
+    fraction = micro > 0
+    chars[fraction, 19] = ord(".")
+    put(20, micro[fraction], 6, fraction)
+    trailing = sum((micro % 10**k == 0).astype(np.int64) for k in range(1, 6))
+    suffix = np.where(fraction, 26 - trailing, 19)  # the trimmed fraction's zeros are overwritten
+    rows = np.arange(n)
+    for j, char in enumerate("+00:00"):
+        chars[rows, suffix + j] = ord(char)
+    return chars.view(np.dtype("U32")).ravel().tolist()
 
 
 def is_zero_time(value: datetime | None) -> bool:

@@ -41,7 +41,8 @@ from peewee import fn
 from . import errors
 from . import metrics_math as mm
 from . import sketch as sk
-from .fields import UTC, TimestampFormatter, format_timestamp, parse_timestamp, utcnow
+from .fields import parse_timestamp
+from .metrics_ingest import RowMaker
 from .metrics_sql import (
     METRIC_TYPES,
     US,
@@ -53,7 +54,6 @@ from .metrics_sql import (
     instant_us,
     label_conditions,
     labels_match,
-    labels_text,
     period_condition,
     raw_period,
     time_conditions,
@@ -106,17 +106,15 @@ class MetricsStore:
         bad sample (no sandbox, unknown sandbox, NaN, unknown type) refuses the batch."""
         self.store.require_writable()
         sql = self._insert()
-        seen: set[str] = set()
-        counter = [0]
-        rows = self._rows(samples, seen, counter)
+        maker = RowMaker()
         with self.store.transaction():
             try:
-                self.db.cursor().executemany(sql, rows)
+                self.db.cursor().executemany(sql, maker.rows(samples))
             except sqlite3.IntegrityError as exc:
                 if "FOREIGN KEY" not in str(exc).upper():
                     raise
-                raise self._unknown_sandboxes(seen) from exc
-        return counter[0]
+                raise self._unknown_sandboxes(maker.seen) from exc
+        return maker.count
 
     def _unknown_sandboxes(self, seen: set[str]) -> errors.StorageError:
         S = self.store.models.Sandbox
@@ -130,67 +128,6 @@ class MetricsStore:
             f"No sandbox {shown} in this database, so nothing was recorded (the Go schema "
             "ties every metric to an existing sandbox). Create the sandbox first or fix the id."
         )
-
-    def _rows(self, samples: Iterable[Sample], seen: set[str], counter: list[int]) -> Iterator[tuple]:
-        """Validate and convert samples to row tuples (the ingest hot path)."""
-        types = set(METRIC_TYPES)
-        cache: dict[int, tuple[Any, dict, str]] = {}
-        now_text: str | None = None
-        fmt = TimestampFormatter()
-        last_sid: Any = _UNSET
-        last_ts: Any = _UNSET
-        last_text = ""
-        n = 0
-        for n, s in enumerate(samples, 1):
-            name = s.name
-            typ = s.type
-            value = s.value
-            sid = s.sandbox_id
-            ts = s.timestamp
-            labels = s.labels
-            if not name or name.__class__ is not str:
-                raise _bad(n, s, "a metric needs a name (a non-empty string)")
-            if typ not in types:
-                raise _bad(n, s, f"type {typ!r} is not one of {', '.join(METRIC_TYPES)}")
-            if value.__class__ is not float:
-                try:
-                    value = float(value)
-                except (TypeError, ValueError):
-                    raise _bad(n, s, f"value {value!r} is not a number") from None
-            if value != value:
-                raise _bad(n, s, "value is NaN, which SQLite stores as NULL (value is NOT NULL)")
-            if sid is not last_sid:
-                if not sid:
-                    raise _bad(n, s, "it has no sandbox_id; the Go schema's foreign key drops "
-                                     "metrics without one, so they are refused. Pass the sandbox's id")
-                sid = str(sid)
-                seen.add(sid)
-                last_sid = sid
-            if ts is last_ts:  # one datetime for a whole scrape: format it once
-                text = last_text
-            elif ts.__class__ is datetime:
-                text = last_text = fmt(ts)
-                last_ts = ts
-            elif ts is None:
-                if now_text is None:
-                    now_text = fmt(utcnow())
-                text = now_text
-            else:
-                text = _timestamp_text(n, s, ts)
-            if labels:
-                # callers reuse one dict per series: key by identity, checked by equality
-                entry = cache.get(id(labels))
-                if entry is not None and entry[0] is labels and entry[1] == labels:
-                    lt = entry[2]
-                else:
-                    lt = labels_text(labels)
-                    if len(cache) > 65536:
-                        cache.clear()
-                    cache[id(labels)] = (labels, dict(labels), lt)
-            else:
-                lt = "{}"
-            yield (name, typ, lt, value, text, sid, "raw")
-        counter[0] = n
 
     # -- reading raw samples ------------------------------------------------------------------
     def _conditions(self, *, names=None, types=None, sandbox_id=None, labels=None,
@@ -630,26 +567,7 @@ class MetricsStore:
         return self.rollups.apply_retention(policy, now, progress)
 
 
-_UNSET = object()
-
-
 def _extreme(pick: Any, a: Any, b: Any) -> Any:
     if a is None:
         return b
     return a if b is None else pick(a, b)
-
-
-def _bad(n: int, sample: Any, why: str) -> errors.InvalidInput:
-    name = getattr(sample, "name", "?")
-    return errors.InvalidInput(f"Sample {n} ({name!r}) was refused, nothing was recorded: {why}.")
-
-
-def _timestamp_text(n: int, sample: Any, ts: Any) -> str:
-    if isinstance(ts, datetime):  # a subclass (e.g. pandas.Timestamp)
-        return format_timestamp(ts)
-    if isinstance(ts, (int, float)) and not isinstance(ts, bool):
-        return format_timestamp(datetime.fromtimestamp(float(ts), UTC))
-    parsed = parse_timestamp(ts) if isinstance(ts, (str, bytes)) else None
-    if parsed is None:
-        raise _bad(n, sample, f"timestamp {ts!r} is not a time")
-    return format_timestamp(parsed)

@@ -90,6 +90,27 @@ def test_bad_samples_are_refused_with_a_reason(store, sample, message):
     assert _raw_rows(store) == []
 
 
+def test_refusals_name_the_sample_across_chunks_and_odd_inputs_work(store):
+    good = [Sample("cpu", i, sandbox_id="sb-a", timestamp=_at(i)) for i in range(9000)]
+    bad = good[:8999] + [Sample("cpu", None, sandbox_id="sb-a")] + good[9000:]
+    with pytest.raises(errors.InvalidInput, match=r"Sample 9000 \('cpu'\).*None is not a number"):
+        store.metrics.record_batch(bad)
+    with pytest.raises(errors.InvalidInput, match="Sample 2 .*outside the years"):
+        store.metrics.record_batch([good[0], Sample("cpu", 1, sandbox_id="sb-a", timestamp=1e12 * 365)])
+    with pytest.raises(errors.InvalidInput, match="Sample 2 .*not a Sample"):
+        store.metrics.record_batch([good[0], ("cpu", 1.0)])
+    with pytest.raises(errors.InvalidInput, match="Sample 1 .*type None"):
+        store.metrics.record_batch([Sample("cpu", 1, type=None, sandbox_id="sb-a")])
+    assert _raw_rows(store) == []
+    naive = datetime(2026, 11, 20, 0, 0, 7)  # naive = UTC
+    n = store.metrics.record_batch(iter([Sample("cpu", "2.5", sandbox_id="sb-a", timestamp=naive),
+                                         Sample("cpu", True, labels={"k": 1}, sandbox_id="sb-a", timestamp=_at(8))]))
+    assert n == 2
+    assert _raw_rows(store) == [("cpu", "gauge", "{}", 2.5, "2026-11-20 00:00:07+00:00", "sb-a", "raw"),
+                                ("cpu", "gauge", '{"k":"1"}', 1.0, "2026-11-20 00:00:08+00:00", "sb-a", "raw")]
+    assert store.metrics.record_batch([]) == 0
+
+
 def test_read_only_store_refuses_writes(fresh_db):
     with open_store(fresh_db, read_only=True) as ro:
         with pytest.raises(errors.ReadOnly):
@@ -464,12 +485,14 @@ def test_one_datetime_shared_by_a_scrape_and_datetime_subclasses(store):
         "2026-11-20 00:00:03+00:00", "2026-11-20 00:00:02+00:00"]
 
 
-@settings(max_examples=3000, deadline=None)
-@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
-                    timezones=st.sampled_from([UTC, timezone(timedelta(hours=-7)), timezone(timedelta(hours=14))])))
-def test_bulk_timestamp_formatter_writes_exactly_what_format_timestamp_writes(value):
-    from sandbox_admin.storage.fields import TimestampFormatter, format_timestamp
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
+                             timezones=st.sampled_from([UTC, timezone(timedelta(hours=-7)),
+                                                        timezone(timedelta(hours=14))])),
+                min_size=1, max_size=50))
+def test_bulk_timestamp_formatting_writes_exactly_what_format_timestamp_writes(values):
+    from sandbox_admin.storage.fields import format_timestamp, format_timestamps_us
 
-    fmt = TimestampFormatter()
-    assert fmt(value) == format_timestamp(value)
-    assert fmt(value.replace(microsecond=0)) == format_timestamp(value.replace(microsecond=0))
+    values += [v.replace(microsecond=0) for v in values]
+    instants = [(v - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1) for v in values]
+    assert format_timestamps_us(instants) == [format_timestamp(v) for v in values]
