@@ -1,7 +1,12 @@
 """Backups people can trust and a restore that is atomic even if the machine dies.
 
-**Backup** (:meth:`BackupManager.create`) uses SQLite's online backup API from a
-connection that holds one read transaction for the whole copy. In WAL mode a reader
+**Backup** (:meth:`BackupManager.create`) first tries the fast path of
+:mod:`backup_snapshot`: a copy of the database file's bytes, made by a child process
+while one of our read transactions keeps those bytes frozen and equal to its snapshot
+(``method: "snapshot-copy"``). When that cannot be arranged (a reader of an older
+snapshot keeps WAL frames out of the file, the write lock stays taken, the store is
+read-only with a non-empty ``-wal``…) it uses SQLite's online backup API from a
+connection that holds one read transaction for the whole copy (``"backup-api"``). In WAL mode a reader
 does not block writers, and the backup copies that one snapshot: it is consistent,
 and it never restarts when another process commits (a stepped backup without the
 held snapshot starts over on every foreign commit and may never finish under
@@ -60,6 +65,7 @@ from .backup_files import (
     verify_backup,
     write_sidecar,
 )
+from . import backup_snapshot as snapshot
 from .backup_policy import (
     RetentionPlan,
     RetentionPolicy,
@@ -82,7 +88,11 @@ __all__ = [
     "RetentionPolicy", "RetentionPlan", "Schedule", "ScheduledRun", "verify_backup",
     "list_backups", "describe_backup", "forget", "backup_name", "parse_backup_name",
     "VERIFIED", "UNVERIFIED", "BROKEN", "DEFAULT_PAGES_PER_STEP", "read_sidecar",
+    "SNAPSHOT_COPY", "BACKUP_API",
 ]
+
+SNAPSHOT_COPY = snapshot.SNAPSHOT_COPY
+BACKUP_API = snapshot.BACKUP_API
 
 #: Pages copied per backup step: small enough for smooth progress and prompt
 #: cancelling, large enough that the per-step cost vanishes (benchmarks/bench_backup.py).
@@ -108,6 +118,8 @@ class BackupResult:
     verified: bool = True
     problems: list[str] = field(default_factory=list)  # only a safety backup may have some
     removed: list[Path] = field(default_factory=list)  # by retention, right after
+    method: str = BACKUP_API  # how the bytes were copied: SNAPSHOT_COPY or BACKUP_API
+    method_note: str = ""  # why the fast path was not taken, when it was not
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -123,6 +135,8 @@ class BackupResult:
             "kind": self.kind,
             "duration_s": round(self.duration_s, 3),
             "removed": [str(p) for p in self.removed],
+            "method": self.method,
+            "method_note": self.method_note,
         }
 
 
@@ -234,12 +248,18 @@ class BackupManager:
         pages_per_step: int = DEFAULT_PAGES_PER_STEP,
         keep: RetentionPolicy | None = None,
         lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
+        method: str = snapshot.AUTO,
     ) -> BackupResult:
         """A consistent online backup, verified and described, in ``directory``.
 
         ``keep`` applies a retention policy to this database's backups afterwards.
+        ``method``: "auto" (the fast snapshot copy when possible, else the backup API),
+        or force SNAPSHOT_COPY / BACKUP_API. ``pages_per_step`` applies to the backup API.
         Raises errors.Cancelled (nothing left behind), NotEnoughSpace, BackupInvalid.
         """
+        if method not in snapshot.METHODS:
+            raise errors.InvalidInput(
+                f"Unknown backup method {method!r}; use one of {', '.join(snapshot.METHODS)}.")
         started = time.monotonic()
         created_at = utcnow()
         folder = paths.ensure(self.directory(directory))
@@ -247,7 +267,8 @@ class BackupManager:
         tmp = folder / ("." + backup_name(created_at) + PARTIAL_MARK
                         + f"{os.getpid()}-{secrets.token_hex(4)}")
         try:
-            self._copy_out(tmp, progress, cancel, pages_per_step, lock_timeout_s)
+            used, note = self._copy_out(tmp, progress, cancel, pages_per_step, lock_timeout_s,
+                                        method)
             fsync_file(tmp)  # our connection to it is closed: safe to open/close
             report = verify_backup(tmp, use_sidecar=False, progress=progress, cancel=cancel)
             # A safety backup is kept even when the live database is damaged (that is
@@ -274,6 +295,8 @@ class BackupManager:
             duration_s=time.monotonic() - started,
             verified=report.ok,
             problems=list(report.problems),
+            method=used,
+            method_note=note,
         )
         write_sidecar(final, {
             "format": SIDECAR_FORMAT,
@@ -292,6 +315,8 @@ class BackupManager:
             "sqlite_version": sqlite3.sqlite_version,
             "sandbox_admin_version": __version__,
             "duration_seconds": round(result.duration_s, 3),
+            "method": result.method,
+            "method_note": result.method_note,
         })
         if keep is not None and not keep.empty:
             plan = forget(folder, keep, source=result.source_path)
@@ -299,7 +324,55 @@ class BackupManager:
         return result
 
     def _copy_out(self, tmp: Path, progress: ProgressFn | None, cancel: CancelFn | None,
-                  pages_per_step: int, lock_timeout_s: float) -> None:
+                  pages_per_step: int, lock_timeout_s: float,
+                  method: str = snapshot.AUTO) -> tuple[str, str]:
+        """Copy one snapshot of the live database into ``tmp``: (method used, why not the
+        fast one)."""
+        note = ""
+        if method != BACKUP_API:
+            try:
+                self._snapshot_copy(tmp, progress, cancel, lock_timeout_s)
+                return SNAPSHOT_COPY, ""
+            except snapshot.SnapshotUnavailable as exc:
+                _unlink_quietly(tmp)
+                if method == SNAPSHOT_COPY:
+                    raise errors.StorageError(
+                        f"A snapshot copy of {self.store.path.name} is not possible now: {exc}. "
+                        "Use the automatic method (it falls back to SQLite's backup API).") from exc
+                note = str(exc)
+        self._backup_api_copy(tmp, progress, cancel, pages_per_step, lock_timeout_s)
+        return BACKUP_API, note
+
+    def _snapshot_copy(self, tmp: Path, progress: ProgressFn | None, cancel: CancelFn | None,
+                       lock_timeout_s: float, *, copier: str | None = None) -> None:
+        """The fast path (backup_snapshot.py): raises SnapshotUnavailable to fall back."""
+        db = self.store.db
+        path = self.store.path.resolve()
+        try:
+            frozen = snapshot.freeze(db.database, path, read_only=db.read_only,
+                                     immutable=db.immutable, connect=_raw_connect,
+                                     lock_timeout_s=lock_timeout_s)
+        except sqlite3.Error as exc:
+            raise errors.translate(exc, str(self.store.path)) from exc
+        try:
+            _check_space(tmp.parent, frozen.nbytes, "the backup")
+            total = frozen.page_count
+
+            def on_chunk(done: int) -> None:
+                if cancel is not None and cancel():
+                    raise errors.Cancelled("copy cancelled; nothing was changed.")
+                if progress is not None:
+                    progress("copy", done // frozen.page_size, total)
+
+            if progress is not None:
+                progress("copy", 0, total)
+            snapshot.copy_prefix(path, tmp, frozen.nbytes, on_chunk=on_chunk,
+                                 chunk_bytes=snapshot.COPY_CHUNK_BYTES, copier=copier)
+        finally:
+            frozen.close()
+
+    def _backup_api_copy(self, tmp: Path, progress: ProgressFn | None, cancel: CancelFn | None,
+                         pages_per_step: int, lock_timeout_s: float) -> None:
         """Copy one snapshot of the live database into ``tmp`` with the backup API."""
         src = _raw_connect(self.store.db.database, lock_timeout_s)
         try:
