@@ -280,8 +280,12 @@ def _copy_with_cp(src: Path, dst: Path, nbytes: int, on_chunk: ChunkFn | None) -
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, close_fds=True)
     assert proc.stderr is not None
     try:
-        while proc.poll() is None:
-            time.sleep(0.02)
+        while True:
+            try:
+                proc.wait(timeout=0.02)
+                break
+            except subprocess.TimeoutExpired:
+                pass
             if on_chunk is not None:
                 try:
                     on_chunk(min(os.stat(dst).st_size, nbytes))

@@ -323,3 +323,24 @@ def test_range_copier_fallback_primitives(blob, tmp_path, modes):
         os.close(src_fd)
         os.close(dst_fd)
     assert dst.read_bytes() == blob.read_bytes()[: 1000 + 2 * 1024 * 1024]
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("copier", ["python", "in-process"])
+def test_an_error_from_the_chunk_callback_stops_the_copy(blob, tmp_path, copier):
+    calls: list[int] = []
+
+    def on_chunk(done: int) -> None:
+        calls.append(done)
+        raise _Stop
+
+    with pytest.raises(_Stop):
+        snapshot.copy_prefix(blob, tmp_path / "out", blob.stat().st_size, on_chunk=on_chunk,
+                             chunk_bytes=64 * 1024, copier=copier)
+    assert calls == [64 * 1024]
+    assert (tmp_path / "out").stat().st_size == 64 * 1024, "no byte after the stop"
+    if Path("/proc/self/cmdline").exists():
+        assert _copy_children(tmp_path) == []
