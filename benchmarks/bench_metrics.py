@@ -115,7 +115,7 @@ def _ingest_figures(tmp, n: int, n_peewee: int, repeat: int) -> list[Figure]:
     raw_small = best(lambda: _timed_raw_subset(fresh(), rows[:n_peewee]), repeat)
     figures = [
         Figure(f"ingest {n:,} samples: record_batch vs executemany", min(ours_time), min(raw_time),
-               target="<= 1.25x", note="validate + format + 1 transaction"),
+               target="<= 1.25x", note="validate + format (column-wise) + 1 transaction"),
         Figure(f"ingest {n_peewee:,} via Peewee insert_many (reference)", best(peewee_insert_many, 1),
                raw_small, note="why the hot path uses executemany"),
     ]

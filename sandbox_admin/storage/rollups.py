@@ -406,26 +406,32 @@ class Rollups:
             if top <= W:
                 return report
             register_functions(self.db.connection())
-            RS = self.M.Series
-            known = {
-                (n, t, l, s): [i, lt, lv]
-                for i, n, t, l, s, lt, lv in RS.select(
-                    RS.id, RS.metric_name, RS.metric_type, RS.labels, RS.sandbox_id,
-                    RS.last_t_us, RS.last_value).tuples()
-            }
-            low = W
-            while low < top:
-                high = min(low + chunk, top)
+            while True:
                 with self.store.transaction():
-                    self._build_chunk(low, high, known, report)
+                    # Re-read under the write lock: another builder (another process)
+                    # may have moved the watermark; never fold a row twice.
+                    low = self.watermark()
+                    if low >= top:
+                        break
+                    high = min(low + chunk, top)
+                    self._build_chunk(low, high, self._known_series(), report)
                     self._set_state(watermark=high)
                 report.chunks += 1
                 report.watermark = high
-                low = high
-                if progress is not None and progress(high - W, top - W) is False:
+                stop = progress is not None and progress(high - W, top - W) is False
+                if stop or high >= top:
                     break
         report.seconds = time.perf_counter() - started
         return report
+
+    def _known_series(self) -> dict[tuple[str, str, str, str], list[Any]]:
+        RS = self.M.Series
+        return {
+            (n, t, l, s): [i, lt, lv]
+            for i, n, t, l, s, lt, lv in RS.select(
+                RS.id, RS.metric_name, RS.metric_type, RS.labels, RS.sandbox_id,
+                RS.last_t_us, RS.last_value).tuples()
+        }
 
     def _build_chunk(self, low: int, high: int, known: dict, report: BuildReport) -> None:
         M = self.store.models.Metric

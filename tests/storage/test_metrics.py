@@ -424,6 +424,31 @@ def test_build_progress_can_stop_between_chunks(store):
     _same(m.aggregate("cpu", step_seconds=60, source="rollup"), m.aggregate("cpu", step_seconds=60))
 
 
+def test_two_builders_at_once_never_fold_a_row_twice(store):
+    import threading
+
+    m = store.metrics
+    m.record_batch([Sample("cpu", float(i % 13), sandbox_id="sb-a", timestamp=_at(i * 3)) for i in range(3000)])
+    other = open_store(store.path)
+    errors_seen = []
+
+    def build(s):
+        try:
+            s.metrics.rollups.build(chunk=150)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors_seen.append(exc)
+
+    threads = [threading.Thread(target=build, args=(s,)) for s in (store, other)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    other.close()
+    assert errors_seen == []
+    assert m.rollup_status()["pending_samples"] == 0
+    _same(m.aggregate("cpu", step_seconds=300, source="rollup"), m.aggregate("cpu", step_seconds=300))
+
+
 def test_sketch_serialisation_round_trips_and_is_compact():
     rng = np.random.default_rng(5)
     for values in (rng.normal(0, 50, 300), rng.lognormal(0, 4, 300), np.zeros(10),
