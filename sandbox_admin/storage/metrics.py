@@ -296,7 +296,8 @@ class MetricsStore:
             raise errors.InvalidInput("The step must be at least 1 ms.")
         start_us, end_us = to_us(start, "start"), to_us(end, "end")
         qs = _percentile_qs(stats)
-        with self.store.connection():
+        # one read transaction: rollups, watermark and raw rows from the same snapshot
+        with self.store.connection(), self.db.atomic():
             if period != "raw":
                 if source not in ("raw", "auto"):
                     raise errors.InvalidInput("The Go server's own rows are read as they are (source='raw').")
@@ -331,7 +332,8 @@ class MetricsStore:
         """
         if target_points < 1:
             raise errors.InvalidInput("target_points must be at least 1.")
-        with self.store.connection():
+        # one read transaction: rollups, watermark and raw rows from the same snapshot
+        with self.store.connection(), self.db.atomic():
             start_us, end_us = to_us(start, "start"), to_us(end, "end")
             if start_us is None or end_us is None:
                 first, last = self.extent(name)

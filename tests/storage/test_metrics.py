@@ -449,6 +449,28 @@ def test_two_builders_at_once_never_fold_a_row_twice(store):
     _same(m.aggregate("cpu", step_seconds=300, source="rollup"), m.aggregate("cpu", step_seconds=300))
 
 
+def test_a_chart_reads_one_snapshot_while_a_build_commits(store):
+    m = store.metrics
+    m.record_batch([Sample("cpu", 1.0, sandbox_id="sb-a", timestamp=_at(i * 10)) for i in range(100)])
+    m.build_rollups()
+    m.record_batch([Sample("cpu", 2.0, sandbox_id="sb-a", timestamp=_at(i * 10 + 5)) for i in range(100)])
+    other = open_store(store.path)
+    original = m.rollups.watermark
+
+    def build_in_between(*args):  # another program builds after we read the rollup rows
+        if not args:  # the read of the watermark that follows the rollup rows
+            other.metrics.build_rollups()
+        return original(*args)
+
+    m.rollups.watermark = build_in_between
+    try:
+        [series] = m.aggregate("cpu", step_seconds=3600, source="rollup")
+    finally:
+        del m.rollups.watermark
+        other.close()
+    assert series.points.count.sum() == 200 and series.points.sum.sum() == 300.0
+
+
 def test_sketch_serialisation_round_trips_and_is_compact():
     rng = np.random.default_rng(5)
     for values in (rng.normal(0, 50, 300), rng.lognormal(0, 4, 300), np.zeros(10),
