@@ -340,6 +340,29 @@ def cmd_vacuum(args: argparse.Namespace) -> Result:
     return Result(report.as_dict(), text)
 
 
+def _add_reindex(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("reindex", help="rebuild the full-text search index (or only optimize it)")
+    p.add_argument("db")
+    p.add_argument("--optimize", action="store_true", help="only merge the index's segments")
+    p.set_defaults(func=cmd_reindex)
+
+
+def cmd_reindex(args: argparse.Namespace) -> Result:
+    with open_store(args.db) as store:
+        store.require_writable()
+        index = store.files.index
+        if args.optimize:
+            index.optimize()
+        else:
+            index.rebuild()
+        status = index.status()
+        check = index.integrity_check()
+    done = "optimized" if args.optimize else "rebuilt"
+    text = f"{done} the search index: {status.documents} documents for {status.files} files"
+    text += "" if check.ok else "\nproblems:\n" + "\n".join(f"  - {p}" for p in check.problems)
+    return Result({"status": status.as_dict(), "check": check.as_dict()}, text, 0 if check.ok else 1)
+
+
 # -- search, export-file ------------------------------------------------------------------
 
 def _add_search(sub: argparse._SubParsersAction) -> None:
@@ -689,6 +712,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_verify,
     _add_restore,
     _add_vacuum,
+    _add_reindex,
     _add_search,
     _add_export_file,
     _add_sandboxes,

@@ -67,3 +67,21 @@ def test_check_ok_on_fixture_copy(run_cli, go_db):
     assert json.loads(out)["ok"] is True
     code, out, _ = run_cli("check", go_db, "--quick")
     assert code == 0 and out.startswith("ok")
+
+
+def test_reindex_repairs_an_index_out_of_step(run_cli, go_db):
+    import sqlite3
+
+    con = sqlite3.connect(go_db)
+    con.execute("INSERT INTO file_search_fts(file_search_fts) VALUES ('delete-all')")
+    con.commit()
+    con.close()
+    code, out, _ = run_cli("check", go_db)
+    assert code == 1 and "full-text index" in out and "reindex" in out
+    code, out, err = run_cli("reindex", go_db)
+    assert code == 0, err
+    assert "rebuilt the search index: 226 documents for 226 files" in out
+    code, out, _ = run_cli("check", go_db, "--json")
+    assert code == 0 and json.loads(out)["ok"] is True
+    code, out, err = run_cli("reindex", go_db, "--optimize", "--json")
+    assert code == 0 and json.loads(out)["check"]["ok"] is True
