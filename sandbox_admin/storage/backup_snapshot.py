@@ -15,7 +15,7 @@ that the file's bytes *are* that transaction's snapshot and cannot change:
   checkpoints (PASSIVE: it never waits), checks that every frame is now in the file
   (``log == checkpointed``), starts the read transaction, and lets go of the write
   lock. The checkpoint runs under the write lock, so no commit can reset the WAL while
-  it runs (the WAL-reset race of SQLite < 3.51.3 needs exactly that). If a reader of
+  it runs (the WAL-reset race of SQLite before 3.51.3 needs such a commit). If a reader of
   an older snapshot keeps frames out of the file, or the write lock stays taken,
   the caller falls back to the backup API (which is consistent anyway).
   A read-only store may not checkpoint: there the snapshot counts as frozen only
@@ -242,8 +242,11 @@ def _copy_here(src: Path, dst: Path, nbytes: int, on_chunk: ChunkFn | None, chun
 def _copy_in_child(src: Path, dst: Path, nbytes: int, on_chunk: ChunkFn | None,
                    chunk: int) -> None:
     cmd = [sys.executable, "-I", "-S", str(_SCRIPT), str(src), str(dst), str(nbytes), str(chunk)]
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, close_fds=True)
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, close_fds=True)
+    except OSError as exc:
+        raise CopyFailed(f"cannot start the copy process {sys.executable!r}: {exc}") from exc
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     done = 0
     try:
@@ -276,8 +279,12 @@ def _copy_in_child(src: Path, dst: Path, nbytes: int, on_chunk: ChunkFn | None,
 def _copy_with_cp(src: Path, dst: Path, nbytes: int, on_chunk: ChunkFn | None) -> None:
     """``cp`` in a child (a frozen app has no interpreter to run _filecopy.py with);
     progress by the size of the new file, then cut to exactly ``nbytes``."""
-    proc = subprocess.Popen(["cp", str(src), str(dst)], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, close_fds=True)
+    try:
+        proc = subprocess.Popen(["cp", str(src), str(dst)], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                close_fds=True)
+    except OSError as exc:
+        raise CopyFailed(f"cannot start cp: {exc}") from exc
     assert proc.stderr is not None
     try:
         while True:

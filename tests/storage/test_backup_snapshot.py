@@ -344,3 +344,10 @@ def test_an_error_from_the_chunk_callback_stops_the_copy(blob, tmp_path, copier)
     assert (tmp_path / "out").stat().st_size == 64 * 1024, "no byte after the stop"
     if Path("/proc/self/cmdline").exists():
         assert _copy_children(tmp_path) == []
+
+
+def test_a_copy_process_that_cannot_start_is_reported(blob, tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
+    with pytest.raises(snapshot.CopyFailed) as err:
+        snapshot.copy_prefix(blob, tmp_path / "out", 1024, copier="python")
+    assert "cannot start the copy process" in str(err.value)
