@@ -102,6 +102,7 @@ class SandboxesPane(QWidget):
         self._facet_key: SandboxFilter | None = None
         self._facet_counts: dict[str, int] = {}
         self._busy = False
+        self._facets_due = False
         self._dialog: QDialog | None = None
         self._wanted_id: str | None = None
         self.last_purged: list[str] = []
@@ -298,7 +299,7 @@ class SandboxesPane(QWidget):
         self.detail.show_message("Select a sandbox to see its details." if store is not None
                                  else "No database is open.")
         self.model.set_store(store, replace(self.model.query, flt=self._build_filter()))
-        self._refresh_facets()
+        self._facets_after_first_page()
         self._update_actions()
         self._update_headline()
 
@@ -309,7 +310,7 @@ class SandboxesPane(QWidget):
         self._wanted_id = self.selected_id() or self._wanted_id
         self._facet_key = None
         self.model.reload()
-        self._refresh_facets()
+        self._facets_after_first_page()
 
     def focus_filter(self) -> None:
         self.filter_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
@@ -350,7 +351,7 @@ class SandboxesPane(QWidget):
             return
         self._wanted_id = self.selected_id() or self._wanted_id
         self.model.set_query(replace(self.model.query, flt=flt))
-        self._refresh_facets()
+        self._facets_after_first_page()
 
     def _sort_changed(self, column: int, order: Qt.SortOrder) -> None:
         if not self.model.sortable(column):
@@ -441,7 +442,17 @@ class SandboxesPane(QWidget):
             text += " · <span style='color:#5d4037'>read-only</span>"
         self.headline.setText(text)
 
+    def _facets_after_first_page(self) -> None:
+        """Count the facets once the first page is in: the first rows come first."""
+        if self.store is None:
+            self._refresh_facets()
+        else:
+            self._facets_due = True
+
     def _first_page_loaded(self) -> None:
+        if self._facets_due:
+            self._facets_due = False
+            self._refresh_facets()
         self._show_sort_indicator()
         if self.selected_id() is None and self.model.rowCount() and self._wanted_id is None:
             self.detail.show_message("Select a sandbox to see its details.")
@@ -760,7 +771,7 @@ class SandboxesPane(QWidget):
 
         def work(ctx: JobContext) -> tuple[list[str], int]:
             cutoff = utcnow() - timedelta(days=days)
-            flt = SandboxFilter(include_deleted=True, only_deleted=True)
+            flt = SandboxFilter(only_deleted=True)
             ids: list[str] = []
             total, cursor = 0, None
             while True:
