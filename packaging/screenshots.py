@@ -205,6 +205,38 @@ def main_window_shots(out: Path, tmp: Path) -> list[Path]:
     return written
 
 
+@shot("sandboxes-demo")
+def sandboxes_demo_shot(out: Path, tmp: Path) -> list[Path]:
+    """The demo database (resources filled in), with the resource columns chosen."""
+    from sandbox_admin.gui.jobs import JobRunner
+    from sandbox_admin.gui.models.sandboxes import column_index
+    from sandbox_admin.gui.panes.sandboxes import SandboxesPane
+    from sandbox_admin.storage import open_store
+    from sandbox_admin.storage.demo import create_demo
+
+    db = tmp / "demo.db"
+    create_demo(db, files=0, metrics=0)
+    runner = JobRunner()
+    pane = SandboxesPane(runner, settings=scratch_settings(tmp))
+    pane.resize(1600, 900)
+    pane.show()
+    store = open_store(db)
+    try:
+        for key, on in (("container", False), ("updated", False), ("disk", True), ("network", True)):
+            pane.columns.set_visible(column_index(key), on)
+        pane.set_store(store)
+        settle(lambda: pane.model.total_exact and bool(pane.facet_buttons) and pane.model.rowCount() > 0)
+        busy = max(pane.model.rows(), key=lambda r: r.memory)
+        pane.select_id(busy.id)
+        settle(lambda: pane.detail.current_id() == busy.id)
+        return [save(pane, out / "sandboxes-resources.png")]
+    finally:
+        pane.set_store(None)
+        runner.wait_idle(20000)
+        store.close()
+        pane.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python packaging/screenshots.py")
     parser.add_argument("names", nargs="*", help=f"shots to render (default: all: {', '.join(SHOTS)})")
