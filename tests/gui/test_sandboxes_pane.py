@@ -376,3 +376,36 @@ def test_shortcuts_refresh_and_find(qtbot, opened, go_db):
     qtbot.keyClick(pane.table, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
     assert pane.filter_edit.hasFocus()
     assert pane.model.index(0, 0).data(ID_ROLE) == pane.model.row_at(0).id
+
+
+def test_removed_elsewhere_is_said_and_the_list_refreshed(qtbot, opened, go_db):
+    pane, _ = opened
+    messages: list[tuple[str, str, str]] = []
+    pane.message_requested.connect(lambda *m: messages.append(m))
+    target = "2236cd4f-24ab-47df-866b-aa56038367ad"
+    select(qtbot, pane, target)
+    other = open_store(go_db)
+    try:
+        other.sandboxes.purge(target)
+    finally:
+        other.close()
+    with qtbot.waitSignal(pane.action_finished, timeout=WAIT,
+                          check_params_cb=lambda name, ok: name == "soft_delete" and not ok):
+        pane.delete_action.trigger()
+        answer(qtbot, pane, "Soft delete")
+    assert any(level == "warning" and "no longer exists" in text for level, text, _ in messages)
+    qtbot.waitUntil(lambda: pane.model.loaded_all and target not in ids(pane), timeout=WAIT)
+
+
+def test_rapid_filter_changes_keep_only_the_last_answer(qtbot, opened):
+    pane, _ = opened
+    for text in ("sandbox-0", "sandbox-1", "sandbox-2", "sandbox-d"):
+        pane.filter_edit.setText(text)
+        pane.filter_edit.returnPressed.emit()  # apply now, without the debounce
+    qtbot.waitUntil(lambda: pane.model.query.flt.text == "sandbox-d" and pane.model.loaded_all
+                    and pane.model.total_exact, timeout=WAIT)
+    shown = ids(pane)
+    assert shown and len(shown) == len(set(shown))
+    assert all(r.container.lower().startswith("sandbox-d") or "sandbox-d" in r.id
+               for r in pane.model.rows())
+    assert pane.model.total == len(shown)
