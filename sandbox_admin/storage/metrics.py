@@ -292,6 +292,11 @@ class MetricsStore:
         'auto' (rollup when possible). ``period`` other than 'raw' aggregates the Go
         server's own rows of that period instead. ``group_by``: any of 'sandbox_id',
         'labels' and label names; () merges everything into one series.
+
+        Counter increases: on the raw path a series' first sample in the range counts
+        from itself (nothing before the range is read); rollups carry each series' last
+        value across builds, so their first bucket may also hold the step from a sample
+        before the range. Every later bucket is the same either way.
         """
         step_us = int(round(float(step_seconds) * US))
         if step_us < 1000:
