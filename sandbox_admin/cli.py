@@ -592,6 +592,33 @@ def cmd_metrics(args: argparse.Namespace) -> Result:
     return Result(data, text)
 
 
+def _add_metrics_rollup(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("metrics-rollup", help="bring metric rollups up to date (and apply "
+                       "retention); cron-friendly")
+    p.add_argument("db")
+    p.add_argument("--retention", action="store_true",
+                   help="then apply the retention policy: old raw samples are folded into "
+                   "rollups before they are deleted, so long-range charts do not change")
+    p.set_defaults(func=cmd_metrics_rollup)
+
+
+def cmd_metrics_rollup(args: argparse.Namespace) -> Result:
+    with open_store(args.db) as store:
+        store.require_writable()
+        built = store.metrics.build_rollups()
+        data: dict[str, Any] = {"rollups": built.as_dict()}
+        text = (f"rolled up {built.samples:,} new samples into {built.rows_written:,} rollup rows "
+                f"({built.seconds:.1f} s)")
+        if args.retention:
+            kept = store.metrics.apply_retention()
+            data["retention"] = kept.as_dict()
+            go_rows = sum(kept.go_rows_deleted.values())
+            text += (f"\nretention: deleted {kept.raw_deleted:,} raw samples, "
+                     f"{sum(kept.rollups_deleted.values()):,} rollup rows and {go_rows:,} of the "
+                     "Go server's rollup rows past their age")
+    return Result(data, text)
+
+
 def _add_export_metrics(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export-metrics", help="export raw metric samples (opens read-only)")
     p.add_argument("db")
@@ -717,6 +744,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_export_file,
     _add_sandboxes,
     _add_metrics,
+    _add_metrics_rollup,
     _add_export_metrics,
     _add_demo,
 ]

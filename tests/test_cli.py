@@ -85,3 +85,18 @@ def test_reindex_repairs_an_index_out_of_step(run_cli, go_db):
     assert code == 0 and json.loads(out)["ok"] is True
     code, out, err = run_cli("reindex", go_db, "--optimize", "--json")
     assert code == 0 and json.loads(out)["check"]["ok"] is True
+
+
+def test_metrics_rollup_is_incremental_and_applies_retention(run_cli, go_db):
+    code, out, err = run_cli("metrics-rollup", go_db)
+    assert code == 1 and "migrate" in err  # the Go v6 file has no rollup tables yet
+    assert run_cli("migrate", go_db)[0] == 0
+    code, out, err = run_cli("metrics-rollup", go_db, "--json")
+    assert code == 0, err
+    first = json.loads(out)["rollups"]
+    assert first["samples"] == 21847  # every raw sample of the fixture, none of Go's rollup rows
+    code, out, _ = run_cli("metrics-rollup", go_db, "--json")
+    assert json.loads(out)["rollups"]["samples"] == 0  # nothing new
+    code, out, err = run_cli("metrics-rollup", go_db, "--retention")
+    assert code == 0, err
+    assert "retention: deleted" in out
