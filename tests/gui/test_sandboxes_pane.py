@@ -283,12 +283,13 @@ def test_version_conflict_offers_reload(qtbot, opened, go_db):
                           check_params_cb=lambda name, ok: name == "soft_delete" and not ok):
         pane.delete_action.trigger()
         answer(qtbot, pane, "Soft delete")
-    assert pane.notice.isVisible()
-    assert "changed elsewhere" in pane.notice.text() and "not applied" in pane.notice.text()
+    notice = pane.notice.find("conflict")
+    assert pane.notice.isVisible() and notice is not None and notice.level == "warning"
+    assert "changed elsewhere" in notice.text() and "not applied" in notice.text()
     assert raw(go_db, "SELECT deleted_at FROM sandboxes WHERE id=?", target) == [(None,)]
     with qtbot.waitSignal(pane.details_loaded, timeout=WAIT):
-        pane.notice.action_button.click()
-    assert not pane.notice.isVisible()
+        notice.action_button.click()
+    assert not pane.notice.isVisible() and pane.notice.find("conflict") is None
     assert pane.current_record().version == seen + 1
     assert pane.current_record().status == "stopped"
     row = pane.model.row_at(pane.model.row_of(target))

@@ -212,10 +212,12 @@ class SandboxActions(_Base):
         current = error.current
         now = f" (it is now version {current.version}, status {current.status})" \
             if current is not None and hasattr(current, "version") else ""
-        self.notice.show_notice(
+        self.notice.show_message(
+            "warning",
             f"<b>{sandbox_id}</b> was changed elsewhere{now}; “{title}” was not applied. "
             "Reload to see the current state, then try again.",
-            "warning", "Reload", lambda: self._reload_after_conflict(sandbox_id, current),
+            key="conflict", action="Reload",
+            callback=lambda: self._reload_after_conflict(sandbox_id, current),
         )
 
     def _reload_after_conflict(self, sandbox_id: str, current: Any) -> None:

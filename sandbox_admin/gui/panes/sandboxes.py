@@ -43,7 +43,7 @@ from ..models.sandboxes import COLUMNS, SandboxTableModel, column_index, headlin
 from ..settings import app_settings
 from ..widgets.badges import BadgeDelegate
 from ..widgets.columns import ColumnChooser, ColumnSpec
-from ..widgets.notice_bar import NoticeBar
+from ..message_bar import MessageBar
 from .sandbox_detail import SandboxDetail, SandboxDetails
 from .sandbox_actions import SETTINGS_PREFIX, TIPS, SandboxActions
 
@@ -206,7 +206,7 @@ class SandboxesPane(SandboxActions, QWidget):
         self.headline.setWordWrap(True)
         layout.addWidget(self.headline)
 
-        self.notice = NoticeBar()
+        self.notice = MessageBar()  # in-pane notices with an action ("changed elsewhere — Reload")
         layout.addWidget(self.notice)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -291,7 +291,7 @@ class SandboxesPane(SandboxActions, QWidget):
     def set_store(self, store: Any) -> None:
         """Show ``store``'s sandboxes (None: nothing open)."""
         self.store = store
-        self.notice.dismiss()
+        self.notice.clear()
         self._facet_key = None
         self._wanted_id = None
         self.detail.show_message("Select a sandbox to see its details." if store is not None
