@@ -402,7 +402,8 @@ class SandboxesPane(SandboxActions, QWidget):
         checked = {s for s, b in self.facet_buttons.items() if b.isChecked()}
         for button in self.facet_buttons.values():
             self.facet_box.removeWidget(button)
-            button.deleteLater()
+            button.hide()  # at once: deleteLater waits for the event loop, and until then
+            button.deleteLater()  # the old chip would still be painted under the new ones
         self.facet_buttons = {}
         names = sorted(set(counts) | checked, key=lambda s: (-counts.get(s, 0), s))
         for status in names:
