@@ -37,6 +37,7 @@ from .sandbox_query import (
 )
 from .sandbox_records import (
     COLUMNS,
+    JSON_COLUMNS,
     RESOURCE_COLUMNS,
     UPDATABLE,
     Page,
@@ -96,9 +97,12 @@ class SandboxStore:
         self.models = store.models
 
     # -- reading one ---------------------------------------------------------------------
-    def _select(self, *extra: Any) -> Any:
+    def _select(self, *extra: Any, with_json: bool = True) -> Any:
         S = self.models.Sandbox
-        return S.select(*(getattr(S, name) for name in COLUMNS), *extra)
+        if with_json:
+            return S.select(*(getattr(S, name) for name in COLUMNS), *extra)
+        return S.select(*(SQL("NULL") if name in JSON_COLUMNS else getattr(S, name)
+                          for name in COLUMNS), *extra)
 
     def _fetch(self, id: str) -> SandboxRecord | None:
         row = self.db.execute(self._select().where(self.models.Sandbox.id == id)).fetchone()
@@ -438,7 +442,7 @@ class SandboxStore:
         return window == 0 or matched / window < COMMON_STATUS_SHARE
 
     def _rows(self, terms: list[Any], key: Any, descending: bool, limit: int,
-              *, key_fixed: bool = False) -> list[tuple[Any, ...]]:
+              *, key_fixed: bool = False, with_json: bool = True) -> list[tuple[Any, ...]]:
         """Rows (with the key last) in (key, id) order; ``key_fixed``: the terms pin the key
         to one value, so order by id alone (SQLite does not see that an expression is
         constant and would sort the whole tie group on every page)."""
@@ -446,7 +450,8 @@ class SandboxStore:
         order = [S.id.desc() if descending else S.id.asc()]
         if not key_fixed:
             order.insert(0, key.desc() if descending else key.asc())
-        query = self._select(key.alias("_k")).where(where(terms)).order_by(*order).limit(limit)
+        query = (self._select(key.alias("_k"), with_json=with_json)
+                 .where(where(terms)).order_by(*order).limit(limit))
         return self.db.execute(query).fetchall()
 
     @_guarded
@@ -458,8 +463,13 @@ class SandboxStore:
         descending: bool = True,
         after: Cursor | None = None,
         limit: int = 200,
+        with_json: bool = True,
     ) -> Page:
         """One page in ``(sort, id)`` order; pass ``next_cursor`` back as ``after``.
+
+        ``with_json=False`` leaves the JSON columns (environment, config, metadata,
+        recovery_data) out, as None: for listings that do not show them (half the work
+        per row; the GUI's table reads pages this way and the detail panel uses get()).
 
         Keyset paging: every row present for the whole listing is returned exactly once,
         however many rows other processes insert or delete meanwhile (rows inserted
@@ -472,16 +482,18 @@ class SandboxStore:
         terms = conditions(S, flt, status_by_index=self._status_by_index(flt, sort))
         want = limit + 1  # one more than asked: tells whether there is a next page
         if after is None:
-            rows = self._rows(terms, key, descending, want)
+            rows = self._rows(terms, key, descending, want, with_json=with_json)
         elif sort == "id":
             beyond = S.id < after.id if descending else S.id > after.id
-            rows = self._rows([*terms, beyond], key, descending, want)
+            rows = self._rows([*terms, beyond], key, descending, want, with_json=with_json)
         else:
             same_key = [key == after.key, S.id < after.id if descending else S.id > after.id]
-            rows = self._rows([*terms, *same_key], key, descending, want, key_fixed=True)
+            rows = self._rows([*terms, *same_key], key, descending, want, key_fixed=True,
+                              with_json=with_json)
             if len(rows) < want:
                 beyond = key < after.key if descending else key > after.key
-                rows += self._rows([*terms, beyond], key, descending, want - len(rows))
+                rows += self._rows([*terms, beyond], key, descending, want - len(rows),
+                                    with_json=with_json)
         more = len(rows) > limit
         rows = rows[:limit]
         records = [record_from_row(r[:-1]) for r in rows]

@@ -174,3 +174,17 @@ def test_migrated_go_database_lists_the_same(go_store):
     assert "admin_idx_sandboxes_created_instant" in {
         r[0] for r in go_store.db.execute_sql("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert [r.id for r in st.iter_all(flt, sort="updated_at", page_size=4)] == before
+
+
+def test_listing_without_json_has_the_same_rows_minus_the_json(go_store):
+    from sandbox_admin.storage.sandboxes import SandboxFilter
+
+    flt = SandboxFilter(include_deleted=True)
+    full = go_store.sandboxes.page(flt, limit=100).rows
+    light = go_store.sandboxes.page(flt, limit=100, with_json=False).rows
+    assert [r.id for r in light] == [r.id for r in full]
+    for a, b in zip(full, light):
+        assert (b.environment, b.config, b.metadata, b.recovery_data) == (None, None, None, None)
+        assert (a.status, a.created_at, a.updated_at, a.deleted_at, a.version) == \
+            (b.status, b.created_at, b.updated_at, b.deleted_at, b.version)
+    assert any(r.config for r in full)  # the fixture does carry JSON that the light page skips

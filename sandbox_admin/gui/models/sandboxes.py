@@ -156,7 +156,8 @@ def fetch_rows(ctx: JobContext, store: Any, query: Query, cursor: Any, limit: in
     rows: list[tuple] = []
     while True:
         page = store.sandboxes.page(query.flt, sort=query.sort, descending=query.descending,
-                                    after=cursor, limit=min(CHUNK, limit - len(rows)))
+                                    after=cursor, limit=min(CHUNK, limit - len(rows)),
+                                    with_json=False)  # the table shows no JSON
         rows.extend([row_values(r) for r in page.rows])
         cursor = page.next_cursor
         del page
@@ -444,10 +445,7 @@ class SandboxTableModel(QAbstractTableModel):
             return Qt.SortOrder.AscendingOrder if text_like else Qt.SortOrder.DescendingOrder
         return None
 
-    def flags(self, index: Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+    # flags(): QAbstractTableModel's own (enabled, selectable) - no Python call per cell.
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if role not in _HANDLED_ROLES or not index.isValid() or index.row() >= len(self._rows):
