@@ -8,6 +8,7 @@ Peewee database configured for the way the file is to be used.
 
 from __future__ import annotations
 
+import heapq
 import os
 import sqlite3
 import stat
@@ -229,18 +230,33 @@ class SandboxDatabase(PooledSqliteDatabase):
             self.stats.rollbacks += 1
             raise
 
+    def _close(self, conn: sqlite3.Connection, close_conn: bool = False) -> None:
+        """Check a connection back in, then apply the idle policy to the pool."""
+        super()._close(conn, close_conn)
+        if not close_conn:
+            with self._pool_lock:
+                self._idle_since[id(conn)] = time.time()
+            self.close_idle_older_than()
+
     def close_idle_older_than(self, seconds: float | None = None) -> None:
-        """Apply the idle part of the pool policy (peewee's pool only knows lifetime)."""
+        """The idle part of the pool policy, which peewee's pool lacks (it knows only a
+        connection's lifetime): at most ``max_idle`` idle connections, none idle for
+        longer than ``max_idle_time_s`` (or ``seconds``); the most recently used stay."""
         limit = self.pool_config.max_idle_time_s if seconds is None else seconds
         with self._pool_lock:
             now = time.time()
+            idle = sorted(self._connections,
+                          key=lambda e: self._idle_since.get(id(e[2]), e[0]), reverse=True)
             keep = []
-            for entry in self._connections:
-                ts, _, conn = entry
-                if now - ts > limit or len(keep) >= self.pool_config.max_idle:
+            for entry in idle:
+                conn = entry[2]
+                since = self._idle_since.get(id(conn), entry[0])
+                if now - since > limit or len(keep) >= self.pool_config.max_idle:
+                    self._idle_since.pop(id(conn), None)
                     self._close_raw(conn)
                 else:
                     keep.append(entry)
+            heapq.heapify(keep)
             self._connections = keep
 
     def data_version(self) -> int:

@@ -265,3 +265,26 @@ def test_short_file_with_wal_frames_is_left_to_sqlite_recovery(tmp_path):
     with open_store(path) as store:
         assert store.row_counts()["sandboxes"] == 31
         assert store.maintenance.check(quick=True).ok
+
+
+def test_pool_keeps_at_most_max_idle_connections_and_drops_long_idle_ones(go_db):
+    import threading
+
+    with open_store(go_db, read_only=True, pool=PoolConfig(max_open=10, max_idle=3)) as store:
+        barrier = threading.Barrier(8)
+
+        def work():
+            with store.connection():
+                store.row_counts()
+                barrier.wait(timeout=10)  # all 8 connections open at once
+
+        threads = [threading.Thread(target=work) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(store.db._connections) == 3
+        store.db.close_idle_older_than(0)
+        assert store.db._connections == []
+        with store.connection():  # the pool still hands out connections afterwards
+            assert store.row_counts()["sandboxes"] == 31
