@@ -32,6 +32,9 @@ UTC = timezone.utc
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 SANDBOXES = [f"sb-{i:02d}" for i in range(20)]
 COLS = "metric_name, metric_type, labels, value, timestamp, sandbox_id, aggregation_period"
+#: The baseline's statements (constant text; values are always bound).
+RAW_INSERT = "INSERT INTO metrics (" + COLS + ") VALUES (?, ?, ?, ?, ?, ?, ?)"
+RAW_SELECT = "SELECT " + COLS + " FROM metrics"
 
 
 def _template(path) -> None:
@@ -86,7 +89,7 @@ def _ingest_figures(tmp, n: int, n_peewee: int, repeat: int) -> list[Figure]:
         con.execute("PRAGMA cache_size=-64000")
         start = time.perf_counter()
         con.execute("BEGIN IMMEDIATE")
-        con.executemany(f"INSERT INTO metrics ({COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        con.executemany(RAW_INSERT, rows)
         con.execute("COMMIT")
         elapsed = time.perf_counter() - start
         con.close()
@@ -128,7 +131,7 @@ def _timed_raw_subset(path, rows) -> float:
     con.execute("PRAGMA synchronous=NORMAL")
     start = time.perf_counter()
     con.execute("BEGIN IMMEDIATE")
-    con.executemany(f"INSERT INTO metrics ({COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    con.executemany(RAW_INSERT, rows)
     con.execute("COMMIT")
     elapsed = time.perf_counter() - start
     con.close()
@@ -175,7 +178,7 @@ def _chart_figures(tmp, n: int, repeat: int) -> list[Figure]:
     with open_store(path) as store:
         build = store.metrics.build_rollups()
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    read_raw = best_of(lambda: con.execute(f"SELECT {COLS} FROM metrics").fetchall(), 1)
+    read_raw = best_of(lambda: con.execute(RAW_SELECT).fetchall(), 1)
 
     def baseline():
         return con.execute(BASELINE_SQL, ("2026-10-01 00:00:00", "2026-10-31 00:00:00")).fetchall()
