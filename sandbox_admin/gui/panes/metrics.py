@@ -1,0 +1,636 @@
+"""The Metrics pane: chart a metric per series, Grafana-like, never double counting.
+
+Left: the metric names (with their type) and a sandbox filter. Right: range presets,
+a pyqtgraph chart (local-time axis, one line per series), a crosshair listing every
+visible series' value at the cursor, and a table of the series (count, min, max,
+last) that is also the legend: untick a row to hide its line.
+
+Every query is a job (``MetricsStore.chart``, which picks rollups and merges rows not
+rolled up yet, raw otherwise). Zooming or panning asks again, debounced, at a step
+chosen from the visible range and the plot's width; a newer request cancels the
+older one and a late answer of an older one is dropped (generation counter).
+Gauges chart the bucket average, counters the rate per second (never an average of
+a counter), histograms and summaries the average of their observations.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QBrush, QColor, QIcon, QKeySequence, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+import pyqtgraph as pg  # after PySide6 (gui/__init__.py sets PYQTGRAPH_QT_LIB)
+
+from ...storage import errors
+from .. import display
+from ..jobs import Job, JobContext, JobRunner
+from ..settings import app_settings
+from .metrics_chart import (
+    ALL_DATA,
+    PRESETS,
+    ChartAnswer,
+    ChartRequest,
+    axis_label,
+    colours,
+    number,
+    plotted,
+    preset_range,
+    series_labels,
+    step_text,
+    target_points,
+    ts,
+    value_at,
+    with_gaps,
+)
+
+ZOOM_DEBOUNCE_MS = 250
+ALL_SANDBOXES = "All sandboxes"
+NAME_ROLE = Qt.ItemDataRole.UserRole
+TABLE_COLUMNS = ("Series", "Samples", "Min", "Max", "Last")
+#: Crosshair entries per column of the tooltip.
+TOOLTIP_ROWS = 22
+
+
+class MetricsPane(QWidget):
+    """See the module docstring. Public API per notes/API_JOBS.md."""
+
+    message_requested = Signal(str, str, str)  # level, text, detail
+    #: Metric names arrived (name -> type).
+    names_loaded = Signal(dict)
+    #: A chart answer was drawn (or an empty one shown).
+    chart_drawn = Signal()
+
+    def __init__(self, runner: JobRunner, parent: QWidget | None = None,
+                 settings: QSettings | None = None) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self.settings = settings if settings is not None else app_settings()
+        self.store: Any = None
+        self.types: dict[str, str] = {}
+        self.answer: ChartAnswer | None = None
+        self.curves: list[pg.PlotDataItem] = []
+        self.requests: list[ChartRequest] = []  # every chart request sent (tests, diagnostics)
+        self._generation = 0
+        self._names_generation = 0
+        self._job: Job | None = None
+        self._preset = ALL_DATA
+        self._setting_range = False
+        self._labels: list[str] = []
+        self._curve_data: list[tuple[Any, Any]] = []
+        self._sandboxes_shown: list[tuple[str, int]] = []
+
+        self._build_ui()
+        self._zoom_timer = QTimer(self, singleShot=True, interval=ZOOM_DEBOUNCE_MS)
+        self._zoom_timer.timeout.connect(self._zoomed)
+        self.plot.getViewBox().sigXRangeChanged.connect(self._x_range_changed)
+        self._mouse_proxy = pg.SignalProxy(self.plot.scene().sigMouseMoved, rateLimit=60,
+                                           slot=self._mouse_moved)
+        self.set_store(None)
+
+    # == building ================================================================================
+    def _build_ui(self) -> None:
+        refresh = QAction("Refresh", self)
+        refresh.setShortcut(QKeySequence(QKeySequence.StandardKey.Refresh))
+        refresh.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        refresh.triggered.connect(self.refresh)
+        self.addAction(refresh)
+        find = QAction("Find", self)
+        find.setShortcut(QKeySequence(QKeySequence.StandardKey.Find))
+        find.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        find.triggered.connect(self.focus_filter)
+        self.addAction(find)
+
+        # left: names + sandbox filter
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(6, 6, 0, 6)
+        self.filter_edit = QLineEdit(placeholderText="Filter metrics (Ctrl+F)")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.textChanged.connect(self._filter_names)
+        self.names_list = QListWidget()
+        self.names_list.currentItemChanged.connect(lambda *_: self._metric_changed())
+        self.sandbox_combo = QComboBox()
+        self.sandbox_combo.setToolTip("Chart every sandbox's series, or only one sandbox's")
+        self.sandbox_combo.currentIndexChanged.connect(lambda _: self._sandbox_changed())
+        lv.addWidget(self.filter_edit)
+        lv.addWidget(self.names_list, 1)
+        lv.addWidget(QLabel("Sandbox"))
+        lv.addWidget(self.sandbox_combo)
+
+        # right: presets, chart, table
+        right = QWidget()
+        rv = QVBoxLayout(right)
+        rv.setContentsMargins(0, 6, 6, 6)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Range:"))
+        self.preset_group = QButtonGroup(self)
+        self.preset_buttons: dict[str, QToolButton] = {}
+        for label, seconds in PRESETS:
+            button = QToolButton(text=label, checkable=True, autoRaise=True)
+            button.setToolTip("The metric's whole extent" if seconds is None
+                              else f"The last {label} up to the metric's newest sample")
+            button.clicked.connect(lambda _=False, p=label: self.set_preset(p))
+            self.preset_group.addButton(button)
+            self.preset_buttons[label] = button
+            bar.addWidget(button)
+        self.preset_buttons[ALL_DATA].setChecked(True)
+        bar.addStretch(1)
+        self.info_label = QLabel()
+        self.info_label.setToolTip("Bucket step and where the numbers come from "
+                                   "(raw samples or rollups)")
+        bar.addWidget(self.info_label)
+        rv.addLayout(bar)
+
+        self.date_axis = pg.DateAxisItem(orientation="bottom")  # local time
+        self.plot = pg.PlotWidget(axisItems={"bottom": self.date_axis}, background="w")
+        self.plot.showGrid(x=True, y=True, alpha=0.2)
+        for side in ("left", "bottom"):
+            axis = self.plot.getAxis(side)
+            axis.setPen(pg.mkPen("#616161"))
+            axis.setTextPen(pg.mkPen("#212121"))
+        self.plot.setLabel("bottom", "local time")
+        vb = self.plot.getViewBox()
+        vb.setMouseEnabled(x=True, y=False)
+        vb.enableAutoRange(x=False, y=True)
+        vb.setAutoVisible(y=True)
+        self.plot.setMenuEnabled(False)
+        self.vline = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#9e9e9e", style=Qt.PenStyle.DashLine))
+        self.vline.setVisible(False)
+        self.plot.addItem(self.vline, ignoreBounds=True)
+        self.hover_label = QLabel(self.plot)
+        self.hover_label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.hover_label.setStyleSheet("QLabel { background: rgba(255,255,255,235); border: 1px solid #bdbdbd;"
+                                       " padding: 4px; color: #212121; }")
+        self.hover_label.hide()
+        self.empty_label = QLabel(self.plot)
+        self.empty_label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setWordWrap(True)
+        self.empty_label.setStyleSheet("QLabel { color: #616161; font-size: 15px; background: transparent; }")
+        self.plot.installEventFilter(self)
+
+        self.table = QTableWidget(0, len(TABLE_COLUMNS))
+        self.table.setHorizontalHeaderLabels(TABLE_COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setToolTip("The legend: untick a series to hide its line")
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for c in range(1, len(TABLE_COLUMNS)):
+            header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.itemChanged.connect(self._table_item_changed)
+
+        charts = QSplitter(Qt.Orientation.Vertical)
+        charts.addWidget(self.plot)
+        charts.addWidget(self.table)
+        charts.setStretchFactor(0, 3)
+        charts.setStretchFactor(1, 1)
+        charts.setSizes([600, 220])
+        rv.addWidget(charts, 1)
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setStretchFactor(1, 1)
+        split.setSizes([240, 1000])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(split)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt)
+        if obj is self.plot and event.type() == QEvent.Type.Resize:
+            self._place_empty_label()
+        elif obj is self.plot and event.type() == QEvent.Type.Leave:
+            self._hide_crosshair()
+        return super().eventFilter(obj, event)
+
+    def _place_empty_label(self) -> None:
+        r = self.plot.rect()
+        self.empty_label.setGeometry(r.adjusted(40, 40, -40, -40))
+
+    # == public API ==============================================================================
+    def set_store(self, store: Any) -> None:
+        """Show ``store``'s metrics (None: nothing open)."""
+        self.store = store
+        self._cancel_job()
+        self._generation += 1
+        self.types = {}
+        self.names_list.clear()
+        self._sandboxes_shown = []
+        self._set_sandboxes([], None)
+        self._clear_chart("No database is open." if store is None else "Loading metrics…")
+        if store is not None:
+            self._load_names()
+
+    def refresh(self) -> None:
+        """Reload the names and the chart (F5)."""
+        if self.store is not None:
+            self._load_names()
+
+    def focus_filter(self) -> None:
+        self.filter_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.filter_edit.selectAll()
+
+    def current_metric(self) -> str | None:
+        item = self.names_list.currentItem()
+        return item.data(NAME_ROLE) if item is not None else None
+
+    def select_metric(self, name: str, sandbox_id: str | None = None) -> bool:
+        """Chart ``name`` (optionally one sandbox's series); False if there is no such metric."""
+        for i in range(self.names_list.count()):
+            item = self.names_list.item(i)
+            if item.data(NAME_ROLE) == name:
+                self._wanted_sandbox = sandbox_id
+                if self.names_list.currentItem() is item:
+                    self._metric_changed()
+                else:
+                    self.names_list.setCurrentItem(item)
+                return True
+        return False
+
+    def current_sandbox(self) -> str | None:
+        return self.sandbox_combo.currentData()
+
+    def set_sandbox(self, sandbox_id: str | None) -> None:
+        i = self.sandbox_combo.findData(sandbox_id)
+        if i >= 0:
+            self.sandbox_combo.setCurrentIndex(i)
+
+    def set_preset(self, preset: str) -> None:
+        """Chart one of :data:`PRESETS` (anchored at the metric's newest sample)."""
+        self._preset = preset
+        self.preset_buttons[preset].setChecked(True)
+        self._request(preset=preset)
+
+    def visible_x_range(self) -> tuple[float, float]:
+        x0, x1 = self.plot.getViewBox().viewRange()[0]
+        return float(x0), float(x1)
+
+    def set_x_range(self, start: float, end: float) -> None:
+        """Zoom/pan as a person would (the chart asks again after the debounce)."""
+        self.plot.getViewBox().setXRange(start, end, padding=0)
+
+    def empty_text(self) -> str:
+        return self.empty_label.text() if self.empty_label.isVisible() else ""
+
+    def busy(self) -> bool:
+        return self._job is not None or self._zoom_timer.isActive()
+
+    # == names =====================================================================================
+    def _load_names(self) -> None:
+        self._names_generation += 1
+        generation, store = self._names_generation, self.store
+
+        def work(ctx: JobContext) -> dict[str, str]:
+            return dict(sorted(store.metrics.names().items()))
+
+        def done(names: dict[str, str]) -> None:
+            if generation == self._names_generation and store is self.store:
+                self._set_names(names)
+
+        def failed(error: errors.StorageError) -> None:
+            if generation == self._names_generation and not isinstance(error, errors.Cancelled):
+                self._clear_chart("The metrics could not be read.")
+                self.message_requested.emit("error", str(error), error.detail)
+
+        self.runner.submit(work, name="List metrics", on_result=done, on_error=failed, store=store)
+
+    def _set_names(self, names: dict[str, str]) -> None:
+        keep = self.current_metric()
+        self.types = names
+        self.names_list.blockSignals(True)
+        self.names_list.clear()
+        for name, typ in names.items():
+            item = QListWidgetItem(f"{name}  ({typ})")
+            item.setData(NAME_ROLE, name)
+            item.setToolTip(f"{name}: {typ}")
+            self.names_list.addItem(item)
+        self.names_list.blockSignals(False)
+        self._filter_names(self.filter_edit.text())
+        self.names_loaded.emit(dict(names))
+        if not names:
+            self._clear_chart("This database has no metrics yet.")
+            return
+        if keep in names:
+            self.select_metric(keep, self.current_sandbox())
+        else:
+            self._clear_chart("Select a metric on the left.")
+
+    def _filter_names(self, text: str) -> None:
+        text = text.strip().lower()
+        for i in range(self.names_list.count()):
+            item = self.names_list.item(i)
+            item.setHidden(bool(text) and text not in item.text().lower())
+
+    # == requests ===================================================================================
+    _wanted_sandbox: str | None = None
+
+    def _metric_changed(self) -> None:
+        name = self.current_metric()
+        if name is None:
+            self._cancel_job()
+            self._generation += 1
+            self._clear_chart("Select a metric on the left.")
+            return
+        self._request(preset=self._preset, sandbox=self._wanted_sandbox, new_metric=True)
+        self._wanted_sandbox = None
+
+    def _sandbox_changed(self) -> None:
+        if self.current_metric() is not None and not self._filling_combo:
+            self._request(preset=self._preset)
+
+    _filling_combo = False
+
+    def _set_sandboxes(self, sandboxes: list[tuple[str, int]], current: str | None) -> None:
+        self._filling_combo = True
+        try:
+            self.sandbox_combo.clear()
+            self.sandbox_combo.addItem(ALL_SANDBOXES, None)
+            for sid, count in sandboxes:
+                self.sandbox_combo.addItem(f"{sid}  ({display.count(count)})", sid)
+            i = self.sandbox_combo.findData(current) if current else 0
+            self.sandbox_combo.setCurrentIndex(max(0, i))
+        finally:
+            self._filling_combo = False
+
+    def _request(self, *, preset: str | None = None, start: float | None = None, end: float | None = None,
+                 sandbox: str | None = None, new_metric: bool = False) -> None:
+        name = self.current_metric()
+        if name is None or self.store is None:
+            return
+        sandbox_id = sandbox if sandbox is not None else self.current_sandbox()
+        width = self.plot.getViewBox().width() or self.plot.width()
+        req = ChartRequest(name, sandbox_id, start, end, target_points(int(width)), preset)
+        self._send(req, keep_view=preset is None)
+
+    def _send(self, req: ChartRequest, keep_view: bool) -> None:
+        self._cancel_job()
+        self._zoom_timer.stop()
+        self._generation += 1
+        generation, store = self._generation, self.store
+        self.requests.append(req)
+        self.info_label.setText("loading…")
+
+        def work(ctx: JobContext) -> ChartAnswer:
+            began = time.perf_counter()
+            metrics = store.metrics
+            infos = metrics.series(req.name)
+            ctx.check_cancelled()
+            counts: dict[str, int] = {}
+            for info in infos:
+                if info.sandbox_id:
+                    counts[info.sandbox_id] = counts.get(info.sandbox_id, 0) + info.count
+            firsts = [ts(i.first) for i in infos if i.first]
+            lasts = [ts(i.last) for i in infos if i.last]
+            extent = (min(firsts), max(lasts)) if firsts else None
+            typ = infos[0].type if infos else self.types.get(req.name, "gauge")
+            start, end = req.start, req.end
+            if req.preset is not None:
+                start, end = preset_range(req.preset, extent)
+            if start is None or end is None:
+                return ChartAnswer(req, typ, extent, sorted(counts.items()), 0.0, 0.0, [],
+                                   time.perf_counter() - began)
+            series = metrics.chart(req.name, start, end, req.target_points, sandbox_id=req.sandbox_id)
+            return ChartAnswer(req, typ, extent, sorted(counts.items()), start, end, series,
+                               time.perf_counter() - began)
+
+        def done(answer: ChartAnswer) -> None:
+            if generation != self._generation:
+                return  # an older request's answer: a newer one is on its way
+            self._job = None
+            self._draw(answer, keep_view)
+
+        def failed(error: errors.StorageError) -> None:
+            if generation != self._generation:
+                return
+            self._job = None
+            if isinstance(error, errors.Cancelled):
+                return
+            self.info_label.setText("")
+            self._clear_chart("The chart could not be drawn.")
+            self.message_requested.emit("error", str(error), error.detail)
+
+        self._job = self.runner.submit(work, name=f"Chart {req.name}", on_result=done,
+                                       on_error=failed, store=store)
+
+    def _cancel_job(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+            self._job = None
+
+    # == zoom ======================================================================================
+    def _x_range_changed(self, *_: Any) -> None:
+        if self._setting_range or self.answer is None or not self.answer.series and not self.curves:
+            return
+        self._zoom_timer.start()
+
+    def _zoomed(self) -> None:
+        if self.answer is None:
+            return
+        x0, x1 = self.visible_x_range()
+        if x1 <= x0:
+            return
+        a = self.answer
+        if abs(x0 - a.start) < 1e-6 * (a.end - a.start) and abs(x1 - a.end) < 1e-6 * (a.end - a.start):
+            return  # what we already have
+        self.preset_group.setExclusive(False)
+        for b in self.preset_buttons.values():
+            b.setChecked(False)
+        self.preset_group.setExclusive(True)
+        self._request(start=x0, end=x1)
+
+    # == drawing ===================================================================================
+    def _clear_chart(self, message: str) -> None:
+        self.answer = None
+        self._remove_curves()
+        self.table.setRowCount(0)
+        self.info_label.setText("")
+        self.plot.setLabel("left", "")
+        self._show_empty(message)
+
+    def _show_empty(self, message: str) -> None:
+        self.empty_label.setText(message)
+        self._place_empty_label()
+        self.empty_label.setVisible(bool(message))
+        self.empty_label.raise_()
+
+    def _remove_curves(self) -> None:
+        for c in self.curves:
+            self.plot.removeItem(c)
+        self.curves = []
+        self._curve_data = []
+        self._labels = []
+        self._hide_crosshair()
+
+    def _draw(self, answer: ChartAnswer, keep_view: bool) -> None:
+        req = answer.request
+        self.answer = answer
+        self._remove_curves()
+        if answer.sandboxes != self._sandboxes_shown or self.current_sandbox() != req.sandbox_id:
+            self._sandboxes_shown = list(answer.sandboxes)
+            self._set_sandboxes(answer.sandboxes, req.sandbox_id)
+        self.plot.setLabel("left", axis_label(req.name, answer.metric_type))
+        labels = series_labels(answer.series)
+        palette = colours(len(answer.series))
+        self._labels = labels
+        for s, label, rgb in zip(answer.series, labels, palette):
+            y = plotted(s)
+            t, y = with_gaps(s.points.t, y, s.step_seconds)
+            curve = pg.PlotDataItem(t, y, pen=pg.mkPen(rgb, width=1.5), name=label, connect="finite")
+            self.plot.addItem(curve)
+            # after addItem: clipping looks at the item's ViewBox, which it has only now
+            curve.setDownsampling(auto=True, method="peak")
+            curve.setClipToView(True)
+            self.curves.append(curve)
+            self._curve_data.append((s.points.t, plotted(s)))
+        self._fill_table(answer.series, labels, palette)
+        if not keep_view and answer.end > answer.start:
+            self._setting_range = True
+            try:
+                self.plot.getViewBox().setXRange(answer.start, answer.end, padding=0)
+            finally:
+                self._setting_range = False
+        step = answer.series[0].step_seconds if answer.series else 0
+        source = answer.series[0].source if answer.series else ""
+        where = "rollups" if source.startswith("rollup") else "raw samples"
+        self.info_label.setText(
+            f"{display.plural(len(answer.series), 'series', 'series')} · step {step_text(step)} · {where}"
+            if answer.series else "")
+        self.info_label.setToolTip(f"Answered in {answer.seconds * 1000:.0f} ms from {source or 'nothing'}")
+        if answer.series:
+            self._show_empty("")
+        elif answer.extent is None:
+            self._show_empty(f"No data for {req.name}"
+                             + (" in this sandbox." if req.sandbox_id else "."))
+        else:
+            self._show_empty(f"No data for {req.name} in this range. Choose “All data” to see all of it.")
+        self.chart_drawn.emit()
+
+    def _fill_table(self, series: list[Any], labels: list[str], palette: list[tuple[int, int, int]]) -> None:
+        self.table.blockSignals(True)
+        self.table.setSortingEnabled(False)
+        self.table.setRowCount(len(series))
+        for row, (s, label, rgb) in enumerate(zip(series, labels, palette)):
+            p = s.points
+            pix = QPixmap(12, 12)
+            pix.fill(QColor(*rgb))
+            first = QTableWidgetItem(QIcon(pix), label)
+            first.setFlags(first.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            first.setCheckState(Qt.CheckState.Checked)
+            first.setData(Qt.ItemDataRole.UserRole, row)
+            tip = [f"sandbox: {s.sandbox_id or '—'}"] + [f"{k}: {v}" for k, v in sorted(s.labels.items())]
+            first.setToolTip("\n".join(tip))
+            cells = [first, _num_item(int(p.count.sum()), display.count(int(p.count.sum()))),
+                     _num_item(float(p.min.min()) if len(p) else None),
+                     _num_item(float(p.max.max()) if len(p) else None),
+                     _num_item(float(p.last[-1]) if len(p) else None)]
+            for col, item in enumerate(cells):
+                self.table.setItem(row, col, item)
+        self.table.setSortingEnabled(True)
+        self.table.blockSignals(False)
+
+    def _table_item_changed(self, item: QTableWidgetItem) -> None:
+        if item.column() != 0:
+            return
+        index = item.data(Qt.ItemDataRole.UserRole)
+        if index is not None and 0 <= index < len(self.curves):
+            self.curves[index].setVisible(item.checkState() == Qt.CheckState.Checked)
+
+    # == crosshair =================================================================================
+    def _mouse_moved(self, event: tuple[Any]) -> None:
+        pos = event[0]
+        vb = self.plot.getViewBox()
+        if not self.curves or not self.plot.sceneBoundingRect().contains(pos) \
+                or not vb.sceneBoundingRect().contains(pos):
+            self._hide_crosshair()
+            return
+        x = vb.mapSceneToView(pos).x()
+        self.show_crosshair(x, self.plot.mapFromScene(pos))
+
+    def crosshair_values(self, x: float) -> list[tuple[str, float]]:
+        """Every visible series' value at time ``x`` (largest first)."""
+        if self.answer is None:
+            return []
+        out = []
+        for curve, label, (t, y), s in zip(self.curves, self._labels, self._curve_data, self.answer.series):
+            if not curve.isVisible():
+                continue
+            v = value_at(t, y, x, s.step_seconds)
+            if v is not None:
+                out.append((label, v))
+        out.sort(key=lambda lv: -lv[1])
+        return out
+
+    def show_crosshair(self, x: float, at: Any = None) -> str:
+        """Put the crosshair at time ``x``; returns the tooltip text (HTML)."""
+        values = self.crosshair_values(x)
+        colour = {label: c.opts["pen"].color().name() for label, c in zip(self._labels, self.curves)}
+        head = display.local_time(_dt(x))
+        cells = [f"<td><span style='color:{colour.get(label, '#000')}'>■</span> {label}</td>"
+                 f"<td align='right'>&nbsp;{number(v)}</td>" for label, v in values]
+        rows = []
+        for r in range(min(len(cells), TOOLTIP_ROWS)):
+            rows.append("<tr>" + "".join(cells[r::TOOLTIP_ROWS]) + "</tr>")
+        body = "".join(rows) if rows else "<tr><td>no samples here</td></tr>"
+        html = f"<b>{head}</b><table cellspacing='0' cellpadding='1'>{body}</table>"
+        self.vline.setPos(x)
+        self.vline.setVisible(True)
+        self.hover_label.setText(html)
+        self.hover_label.adjustSize()
+        if at is not None:
+            px, py = int(at.x()), int(at.y())
+            w, h = self.hover_label.width(), self.hover_label.height()
+            left = px + 16 if px + 16 + w < self.plot.width() else max(0, px - 16 - w)
+            top = min(max(0, py - h // 2), max(0, self.plot.height() - h))
+            self.hover_label.move(left, top)
+        self.hover_label.show()
+        self.hover_label.raise_()
+        return html
+
+    def _hide_crosshair(self) -> None:
+        self.vline.setVisible(False)
+        self.hover_label.hide()
+
+
+def _dt(x: float) -> Any:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(x, timezone.utc)
+
+
+class _NumItem(QTableWidgetItem):
+    """Sorts by number, shows formatted text."""
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:  # noqa: D105
+        a, b = self.data(Qt.ItemDataRole.UserRole), other.data(Qt.ItemDataRole.UserRole)
+        if a is None or b is None:
+            return (a is None) > (b is None)
+        return a < b
+
+
+def _num_item(value: float | int | None, text: str | None = None) -> QTableWidgetItem:
+    item = _NumItem(text if text is not None else number(value))
+    item.setData(Qt.ItemDataRole.UserRole, value)
+    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    return item
+

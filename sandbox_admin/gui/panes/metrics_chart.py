@@ -1,0 +1,166 @@
+"""The pieces of the Metrics pane that are not Qt widgets: ranges, series labels, colours.
+
+Kept apart from :mod:`.metrics` so they can be tested and reused (a sandbox's chart
+from another pane) without building a window.
+"""
+
+from __future__ import annotations
+
+import colorsys
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Sequence
+
+import numpy as np
+
+#: Range presets (label, seconds; None = the metric's whole extent). Grafana-like, but
+#: anchored at the metric's newest sample rather than "now": a copied database or an
+#: idle server would otherwise show an empty chart.
+PRESETS: tuple[tuple[str, float | None], ...] = (
+    ("1 h", 3600.0),
+    ("6 h", 6 * 3600.0),
+    ("24 h", 86400.0),
+    ("7 d", 7 * 86400.0),
+    ("30 d", 30 * 86400.0),
+    ("All data", None),
+)
+ALL_DATA = "All data"
+#: Chart points per pixel of plot width (1 = one bucket per pixel).
+MIN_POINTS, MAX_POINTS = 100, 2000
+
+
+@dataclass
+class ChartRequest:
+    name: str
+    sandbox_id: str | None
+    start: float | None  # Unix seconds; None = the extent
+    end: float | None
+    target_points: int
+    preset: str | None = None  # the preset that asked (None: a zoom/pan)
+
+
+@dataclass
+class ChartAnswer:
+    request: ChartRequest
+    metric_type: str
+    extent: tuple[float, float] | None  # Unix seconds of the metric's first/last sample
+    sandboxes: list[tuple[str, int]]  # sandbox id, samples (for the filter)
+    start: float  # the range drawn (Unix seconds)
+    end: float
+    series: list[Any] = field(default_factory=list)  # storage.metrics.Series
+    seconds: float = 0.0
+
+
+def ts(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
+
+
+def preset_range(preset: str, extent: tuple[float, float] | None) -> tuple[float | None, float | None]:
+    """``[start, end)`` of a preset, ending just after the newest sample."""
+    if extent is None:
+        return None, None
+    seconds = dict(PRESETS).get(preset)
+    first, last = extent
+    end = last + 1.0
+    if seconds is None:
+        return first, end
+    return end - seconds, end
+
+
+def target_points(width_px: int) -> int:
+    return int(min(MAX_POINTS, max(MIN_POINTS, width_px)))
+
+
+def colours(n: int) -> list[tuple[int, int, int]]:
+    """``n`` distinct colours: hues spread by the golden ratio, two lightness bands."""
+    out = []
+    for i in range(n):
+        hue = (i * 0.618033988749895) % 1.0
+        light = 0.42 if i % 2 == 0 else 0.55
+        r, g, b = colorsys.hls_to_rgb(hue, light, 0.75)
+        out.append((int(r * 255), int(g * 255), int(b * 255)))
+    return out
+
+
+def series_labels(series: Sequence[Any]) -> list[str]:
+    """A short, distinct label per series: the sandbox id's first part plus the labels
+    that tell series apart (labels that only repeat the sandbox, like its container
+    name, are left out)."""
+    keys: set[str] = set()
+    for s in series:
+        keys.update(s.labels)
+    shown = []
+    for key in sorted(keys):
+        values = {s.labels.get(key) for s in series}
+        per_sandbox = {(s.sandbox_id, s.labels.get(key)) for s in series}
+        sandboxes = {s.sandbox_id for s in series}
+        if len(values) > 1 and len(per_sandbox) > len(sandboxes):
+            shown.append(key)
+        elif len(values) > 1 and len(sandboxes) <= 1:
+            shown.append(key)
+    out = []
+    for s in series:
+        parts = [s.sandbox_id[:8] if s.sandbox_id else "(all)"]
+        parts += [f"{k}={s.labels[k]}" for k in shown if k in s.labels]
+        out.append(" ".join(parts))
+    return out
+
+
+def plotted(series: Any) -> np.ndarray:
+    """The values a chart draws: a counter's rate per second, otherwise the average."""
+    p = series.points
+    if series.type == "counter" and p.rate is not None:
+        return p.rate
+    return p.avg
+
+
+def with_gaps(t: np.ndarray, y: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
+    """Insert NaN where buckets are missing, so a line does not bridge a gap."""
+    if len(t) < 2:
+        return t, y
+    gaps = np.flatnonzero(np.diff(t) > 1.5 * step)
+    if not len(gaps):
+        return t, y
+    t2 = np.insert(t.astype(np.float64), gaps + 1, t[gaps] + step)
+    y2 = np.insert(y.astype(np.float64), gaps + 1, np.nan)
+    return t2, y2
+
+
+def value_at(t: np.ndarray, y: np.ndarray, x: float, step: float) -> float | None:
+    """The value of the bucket holding ``x`` (None: no bucket there)."""
+    if not len(t):
+        return None
+    i = int(np.searchsorted(t, x, side="right")) - 1
+    if i < 0 or x >= t[i] + step:
+        return None
+    v = float(y[i])
+    return None if v != v else v
+
+
+def axis_label(name: str, metric_type: str) -> str:
+    if metric_type == "counter":
+        return f"{name} — rate (per second)"
+    return f"{name} — average per bucket"
+
+
+def step_text(step: float) -> str:
+    step = float(step)
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if step >= size:
+            whole, rest = divmod(step, size)
+            if rest and unit != "d":
+                small = {"h": ("min", 60), "min": ("s", 1)}[unit]
+                return f"{int(whole)} {unit} {int(rest // small[1])} {small[0]}"
+            return f"{step / size:g} {unit}"
+    return f"{step:g} s"
+
+
+def number(value: float | None) -> str:
+    if value is None or value != value:
+        return "—"
+    a = abs(value)
+    if a != 0 and (a >= 1e6 or a < 1e-3):
+        return f"{value:.4g}"
+    if a >= 100:
+        return f"{value:,.1f}"
+    return f"{value:.4g}"

@@ -1,0 +1,205 @@
+"""The Metrics pane on a copy of the Go server's database (and a generated one with
+rollups): real store, real JobRunner threads, offscreen Qt, waits by condition."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import pyqtgraph as pg
+from PySide6.QtCore import QSettings, Qt
+
+from sandbox_admin.gui.jobs import JobRunner
+from sandbox_admin.gui.panes.metrics import ALL_SANDBOXES, MetricsPane
+from sandbox_admin.storage import create_store, open_store
+from sandbox_admin.storage.metrics import Sample
+
+WAIT = 15000
+
+
+@pytest.fixture
+def runner(qtbot):
+    r = JobRunner()
+    yield r
+    r.cancel_all()
+    assert r.wait_idle(WAIT)
+
+
+@pytest.fixture
+def pane(qtbot, runner, tmp_path: Path):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    p = MetricsPane(runner, settings=settings)
+    qtbot.addWidget(p)
+    p.resize(1300, 800)
+    p.show()
+    qtbot.waitExposed(p)
+    yield p
+    p.set_store(None)
+    runner.wait_idle(WAIT)
+
+
+@pytest.fixture
+def store(go_db):
+    s = open_store(go_db, read_only=True)
+    yield s
+    s.close()
+
+
+def idle(qtbot, pane: MetricsPane, runner: JobRunner) -> None:
+    qtbot.waitUntil(lambda: not pane.busy() and runner.is_idle(), timeout=WAIT)
+
+
+def open_metric(qtbot, pane, runner, store, name: str) -> None:
+    pane.set_store(store)
+    qtbot.waitUntil(lambda: pane.names_list.count() > 0, timeout=WAIT)
+    assert pane.select_metric(name)
+    idle(qtbot, pane, runner)
+    assert pane.answer is not None and pane.answer.request.name == name
+
+
+def plotted_items(pane: MetricsPane) -> list[pg.PlotDataItem]:
+    return [i for i in pane.plot.getPlotItem().listDataItems() if isinstance(i, pg.PlotDataItem)]
+
+
+def test_names_listed_with_types(qtbot, pane, runner, store):
+    pane.set_store(store)
+    qtbot.waitUntil(lambda: pane.names_list.count() > 0, timeout=WAIT)
+    texts = [pane.names_list.item(i).text() for i in range(pane.names_list.count())]
+    assert texts == ["cpu_usage  (gauge)", "memory_bytes  (gauge)", "request_latency_seconds  (histogram)",
+                     "requests_total  (counter)", "sandbox_up  (gauge)"]
+    assert "Select a metric" in pane.empty_text()
+    pane.filter_edit.setText("req")
+    visible = [pane.names_list.item(i).text() for i in range(pane.names_list.count())
+               if not pane.names_list.item(i).isHidden()]
+    assert len(visible) == 2 and all("request" in v for v in visible)
+
+
+def test_cpu_usage_one_curve_per_series_over_the_extent(qtbot, pane, runner, store):
+    open_metric(qtbot, pane, runner, store, "cpu_usage")
+    expected = store.metrics.series("cpu_usage")
+    first, last = store.metrics.extent("cpu_usage")
+    items = plotted_items(pane)
+    assert len(items) == len(expected) == 26
+    assert len({i.opts["pen"].color().name() for i in items}) == 26  # distinct colours
+    x0, x1 = pane.visible_x_range()
+    assert x0 <= first.timestamp() and x1 >= last.timestamp()
+    assert x1 - x0 < (last - first).total_seconds() * 1.05  # fits the data, not "now"
+    data_x = np.concatenate([i.xData for i in items])
+    assert np.nanmin(data_x) <= first.timestamp() and np.nanmax(data_x) >= last.timestamp() - 2 * 3600
+    assert "average" in pane.plot.getAxis("left").labelText
+    assert pane.empty_text() == ""
+    # the table: one row per series; samples add up to the store's count (nothing double counted)
+    assert pane.table.rowCount() == 26
+    total = sum(int(pane.table.item(r, 1).data(Qt.ItemDataRole.UserRole)) for r in range(26))
+    assert total == sum(s.count for s in expected)
+    # the legend toggles a line
+    pane.table.item(0, 0).setCheckState(Qt.CheckState.Unchecked)
+    assert sum(not c.isVisible() for c in pane.curves) == 1
+
+
+def test_counter_shows_a_rate(qtbot, pane, runner, store):
+    open_metric(qtbot, pane, runner, store, "requests_total")
+    assert "rate" in pane.plot.getAxis("left").labelText
+    series = pane.answer.series
+    assert series and all(s.type == "counter" for s in series)
+    assert len(plotted_items(pane)) == len(series)
+    y = pane._curve_data[0][1]
+    np.testing.assert_allclose(y, series[0].points.rate)
+    assert np.all(np.asarray(y) >= 0)  # reset-aware: a rate never goes negative
+
+
+def test_sandbox_filter_narrows_to_one_curve(qtbot, pane, runner, store):
+    open_metric(qtbot, pane, runner, store, "cpu_usage")
+    assert pane.sandbox_combo.itemText(0) == ALL_SANDBOXES
+    assert pane.sandbox_combo.count() == 27
+    sid = pane.sandbox_combo.itemData(3)
+    pane.sandbox_combo.setCurrentIndex(3)
+    idle(qtbot, pane, runner)
+    assert pane.answer.request.sandbox_id == sid
+    assert len(plotted_items(pane)) == 1 and pane.answer.series[0].sandbox_id == sid
+    pane.sandbox_combo.setCurrentIndex(0)
+    idle(qtbot, pane, runner)
+    assert len(plotted_items(pane)) == 26
+
+
+def test_zoom_requeries_at_a_finer_step_and_crosshair_lists_values(qtbot, pane, runner, store):
+    open_metric(qtbot, pane, runner, store, "cpu_usage")
+    sent = len(pane.requests)
+    wide_step = pane.answer.series[0].step_seconds
+    x0, x1 = pane.visible_x_range()
+    mid = (x0 + x1) / 2
+    pane.set_x_range(mid - 3 * 3600, mid + 3 * 3600)  # six hours
+    qtbot.waitUntil(lambda: len(pane.requests) > sent, timeout=WAIT)
+    idle(qtbot, pane, runner)
+    req = pane.answer.request
+    assert req.preset is None and abs(req.start - (mid - 3 * 3600)) < 1 and abs(req.end - (mid + 3 * 3600)) < 1
+    assert pane.answer.series[0].step_seconds < wide_step / 5
+    assert pane.visible_x_range() == pytest.approx((mid - 3 * 3600, mid + 3 * 3600), abs=1)
+    # crosshair: one entry per visible series that has a bucket at that time
+    s = pane.answer.series[0]
+    x = float(s.points.t[len(s.points) // 2]) + 1
+    values = pane.crosshair_values(x)
+    assert values and len(values) <= len(pane.curves)
+    html = pane.show_crosshair(x)
+    assert pane.hover_label.isVisible() and values[0][0] in html
+
+
+def test_presets_and_empty_range(qtbot, pane, runner, store):
+    open_metric(qtbot, pane, runner, store, "cpu_usage")
+    _, last = store.metrics.extent("cpu_usage")
+    pane.set_preset("1 h")
+    idle(qtbot, pane, runner)
+    x0, x1 = pane.visible_x_range()
+    assert x1 - x0 == pytest.approx(3600) and x1 >= last.timestamp()
+    # a range with nothing in it says so clearly
+    pane.set_x_range(last.timestamp() + 86400 * 10, last.timestamp() + 86400 * 11)
+    qtbot.waitUntil(lambda: "No data" in pane.empty_text(), timeout=WAIT)
+    assert not plotted_items(pane)
+    # clearing the selection says what to do
+    pane.names_list.setCurrentItem(None)
+    assert "Select a metric" in pane.empty_text()
+
+
+def test_thirty_day_chart_from_rollups_is_fast(qtbot, pane, runner, tmp_path: Path):
+    store = create_store(tmp_path / "big.db")
+    try:
+        S = store.models.Sandbox
+        from sandbox_admin.storage.fields import utcnow
+
+        now = utcnow()
+        ids = [f"sb-{i:02d}" for i in range(10)]
+        with store.transaction():
+            for sid in ids:
+                S.insert(id=sid, container_id=f"c-{sid}", status="running", created_at=now,
+                         updated_at=now).execute()
+        end = now.timestamp()
+        rng = random.Random(1)
+        n_per = 20_000  # 200k samples over 30 days: one every ~130 s per sandbox
+        step = 30 * 86400 / n_per
+
+        def samples():
+            for sid in ids:
+                for k in range(n_per):
+                    yield Sample("cpu_usage", rng.random(), "gauge", {"host": "a"}, sid,
+                                 end - 30 * 86400 + k * step)
+
+        store.metrics.record_batch(samples())
+        store.metrics.build_rollups()
+        pane.set_store(store)
+        qtbot.waitUntil(lambda: pane.names_list.count() > 0, timeout=WAIT)
+        began = time.perf_counter()
+        pane.select_metric("cpu_usage")
+        idle(qtbot, pane, runner)
+        took = time.perf_counter() - began
+        assert len(plotted_items(pane)) == 10
+        assert pane.answer.series[0].source.startswith("rollup")
+        assert took < 1.5, took  # ~1 s target; margin for a busy shared machine
+        assert sum(int(pane.table.item(r, 1).data(Qt.ItemDataRole.UserRole))
+                   for r in range(pane.table.rowCount())) == 10 * n_per
+    finally:
+        pane.set_store(None)
+        runner.wait_idle(WAIT)
+        store.close()
