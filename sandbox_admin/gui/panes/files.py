@@ -1,0 +1,531 @@
+"""The Files pane: search files by path and text, look at one, its versions and its sandbox.
+
+A search box (debounced; Enter searches at once; Ctrl+F focuses it) with filters for
+sandbox, MIME prefix, path prefix and "show deleted". With text in the box the list
+shows full-text results best first (``FileStore.search``: bm25 order, path and snippet
+with the matches highlighted, a note for files whose text is indexed only in part or
+not at all); an empty box lists the files newest first. Both page with "Load more".
+Every query runs as a job; an answer that arrives after a newer question is dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape as _escape
+from typing import Any, Callable
+
+from PySide6.QtCore import QSettings, QStringListModel, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QColor, QFont, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QCompleter,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSplitter,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...storage import errors
+from ...storage.search import snippet_html
+from .. import display
+from ..jobs import JobContext, JobRunner
+from ..settings import app_settings
+from ..widgets.html_delegate import HTML_ROLE, HtmlDelegate
+from .file_detail import FileDetail, index_note
+from .file_jobs import FileDetails, Filters, list_newest, load_details, sandbox_ids
+
+SETTINGS_PREFIX = "files"
+TEXT_DEBOUNCE_MS = 300
+SELECT_DEBOUNCE_MS = 60
+PAGE_SIZE = 50
+ID_ROLE = Qt.ItemDataRole.UserRole + 1
+DELETED_ROLE = Qt.ItemDataRole.UserRole + 2
+COLUMNS = ("File", "Sandbox", "Size", "Updated")
+NOTE_STYLE = "color:#8d6e00;"
+SNIPPET_STYLE = "color:#555555;"
+
+
+def _one_line(marked: str) -> str:
+    """A snippet on one line (its newlines and runs of blanks as one space)."""
+    return re.sub(r"\s+", " ", marked).strip()
+
+
+def row_html(path_marked: str, snippet_marked: str, deleted: bool, note: str) -> str:
+    """The File cell: the path (matches highlighted), badges, and the snippet below it."""
+    path = snippet_html(path_marked)
+    if deleted:
+        path = f"<s>{path}</s> <span style='color:#ffffff;background-color:#424242'>&nbsp;deleted&nbsp;</span>"
+    extra = f" <span style='{NOTE_STYLE}'>({note})</span>" if note else ""
+    html = f"<div style='white-space:pre'>{path}{extra}</div>"
+    if snippet_marked:
+        html += f"<div style='white-space:pre;{SNIPPET_STYLE}'>{snippet_html(_one_line(snippet_marked))}</div>"
+    return html
+
+
+class FilesPane(QWidget):
+    """See the module docstring. Public API per notes/API_JOBS.md."""
+
+    message_requested = Signal(str, str, str)  # level, text, detail
+    #: A page of results or files is in the list (after the first or a "Load more").
+    results_loaded = Signal()
+    #: The detail side now shows this file.
+    details_loaded = Signal(int)
+    verified = Signal(object)  # VerifyResult
+    exported = Signal(object)  # ExportResult
+    diff_loaded = Signal(str)
+    #: "Show sandbox": the window (or whoever listens) shows this sandbox.
+    sandbox_requested = Signal(str)
+
+    def __init__(self, runner: JobRunner, parent: QWidget | None = None,
+                 settings: QSettings | None = None) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self.settings = settings if settings is not None else app_settings()
+        self.store: Any = None
+        self._generation = 0
+        self._detail_generation = 0
+        self._diff_generation = 0
+        self._query: tuple[str, Filters] | None = None
+        self._offset = 0
+        self._last_id: int | None = None
+        self._loading = False
+        self.result: Any = None  # the last SearchResult (None when listing)
+        self._build_actions()
+        self._build_ui()
+        self._connect()
+        self.set_store(None)
+
+    # == building ====================================================================================
+    def _build_actions(self) -> None:
+        def action(text: str, slot: Callable[[], None], shortcut: Any, tip: str) -> QAction:
+            act = QAction(text, self)
+            act.triggered.connect(slot)
+            act.setShortcut(QKeySequence(shortcut))
+            act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            act.setToolTip(tip)
+            self.addAction(act)
+            return act
+
+        self.find_action = action("Find", self.focus_filter, QKeySequence.StandardKey.Find,
+                                  "Search files (Ctrl+F)")
+        self.refresh_action = action("Refresh", self.refresh, QKeySequence.StandardKey.Refresh,
+                                     "Run the search again (F5)")
+
+    def _build_ui(self) -> None:
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setSpacing(4)
+        bar = QHBoxLayout()
+        self.search_edit = QLineEdit()
+        self.search_edit.setPlaceholderText(
+            'Search paths and text: words, "a phrase", prefix*, path:src  (Ctrl+F)')
+        self.search_edit.setClearButtonEnabled(True)
+        self.search_edit.setMinimumWidth(280)
+        self.sandbox_edit = QLineEdit()
+        self.sandbox_edit.setPlaceholderText("sandbox id")
+        self.sandbox_edit.setClearButtonEnabled(True)
+        self.sandbox_edit.setToolTip("Only files of this sandbox")
+        self._sandbox_ids = QStringListModel(self)
+        completer = QCompleter(self._sandbox_ids, self)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.sandbox_edit.setCompleter(completer)
+        self.mime_edit = QLineEdit()
+        self.mime_edit.setPlaceholderText("MIME prefix")
+        self.mime_edit.setClearButtonEnabled(True)
+        self.mime_edit.setToolTip("Only files whose MIME type starts with this (text/, image/png …)")
+        self.path_edit = QLineEdit()
+        self.path_edit.setPlaceholderText("path prefix")
+        self.path_edit.setClearButtonEnabled(True)
+        self.path_edit.setToolTip("Only files whose path starts with this (/app/ …)")
+        self.deleted_check = QCheckBox("Show deleted")
+        self.deleted_check.setToolTip("Include soft-deleted files (greyed, struck through)")
+        bar.addWidget(self.search_edit, 4)
+        bar.addWidget(self.sandbox_edit, 2)
+        bar.addWidget(self.mime_edit, 1)
+        bar.addWidget(self.path_edit, 1)
+        bar.addWidget(self.deleted_check)
+        layout.addLayout(bar)
+
+        self.headline = QLabel("")
+        self.headline.setTextFormat(Qt.TextFormat.RichText)
+        self.notice = QLabel("")  # fallback / query notes from the search
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("color:#5b4200; background:#fff6dc; border:1px solid #f0c85a;"
+                                  " border-radius:3px; padding:2px 6px;")
+        self.notice.hide()
+        layout.addWidget(self.headline)
+        layout.addWidget(self.notice)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(0, 0, 0, 0)
+        lv.setSpacing(2)
+        self.results = QTreeWidget()
+        self.results.setHeaderLabels(list(COLUMNS))
+        self.results.setRootIsDecorated(False)
+        self.results.setAlternatingRowColors(True)
+        self.results.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.results.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.results.setItemDelegateForColumn(0, HtmlDelegate(self.results))
+        header = self.results.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        fm = self.fontMetrics()
+        for col, sample in ((1, "8fa731f1-4041-4479-bcc9"), (2, "999.9 KiB"), (3, "2026-11-26 01:35:22")):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
+            header.resizeSection(col, fm.horizontalAdvance(sample) + 18)
+        self.more_button = QPushButton("Load more")
+        self.more_button.setToolTip("Show the next page of results")
+        self.more_button.hide()
+        lv.addWidget(self.results, 1)
+        lv.addWidget(self.more_button)
+
+        self.detail = FileDetail()
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.detail)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setSizes([600, 400])
+        state = self.settings.value(f"{SETTINGS_PREFIX}/splitter")
+        if state is not None:
+            self.splitter.restoreState(state)
+        self.splitter.splitterMoved.connect(
+            lambda *_: self.settings.setValue(f"{SETTINGS_PREFIX}/splitter", self.splitter.saveState()))
+        layout.addWidget(self.splitter, 1)
+
+        self._text_timer = QTimer(self)
+        self._text_timer.setSingleShot(True)
+        self._text_timer.setInterval(TEXT_DEBOUNCE_MS)
+        self._select_timer = QTimer(self)
+        self._select_timer.setSingleShot(True)
+        self._select_timer.setInterval(SELECT_DEBOUNCE_MS)
+
+    def _connect(self) -> None:
+        for edit in (self.search_edit, self.sandbox_edit, self.mime_edit, self.path_edit):
+            edit.textChanged.connect(lambda _: self._text_timer.start())
+            edit.returnPressed.connect(self.search_now)
+        self._text_timer.timeout.connect(self._apply)
+        self.deleted_check.toggled.connect(lambda _: self.search_now())
+        self.more_button.clicked.connect(self.load_more)
+        self.results.currentItemChanged.connect(lambda *_: self._select_timer.start())
+        self._select_timer.timeout.connect(self._load_details)
+        self.detail.verify_requested.connect(self.verify)
+        self.detail.export_requested.connect(self.choose_export_folder)
+        self.detail.diff_requested.connect(self.load_diff)
+        self.detail.sandbox_requested.connect(self.show_sandbox)
+
+    # == public API ====================================================================================
+    def set_store(self, store: Any) -> None:
+        self.store = store
+        self._query = None
+        self._generation += 1
+        self._detail_generation += 1
+        self.results.clear()
+        self.more_button.hide()
+        self.notice.hide()
+        self.detail.show_message("Select a file to see its details." if store is not None
+                                 else "No database is open.")
+        if store is None:
+            self.headline.setText("No database is open.")
+            return
+        self._load_sandbox_ids()
+        self.search_now()
+
+    def refresh(self) -> None:
+        if self.store is None:
+            return
+        self._query = None
+        self.search_now()
+
+    def focus_filter(self) -> None:
+        self.search_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search_edit.selectAll()
+
+    def filters(self) -> Filters:
+        return Filters(self.sandbox_edit.text().strip(), self.mime_edit.text().strip(),
+                       self.path_edit.text().strip(), self.deleted_check.isChecked())
+
+    @property
+    def loading(self) -> bool:
+        return self._loading
+
+    # == searching =====================================================================================
+    def search_now(self) -> None:
+        """Search (or list) at once with what is typed."""
+        self._text_timer.stop()
+        self._apply()
+
+    def _apply(self) -> None:
+        if self.store is None:
+            return
+        query = (self.search_edit.text().strip(), self.filters())
+        if query == self._query:
+            return
+        self._query = query
+        self.results.clear()
+        self._offset, self._last_id = 0, None
+        self.detail.show_message("Select a file to see its details.")
+        self._fetch(first=True)
+
+    def load_more(self) -> None:
+        if self._query is not None and not self._loading:
+            self._fetch(first=False)
+
+    def _fetch(self, first: bool) -> None:
+        self._generation += 1
+        generation, store = self._generation, self.store
+        text, flt = self._query  # type: ignore[misc]
+        offset, last_id = self._offset, self._last_id
+        self._loading = True
+        self.more_button.setEnabled(False)
+        self.headline.setText("Searching…" if text else "Loading files…")
+
+        def work(ctx: JobContext) -> tuple[Any, list[Any], bool]:
+            if text:
+                result = store.files.search(text, limit=PAGE_SIZE, offset=offset, **flt.search_kwargs())
+                return result, result.hits, result.has_more
+            records, more = list_newest(store, flt, last_id, PAGE_SIZE)
+            return None, records, more
+
+        def done(answer: tuple[Any, list[Any], bool]) -> None:
+            if generation != self._generation:
+                return
+            self._loading = False
+            result, rows, more = answer
+            self.result = result
+            self._add_rows(rows, searching=bool(text))
+            self._offset += len(rows)
+            if rows and not text:
+                self._last_id = rows[-1].id
+            self.more_button.setVisible(more)
+            self.more_button.setEnabled(True)
+            self._show_notice(result)
+            self._update_headline(text, more)
+            if first and self.results.topLevelItemCount():
+                self.results.setCurrentItem(self.results.topLevelItem(0))
+            self.results_loaded.emit()
+
+        def failed(error: errors.StorageError) -> None:
+            if generation != self._generation:
+                return
+            self._loading = False
+            self.more_button.setEnabled(True)
+            self.headline.setText("<span style='color:#b71c1c'>Search failed</span>")
+            if not isinstance(error, errors.Cancelled):
+                self.message_requested.emit("error", str(error), error.detail)
+
+        self.runner.submit(work, name="Search files" if text else "List files", on_result=done,
+                           on_error=failed, store=store)
+
+    def _add_rows(self, rows: list[Any], searching: bool) -> None:
+        grey = QColor(display.DELETED_TEXT_COLOUR)
+        for row in rows:
+            deleted = row.deleted if searching else row.is_deleted
+            file_id = row.file_id if searching else row.id
+            path_marked = row.path_highlight if searching else row.file_path
+            snippet = row.snippet if searching else ""
+            updated = row.updated_at
+            note = index_note(row.index_state, row.indexed_bytes)
+            item = QTreeWidgetItem([row.file_path, row.sandbox_id, display.size(row.size_bytes),
+                                    display.local_time(updated)])
+            item.setData(0, HTML_ROLE, row_html(path_marked, snippet, deleted, note))
+            item.setData(0, ID_ROLE, file_id)
+            item.setData(0, DELETED_ROLE, deleted)
+            tip = f"{row.file_path}\nfile id {file_id} · {row.mime_type or 'no MIME type'}"
+            if searching and row.rank is not None:
+                tip += f"\nrank (bm25, lower is better): {row.rank:.3f}"
+            if note:
+                tip += f"\nSearch sees {note}: matches further in are not found."
+            item.setToolTip(0, tip)
+            item.setToolTip(1, row.sandbox_id)
+            item.setToolTip(2, f"{row.size_bytes:,} bytes")
+            item.setToolTip(3, display.utc_tooltip(updated))
+            item.setTextAlignment(2, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            if deleted:
+                font = QFont(self.results.font())
+                font.setStrikeOut(True)
+                for c in range(len(COLUMNS)):
+                    item.setForeground(c, grey)
+                    item.setFont(c, font)
+            self.results.addTopLevelItem(item)
+
+    def _show_notice(self, result: Any) -> None:
+        if result is not None and result.fallback:
+            self.notice.setText(f"Full-text index unavailable: plain text match. {result.message}")
+        elif result is not None and result.message:
+            self.notice.setText(result.message)
+        else:
+            self.notice.hide()
+            return
+        self.notice.show()
+
+    def _update_headline(self, text: str, more: bool) -> None:
+        n = self.results.topLevelItemCount()
+        shown = f"{n:,}{'+' if more else ''}"
+        if text:
+            order = "unranked" if self.result is not None and self.result.fallback else "best match first"
+            words = display.plural(n, "file") if not more else f"{shown} files"
+            head = f"<b>{words}</b> match <b>{_escape(text)}</b> ({order})"
+        else:
+            head = f"<b>{shown if more else display.plural(n, 'file')}</b>, newest first"
+        flt = self.filters()
+        named = (("in sandbox", flt.sandbox_id), ("MIME", flt.mime_prefix and flt.mime_prefix + "…"),
+                 ("under", flt.path_prefix))
+        parts = [f"{label} {_escape(value)}" for label, value in named if value]
+        if flt.include_deleted:
+            parts.append("deleted included")
+        if parts:
+            head += " · " + ", ".join(parts)
+        self.headline.setText(head)
+
+    def _load_sandbox_ids(self) -> None:
+        store = self.store
+        self.runner.submit(lambda ctx: sandbox_ids(store), name="List sandboxes with files", quiet=True,
+                           store=store, on_result=lambda ids: self._sandbox_ids.setStringList(ids)
+                           if store is self.store else None,
+                           on_error=lambda e: None if isinstance(e, errors.Cancelled)
+                           else self.message_requested.emit("error", str(e), e.detail))
+
+    # == rows ===========================================================================================
+    def row_ids(self) -> list[int]:
+        return [self.results.topLevelItem(i).data(0, ID_ROLE) for i in range(self.results.topLevelItemCount())]
+
+    def item_for(self, file_id: int) -> QTreeWidgetItem | None:
+        for i in range(self.results.topLevelItemCount()):
+            item = self.results.topLevelItem(i)
+            if item.data(0, ID_ROLE) == file_id:
+                return item
+        return None
+
+    def select_file(self, file_id: int) -> bool:
+        item = self.item_for(file_id)
+        if item is None:
+            return False
+        self.results.setCurrentItem(item)
+        self.results.scrollToItem(item)
+        return True
+
+    def selected_id(self) -> int | None:
+        item = self.results.currentItem()
+        return item.data(0, ID_ROLE) if item is not None else None
+
+    # == detail ========================================================================================
+    def _load_details(self) -> None:
+        file_id = self.selected_id()
+        if file_id is None or self.store is None:
+            return
+        self._detail_generation += 1
+        generation, store = self._detail_generation, self.store
+        if self.detail.current_id() != file_id:
+            self.detail.show_message(f"Loading file {file_id}…")
+
+        def done(details: FileDetails) -> None:
+            if generation == self._detail_generation:
+                self.detail.show_details(details)
+                self.details_loaded.emit(file_id)
+
+        def failed(error: errors.StorageError) -> None:
+            if generation != self._detail_generation or isinstance(error, errors.Cancelled):
+                return
+            if isinstance(error, errors.NotFound):
+                self.detail.show_message(f"File {file_id} no longer exists (removed elsewhere). "
+                                         "Press F5 to search again.")
+            else:
+                self.detail.show_message(f"Cannot load file {file_id}: {error}")
+                self.message_requested.emit("error", str(error), error.detail)
+
+        self.runner.submit(lambda ctx: load_details(store, file_id, ctx), name="Load file details",
+                           on_result=done, on_error=failed, store=store)
+
+    def verify(self, file_id: int) -> None:
+        if self.store is None:
+            return
+        store = self.store
+        self.detail.show_verify("Verifying…", None)
+
+        def done(result: Any) -> None:
+            if self.detail.current_id() == file_id:
+                if result.ok:
+                    text = f"ok: sha256 matches ({result.sha256[:12]}…, from {result.source})"
+                elif result.ok is None:
+                    text = "cannot verify: " + "; ".join(result.problems)
+                else:
+                    text = "DAMAGED: " + "; ".join(result.problems)
+                self.detail.show_verify(text, result.ok)
+            if result.ok is False:
+                self.message_requested.emit("error", f"File {file_id} does not match its checksum.",
+                                            "\n".join(result.problems))
+            self.verified.emit(result)
+
+        self.runner.submit(lambda ctx: store.files.verify(file_id), name="Verify file", on_result=done,
+                           on_error=lambda e: self._job_error(e, "Verify failed"), store=store)
+
+    def choose_export_folder(self, file_id: int) -> None:
+        start = self.settings.value(f"{SETTINGS_PREFIX}/export_dir", "") or ""
+        folder = QFileDialog.getExistingDirectory(self, "Export into folder", str(start))
+        if folder:
+            self.settings.setValue(f"{SETTINGS_PREFIX}/export_dir", folder)
+            self.export_to(file_id, folder)
+
+    def export_to(self, file_id: int, folder: str) -> None:
+        """Write the file under ``folder`` at its stored path (in a worker)."""
+        if self.store is None:
+            return
+        store = self.store
+
+        def done(result: Any) -> None:
+            check = {True: "checksum ok", False: "CHECKSUM MISMATCH", None: "not verifiable"}[result.verified]
+            level = "error" if result.verified is False else "info"
+            self.message_requested.emit(level, f"Exported {display.size(result.size_bytes)} to {result.path} "
+                                        f"({check}).", f"sha256 {result.sha256}")
+            self.exported.emit(result)
+
+        self.runner.submit(lambda ctx: store.files.export_into(file_id, folder), name="Export file",
+                           on_result=done, on_error=lambda e: self._job_error(e, "Export failed"), store=store)
+
+    def load_diff(self, old_id: int, new_id: int) -> None:
+        if self.store is None:
+            return
+        self._diff_generation += 1
+        generation, store = self._diff_generation, self.store
+
+        def done(text: str) -> None:
+            if generation == self._diff_generation:
+                self.detail.show_diff(text, old_id, new_id)
+                self.diff_loaded.emit(text)
+
+        def failed(error: errors.StorageError) -> None:
+            if generation == self._diff_generation and not isinstance(error, errors.Cancelled):
+                self.detail.show_diff_error(f"Cannot compare {old_id} and {new_id}: {error}")
+
+        self.runner.submit(lambda ctx: store.files.diff(old_id, new_id), name="Compare versions",
+                           on_result=done, on_error=failed, store=store)
+
+    def show_sandbox(self, sandbox_id: str) -> None:
+        """Switch to the Sandboxes pane with this sandbox selected (when the window has one)."""
+        self.sandbox_requested.emit(sandbox_id)
+        window = self.window()
+        tabs = getattr(window, "tabs", None)
+        for pane in getattr(window, "panes", []):
+            if pane is not self and hasattr(pane, "select_id") and tabs is not None:
+                tabs.setCurrentWidget(pane)
+                pane.select_id(sandbox_id)
+                return
+
+    def _job_error(self, error: errors.StorageError, what: str) -> None:
+        if isinstance(error, errors.Cancelled):
+            return
+        if what.startswith("Verify"):
+            self.detail.show_verify(f"{what}: {error}", False)
+        self.message_requested.emit("error", f"{what}: {error}", error.detail)

@@ -1,0 +1,63 @@
+"""A delegate that paints a cell's HTML (search results with highlighted matches).
+
+The model gives safe HTML (everything escaped, see ``storage.search.snippet_html``)
+for :data:`HTML_ROLE`; DisplayRole keeps plain text for copying and accessibility.
+Matches are wrapped in ``<b>``, which the document's style sheet paints as a marker.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, Qt
+from PySide6.QtGui import QAbstractTextDocumentLayout, QPainter, QPalette, QTextDocument
+from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+HTML_ROLE = Qt.ItemDataRole.UserRole + 60
+HIGHLIGHT_CSS = "b { background-color: #fff176; color: #000000; font-weight: bold; }"
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+class HtmlDelegate(QStyledItemDelegate):
+    """Paints :data:`HTML_ROLE` as rich text (falls back to the normal painting)."""
+
+    def _document(self, option: QStyleOptionViewItem, html: str, width: int) -> QTextDocument:
+        doc = QTextDocument()
+        doc.setDefaultFont(option.font)
+        doc.setDefaultStyleSheet(HIGHLIGHT_CSS)
+        doc.setDocumentMargin(2)
+        doc.setHtml(html)
+        doc.setTextWidth(max(width, 10))
+        return doc
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
+        html = index.data(HTML_ROLE)
+        if not html:
+            super().paint(painter, option, index)
+            return
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        opt.text = ""
+        style = opt.widget.style() if opt.widget is not None else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        rect = style.subElementRect(QStyle.SubElement.SE_ItemViewItemText, opt, opt.widget)
+        doc = self._document(opt, html, rect.width())
+        ctx = QAbstractTextDocumentLayout.PaintContext()
+        selected = bool(opt.state & QStyle.StateFlag.State_Selected)
+        role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        ctx.palette.setColor(QPalette.ColorRole.Text, opt.palette.color(role))
+        fg = index.data(Qt.ItemDataRole.ForegroundRole)
+        if fg is not None and not selected:
+            ctx.palette.setColor(QPalette.ColorRole.Text, fg.color() if hasattr(fg, "color") else fg)
+        painter.save()
+        painter.translate(rect.topLeft())
+        painter.setClipRect(rect.translated(-rect.topLeft()))
+        doc.documentLayout().draw(painter, ctx)
+        painter.restore()
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:  # noqa: N802 (Qt)
+        html = index.data(HTML_ROLE)
+        if not html:
+            return super().sizeHint(option, index)
+        width = option.rect.width() if option.rect.width() > 0 else 400
+        doc = self._document(option, html, width)
+        return QSize(int(doc.idealWidth()), int(doc.size().height()) + 2)

@@ -1,0 +1,219 @@
+"""The Files pane on a copy of the Go server's database, through the UI.
+
+Real store, real JobRunner threads, offscreen Qt; waiting with qtbot.waitUntil /
+waitSignal, never sleeps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QColor
+
+from sandbox_admin.gui.jobs import JobRunner
+from sandbox_admin.gui.panes.file_detail import DiffHighlighter
+from sandbox_admin.gui.panes.files import DELETED_ROLE, FilesPane
+from sandbox_admin.gui.widgets.html_delegate import HTML_ROLE
+from sandbox_admin.storage import open_store
+
+WAIT = 15000
+CHUNKED = 25  # /data/input/data.csv: 120,319 bytes in 2 chunks, 4 KiB indexed
+DELETED = 198  # /app/tests/test_main.py, soft-deleted
+VERSIONED_OLD, VERSIONED_NEW = 13, 226  # /app/main.py and its new version
+
+
+@pytest.fixture
+def runner(qtbot):
+    r = JobRunner()
+    yield r
+    r.cancel_all()
+    assert r.wait_idle(WAIT)
+
+
+@pytest.fixture
+def pane(qtbot, runner, tmp_path: Path, go_db: Path):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    p = FilesPane(runner, settings=settings)
+    qtbot.addWidget(p)
+    p.resize(1400, 800)
+    p.show()
+    store = open_store(go_db)
+    with qtbot.waitSignal(p.results_loaded, timeout=WAIT):
+        p.set_store(store)
+    yield p
+    p.set_store(None)
+    runner.wait_idle(WAIT)
+    store.close()
+
+
+def search(qtbot, pane: FilesPane, text: str) -> None:
+    with qtbot.waitSignal(pane.results_loaded, timeout=WAIT):
+        pane.search_edit.setText(text)
+        pane.search_now()
+
+
+def item(pane: FilesPane, file_id: int):
+    found = pane.item_for(file_id)
+    assert found is not None, f"file {file_id} not listed"
+    return found
+
+
+def select(qtbot, pane: FilesPane, file_id: int) -> None:
+    if pane.detail.current_id() == file_id:
+        return
+    with qtbot.waitSignal(pane.details_loaded, timeout=WAIT, check_params_cb=lambda i: i == file_id):
+        assert pane.select_file(file_id)
+
+
+def test_empty_box_lists_newest_first_and_pages(qtbot, pane):
+    ids = pane.row_ids()
+    assert len(ids) == 50 and ids == sorted(ids, reverse=True)
+    assert pane.more_button.isVisible()
+    with qtbot.waitSignal(pane.results_loaded, timeout=WAIT):
+        pane.more_button.click()
+    more = pane.row_ids()
+    assert len(more) == 100 and more[:50] == ids and more == sorted(more, reverse=True)
+    assert "newest first" in pane.headline.text()
+
+
+def test_typing_import_ranks_like_the_store_with_highlighted_snippets(qtbot, pane):
+    expected = pane.store.files.search("import", limit=50)
+    with qtbot.waitSignal(pane.results_loaded, timeout=WAIT):
+        qtbot.keyClicks(pane.search_edit, "import")  # debounced typing
+    assert pane.row_ids() == [h.file_id for h in expected.hits]
+    assert pane.more_button.isVisible() == expected.has_more
+    first = item(pane, expected.hits[0].file_id).data(0, HTML_ROLE)
+    assert "<b>import</b>" in first
+    assert "\x02" not in first and "\x03" not in first
+    assert "best match first" in pane.headline.text()
+
+
+def test_partial_index_is_said(qtbot, pane):
+    search(qtbot, pane, "data.csv")
+    html = item(pane, CHUNKED).data(0, HTML_ROLE)
+    assert "only the first 4.0 KiB are searchable" in html
+
+
+@pytest.mark.parametrize("text", ["main.py", '"unbalanced', "C++", "*", "<b>&", "path:", "AND OR"])
+def test_whatever_is_typed_never_errors(qtbot, pane, text):
+    messages: list[tuple] = []
+    pane.message_requested.connect(lambda *a: messages.append(a))
+    search(qtbot, pane, text)
+    assert not messages
+    assert "failed" not in pane.headline.text()
+    if text == "main.py":
+        assert pane.row_ids() and all("main.py" in item(pane, i).text(0) for i in pane.row_ids()[:5])
+    if text == "*":
+        assert pane.notice.isVisible() and "Nothing to search for" in pane.notice.text()
+
+
+def test_html_in_paths_and_text_is_escaped(qtbot, pane):
+    search(qtbot, pane, "<b>&")
+    assert all("<b>&" not in item(pane, i).data(0, HTML_ROLE) for i in pane.row_ids())
+
+
+def test_deleted_file_only_with_show_deleted_and_looks_different(qtbot, pane):
+    search(qtbot, pane, "test_main")
+    assert pane.item_for(DELETED) is None
+    with qtbot.waitSignal(pane.results_loaded, timeout=WAIT):
+        pane.deleted_check.setChecked(True)
+    row = item(pane, DELETED)
+    assert row.data(0, DELETED_ROLE) is True
+    assert row.font(0).strikeOut()
+    assert row.foreground(1).color() == QColor("#9e9e9e")
+    assert "deleted" in row.data(0, HTML_ROLE) and "<s>" in row.data(0, HTML_ROLE)
+    live = next(i for i in pane.row_ids() if i != DELETED)
+    assert not item(pane, live).font(0).strikeOut()
+
+
+def test_filters_narrow_the_results(qtbot, pane):
+    sandbox = "db19444b" 
+    full = next(r.sandbox_id for r in pane.store.files.list(limit=300) if r.sandbox_id.startswith(sandbox))
+    with qtbot.waitSignal(pane.results_loaded, timeout=WAIT):
+        pane.sandbox_edit.setText(full)
+        pane.search_now()
+    assert pane.row_ids() and all(item(pane, i).text(1) == full for i in pane.row_ids())
+    with qtbot.waitSignal(pane.results_loaded, timeout=WAIT):
+        pane.mime_edit.setText("text/x-python")
+        pane.search_now()
+    assert [item(pane, i).text(0) for i in pane.row_ids()] == ["/data/notebooks/analysis.py"]
+    search(qtbot, pane, "import")
+    assert pane.row_ids() and all(item(pane, i).text(1) == full for i in pane.row_ids())
+    with qtbot.waitSignal(pane.results_loaded, timeout=WAIT):
+        pane.path_edit.setText("/nowhere/")
+        pane.search_now()
+    assert pane.row_ids() == []
+
+
+def test_chunked_file_preview_and_verify(qtbot, pane):
+    search(qtbot, pane, "data.csv")
+    select(qtbot, pane, CHUNKED)
+    d = pane.detail
+    assert d.fields["size"].toolTip() == "120,319 bytes"
+    assert "first 4.0 KiB" in d.fields["indexed"].text()
+    text = d.preview.toPlainText()
+    data = pane.store.files.read_content(CHUNKED)
+    assert text and data.decode().startswith(text[:1000]) and len(text) == 64 * 1024
+    assert "first 65,536 of 120,319 bytes" in d.preview_note.text()
+    with qtbot.waitSignal(pane.verified, timeout=WAIT) as sig:
+        d.verify_button.click()
+    assert sig.args[0].ok is True
+    assert d.verify_result.text().startswith("ok")
+
+
+def test_binary_file_shows_hex(qtbot, pane):
+    search(qtbot, pane, "model.bin")
+    select(qtbot, pane, 75)
+    text = pane.detail.preview.toPlainText()
+    assert text.startswith("00000000  ") and len(text.splitlines()) == 4096 // 16
+    assert "binary" in pane.detail.preview_note.text()
+
+
+def test_export_writes_the_bytes(qtbot, pane, tmp_path):
+    search(qtbot, pane, "data.csv")
+    select(qtbot, pane, CHUNKED)
+    out = tmp_path / "export"
+    out.mkdir()
+    messages: list[tuple] = []
+    pane.message_requested.connect(lambda *a: messages.append(a))
+    with qtbot.waitSignal(pane.exported, timeout=WAIT) as sig:
+        pane.export_to(CHUNKED, str(out))
+    path = Path(sig.args[0].path)
+    assert path == out / "data" / "input" / "data.csv"
+    expected = pane.store.files.get(CHUNKED).checksum
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == expected
+    assert messages and messages[-1][0] == "info" and str(path) in messages[-1][1]
+    with qtbot.waitSignal(pane.message_requested, timeout=WAIT) as err:  # again: it exists
+        pane.export_to(CHUNKED, str(out))
+    assert err.args[0] == "error" and "already exists" in err.args[1]
+
+
+def test_versions_chain_and_coloured_diff(qtbot, pane):
+    search(qtbot, pane, "main.py")
+    select(qtbot, pane, VERSIONED_NEW)
+    d = pane.detail
+    ids = [d.versions.topLevelItem(i).text(0) for i in range(d.versions.topLevelItemCount())]
+    assert ids == [str(VERSIONED_OLD), str(VERSIONED_NEW)]
+    assert d.fields["versions"].text() == "2"
+    with qtbot.waitSignal(pane.diff_loaded, timeout=WAIT) as sig:
+        d.select_versions(VERSIONED_OLD, VERSIONED_NEW)
+    assert sig.args[0] == pane.store.files.diff(VERSIONED_OLD, VERSIONED_NEW)
+    assert d.diff.toPlainText().startswith(f"--- /app/main.py (id {VERSIONED_OLD})")
+    doc = d.diff.document()
+    colours = {}
+    for n in range(doc.blockCount()):
+        block = doc.findBlockByNumber(n)
+        kind = DiffHighlighter.kind(block.text())
+        fmts = block.layout().formats()
+        if kind in ("+", "-") and fmts:
+            colours[kind] = fmts[0].format.foreground().color().name()
+    assert colours == {"+": "#1b5e20", "-": "#b71c1c"}
+
+
+def test_ctrl_f_focuses_the_search_box(qtbot, pane):
+    pane.results.setFocus()
+    qtbot.keyClick(pane.results, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: pane.search_edit.hasFocus(), timeout=WAIT)
