@@ -237,6 +237,92 @@ def sandboxes_demo_shot(out: Path, tmp: Path) -> list[Path]:
         pane.close()
 
 
+# -- the Metrics pane --------------------------------------------------------------------------------------
+@shot("metrics")
+def metrics_shot(out: Path, tmp: Path) -> list[Path]:
+    """cpu_usage of every sandbox over its whole extent, the crosshair at one instant."""
+    from sandbox_admin.gui.jobs import JobRunner
+    from sandbox_admin.gui.panes.metrics import MetricsPane
+    from sandbox_admin.storage import open_store
+
+    db = fixture_copy(tmp)
+    runner = JobRunner()
+    pane = MetricsPane(runner, settings=scratch_settings(tmp))
+    pane.resize(1600, 900)
+    pane.show()
+    store = open_store(db, read_only=True)
+    try:
+        pane.set_store(store)
+        settle(lambda: pane.names_list.count() > 0)
+        pane.select_metric("cpu_usage")
+        settle(lambda: pane.answer is not None and not pane.busy() and runner.is_idle())
+        x0, x1 = pane.visible_x_range()
+        x = x0 + (x1 - x0) * 0.62
+        vb = pane.plot.getViewBox()
+        scene_pos = vb.mapViewToScene(vb.mapToView(vb.rect().center()))
+        scene_pos.setX(vb.mapViewToScene(pg_point(x, 0)).x())
+        pane.show_crosshair(x, pane.plot.mapFromScene(scene_pos))
+        return [save(pane, out / "metrics.png")]
+    finally:
+        pane.set_store(None)
+        runner.wait_idle(20000)
+        store.close()
+        pane.close()
+
+
+def pg_point(x: float, y: float):
+    from PySide6.QtCore import QPointF
+
+    return QPointF(x, y)
+
+
+# -- the Files pane ---------------------------------------------------------------------------------------
+@shot("files")
+def files_shots(out: Path, tmp: Path) -> list[Path]:
+    """A search with highlighted snippets beside a file with two versions and their diff,
+    and a chunked file (partly indexed) with deleted files shown."""
+    from sandbox_admin.gui.jobs import JobRunner
+    from sandbox_admin.gui.panes.files import FilesPane
+    from sandbox_admin.storage import open_store
+
+    db = fixture_copy(tmp)
+    runner = JobRunner()
+    pane = FilesPane(runner, settings=scratch_settings(tmp))
+    pane.resize(1600, 900)
+    pane.show()
+    store = open_store(db)
+    written: list[Path] = []
+    try:
+        pane.set_store(store)
+        settle(lambda: not pane.loading and pane.results.topLevelItemCount() > 0)
+        pane.search_edit.setText("import")
+        pane.search_now()
+        settle(lambda: not pane.loading and pane.item_for(226) is not None)
+        pane.select_file(226)  # /app/main.py, the second version of file 13
+        settle(lambda: pane.detail.current_id() == 226)
+        pane.detail.tabs.setCurrentIndex(1)
+        pane.detail.select_versions(13, 226)
+        settle(lambda: bool(pane.detail.diff.toPlainText()))
+        written.append(save(pane, out / "files.png"))
+
+        pane.deleted_check.setChecked(True)
+        pane.search_edit.setText("data")
+        pane.search_now()
+        settle(lambda: not pane.loading and pane.item_for(25) is not None)
+        pane.select_file(25)  # /data/input/data.csv: 120 KiB in chunks, 4 KiB indexed
+        settle(lambda: pane.detail.current_id() == 25)
+        pane.detail.tabs.setCurrentIndex(0)
+        pane.detail.verify_button.click()
+        settle(lambda: pane.detail.verify_result.text().startswith("ok"))
+        written.append(save(pane, out / "files-preview.png"))
+    finally:
+        pane.set_store(None)
+        runner.wait_idle(20000)
+        store.close()
+        pane.close()
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python packaging/screenshots.py")
     parser.add_argument("names", nargs="*", help=f"shots to render (default: all: {', '.join(SHOTS)})")

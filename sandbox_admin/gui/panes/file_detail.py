@@ -224,7 +224,8 @@ class FileDetail(QWidget):
         versions_page.addWidget(self.versions)
         versions_page.addWidget(diff_box)
         versions_page.setStretchFactor(0, 1)
-        versions_page.setStretchFactor(1, 2)
+        versions_page.setStretchFactor(1, 3)
+        versions_page.setSizes([120, 480])  # a chain is a few rows; the diff needs the room
         self.tabs.addTab(versions_page, "Versions")
         layout.addWidget(self.tabs, 1)
 

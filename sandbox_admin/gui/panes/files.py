@@ -49,8 +49,9 @@ PAGE_SIZE = 50
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 DELETED_ROLE = Qt.ItemDataRole.UserRole + 2
 COLUMNS = ("File", "Sandbox", "Size", "Updated")
-NOTE_STYLE = "color:#8d6e00;"
-SNIPPET_STYLE = "color:#555555;"
+#: Classes of the File cell's HTML (plain rows / selected rows).
+ROW_CSS = ".note { color: #8d6e00; } .snippet { color: #555555; } .badge { color: #ffffff; background-color: #424242; }"
+SELECTED_ROW_CSS = ".badge { color: #000000; background-color: #e0e0e0; }"
 
 
 def _one_line(marked: str) -> str:
@@ -62,11 +63,11 @@ def row_html(path_marked: str, snippet_marked: str, deleted: bool, note: str) ->
     """The File cell: the path (matches highlighted), badges, and the snippet below it."""
     path = snippet_html(path_marked)
     if deleted:
-        path = f"<s>{path}</s> <span style='color:#ffffff;background-color:#424242'>&nbsp;deleted&nbsp;</span>"
-    extra = f" <span style='{NOTE_STYLE}'>({note})</span>" if note else ""
+        path = f"<s>{path}</s> <span class='badge'>&nbsp;deleted&nbsp;</span>"
+    extra = f" <span class='note'>({note})</span>" if note else ""
     html = f"<div style='white-space:pre'>{path}{extra}</div>"
     if snippet_marked:
-        html += f"<div style='white-space:pre;{SNIPPET_STYLE}'>{snippet_html(_one_line(snippet_marked))}</div>"
+        html += f"<div class='snippet' style='white-space:pre'>{snippet_html(_one_line(snippet_marked))}</div>"
     return html
 
 
@@ -176,7 +177,7 @@ class FilesPane(QWidget):
         self.results.setAlternatingRowColors(True)
         self.results.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.results.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.results.setItemDelegateForColumn(0, HtmlDelegate(self.results))
+        self.results.setItemDelegateForColumn(0, HtmlDelegate(self.results, ROW_CSS, SELECTED_ROW_CSS))
         header = self.results.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)

@@ -7,7 +7,7 @@ Matches are wrapped in ``<b>``, which the document's style sheet paints as a mar
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, Qt
+from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QSize, Qt
 from PySide6.QtGui import QAbstractTextDocumentLayout, QPainter, QPalette, QTextDocument
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
@@ -18,12 +18,22 @@ Index = QModelIndex | QPersistentModelIndex
 
 
 class HtmlDelegate(QStyledItemDelegate):
-    """Paints :data:`HTML_ROLE` as rich text (falls back to the normal painting)."""
+    """Paints :data:`HTML_ROLE` as rich text (falls back to the normal painting).
 
-    def _document(self, option: QStyleOptionViewItem, html: str, width: int) -> QTextDocument:
+    ``css`` styles the HTML's classes; ``selected_css`` replaces it on selected rows
+    (where grey or amber text would not read on the selection colour).
+    """
+
+    def __init__(self, parent: QObject | None = None, css: str = "", selected_css: str = "") -> None:
+        super().__init__(parent)
+        self.css = css
+        self.selected_css = selected_css or css
+
+    def _document(self, option: QStyleOptionViewItem, html: str, width: int,
+                  selected: bool = False) -> QTextDocument:
         doc = QTextDocument()
         doc.setDefaultFont(option.font)
-        doc.setDefaultStyleSheet(HIGHLIGHT_CSS)
+        doc.setDefaultStyleSheet(HIGHLIGHT_CSS + (self.selected_css if selected else self.css))
         doc.setDocumentMargin(2)
         doc.setHtml(html)
         doc.setTextWidth(max(width, 10))
@@ -40,9 +50,9 @@ class HtmlDelegate(QStyledItemDelegate):
         style = opt.widget.style() if opt.widget is not None else QApplication.style()
         style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
         rect = style.subElementRect(QStyle.SubElement.SE_ItemViewItemText, opt, opt.widget)
-        doc = self._document(opt, html, rect.width())
-        ctx = QAbstractTextDocumentLayout.PaintContext()
         selected = bool(opt.state & QStyle.StateFlag.State_Selected)
+        doc = self._document(opt, html, rect.width(), selected)
+        ctx = QAbstractTextDocumentLayout.PaintContext()
         role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
         ctx.palette.setColor(QPalette.ColorRole.Text, opt.palette.color(role))
         fg = index.data(Qt.ItemDataRole.ForegroundRole)
