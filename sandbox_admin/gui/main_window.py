@@ -46,6 +46,7 @@ DB_FILTER = "SQLite databases (*.db *.sqlite *.sqlite3 *.db3);;All files (*)"
 PANES: list[tuple[str, str, str, bool]] = [
     ("Sandboxes", "sandboxes", "SandboxesPane", True),
     ("Files", "files", "FilesPane", False),
+    ("Maintenance", "maintenance", "MaintenancePane", False),
 ]
 
 

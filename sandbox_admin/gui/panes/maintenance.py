@@ -1,0 +1,808 @@
+"""The Maintenance pane: health, statistics, schema, backups, restore and housekeeping.
+
+The point-and-click front of ``storage/maintenance.py`` (check, statistics, vacuum,
+optimize, checkpoint), ``storage/backup.py`` (create, list, verify, restore, the
+schedule) and ``Store.migrate``. Every call runs as a job; restore, vacuum and the
+schema upgrade are exclusive jobs. Long work shows a progress bar with Cancel.
+A read-only store keeps its backups (they read the database only) and loses the
+writes, with a tooltip saying why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Callable
+
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QFormLayout,
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ... import paths
+from ...storage import errors
+from ...storage.backup import (
+    BackupInfo,
+    BackupResult,
+    RestoreResult,
+    RetentionPolicy,
+    Schedule,
+    ScheduledRun,
+    VerifyReport,
+    list_backups,
+    read_sidecar,
+    verify_backup,
+)
+from ...storage.maintenance import CheckpointResult, CheckReport, DatabaseStats, VacuumReport
+from ...storage.migrations import MigrationStatus, latest_version
+from .. import display
+from ..jobs import Job, JobContext, JobRunner
+from ..settings import app_settings
+from .maintenance_views import BackupTable, StatsTable, restore_question, stats_summary
+
+SETTINGS_PREFIX = "maintenance"
+_OWN_STORE: Any = object()  # _run(store=...) default: the pane's store
+#: How often the automatic-backup timer asks whether a backup is due.
+AUTO_CHECK_MS = 5 * 60 * 1000
+READ_ONLY_TIP = ("The database is open read-only, so {what} is not possible. Reopen it "
+                 "read-write (File → Open…) to do it.")
+PHASES = {
+    "copy": "Copying pages", "checksum": "Computing the checksum", "verify": "Checking integrity",
+    "restore": "Writing the backup into the database", "check": "Checking the restored database",
+    "checkpoint": "Checkpointing", "audit": "Recording the audit entry",
+}
+
+
+@dataclass
+class Health:
+    """What the statistics job reads."""
+
+    stats: DatabaseStats
+    migrations: MigrationStatus
+    rows: dict[str, int]
+
+
+def _phase_text(phase: str) -> str:
+    """("safety copy" → "Safety backup: copying pages")."""
+    for prefix, label in (("backup ", "Backup: "), ("safety ", "Safety backup: ")):
+        if phase.startswith(prefix):
+            text = PHASES.get(phase[len(prefix):], phase[len(prefix):])
+            return label + text[:1].lower() + text[1:]
+    return PHASES.get(phase, phase)
+
+
+def _progress(ctx: JobContext) -> Callable[[str, int, int], None]:
+    return lambda phase, done, total: ctx.report(done, total, _phase_text(phase))
+
+
+class MaintenancePane(QWidget):
+    """See the module docstring. Public API per notes/API_JOBS.md."""
+
+    message_requested = Signal(str, str, str)  # level, text, detail
+    #: Statistics and schema status arrived.
+    stats_loaded = Signal()
+    #: The backup list was (re)read.
+    backups_loaded = Signal()
+    #: An action finished: name ("check", "backup", "verify", "restore", "vacuum",
+    #: "optimize", "checkpoint", "migrate", "auto-backup"), ok.
+    action_finished = Signal(str, bool)
+
+    def __init__(self, runner: JobRunner, parent: QWidget | None = None,
+                 settings: QSettings | None = None) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self.settings = settings if settings is not None else app_settings()
+        self.store: Any = None
+        self.health: Health | None = None
+        self.last_check: CheckReport | None = None
+        self.last_restore: RestoreResult | None = None
+        self.last_vacuum: VacuumReport | None = None
+        self.last_scheduled: ScheduledRun | None = None
+        self._busy: Job | None = None  # the job shown in the progress row
+        self._auto_job: Job | None = None
+        self._dialog: QMessageBox | None = None
+        self._stats_generation = 0
+        self._list_generation = 0
+        self._build_ui()
+        self._load_settings()
+        self._connect()
+        self.auto_timer = QTimer(self)
+        self.auto_timer.setInterval(AUTO_CHECK_MS)
+        self.auto_timer.timeout.connect(self.run_auto_backup)
+        self.set_store(None)
+
+    # == building =====================================================================
+    def _build_ui(self) -> None:
+        # In a scroll area: the pane never forces the window wider than people make it.
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        content = QWidget()
+        scroll.setWidget(content)
+        outer.addWidget(scroll)
+        layout = QVBoxLayout(content)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setSpacing(6)
+        self.headline = QLabel("No database is open.")
+        self.headline.setTextFormat(Qt.TextFormat.RichText)
+        self.headline.setWordWrap(True)
+        layout.addWidget(self.headline)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self._build_health())
+        splitter.addWidget(self._build_backups())
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
+        splitter.setChildrenCollapsible(False)
+        layout.addWidget(splitter, 1)
+
+        row = QHBoxLayout()
+        self.progress_label = QLabel("")
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setMinimumWidth(160)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the running operation (nothing is left half done)")
+        row.addWidget(self.progress_label, 1)
+        row.addWidget(self.progress_bar)
+        row.addWidget(self.cancel_button)
+        self.progress_row = QWidget()
+        self.progress_row.setLayout(row)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.progress_row.setVisible(False)
+        layout.addWidget(self.progress_row)
+
+    def _build_health(self) -> QWidget:
+        box = QGroupBox("Health and statistics")
+        v = QVBoxLayout(box)
+        self.summary = QFormLayout()
+        self.summary.setHorizontalSpacing(12)
+        self.summary_labels: dict[str, QLabel] = {}
+        for name in ("Size", "File on disk", "WAL", "Pages", "Free pages"):
+            label = QLabel("—")
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.summary_labels[name] = label
+            self.summary.addRow(name + ":", label)
+        schema_row = QHBoxLayout()
+        self.schema_label = QLabel("—")
+        self.schema_label.setWordWrap(True)
+        self.upgrade_button = QPushButton("Upgrade schema…")
+        schema_row.addWidget(self.schema_label, 1)
+        schema_row.addWidget(self.upgrade_button)
+        self.summary.addRow("Schema:", schema_row)
+        v.addLayout(self.summary)
+
+        self.stats_table = StatsTable()
+        v.addWidget(self.stats_table, 1)
+
+        check_row = QHBoxLayout()
+        self.quick_check_button = QPushButton("Quick check")
+        self.quick_check_button.setToolTip("PRAGMA quick_check, foreign keys, full-text index, "
+                                           "migrations (seconds)")
+        self.full_check_button = QPushButton("Full integrity check")
+        self.full_check_button.setToolTip("PRAGMA integrity_check: also compares every index "
+                                          "with its table (slower)")
+        self.check_result = QLabel("")
+        self.check_result.setWordWrap(True)
+        check_row.addWidget(self.quick_check_button)
+        check_row.addWidget(self.full_check_button)
+        check_row.addWidget(self.check_result, 1)
+        v.addLayout(check_row)
+        self.problems = QPlainTextEdit()
+        self.problems.setReadOnly(True)
+        self.problems.setMaximumHeight(110)
+        self.problems.setVisible(False)
+        v.addWidget(self.problems)
+
+        house = QHBoxLayout()
+        self.vacuum_button = QPushButton("Vacuum")
+        self.optimize_button = QPushButton("Optimize")
+        self.checkpoint_button = QPushButton("WAL checkpoint")
+        self.write_tips = {
+            self.vacuum_button: ("Rebuild the file without its free pages (runs alone; other "
+                                 "work waits)", "vacuuming"),
+            self.optimize_button: ("PRAGMA optimize: refresh the query planner's statistics "
+                                   "where they are stale", "optimizing"),
+            self.checkpoint_button: ("Move the WAL into the database file and empty it",
+                                     "a checkpoint"),
+            self.upgrade_button: ("Apply the pending migrations (sandbox-admin's own tables; "
+                                  "runs alone)", "upgrading the schema"),
+        }
+        for b in (self.vacuum_button, self.optimize_button, self.checkpoint_button):
+            house.addWidget(b)
+        self.house_result = QLabel("")
+        self.house_result.setWordWrap(True)
+        house.addWidget(self.house_result, 1)
+        v.addLayout(house)
+        return box
+
+    def _build_backups(self) -> QWidget:
+        box = QGroupBox("Backups")
+        v = QVBoxLayout(box)
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(QLabel("Folder:"))
+        self.folder_edit = QLineEdit()
+        self.folder_edit.setReadOnly(True)
+        self.browse_button = QToolButton()
+        self.browse_button.setText("Choose…")
+        self.browse_button.setToolTip("Show the backups of another folder (and back up there)")
+        self.default_folder_button = QToolButton()
+        self.default_folder_button.setText("Default")
+        self.default_folder_button.setToolTip(f"Back to the default folder {paths.backups_dir()}")
+        folder_row.addWidget(self.folder_edit, 1)
+        folder_row.addWidget(self.browse_button)
+        folder_row.addWidget(self.default_folder_button)
+        v.addLayout(folder_row)
+
+        self.backup_table = BackupTable()
+        v.addWidget(self.backup_table, 1)
+        self.backup_hint = QLabel("")
+        self.backup_hint.setWordWrap(True)
+        self.backup_hint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        v.addWidget(self.backup_hint)
+
+        buttons = QHBoxLayout()
+        self.backup_button = QPushButton("Back up now")
+        self.backup_button.setToolTip("A consistent online copy, verified and described; the "
+                                      "server may keep writing")
+        self.verify_button = QPushButton("Verify")
+        self.verify_button.setToolTip("Check the selected backup completely: checksum, "
+                                      "integrity check, schema version")
+        self.restore_button = QPushButton("Restore…")
+        self.refresh_list_button = QToolButton()
+        self.refresh_list_button.setText("Reload list")
+        for b in (self.backup_button, self.verify_button, self.restore_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        buttons.addWidget(self.refresh_list_button)
+        v.addLayout(buttons)
+
+        auto = QGroupBox("Automatic backups while sandbox-admin runs")
+        a = QHBoxLayout(auto)
+        self.auto_check = QCheckBox("Back up every")
+        self.auto_hours = QSpinBox()
+        self.auto_hours.setRange(1, 24 * 30)
+        self.auto_hours.setSuffix(" h")
+        self.auto_keep = QSpinBox()
+        self.auto_keep.setRange(0, 1000)
+        self.auto_keep.setSpecialValueText("all")
+        self.auto_keep.setToolTip("How many of this database's backups to keep in the folder "
+                                  "(the newest; 'all' keeps every one)")
+        self.auto_status = QLabel("")
+        self.auto_status.setStyleSheet("color: #616161;")
+        a.addWidget(self.auto_check)
+        a.addWidget(self.auto_hours)
+        a.addWidget(QLabel("keep last"))
+        a.addWidget(self.auto_keep)
+        a.addWidget(self.auto_status, 1)
+        v.addWidget(auto)
+        return box
+
+    def _connect(self) -> None:
+        self.quick_check_button.clicked.connect(lambda: self.check(quick=True))
+        self.full_check_button.clicked.connect(lambda: self.check(quick=False))
+        self.upgrade_button.clicked.connect(self.upgrade_schema)
+        self.vacuum_button.clicked.connect(self.vacuum)
+        self.optimize_button.clicked.connect(self.optimize)
+        self.checkpoint_button.clicked.connect(self.checkpoint)
+        self.backup_button.clicked.connect(self.back_up)
+        self.verify_button.clicked.connect(self.verify_selected)
+        self.restore_button.clicked.connect(self.restore_selected)
+        self.refresh_list_button.clicked.connect(self.load_backups)
+        self.browse_button.clicked.connect(self._choose_folder)
+        self.default_folder_button.clicked.connect(lambda: self.set_backup_dir(None))
+        self.cancel_button.clicked.connect(self.cancel)
+        self.backup_table.itemSelectionChanged.connect(self._update_actions)
+        self.backup_table.itemDoubleClicked.connect(lambda _: self.verify_selected())
+        self.auto_check.toggled.connect(self._auto_changed)
+        self.auto_hours.valueChanged.connect(self._auto_changed)
+        self.auto_keep.valueChanged.connect(self._auto_changed)
+        self.runner.exclusive_changed.connect(lambda _: self._update_actions())
+
+    # == settings =====================================================================
+    def _key(self, name: str) -> str:
+        return f"{SETTINGS_PREFIX}/{name}"
+
+    def _load_settings(self) -> None:
+        folder = self.settings.value(self._key("backup_dir"), "")
+        self.backup_dir: Path | None = Path(str(folder)) if folder else None
+        self.folder_edit.setText(str(self.backups_folder()))
+        for widget in (self.auto_check, self.auto_hours, self.auto_keep):
+            widget.blockSignals(True)
+        self.auto_check.setChecked(str(self.settings.value(self._key("auto_enabled"), "false"))
+                                   .lower() in ("true", "1"))
+        self.auto_hours.setValue(int(self.settings.value(self._key("auto_hours"), 24)))
+        self.auto_keep.setValue(int(self.settings.value(self._key("auto_keep"), 10)))
+        for widget in (self.auto_check, self.auto_hours, self.auto_keep):
+            widget.blockSignals(False)
+
+    def backups_folder(self) -> Path:
+        return self.backup_dir if self.backup_dir is not None else paths.backups_dir()
+
+    def set_backup_dir(self, folder: str | Path | None) -> None:
+        """Show (and back up into) ``folder``; None: the default folder."""
+        self.backup_dir = Path(folder).expanduser() if folder else None
+        self.settings.setValue(self._key("backup_dir"), str(self.backup_dir or ""))
+        self.folder_edit.setText(str(self.backups_folder()))
+        self.backup_table.reports.clear()
+        self.load_backups()
+
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Backup folder", str(self.backups_folder()))
+        if folder:
+            self.set_backup_dir(folder)
+
+    # == public API ===================================================================
+    def set_store(self, store: Any) -> None:
+        self.store = store
+        self.health = None
+        self.last_check = None
+        self.check_result.setText("")
+        self.house_result.setText("")
+        self.problems.setVisible(False)
+        self.stats_table.show_stats(None)
+        for label in self.summary_labels.values():
+            label.setText("—")
+        self.schema_label.setText("—")
+        self._update_headline()
+        self._update_actions()
+        self._update_auto()
+        if store is not None:
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Reload the statistics, the schema status and the backup list (F5)."""
+        if self.store is None:
+            return
+        self.load_stats()
+        self.load_backups()
+
+    def focus_filter(self) -> None:
+        self.backup_table.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def current_dialog(self) -> QMessageBox | None:
+        """The open confirmation (tests answer it by clicking its buttons)."""
+        return self._dialog
+
+    # == reading ======================================================================
+    def load_stats(self) -> None:
+        store = self.store
+        if store is None:
+            return
+        self._stats_generation += 1
+        generation = self._stats_generation
+
+        def work(ctx: JobContext) -> Health:
+            s = ctx.store
+            return Health(s.maintenance.statistics(), s.migration_status(), dict(s.row_counts()))
+
+        def done(health: Health) -> None:
+            if generation == self._stats_generation and store is self.store:
+                self._show_health(health)
+
+        self.runner.submit(work, name="Read database statistics", store=store, on_result=done,
+                           on_error=self._error)
+
+    def _show_health(self, health: Health) -> None:
+        self.health = health
+        for name, value, tip in stats_summary(health.stats):
+            self.summary_labels[name].setText(value)
+            self.summary_labels[name].setToolTip(tip)
+        self.stats_table.show_stats(health.stats)
+        m = health.migrations
+        known = latest_version()
+        if m.unknown:
+            text = (f"version {m.current}: newer than this sandbox-admin knows ({known}). "
+                    "Upgrade sandbox-admin before writing to it.")
+        elif m.pending:
+            text = (f"version {m.current}; this sandbox-admin uses {known}: migration"
+                    f"{'s' * (len(m.pending) > 1)} {', '.join(map(str, m.pending))} pending")
+        else:
+            text = f"version {m.current} (up to date)"
+        if m.problems:
+            text += " · " + "; ".join(m.problems[:2])
+        self.schema_label.setText(text)
+        self._update_headline()
+        self._update_actions()
+        self.stats_loaded.emit()
+
+    def load_backups(self) -> None:
+        """Read the folder's backups (ours and the Go server's) in a worker."""
+        folder = self.backups_folder()
+        self.folder_edit.setText(str(folder))
+        self._list_generation += 1
+        generation = self._list_generation
+
+        def work(ctx: JobContext) -> tuple[list[BackupInfo], dict[Path, str]]:
+            entries = list_backups(folder)
+            methods = {}
+            for e in entries:
+                side = read_sidecar(e.path) if e.origin == "sandbox-admin" else None
+                methods[e.path] = str(side.get("method", "")) if side else ""
+            return entries, methods
+
+        def done(result: tuple[list[BackupInfo], dict[Path, str]]) -> None:
+            if generation != self._list_generation:
+                return
+            entries, methods = result
+            self.backup_table.show_backups(entries, methods)
+            if not entries:
+                self.backup_hint.setText(f"No backups in {folder} yet. Press “Back up now”.")
+            elif not self.backup_hint.text() or self.backup_hint.property("auto"):
+                self.backup_hint.setText(display.plural(len(entries), "backup") + f" in {folder}")
+                self.backup_hint.setProperty("auto", True)
+            self._update_actions()
+            self.backups_loaded.emit()
+
+        self.runner.submit(work, name="List backups", store=None, quiet=True, on_result=done,
+                           on_error=self._error)
+
+    # == health actions ===============================================================
+    def check(self, quick: bool = True) -> Job | None:
+        if self.store is None:
+            return None
+        what = "Quick check" if quick else "Integrity check"
+        self.check_result.setText(f"{what}: running…")
+        self.problems.setVisible(False)
+
+        def done(report: CheckReport) -> None:
+            self.last_check = report
+            if report.ok:
+                self.check_result.setText(f"<span style='color:#2e7d32'><b>{what}: ok</b></span> "
+                                          f"({', '.join(report.checks)})")
+            else:
+                self.check_result.setText(
+                    f"<span style='color:#c62828'><b>{what}: "
+                    f"{display.plural(len(report.problems), 'problem')}</b></span>")
+                self.problems.setPlainText("\n".join(report.problems))
+                self.problems.setVisible(True)
+            self.action_finished.emit("check", True)
+
+        def failed(error: errors.StorageError) -> None:
+            self.check_result.setText(f"{what} failed: {error}")
+            self._failed("check", error)
+
+        return self._run(lambda ctx: ctx.store.maintenance.check(quick=quick), what, done, failed,
+                         progress=not quick)
+
+    def upgrade_schema(self) -> Job | None:
+        if self.store is None or self.store.read_only:
+            return None
+
+        def work(ctx: JobContext) -> list[int]:
+            return ctx.store.migrate(progress=lambda version, text: ctx.report(version, 0, text))
+
+        def done(applied: list[int]) -> None:
+            text = (f"Schema upgraded: applied migration{'s' * (len(applied) != 1)} "
+                    f"{', '.join(map(str, applied))}." if applied
+                    else "The schema was already up to date.")
+            self.house_result.setText(text)
+            self.message_requested.emit("info", text, "")
+            self.action_finished.emit("migrate", True)
+            self.load_stats()
+
+        return self._run(work, "Upgrade schema", done, lambda e: self._failed("migrate", e),
+                         exclusive=True)
+
+    def vacuum(self) -> Job | None:
+        if self.store is None or self.store.read_only:
+            return None
+
+        def done(report: VacuumReport) -> None:
+            self.last_vacuum = report
+            self.house_result.setText(
+                f"Vacuum reclaimed {display.size(report.bytes_reclaimed)} "
+                f"({display.size(report.size_before)} → {display.size(report.size_after)}) "
+                f"in {report.duration_s:.1f} s.")
+            self.house_result.setToolTip(f"{report.bytes_reclaimed:,} bytes; file on disk "
+                                         f"{report.file_bytes_before:,} → {report.file_bytes_after:,}")
+            self.action_finished.emit("vacuum", True)
+            self.load_stats()
+
+        return self._run(lambda ctx: ctx.store.maintenance.vacuum(cancel=lambda: ctx.cancelled),
+                         "Vacuum", done, lambda e: self._failed("vacuum", e), exclusive=True)
+
+    def optimize(self) -> Job | None:
+        if self.store is None or self.store.read_only:
+            return None
+
+        def done(result: dict[str, Any]) -> None:
+            self.house_result.setText(f"Optimized in {result['duration_s']:.2f} s: the query "
+                                      "planner's statistics are fresh.")
+            self.action_finished.emit("optimize", True)
+
+        return self._run(lambda ctx: ctx.store.maintenance.optimize(), "Optimize", done,
+                         lambda e: self._failed("optimize", e))
+
+    def checkpoint(self) -> Job | None:
+        if self.store is None or self.store.read_only:
+            return None
+
+        def done(r: CheckpointResult) -> None:
+            text = (f"Checkpoint: {r.checkpointed_frames:,} of {r.wal_frames:,} WAL frames copied; "
+                    f"WAL {display.size(r.wal_bytes_before)} → {display.size(r.wal_bytes_after)}.")
+            if r.busy:
+                text += " Another connection is reading: the rest follows when it finishes."
+            self.house_result.setText(text)
+            self.action_finished.emit("checkpoint", True)
+            self.load_stats()
+
+        return self._run(lambda ctx: ctx.store.maintenance.checkpoint("TRUNCATE"), "WAL checkpoint",
+                         done, lambda e: self._failed("checkpoint", e))
+
+    # == backup actions ===============================================================
+    def back_up(self) -> Job | None:
+        if self.store is None:
+            return None
+        folder = self.backups_folder()
+
+        def done(result: BackupResult) -> None:
+            self._say_backup(f"Backed up to {result.path.name} ({display.size(result.size_bytes)}, "
+                             f"{result.method}, verified) in {result.duration_s:.1f} s.")
+            self.action_finished.emit("backup", True)
+            self._select_after_load(result.path)
+
+        return self._run(lambda ctx: ctx.store.backups.create(
+            folder, progress=_progress(ctx), cancel=lambda: ctx.cancelled),
+            "Back up", done, lambda e: self._failed("backup", e), progress=True)
+
+    def verify_selected(self) -> Job | None:
+        entry = self.backup_table.selected()
+        if entry is None:
+            return None
+        path = entry.path
+
+        def done(report: VerifyReport) -> None:
+            self.backup_table.reports[path] = report
+            self.backup_table.show_backups(self.backup_table.entries, self._methods())
+            if report.ok and report.restorable:
+                self._say_backup(f"{path.name} is sound: checksum, integrity check and schema "
+                                 f"version {report.schema_version} are fine.")
+            else:
+                self._say_backup(f"{path.name}: {report.reason()}", "error")
+            self.action_finished.emit("verify", True)
+
+        return self._run(lambda ctx: verify_backup(path, progress=_progress(ctx),
+                                                   cancel=lambda: ctx.cancelled),
+                         f"Verify {path.name}", done, lambda e: self._failed("verify", e),
+                         progress=True, store=None)
+
+    def restore_selected(self) -> QMessageBox | None:
+        """Ask (saying exactly what happens), then restore as an exclusive job."""
+        entry = self.backup_table.selected()
+        if entry is None or self.store is None:
+            return None
+        refusal = self.backup_table.restore_refusal(entry)
+        if refusal:
+            text = f"{entry.path.name} cannot be restored: {refusal}."
+            self._say_backup(text + f" {self.store.path.name} was not changed.", "error")
+            self.message_requested.emit("error", text, "\n".join(entry.problems))
+            self.action_finished.emit("restore", False)
+            return None
+        live = self.health.rows if self.health else None
+        box = QMessageBox(QMessageBox.Icon.Warning, "Restore backup",
+                          restore_question(entry, self.store.path, self.backups_folder(), live),
+                          QMessageBox.StandardButton.Cancel, self)
+        box.setTextFormat(Qt.TextFormat.RichText)
+        yes = box.addButton("Restore", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        self._dialog = box
+
+        def answered() -> None:
+            self._dialog = None
+            if box.clickedButton() is yes:
+                self._restore(entry.path)
+
+        box.finished.connect(lambda _: answered())
+        box.open()
+        return box
+
+    def _restore(self, source: Path) -> Job | None:
+        store, safety_dir = self.store, self.backups_folder()
+
+        def done(result: RestoreResult) -> None:
+            self.last_restore = result
+            text = (f"Restored {source.name} into {store.path.name}. The previous content is in "
+                    f"the safety backup {result.safety_backup}.")
+            detail = "\n".join(result.notices)
+            self._say_backup(text + (" " + " ".join(result.notices) if result.notices else ""))
+            self.message_requested.emit("info", text, detail)
+            self.action_finished.emit("restore", True)
+            self.refresh()
+
+        def failed(error: errors.StorageError) -> None:
+            self._failed("restore", error)
+            self.load_backups()
+
+        return self._run(lambda ctx: ctx.store.backups.restore(
+            source, safety_dir=safety_dir, progress=_progress(ctx), cancel=lambda: ctx.cancelled),
+            f"Restore {source.name}", done, failed, exclusive=True, progress=True)
+
+    # == automatic backups ============================================================
+    def schedule(self) -> Schedule:
+        keep = self.auto_keep.value()
+        return Schedule(timedelta(hours=self.auto_hours.value()),
+                        RetentionPolicy(keep_last=keep or None))
+
+    def _auto_changed(self, *_: Any) -> None:
+        self.settings.setValue(self._key("auto_enabled"), self.auto_check.isChecked())
+        self.settings.setValue(self._key("auto_hours"), self.auto_hours.value())
+        self.settings.setValue(self._key("auto_keep"), self.auto_keep.value())
+        self._update_auto()
+        if self.auto_check.isChecked():
+            self.run_auto_backup()
+
+    def _update_auto(self) -> None:
+        on = self.auto_check.isChecked() and self.store is not None
+        if on and not self.auto_timer.isActive():
+            self.auto_timer.start()
+        elif not on:
+            self.auto_timer.stop()
+            self.auto_status.setText("" if self.auto_check.isChecked() else "off")
+
+    def run_auto_backup(self) -> Job | None:
+        """Ask whether a backup is due and make it (a quiet job, never on the GUI thread)."""
+        if self.store is None or not self.auto_check.isChecked():
+            return None
+        if self._auto_job is not None or self.runner.exclusive_active:
+            return None  # one at a time; the timer asks again later
+        schedule, folder, store = self.schedule(), self.backups_folder(), self.store
+
+        def done(run: ScheduledRun) -> None:
+            self._auto_job = None
+            self.last_scheduled = run
+            due = display.local_time(run.next_due)
+            if run.ran:
+                removed = len(run.retention.removed) if run.retention else 0
+                self.auto_status.setText(f"backed up {display.local_time(run.backup.created_at)}"
+                                         f"{f', removed {removed} old' if removed else ''}; "
+                                         f"next {due}")
+                if store is self.store:
+                    self.load_backups()
+            else:
+                self.auto_status.setText(f"next backup {due}")
+            self.auto_status.setToolTip(display.utc_tooltip(run.next_due))
+            self.action_finished.emit("auto-backup", True)
+
+        def failed(error: errors.StorageError) -> None:
+            self._auto_job = None
+            self.auto_status.setText("the last automatic backup failed")
+            self._failed("auto-backup", error)
+
+        self._auto_job = self.runner.submit(
+            lambda ctx: ctx.store.backups.run_if_due(schedule, directory=folder,
+                                                     cancel=lambda: ctx.cancelled),
+            name="Automatic backup", store=store, quiet=True, on_result=done, on_error=failed)
+        return self._auto_job
+
+    # == running jobs =================================================================
+    def _run(self, fn: Callable[[JobContext], Any], name: str, on_result: Callable[[Any], None],
+             on_error: Callable[[errors.StorageError], None], *, exclusive: bool = False,
+             progress: bool = True, store: Any = _OWN_STORE) -> Job:
+        """Submit ``fn`` with the progress row (name, bar, Cancel) while it runs."""
+        job = self.runner.submit(fn, name=name, exclusive=exclusive, on_result=on_result,
+                                 on_error=on_error,
+                                 store=self.store if store is _OWN_STORE else store)
+        if progress or exclusive:
+            self._busy = job
+            self.progress_label.setText(name + ("…" if not exclusive else " (other work waits)…"))
+            self.progress_bar.setRange(0, 0)
+            self.progress_row.setVisible(True)
+            job.progress.connect(lambda d, t, m, j=job: self._on_progress(j, d, t, m))
+            job.finished.connect(lambda j=job: self._job_done(j))
+        self._update_actions()
+        return job
+
+    def _on_progress(self, job: Job, done: int, total: int, message: str) -> None:
+        if job is not self._busy:
+            return
+        if message:
+            self.progress_label.setText(f"{job.name}: {message}")
+        if total > 0:
+            scale = max(1, total // 1_000_000)  # QProgressBar takes ints up to 2**31
+            self.progress_bar.setRange(0, total // scale)
+            self.progress_bar.setValue(min(done, total) // scale)
+        else:
+            self.progress_bar.setRange(0, 0)
+
+    def _job_done(self, job: Job) -> None:
+        if job is self._busy:
+            self._busy = None
+            self.progress_row.setVisible(False)
+        self._update_actions()
+
+    def cancel(self) -> None:
+        if self._busy is not None:
+            self._busy.cancel()
+            self.progress_label.setText(f"{self._busy.name}: cancelling…")
+
+    def _failed(self, action: str, error: errors.StorageError) -> None:
+        cancelled = isinstance(error, errors.Cancelled)
+        if action in ("backup", "verify", "restore", "auto-backup"):
+            self._say_backup(str(error), "info" if cancelled else "error")
+        elif cancelled:
+            self.house_result.setText(_escape(str(error)))
+        else:
+            self.house_result.setText(f"<span style='color:#c62828'>{_escape(str(error))}</span>")
+        if not cancelled:
+            self.message_requested.emit("error", str(error), error.detail)
+        self.action_finished.emit(action, False)
+
+    def _error(self, error: errors.StorageError) -> None:
+        if not isinstance(error, errors.Cancelled):
+            self.message_requested.emit("error", str(error), error.detail)
+
+    # == little helpers ===============================================================
+    def _say_backup(self, text: str, level: str = "info") -> None:
+        colour = "#c62828" if level == "error" else "#1b5e20"
+        self.backup_hint.setProperty("auto", False)
+        self.backup_hint.setText(f"<span style='color:{colour}'>{_escape(text)}</span>")
+
+    def _select_after_load(self, path: Path) -> None:
+        def select() -> None:
+            self.backups_loaded.disconnect(select)
+            self.backup_table.select_path(path)
+
+        self.backups_loaded.connect(select)
+        self.load_backups()
+
+    def _methods(self) -> dict[Path, str]:
+        col = BackupTable.HEADERS.index("Method")
+        return {e.path: self.backup_table.item(r, col).text()
+                for r, e in enumerate(self.backup_table.entries)}
+
+    def _update_headline(self) -> None:
+        store = self.store
+        if store is None:
+            self.headline.setText("No database is open.")
+            return
+        text = f"<b>{_escape(store.path.name)}</b> <span style='color:#616161'>{_escape(str(store.path))}</span>"
+        if store.read_only:
+            text += (" · <span style='color:#5d4037'>read-only: backups and checks only</span>")
+        self.headline.setText(text)
+
+    def _update_actions(self) -> None:
+        has = self.store is not None
+        read_only = bool(has and self.store.read_only)
+        busy = self._busy is not None
+        gate = self.runner.exclusive_active
+        for button, (tip, what) in self.write_tips.items():
+            button.setEnabled(has and not read_only and not busy and not gate)
+            button.setToolTip(READ_ONLY_TIP.format(what=what) if read_only else tip)
+        pending = bool(self.health and self.health.migrations.pending
+                       and not self.health.migrations.unknown)
+        self.upgrade_button.setVisible(pending or not has)
+        for b in (self.quick_check_button, self.full_check_button):
+            b.setEnabled(has and not busy)
+        self.backup_button.setEnabled(has and not busy)
+        selected = self.backup_table.selected() is not None
+        self.verify_button.setEnabled(selected and not busy)
+        self.restore_button.setEnabled(has and selected and not read_only and not busy and not gate)
+        self.restore_button.setToolTip(
+            READ_ONLY_TIP.format(what="restoring a backup") if read_only else
+            "Replace the database's content with the selected backup (a safety backup is made "
+            "first; runs alone)")
+        self.cancel_button.setEnabled(busy)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

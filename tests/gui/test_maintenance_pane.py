@@ -1,0 +1,286 @@
+"""The Maintenance pane on a copy of the Go server's database, through the UI.
+
+Real store, real JobRunner threads, real backups and restores in tmp_path, offscreen
+Qt. The restore confirmation is answered by clicking its button.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMessageBox
+
+from sandbox_admin.gui.jobs import JobRunner
+from sandbox_admin.gui.panes.maintenance import MaintenancePane
+from sandbox_admin.gui.panes.maintenance_views import BackupTable
+from sandbox_admin.storage import open_store
+from sandbox_admin.storage.backup import BROKEN, VERIFIED
+from sandbox_admin.storage.migrations import latest_version
+
+WAIT = 15000
+STATUS = BackupTable.HEADERS.index("Status")
+
+
+@pytest.fixture
+def runner(qtbot):
+    r = JobRunner()
+    yield r
+    r.cancel_all()
+    assert r.wait_idle(WAIT)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> QSettings:
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def backups(tmp_path: Path) -> Path:
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def pane(qtbot, runner, settings, backups):
+    settings.setValue("maintenance/backup_dir", str(backups))
+    p = MaintenancePane(runner, settings=settings)
+    qtbot.addWidget(p)
+    p.resize(1400, 800)
+    p.show()
+    qtbot.waitExposed(p)
+    yield p
+    p.set_store(None)
+    runner.wait_idle(WAIT)
+
+
+def open_pane(qtbot, pane: MaintenancePane, path: Path, read_only: bool = False):
+    store = open_store(path, read_only=read_only)
+    with qtbot.waitSignal(pane.stats_loaded, timeout=WAIT):
+        pane.set_store(store)
+    qtbot.waitUntil(lambda: pane.runner.is_idle(), timeout=WAIT)
+    return store
+
+
+@pytest.fixture
+def opened(qtbot, pane, go_db, runner):
+    store = open_pane(qtbot, pane, go_db)
+    yield pane, store
+    pane.set_store(None)
+    runner.wait_idle(WAIT)
+    store.close()
+
+
+def finish(qtbot, pane: MaintenancePane, action: str, start) -> bool:
+    """Run ``start()`` and wait for ``action``'s action_finished; its ok flag."""
+    with qtbot.waitSignal(pane.action_finished, timeout=WAIT,
+                          check_params_cb=lambda name, ok: name == action) as blocker:
+        start()
+    return blocker.args[1]
+
+
+def back_up(qtbot, pane: MaintenancePane) -> Path:
+    with qtbot.waitSignal(pane.backups_loaded, timeout=WAIT):
+        assert finish(qtbot, pane, "backup", pane.backup_button.click)
+    entry = pane.backup_table.selected()
+    assert entry is not None
+    return entry.path
+
+
+def raw(path: Path, sql: str) -> list[tuple]:
+    con = sqlite3.connect(path)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_statistics_show_the_fixtures_row_counts_and_schema(opened, go_counts):
+    pane, _store = opened
+    rows = pane.stats_table.rows_by_table()
+    for table in ("sandboxes", "file_metadata", "metrics", "audit_trail", "file_chunks"):
+        assert rows[table] == f"{go_counts[table]:,}", table
+    assert "KiB" in pane.summary_labels["Size"].text() or "MiB" in pane.summary_labels["Size"].text()
+    assert "×" in pane.summary_labels["Pages"].text()
+    health = pane.health
+    assert health is not None and health.stats.page_count > 0
+    # the Go fixture is at version 6: sandbox-admin's migrations are pending
+    assert "version 6" in pane.schema_label.text() and "pending" in pane.schema_label.text()
+    assert pane.upgrade_button.isVisible() and pane.upgrade_button.isEnabled()
+
+
+def test_quick_and_full_check_report_ok(qtbot, opened):
+    pane, _ = opened
+    assert finish(qtbot, pane, "check", pane.quick_check_button.click)
+    assert pane.last_check is not None and pane.last_check.ok
+    assert "Quick check: ok" in pane.check_result.text()
+    assert finish(qtbot, pane, "check", pane.full_check_button.click)
+    assert "integrity_check" in pane.last_check.checks
+    assert "Integrity check: ok" in pane.check_result.text()
+    assert not pane.problems.isVisible()
+
+
+def test_upgrade_schema_is_an_exclusive_job(qtbot, opened):
+    pane, store = opened
+    seen: list[bool] = []
+    pane.runner.exclusive_changed.connect(seen.append)
+    with qtbot.waitSignal(pane.stats_loaded, timeout=WAIT):
+        assert finish(qtbot, pane, "migrate", pane.upgrade_button.click)
+    assert True in seen
+    assert "Schema upgraded" in pane.house_result.text()
+    assert f"version {latest_version()} (up to date)" in pane.schema_label.text()
+    assert not pane.upgrade_button.isVisible()
+
+
+def test_back_up_lists_the_new_verified_backup(qtbot, opened, backups):
+    pane, _ = opened
+    path = back_up(qtbot, pane)
+    assert path.parent == backups and path.exists()
+    row = pane.backup_table.row_of(path)
+    assert pane.backup_table.item(row, STATUS).text() == VERIFIED
+    assert "Backed up to" in pane.backup_hint.text()
+    assert not pane.progress_row.isVisible()
+    # Verify it again through the button
+    assert finish(qtbot, pane, "verify", pane.verify_button.click)
+    assert pane.backup_table.reports[path].ok
+    assert "is sound" in pane.backup_hint.text()
+
+
+def test_restore_through_the_ui_replaces_the_content_and_reports_the_safety_backup(
+        qtbot, opened, go_db, backups):
+    pane, store = opened
+    backup = back_up(qtbot, pane)
+    before = raw(backup, "SELECT id, status, updated_at FROM sandboxes ORDER BY id")
+    # change the live database after the backup
+    con = sqlite3.connect(go_db)
+    with con:
+        con.execute("DELETE FROM sandboxes WHERE id IN (SELECT id FROM sandboxes LIMIT 5)")
+        con.execute("DELETE FROM metrics WHERE rowid IN (SELECT rowid FROM metrics LIMIT 500)")
+    con.close()
+    assert raw(go_db, "SELECT id, status, updated_at FROM sandboxes ORDER BY id") != before
+    messages: list[tuple[str, str, str]] = []
+    pane.message_requested.connect(lambda *m: messages.append(m))
+
+    assert pane.backup_table.select_path(backup)
+    pane.restore_button.click()
+    box = pane.current_dialog()
+    assert isinstance(box, QMessageBox)
+    text = box.text()
+    assert "safety backup" in text and str(backups) in text and "replaced" in text
+    assert backup.name in text
+    with qtbot.waitSignal(pane.stats_loaded, timeout=WAIT):
+        ok = finish(qtbot, pane, "restore",
+                    lambda: next(b for b in box.buttons() if b.text() == "Restore").click())
+    assert ok
+    result = pane.last_restore
+    assert result is not None and result.safety_backup.exists()
+    assert result.safety_backup.parent == backups
+    assert raw(go_db, "SELECT id, status, updated_at FROM sandboxes ORDER BY id") == before
+    assert raw(go_db, "SELECT count(*) FROM metrics") == raw(backup, "SELECT count(*) FROM metrics")
+    assert str(result.safety_backup) in pane.backup_hint.text()
+    assert any(level == "info" and str(result.safety_backup) in t for level, t, _ in messages)
+    # the safety backup keeps the changed content
+    assert raw(result.safety_backup, "SELECT count(*) FROM sandboxes")[0][0] == len(before) - 5
+
+
+def test_cancelling_the_confirmation_changes_nothing(qtbot, opened, go_db):
+    pane, _ = opened
+    backup = back_up(qtbot, pane)
+    con = sqlite3.connect(go_db)
+    with con:
+        con.execute("DELETE FROM metrics WHERE rowid IN (SELECT rowid FROM metrics LIMIT 10)")
+    con.close()
+    count = raw(go_db, "SELECT count(*) FROM metrics")
+    pane.backup_table.select_path(backup)
+    box = pane.restore_selected()
+    assert box is not None
+    box.button(QMessageBox.StandardButton.Cancel).click()
+    assert pane.current_dialog() is None
+    assert pane.runner.wait_idle(WAIT)
+    assert raw(go_db, "SELECT count(*) FROM metrics") == count
+    assert pane.last_restore is None
+
+
+def test_a_corrupt_backup_is_listed_as_broken_and_its_restore_refused(qtbot, opened, backups, go_db):
+    pane, _ = opened
+    bad = backups / "sandbox_runner_20240101_120000.db"
+    bad.write_bytes(b"this is not a database\n" * 400)
+    with qtbot.waitSignal(pane.backups_loaded, timeout=WAIT):
+        pane.refresh_list_button.click()
+    row = pane.backup_table.row_of(bad)
+    assert row is not None
+    assert pane.backup_table.item(row, STATUS).text() == BROKEN
+    assert pane.backup_table.item(row, STATUS).toolTip()  # the reason
+    messages: list[tuple[str, str, str]] = []
+    pane.message_requested.connect(lambda *m: messages.append(m))
+    before = raw(go_db, "SELECT count(*) FROM sandboxes")
+    pane.backup_table.select_path(bad)
+    assert finish(qtbot, pane, "restore", pane.restore_button.click) is False
+    assert pane.current_dialog() is None  # refused before asking
+    assert "cannot be restored" in pane.backup_hint.text()
+    assert "not a" in pane.backup_hint.text().lower() or "database" in pane.backup_hint.text()
+    assert messages and messages[-1][0] == "error" and bad.name in messages[-1][1]
+    assert raw(go_db, "SELECT count(*) FROM sandboxes") == before
+
+
+def test_vacuum_reports_bytes_reclaimed(qtbot, opened, go_db):
+    pane, _ = opened
+    con = sqlite3.connect(go_db)
+    with con:
+        con.execute("DELETE FROM metrics WHERE rowid IN (SELECT rowid FROM metrics LIMIT 15000)")
+    con.close()
+    with qtbot.waitSignal(pane.stats_loaded, timeout=WAIT):
+        assert finish(qtbot, pane, "vacuum", pane.vacuum_button.click)
+    report = pane.last_vacuum
+    assert report is not None and report.bytes_reclaimed > 0
+    assert "Vacuum reclaimed" in pane.house_result.text()
+    assert pane.health.stats.freelist_count == 0
+    assert finish(qtbot, pane, "optimize", pane.optimize_button.click)
+    assert "Optimized" in pane.house_result.text()
+    assert finish(qtbot, pane, "checkpoint", pane.checkpoint_button.click)
+    assert "Checkpoint" in pane.house_result.text()
+
+
+def test_read_only_store_disables_writes_but_allows_backups(qtbot, pane, go_db, runner, backups):
+    store = open_pane(qtbot, pane, go_db, read_only=True)
+    try:
+        for button in (pane.vacuum_button, pane.optimize_button, pane.checkpoint_button,
+                       pane.upgrade_button):
+            assert not button.isEnabled()
+            assert "read-only" in button.toolTip()
+        assert "read-only" in pane.headline.text()
+        assert pane.vacuum() is None and pane.upgrade_schema() is None
+        path = back_up(qtbot, pane)
+        assert path.exists()
+        assert not pane.restore_button.isEnabled()
+        assert "read-only" in pane.restore_button.toolTip()
+    finally:
+        pane.set_store(None)
+        runner.wait_idle(WAIT)
+        store.close()
+
+
+def test_automatic_backups_persist_and_run_through_the_runner(qtbot, opened, settings, backups):
+    pane, _ = opened
+    pane.auto_hours.setValue(6)
+    pane.auto_keep.setValue(2)
+    with qtbot.waitSignal(pane.backups_loaded, timeout=WAIT):
+        assert finish(qtbot, pane, "auto-backup", lambda: pane.auto_check.setChecked(True))
+    assert pane.auto_timer.isActive()
+    run = pane.last_scheduled
+    assert run is not None and run.ran and run.backup.kind == "scheduled"
+    assert "next" in pane.auto_status.text()
+    assert settings.value("maintenance/auto_enabled") in (True, "true")
+    assert int(settings.value("maintenance/auto_hours")) == 6
+    assert int(settings.value("maintenance/auto_keep")) == 2
+    # not due again: the next run makes no backup
+    assert finish(qtbot, pane, "auto-backup", pane.run_auto_backup)
+    assert not pane.last_scheduled.ran
+    # a new pane reads the settings back
+    other = MaintenancePane(pane.runner, settings=settings)
+    qtbot.addWidget(other)
+    assert other.auto_check.isChecked() and other.auto_hours.value() == 6
+    assert other.auto_keep.value() == 2 and other.backups_folder() == backups
