@@ -45,6 +45,7 @@ DB_FILTER = "SQLite databases (*.db *.sqlite *.sqlite3 *.db3);;All files (*)"
 #: a placeholder tab for the required ones and no tab for the others.
 PANES: list[tuple[str, str, str, bool]] = [
     ("Sandboxes", "sandboxes", "SandboxesPane", True),
+    ("Metrics", "metrics", "MetricsPane", False),
     ("Files", "files", "FilesPane", False),
     ("Maintenance", "maintenance", "MaintenancePane", False),
 ]

@@ -51,6 +51,7 @@ from .metrics_chart import (
     ChartRequest,
     axis_label,
     colours,
+    gap_threshold,
     number,
     plotted,
     preset_range,
@@ -95,7 +96,7 @@ class MetricsPane(QWidget):
         self._preset = ALL_DATA
         self._setting_range = False
         self._labels: list[str] = []
-        self._curve_data: list[tuple[Any, Any]] = []
+        self._curve_data: list[tuple[Any, Any, float]] = []
         self._sandboxes_shown: list[tuple[str, int]] = []
 
         self._build_ui()
@@ -198,6 +199,7 @@ class MetricsPane(QWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for c in range(1, len(TABLE_COLUMNS)):
             header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSortIndicator(0, Qt.SortOrder.AscendingOrder)
         self.table.itemChanged.connect(self._table_item_changed)
 
         charts = QSplitter(Qt.Orientation.Vertical)
@@ -494,15 +496,15 @@ class MetricsPane(QWidget):
         palette = colours(len(answer.series))
         self._labels = labels
         for s, label, rgb in zip(answer.series, labels, palette):
-            y = plotted(s)
-            t, y = with_gaps(s.points.t, y, s.step_seconds)
+            gap = gap_threshold(s.points.t, s.step_seconds)
+            t, y = with_gaps(s.points.t, plotted(s), gap)
             curve = pg.PlotDataItem(t, y, pen=pg.mkPen(rgb, width=1.5), name=label, connect="finite")
             self.plot.addItem(curve)
             # after addItem: clipping looks at the item's ViewBox, which it has only now
             curve.setDownsampling(auto=True, method="peak")
             curve.setClipToView(True)
             self.curves.append(curve)
-            self._curve_data.append((s.points.t, plotted(s)))
+            self._curve_data.append((s.points.t, plotted(s), gap))
         self._fill_table(answer.series, labels, palette)
         if not keep_view and answer.end > answer.start:
             self._setting_range = True
@@ -572,10 +574,10 @@ class MetricsPane(QWidget):
         if self.answer is None:
             return []
         out = []
-        for curve, label, (t, y), s in zip(self.curves, self._labels, self._curve_data, self.answer.series):
+        for curve, label, (t, y, gap), s in zip(self.curves, self._labels, self._curve_data, self.answer.series):
             if not curve.isVisible():
                 continue
-            v = value_at(t, y, x, s.step_seconds)
+            v = value_at(t, y, x, s.step_seconds, gap)
             if v is not None:
                 out.append((label, v))
         out.sort(key=lambda lv: -lv[1])

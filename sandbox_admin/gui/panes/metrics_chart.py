@@ -68,7 +68,9 @@ def preset_range(preset: str, extent: tuple[float, float] | None) -> tuple[float
 
 
 def target_points(width_px: int) -> int:
-    return int(min(MAX_POINTS, max(MIN_POINTS, width_px)))
+    """Buckets for a plot ``width_px`` wide: one per two pixels (a line stays readable
+    and the step stays near the usual sample spacing), within limits."""
+    return int(min(MAX_POINTS, max(MIN_POINTS, width_px // 2)))
 
 
 def colours(n: int) -> list[tuple[int, int, int]]:
@@ -114,24 +116,40 @@ def plotted(series: Any) -> np.ndarray:
     return p.avg
 
 
-def with_gaps(t: np.ndarray, y: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
-    """Insert NaN where buckets are missing, so a line does not bridge a gap."""
+def gap_threshold(t: np.ndarray, step: float) -> float:
+    """How far apart two buckets may be and still be joined by a line: 1.5 steps, or
+    a few times the series' usual spacing when it is sampled more sparsely than the
+    step (a sample every 20 min charted at 3-min steps is a line, not dots)."""
+    if len(t) < 3:
+        return 1.5 * step
+    usual = float(np.median(np.diff(t)))
+    return max(1.5 * step, 4.0 * usual)
+
+
+def with_gaps(t: np.ndarray, y: np.ndarray, gap: float) -> tuple[np.ndarray, np.ndarray]:
+    """Insert NaN where buckets are further apart than ``gap``, so a line does not
+    bridge missing data."""
     if len(t) < 2:
         return t, y
-    gaps = np.flatnonzero(np.diff(t) > 1.5 * step)
+    gaps = np.flatnonzero(np.diff(t) > gap)
     if not len(gaps):
         return t, y
-    t2 = np.insert(t.astype(np.float64), gaps + 1, t[gaps] + step)
+    t2 = np.insert(t.astype(np.float64), gaps + 1, (t[gaps] + t[gaps + 1]) / 2)
     y2 = np.insert(y.astype(np.float64), gaps + 1, np.nan)
     return t2, y2
 
 
-def value_at(t: np.ndarray, y: np.ndarray, x: float, step: float) -> float | None:
-    """The value of the bucket holding ``x`` (None: no bucket there)."""
+def value_at(t: np.ndarray, y: np.ndarray, x: float, step: float, gap: float | None = None) -> float | None:
+    """The value the line shows at ``x``: the bucket holding ``x``, or the bucket
+    before it when the line goes on to the next one (None: no line there)."""
     if not len(t):
         return None
     i = int(np.searchsorted(t, x, side="right")) - 1
-    if i < 0 or x >= t[i] + step:
+    if i < 0:
+        return None
+    inside = x < t[i] + step
+    joined = gap is not None and i + 1 < len(t) and t[i + 1] - t[i] <= gap
+    if not (inside or joined):
         return None
     v = float(y[i])
     return None if v != v else v
