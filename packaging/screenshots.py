@@ -323,6 +323,43 @@ def files_shots(out: Path, tmp: Path) -> list[Path]:
     return written
 
 
+# -- the Maintenance pane -----------------------------------------------------------------------------------
+@shot("maintenance")
+def maintenance_shot(out: Path, tmp: Path) -> list[Path]:
+    """Statistics after a quick check; backups: ours (verified), the Go server's, a broken one."""
+    from sandbox_admin.gui.jobs import JobRunner
+    from sandbox_admin.gui.panes.maintenance import MaintenancePane
+    from sandbox_admin.storage import open_store
+
+    db = fixture_copy(tmp)
+    backups = tmp / "backups"
+    backups.mkdir()
+    shutil.copyfile(shared_fixture(), backups / "sandbox_runner_20261124_030000.db")  # the Go server's
+    (backups / "sandbox_runner_20261125_030000.db").write_bytes(b"truncated" * 100)
+    settings = scratch_settings(tmp)
+    settings.setValue("maintenance/backup_dir", str(backups))
+    runner = JobRunner()
+    pane = MaintenancePane(runner, settings=settings)
+    pane.resize(1500, 860)
+    pane.show()
+    store = open_store(db)
+    try:
+        pane.set_store(store)
+        settle(lambda: pane.health is not None and runner.is_idle())
+        finished: list[str] = []
+        pane.action_finished.connect(lambda name, ok: finished.append(name))
+        pane.back_up()
+        settle(lambda: "backup" in finished and runner.is_idle())
+        pane.check(quick=True)
+        settle(lambda: "check" in finished and runner.is_idle())
+        return [save(pane, out / "maintenance.png")]
+    finally:
+        pane.set_store(None)
+        runner.wait_idle(20000)
+        store.close()
+        pane.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python packaging/screenshots.py")
     parser.add_argument("names", nargs="*", help=f"shots to render (default: all: {', '.join(SHOTS)})")

@@ -70,7 +70,7 @@ def _setup(table: QTableWidget, headers: list[str]) -> None:
 class StatsTable(QTableWidget):
     """Per table: rows, bytes (table + indexes), table bytes, index bytes, pages."""
 
-    HEADERS = ["Table", "Rows", "Size", "Table", "Indexes", "Pages"]
+    HEADERS = ["Table", "Rows", "Size", "Data", "Indexes", "Pages"]
 
     def __init__(self) -> None:
         super().__init__()
