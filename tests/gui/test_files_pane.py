@@ -7,6 +7,7 @@ waitSignal, never sleeps.
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -130,7 +131,7 @@ def test_deleted_file_only_with_show_deleted_and_looks_different(qtbot, pane):
 
 
 def test_filters_narrow_the_results(qtbot, pane):
-    sandbox = "db19444b" 
+    sandbox = "db19444b"
     full = next(r.sandbox_id for r in pane.store.files.list(limit=300) if r.sandbox_id.startswith(sandbox))
     with qtbot.waitSignal(pane.results_loaded, timeout=WAIT):
         pane.sandbox_edit.setText(full)
@@ -217,3 +218,113 @@ def test_ctrl_f_focuses_the_search_box(qtbot, pane):
     pane.results.setFocus()
     qtbot.keyClick(pane.results, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: pane.search_edit.hasFocus(), timeout=WAIT)
+
+
+def test_enter_searches_at_once_and_the_last_question_wins(qtbot, pane):
+    pane.search_edit.setText("import")  # starts the debounce timer only
+    with qtbot.waitSignal(pane.results_loaded, timeout=WAIT):
+        qtbot.keyClick(pane.search_edit, Qt.Key.Key_Return)
+    assert pane.row_ids() == [h.file_id for h in pane.store.files.search("import").hits]
+    pane.search_edit.setText("handler.go")
+    pane.search_now()
+    pane.search_edit.setText("README")
+    with qtbot.waitSignal(pane.results_loaded, timeout=WAIT):
+        pane.search_now()
+    assert pane.runner.wait_idle(WAIT)
+    assert pane.row_ids() == [h.file_id for h in pane.store.files.search("README").hits]
+
+
+def test_file_without_stored_content_says_so(qtbot, pane):
+    search(qtbot, pane, "logo.png")
+    select(qtbot, pane, 106)
+    d = pane.detail
+    assert d.preview.toPlainText() == ""
+    assert "no stored content" in d.preview_note.text()
+    assert d.fields["indexed"].text() == "not searchable (no text)"
+    with qtbot.waitSignal(pane.verified, timeout=WAIT) as sig:
+        d.verify_button.click()
+    assert sig.args[0].ok is None and d.verify_result.text().startswith("cannot verify")
+
+
+def test_export_into_a_missing_folder_is_an_error_message(qtbot, pane, tmp_path):
+    with qtbot.waitSignal(pane.message_requested, timeout=WAIT) as err:
+        pane.export_to(CHUNKED, str(tmp_path / "missing"))
+    assert err.args[0] == "error" and "is not a folder" in err.args[1]
+    assert not (tmp_path / "missing").exists()
+
+
+def test_missing_index_falls_back_and_says_so(qtbot, runner, tmp_path, go_db):
+    con = sqlite3.connect(go_db)
+    con.execute("DROP TABLE file_search_fts")
+    con.commit()
+    con.close()
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    p = FilesPane(runner, settings=settings)
+    qtbot.addWidget(p)
+    store = open_store(go_db)
+    try:
+        with qtbot.waitSignal(p.results_loaded, timeout=WAIT):
+            p.set_store(store)
+        search(qtbot, p, "import")
+        assert p.notice.isVisibleTo(p)
+        assert p.notice.text().startswith("Full-text index unavailable: plain text match")
+        assert "unranked" in p.headline.text()
+        assert p.row_ids() and "<b>import</b>" in p.item_for(p.row_ids()[0]).data(0, HTML_ROLE)
+    finally:
+        p.set_store(None)
+        runner.wait_idle(WAIT)
+        store.close()
+
+
+def test_show_sandbox_switches_to_the_sandboxes_pane(qtbot, go_db, tmp_path):
+    from sandbox_admin.gui.main_window import MainWindow
+    from sandbox_admin.gui.panes.sandboxes import SandboxesPane
+
+    window = MainWindow(settings=QSettings(str(tmp_path / "w.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        files = next(p for p in window.panes if isinstance(p, FilesPane))
+        with qtbot.waitSignal(files.results_loaded, timeout=WAIT):
+            window.open_database(go_db)
+        window.tabs.setCurrentWidget(files)
+        search(qtbot, files, "data.csv")
+        select(qtbot, files, CHUNKED)
+        sandbox = files.detail.details.record.sandbox_id
+        sandboxes = next(p for p in window.panes if isinstance(p, SandboxesPane))
+        with qtbot.waitSignal(files.sandbox_requested, timeout=WAIT) as sig:
+            files.detail.sandbox_button.click()
+        assert sig.args == [sandbox]
+        assert window.tabs.currentWidget() is sandboxes
+        qtbot.waitUntil(lambda: sandboxes.selected_id() == sandbox, timeout=WAIT)
+    finally:
+        window.shutdown()
+
+
+def test_read_only_store_searches_previews_and_verifies(qtbot, runner, tmp_path, go_db):
+    p = FilesPane(runner, settings=QSettings(str(tmp_path / "r.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(p)
+    store = open_store(go_db, read_only=True)
+    try:
+        with qtbot.waitSignal(p.results_loaded, timeout=WAIT):
+            p.set_store(store)
+        search(qtbot, p, "data.csv")
+        select(qtbot, p, CHUNKED)
+        with qtbot.waitSignal(p.verified, timeout=WAIT) as sig:
+            p.detail.verify_button.click()
+        assert sig.args[0].ok is True
+    finally:
+        p.set_store(None)
+        runner.wait_idle(WAIT)
+        store.close()
+
+
+def test_rows_with_a_snippet_get_two_lines(qtbot, pane):
+    search(qtbot, pane, "data")
+    view = pane.results
+    with_snippet = next(i for i in pane.row_ids() if "class='snippet'" in item(pane, i).data(0, HTML_ROLE))
+    without = next(i for i in pane.row_ids() if "class='snippet'" not in item(pane, i).data(0, HTML_ROLE))
+    tall = view.visualItemRect(item(pane, with_snippet)).height()
+    short = view.visualItemRect(item(pane, without)).height()
+    line = view.fontMetrics().lineSpacing()
+    assert tall >= 2 * line > short >= line
