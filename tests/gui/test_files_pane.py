@@ -90,6 +90,10 @@ def test_typing_import_ranks_like_the_store_with_highlighted_snippets(qtbot, pan
     assert "<b>import</b>" in first
     assert "\x02" not in first and "\x03" not in first
     assert "best match first" in pane.headline.text()
+    with qtbot.waitSignal(pane.results_loaded, timeout=WAIT):
+        pane.more_button.click()  # the next page, still in the store's order
+    second = pane.store.files.search("import", limit=50, offset=50)
+    assert pane.row_ids() == [h.file_id for h in expected.hits + second.hits]
 
 
 def test_partial_index_is_said(qtbot, pane):
