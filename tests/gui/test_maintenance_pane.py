@@ -284,3 +284,42 @@ def test_automatic_backups_persist_and_run_through_the_runner(qtbot, opened, set
     qtbot.addWidget(other)
     assert other.auto_check.isChecked() and other.auto_hours.value() == 6
     assert other.auto_keep.value() == 2 and other.backups_folder() == backups
+
+
+def test_cancel_stops_a_backup_and_leaves_no_file(qtbot, opened, backups):
+    pane, _ = opened
+    import threading
+
+    release = threading.Event()
+    blocker = pane.runner.submit(lambda ctx: release.wait(10), name="Hold the gate", exclusive=True,
+                                 store=None)
+    try:
+        job = pane.back_up()
+        assert job is not None and job.state == "pending"
+        assert pane.progress_row.isVisibleTo(pane) and pane.cancel_button.isEnabled()
+        assert finish(qtbot, pane, "backup", pane.cancel_button.click) is False
+    finally:
+        release.set()
+    qtbot.waitUntil(lambda: blocker.state == "done", timeout=WAIT)
+    assert "cancelled" in pane.backup_hint.text()
+    assert not pane.progress_row.isVisibleTo(pane)
+    assert list(backups.iterdir()) == []
+
+
+def test_a_backup_with_a_newer_schema_is_refused_with_the_reason(qtbot, opened, backups, go_db):
+    pane, _ = opened
+    newer = backups / "sandbox_runner_20250101_000000.db"
+    newer.write_bytes(go_db.read_bytes())
+    con = sqlite3.connect(newer)
+    with con:
+        con.execute("INSERT INTO migrations (version, description) VALUES (99, 'from the future')")
+    con.execute("PRAGMA journal_mode=DELETE")
+    con.close()
+    with qtbot.waitSignal(pane.backups_loaded, timeout=WAIT):
+        pane.load_backups()
+    assert pane.backup_table.select_path(newer)
+    assert finish(qtbot, pane, "verify", pane.verify_button.click)
+    assert "newer" in pane.backup_hint.text()
+    assert finish(qtbot, pane, "restore", pane.restore_button.click) is False
+    assert pane.current_dialog() is None
+    assert "cannot be restored" in pane.backup_hint.text() and "99" in pane.backup_hint.text()

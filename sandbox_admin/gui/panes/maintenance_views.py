@@ -249,3 +249,8 @@ def restore_question(backup: BackupInfo, database: Path, safety_dir: Path,
         "Changes made since the backup are lost from the database (they stay in the safety "
         "backup, which you can restore the same way)."
     )
+
+
+def escape(text: str) -> str:
+    """Plain text for a rich-text label."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,227 @@
+"""The Maintenance pane's backup side: back up, verify, restore, automatic backups.
+
+A mixin of :class:`MaintenancePane` (like ``sandbox_actions.py`` for the Sandboxes
+pane): it uses the pane's runner, store, tables and progress row through ``_run``.
+Restore asks first, saying exactly what will happen, and refuses a broken or newer
+backup with the reason before asking.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
+
+from ...storage import errors
+from ...storage.backup import (
+    BackupResult,
+    RestoreResult,
+    RetentionPolicy,
+    Schedule,
+    ScheduledRun,
+    VerifyReport,
+    verify_backup,
+)
+from .. import display
+from ..jobs import Job, JobContext
+from .maintenance_views import BackupTable, escape, restore_question
+
+#: phase → what a person reads under the progress bar.
+PHASES = {
+    "copy": "Copying pages", "checksum": "Computing the checksum", "verify": "Checking integrity",
+    "restore": "Writing the backup into the database", "check": "Checking the restored database",
+    "checkpoint": "Checkpointing", "audit": "Recording the audit entry",
+}
+
+
+def phase_text(phase: str) -> str:
+    """("safety copy" → "Safety backup: copying pages")."""
+    for prefix, label in (("backup ", "Backup: "), ("safety ", "Safety backup: ")):
+        if phase.startswith(prefix):
+            text = PHASES.get(phase[len(prefix):], phase[len(prefix):])
+            return label + text[:1].lower() + text[1:]
+    return PHASES.get(phase, phase)
+
+
+def progress_fn(ctx: JobContext) -> Callable[[str, int, int], None]:
+    """A storage progress(phase, done, total) callback that reports to the job."""
+    return lambda phase, done, total: ctx.report(done, total, phase_text(phase))
+
+
+class BackupActions:
+    """Backup, verify, restore and the schedule (mixed into MaintenancePane)."""
+
+    # provided by MaintenancePane
+    store: Any
+    runner: Any
+    health: Any
+    settings: Any
+    backup_table: BackupTable
+    _auto_job: Job | None
+    _dialog: QMessageBox | None
+
+    # == backup actions ===============================================================
+    def back_up(self) -> Job | None:
+        if self.store is None:
+            return None
+        folder = self.backups_folder()
+
+        def done(result: BackupResult) -> None:
+            self._say_backup(f"Backed up to {result.path.name} ({display.size(result.size_bytes)}, "
+                             f"{result.method}, verified) in {result.duration_s:.1f} s.")
+            self.action_finished.emit("backup", True)
+            self._select_after_load(result.path)
+
+        return self._run(lambda ctx: ctx.store.backups.create(
+            folder, progress=progress_fn(ctx), cancel=lambda: ctx.cancelled),
+            "Back up", done, lambda e: self._failed("backup", e), progress=True)
+
+    def verify_selected(self) -> Job | None:
+        entry = self.backup_table.selected()
+        if entry is None:
+            return None
+        path = entry.path
+
+        def done(report: VerifyReport) -> None:
+            self.backup_table.reports[path] = report
+            self.backup_table.show_backups(self.backup_table.entries, self._methods())
+            if report.ok and report.restorable:
+                self._say_backup(f"{path.name} is sound: checksum, integrity check and schema "
+                                 f"version {report.schema_version} are fine.")
+            else:
+                self._say_backup(f"{path.name}: {report.reason()}", "error")
+            self.action_finished.emit("verify", True)
+
+        return self._run(lambda ctx: verify_backup(path, progress=progress_fn(ctx),
+                                                   cancel=lambda: ctx.cancelled),
+                         f"Verify {path.name}", done, lambda e: self._failed("verify", e),
+                         progress=True, store=None)
+
+    def restore_selected(self) -> QMessageBox | None:
+        """Ask (saying exactly what happens), then restore as an exclusive job."""
+        entry = self.backup_table.selected()
+        if entry is None or self.store is None:
+            return None
+        refusal = self.backup_table.restore_refusal(entry)
+        if refusal:
+            text = f"{entry.path.name} cannot be restored: {refusal}."
+            self._say_backup(text + f" {self.store.path.name} was not changed.", "error")
+            self.message_requested.emit("error", text, "\n".join(entry.problems))
+            self.action_finished.emit("restore", False)
+            return None
+        live = self.health.rows if self.health else None
+        box = QMessageBox(QMessageBox.Icon.Warning, "Restore backup",
+                          restore_question(entry, self.store.path, self.backups_folder(), live),
+                          QMessageBox.StandardButton.Cancel, self)
+        box.setTextFormat(Qt.TextFormat.RichText)
+        yes = box.addButton("Restore", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        self._dialog = box
+
+        def answered() -> None:
+            self._dialog = None
+            if box.clickedButton() is yes:
+                self._restore(entry.path)
+
+        box.finished.connect(lambda _: answered())
+        box.open()
+        return box
+
+    def _restore(self, source: Path) -> Job | None:
+        store, safety_dir = self.store, self.backups_folder()
+
+        def done(result: RestoreResult) -> None:
+            self.last_restore = result
+            text = (f"Restored {source.name} into {store.path.name}. The previous content is in "
+                    f"the safety backup {result.safety_backup}.")
+            detail = "\n".join(result.notices)
+            self._say_backup(text + (" " + " ".join(result.notices) if result.notices else ""))
+            self.message_requested.emit("info", text, detail)
+            self.action_finished.emit("restore", True)
+            self.refresh()
+
+        def failed(error: errors.StorageError) -> None:
+            self._failed("restore", error)
+            self.load_backups()
+
+        return self._run(lambda ctx: ctx.store.backups.restore(
+            source, safety_dir=safety_dir, progress=progress_fn(ctx), cancel=lambda: ctx.cancelled),
+            f"Restore {source.name}", done, failed, exclusive=True, progress=True)
+
+    # == automatic backups ============================================================
+    def schedule(self) -> Schedule:
+        keep = self.auto_keep.value()
+        return Schedule(timedelta(hours=self.auto_hours.value()),
+                        RetentionPolicy(keep_last=keep or None))
+
+    def _auto_changed(self, *_: Any) -> None:
+        self.settings.setValue(self._key("auto_enabled"), self.auto_check.isChecked())
+        self.settings.setValue(self._key("auto_hours"), self.auto_hours.value())
+        self.settings.setValue(self._key("auto_keep"), self.auto_keep.value())
+        self._update_auto()
+        if self.auto_check.isChecked():
+            self.run_auto_backup()
+
+    def _update_auto(self) -> None:
+        on = self.auto_check.isChecked() and self.store is not None
+        if on and not self.auto_timer.isActive():
+            self.auto_timer.start()
+        elif not on:
+            self.auto_timer.stop()
+            self.auto_status.setText("" if self.auto_check.isChecked() else "off")
+
+    def run_auto_backup(self) -> Job | None:
+        """Ask whether a backup is due and make it (a quiet job, never on the GUI thread)."""
+        if self.store is None or not self.auto_check.isChecked():
+            return None
+        if self._auto_job is not None or self.runner.exclusive_active:
+            return None  # one at a time; the timer asks again later
+        schedule, folder, store = self.schedule(), self.backups_folder(), self.store
+
+        def done(run: ScheduledRun) -> None:
+            self._auto_job = None
+            self.last_scheduled = run
+            due = display.local_time(run.next_due)
+            if run.ran:
+                removed = len(run.retention.removed) if run.retention else 0
+                self.auto_status.setText(f"backed up {display.local_time(run.backup.created_at)}"
+                                         f"{f', removed {removed} old' if removed else ''}; "
+                                         f"next {due}")
+                if store is self.store:
+                    self.load_backups()
+            else:
+                self.auto_status.setText(f"next backup {due}")
+            self.auto_status.setToolTip(display.utc_tooltip(run.next_due))
+            self.action_finished.emit("auto-backup", True)
+
+        def failed(error: errors.StorageError) -> None:
+            self._auto_job = None
+            self.auto_status.setText("the last automatic backup failed")
+            self._failed("auto-backup", error)
+
+        self._auto_job = self.runner.submit(
+            lambda ctx: ctx.store.backups.run_if_due(schedule, directory=folder,
+                                                     cancel=lambda: ctx.cancelled),
+            name="Automatic backup", store=store, quiet=True, on_result=done, on_error=failed)
+        return self._auto_job
+
+    def _say_backup(self, text: str, level: str = "info") -> None:
+        colour = "#c62828" if level == "error" else "#1b5e20"
+        self.backup_hint.setProperty("auto", False)
+        self.backup_hint.setText(f"<span style='color:{colour}'>{escape(text)}</span>")
+
+    def _select_after_load(self, path: Path) -> None:
+        def select() -> None:
+            self.backups_loaded.disconnect(select)
+            self.backup_table.select_path(path)
+
+        self.backups_loaded.connect(select)
+        self.load_backups()
+
+    def _methods(self) -> dict[Path, str]:
+        col = BackupTable.HEADERS.index("Method")
+        return {e.path: self.backup_table.item(r, col).text()
+                for r, e in enumerate(self.backup_table.entries)}
