@@ -332,3 +332,13 @@ def test_rows_with_a_snippet_get_two_lines(qtbot, pane):
     short = view.visualItemRect(item(pane, without)).height()
     line = view.fontMetrics().lineSpacing()
     assert tall >= 2 * line > short >= line
+
+
+def test_copy_path_puts_the_path_on_the_clipboard(qtbot, pane):
+    from PySide6.QtGui import QGuiApplication
+
+    search(qtbot, pane, "data.csv")
+    select(qtbot, pane, CHUNKED)
+    pane.results.setFocus()
+    qtbot.keyClick(pane.results, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    assert QGuiApplication.clipboard().text() == "/data/input/data.csv"

@@ -14,8 +14,8 @@ import re
 from html import escape as _escape
 from typing import Any, Callable
 
-from PySide6.QtCore import QSettings, QStringListModel, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QColor, QFont, QKeySequence
+from PySide6.QtCore import QPoint, QSettings, QStringListModel, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QColor, QFont, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMenu,
     QPushButton,
     QSplitter,
     QTreeWidget,
@@ -119,6 +120,8 @@ class FilesPane(QWidget):
                                   "Search files (Ctrl+F)")
         self.refresh_action = action("Refresh", self.refresh, QKeySequence.StandardKey.Refresh,
                                      "Run the search again (F5)")
+        self.copy_path_action = action("Copy path", self._copy_path, QKeySequence.StandardKey.Copy,
+                                       "Copy the selected file's path")
 
     def _build_ui(self) -> None:
         layout = QVBoxLayout(self)
@@ -177,6 +180,7 @@ class FilesPane(QWidget):
         self.results.setAlternatingRowColors(True)
         self.results.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.results.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.results.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.results.setItemDelegateForColumn(0, HtmlDelegate(self.results, ROW_CSS, SELECTED_ROW_CSS))
         header = self.results.header()
         header.setStretchLastSection(False)
@@ -221,6 +225,7 @@ class FilesPane(QWidget):
         self.more_button.clicked.connect(self.load_more)
         self.results.currentItemChanged.connect(lambda *_: self._select_timer.start())
         self._select_timer.timeout.connect(self._load_details)
+        self.results.customContextMenuRequested.connect(self._results_menu)
         self.detail.verify_requested.connect(self.verify)
         self.detail.export_requested.connect(self.choose_export_folder)
         self.detail.diff_requested.connect(self.load_diff)
@@ -420,6 +425,26 @@ class FilesPane(QWidget):
     def selected_id(self) -> int | None:
         item = self.results.currentItem()
         return item.data(0, ID_ROLE) if item is not None else None
+
+    def _copy_path(self) -> None:
+        item = self.results.currentItem()
+        if item is not None:
+            QGuiApplication.clipboard().setText(item.text(0))
+
+    def _results_menu(self, pos: QPoint) -> None:
+        item = self.results.itemAt(pos)
+        if item is None:
+            return
+        self.results.setCurrentItem(item)
+        file_id = item.data(0, ID_ROLE)
+        menu = QMenu(self)
+        menu.addAction(self.copy_path_action)
+        menu.addAction("Copy file id", lambda: QGuiApplication.clipboard().setText(str(file_id)))
+        menu.addSeparator()
+        menu.addAction("Verify", lambda: self.verify(file_id))
+        menu.addAction("Export…", lambda: self.choose_export_folder(file_id))
+        menu.addAction("Show sandbox", lambda: self.show_sandbox(item.text(1)))
+        menu.exec(self.results.viewport().mapToGlobal(pos))
 
     # == detail ========================================================================================
     def _load_details(self) -> None:
