@@ -18,6 +18,7 @@ from sandbox_admin.storage import create_store, open_store
 from sandbox_admin.storage.metrics import Sample
 
 WAIT = 15000
+ZOOM_WAIT = 400  # longer than the zoom debounce: lets a (wrong) re-query start
 
 
 @pytest.fixture
@@ -135,9 +136,22 @@ def test_zoom_requeries_at_a_finer_step_and_crosshair_lists_values(qtbot, pane, 
     qtbot.waitUntil(lambda: len(pane.requests) > sent, timeout=WAIT)
     idle(qtbot, pane, runner)
     req = pane.answer.request
-    assert req.preset is None and abs(req.start - (mid - 3 * 3600)) < 1 and abs(req.end - (mid + 3 * 3600)) < 1
+    assert req.preset is None and req.start <= mid - 3 * 3600 and req.end >= mid + 3 * 3600
+    assert req.end - req.start <= 2.01 * 6 * 3600  # the visible range and a margin for panning
     assert pane.answer.series[0].step_seconds < wide_step / 5
     assert pane.visible_x_range() == pytest.approx((mid - 3 * 3600, mid + 3 * 3600), abs=1)
+    # a small pan inside what is loaded needs no new query; the table follows the view
+    sent = len(pane.requests)
+    pane.set_x_range(mid - 2.5 * 3600, mid + 3.5 * 3600)
+    qtbot.wait(ZOOM_WAIT)
+    idle(qtbot, pane, runner)
+    assert len(pane.requests) == sent
+    # panning far away asks again
+    pane.set_x_range(mid - 30 * 3600, mid - 24 * 3600)
+    qtbot.waitUntil(lambda: len(pane.requests) > sent, timeout=WAIT)
+    idle(qtbot, pane, runner)
+    pane.set_x_range(mid - 3 * 3600, mid + 3 * 3600)
+    idle(qtbot, pane, runner)
     # crosshair: one entry per visible series that has a bucket at that time
     s = pane.answer.series[0]
     x = float(s.points.t[len(s.points) // 2]) + 1
@@ -203,3 +217,32 @@ def test_thirty_day_chart_from_rollups_is_fast(qtbot, pane, runner, tmp_path: Pa
         pane.set_store(None)
         runner.wait_idle(WAIT)
         store.close()
+
+
+def test_newer_request_wins(qtbot, pane, runner, store):
+    pane.set_store(store)
+    qtbot.waitUntil(lambda: pane.names_list.count() > 0, timeout=WAIT)
+    drawn: list[str] = []
+    pane.chart_drawn.connect(lambda: drawn.append(pane.answer.request.name))
+    for name in ("cpu_usage", "memory_bytes", "requests_total", "sandbox_up"):
+        pane.select_metric(name)  # each one cancels or outdates the one before
+    idle(qtbot, pane, runner)
+    assert drawn[-1] == "sandbox_up" and drawn.count("sandbox_up") == 1
+    assert pane.answer.request.name == "sandbox_up"
+    assert len(plotted_items(pane)) == len(store.metrics.series("sandbox_up"))
+    assert "sandbox_up" in pane.plot.getAxis("left").labelText
+
+
+def test_legend_choice_survives_a_zoom(qtbot, pane, runner, store):
+    open_metric(qtbot, pane, runner, store, "cpu_usage")
+    label = pane.table.item(2, 0).text()
+    pane.table.item(2, 0).setCheckState(Qt.CheckState.Unchecked)
+    x0, x1 = pane.visible_x_range()
+    sent = len(pane.requests)
+    pane.set_x_range(x0 + (x1 - x0) * 0.85, x0 + (x1 - x0) * 0.95)  # every sandbox has data here
+    qtbot.waitUntil(lambda: len(pane.requests) > sent, timeout=WAIT)
+    idle(qtbot, pane, runner)
+    assert label in pane._labels and len(pane.curves) == 26
+    hidden = [lab for lab, c in zip(pane._labels, pane.curves) if not c.isVisible()]
+    assert hidden == [label]
+    assert all(name != label for name, _ in pane.crosshair_values((x0 + x1) / 2))

@@ -98,6 +98,9 @@ class MetricsPane(QWidget):
         self._labels: list[str] = []
         self._curve_data: list[tuple[Any, Any, float]] = []
         self._sandboxes_shown: list[tuple[str, int]] = []
+        self._palette: list[tuple[int, int, int]] = []
+        self._drawn_span = 1.0
+        self._hidden: set[str] = set()  # series labels unticked in the table
 
         self._build_ui()
         self._zoom_timer = QTimer(self, singleShot=True, interval=ZOOM_DEBOUNCE_MS)
@@ -376,13 +379,13 @@ class MetricsPane(QWidget):
             self._filling_combo = False
 
     def _request(self, *, preset: str | None = None, start: float | None = None, end: float | None = None,
-                 sandbox: str | None = None, new_metric: bool = False) -> None:
+                 sandbox: str | None = None, new_metric: bool = False, scale: float = 1.0) -> None:
         name = self.current_metric()
         if name is None or self.store is None:
             return
         sandbox_id = sandbox if sandbox is not None else self.current_sandbox()
         width = self.plot.getViewBox().width() or self.plot.width()
-        req = ChartRequest(name, sandbox_id, start, end, target_points(int(width)), preset)
+        req = ChartRequest(name, sandbox_id, start, end, int(target_points(int(width)) * scale), preset)
         self._send(req, keep_view=preset is None)
 
     def _send(self, req: ChartRequest, keep_view: bool) -> None:
@@ -452,14 +455,16 @@ class MetricsPane(QWidget):
         x0, x1 = self.visible_x_range()
         if x1 <= x0:
             return
-        a = self.answer
-        if abs(x0 - a.start) < 1e-6 * (a.end - a.start) and abs(x1 - a.end) < 1e-6 * (a.end - a.start):
-            return  # what we already have
+        a, span = self.answer, x1 - x0
+        if a.start <= x0 and x1 <= a.end and 0.6 < span / self._drawn_span < 1.6:
+            self._fill_table()  # a small pan or zoom inside what is loaded: same step will do
+            return
         self.preset_group.setExclusive(False)
         for b in self.preset_buttons.values():
             b.setChecked(False)
         self.preset_group.setExclusive(True)
-        self._request(start=x0, end=x1)
+        # half a screen either side at the same step, so a pan shows data at once
+        self._request(start=x0 - span / 2, end=x1 + span / 2, scale=2.0)
 
     # == drawing ===================================================================================
     def _clear_chart(self, message: str) -> None:
@@ -486,6 +491,8 @@ class MetricsPane(QWidget):
 
     def _draw(self, answer: ChartAnswer, keep_view: bool) -> None:
         req = answer.request
+        if self.answer is None or self.answer.request.name != req.name:
+            self._hidden = set()  # legend choices last while zooming, not across metrics
         self.answer = answer
         self._remove_curves()
         if answer.sandboxes != self._sandboxes_shown or self.current_sandbox() != req.sandbox_id:
@@ -503,15 +510,19 @@ class MetricsPane(QWidget):
             # after addItem: clipping looks at the item's ViewBox, which it has only now
             curve.setDownsampling(auto=True, method="peak")
             curve.setClipToView(True)
+            curve.setVisible(label not in self._hidden)
             self.curves.append(curve)
             self._curve_data.append((s.points.t, plotted(s), gap))
-        self._fill_table(answer.series, labels, palette)
+        self._palette = palette
         if not keep_view and answer.end > answer.start:
             self._setting_range = True
             try:
                 self.plot.getViewBox().setXRange(answer.start, answer.end, padding=0)
             finally:
                 self._setting_range = False
+        x0, x1 = self.visible_x_range()
+        self._drawn_span = max(x1 - x0, 1e-3)
+        self._fill_table()
         step = answer.series[0].step_seconds if answer.series else 0
         source = answer.series[0].source if answer.series else ""
         where = "rollups" if source.startswith("rollup") else "raw samples"
@@ -528,24 +539,25 @@ class MetricsPane(QWidget):
             self._show_empty(f"No data for {req.name} in this range. Choose “All data” to see all of it.")
         self.chart_drawn.emit()
 
-    def _fill_table(self, series: list[Any], labels: list[str], palette: list[tuple[int, int, int]]) -> None:
+    def _fill_table(self) -> None:
+        """One row per series, its numbers over the visible range; the row's box is the
+        legend's toggle."""
+        series = self.answer.series if self.answer is not None else []
+        x0, x1 = self.visible_x_range()
         self.table.blockSignals(True)
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(series))
-        for row, (s, label, rgb) in enumerate(zip(series, labels, palette)):
-            p = s.points
+        for row, (s, label, rgb) in enumerate(zip(series, self._labels, self._palette)):
+            n, lo, hi, last = _window(s.points, s.step_seconds, x0, x1)
             pix = QPixmap(12, 12)
             pix.fill(QColor(*rgb))
             first = QTableWidgetItem(QIcon(pix), label)
             first.setFlags(first.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            first.setCheckState(Qt.CheckState.Checked)
+            first.setCheckState(Qt.CheckState.Unchecked if label in self._hidden else Qt.CheckState.Checked)
             first.setData(Qt.ItemDataRole.UserRole, row)
             tip = [f"sandbox: {s.sandbox_id or '—'}"] + [f"{k}: {v}" for k, v in sorted(s.labels.items())]
             first.setToolTip("\n".join(tip))
-            cells = [first, _num_item(int(p.count.sum()), display.count(int(p.count.sum()))),
-                     _num_item(float(p.min.min()) if len(p) else None),
-                     _num_item(float(p.max.max()) if len(p) else None),
-                     _num_item(float(p.last[-1]) if len(p) else None)]
+            cells = [first, _num_item(n, display.count(n)), _num_item(lo), _num_item(hi), _num_item(last)]
             for col, item in enumerate(cells):
                 self.table.setItem(row, col, item)
         self.table.setSortingEnabled(True)
@@ -556,7 +568,9 @@ class MetricsPane(QWidget):
             return
         index = item.data(Qt.ItemDataRole.UserRole)
         if index is not None and 0 <= index < len(self.curves):
-            self.curves[index].setVisible(item.checkState() == Qt.CheckState.Checked)
+            shown = item.checkState() == Qt.CheckState.Checked
+            self.curves[index].setVisible(shown)
+            (self._hidden.discard if shown else self._hidden.add)(self._labels[index])
 
     # == crosshair =================================================================================
     def _mouse_moved(self, event: tuple[Any]) -> None:
@@ -612,6 +626,15 @@ class MetricsPane(QWidget):
     def _hide_crosshair(self) -> None:
         self.vline.setVisible(False)
         self.hover_label.hide()
+
+
+def _window(points: Any, step: float, x0: float, x1: float) -> tuple[int, float | None, float | None, float | None]:
+    """Samples, min, max and last value of the buckets overlapping ``[x0, x1]``."""
+    keep = (points.t < x1) & (points.t + step > x0)
+    if not keep.any():
+        return 0, None, None, None
+    return (int(points.count[keep].sum()), float(points.min[keep].min()), float(points.max[keep].max()),
+            float(points.last[keep][-1]))
 
 
 def _dt(x: float) -> Any:
