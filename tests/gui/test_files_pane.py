@@ -239,11 +239,14 @@ def test_enter_searches_at_once_and_the_last_question_wins(qtbot, pane):
 
 
 def test_file_without_stored_content_says_so(qtbot, pane):
+    search(qtbot, pane, "main.py")
+    select(qtbot, pane, VERSIONED_OLD)  # whole text shown: no note
+    d = pane.detail
+    assert d.preview.toPlainText() and not d.preview_note.isVisibleTo(d)
     search(qtbot, pane, "logo.png")
     select(qtbot, pane, 106)
-    d = pane.detail
     assert d.preview.toPlainText() == ""
-    assert "no stored content" in d.preview_note.text()
+    assert "no stored content" in d.preview_note.text() and d.preview_note.isVisibleTo(d)
     assert d.fields["indexed"].text() == "not searchable (no text)"
     with qtbot.waitSignal(pane.verified, timeout=WAIT) as sig:
         d.verify_button.click()

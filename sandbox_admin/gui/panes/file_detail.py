@@ -269,13 +269,10 @@ class FileDetail(QWidget):
         self.stack.setCurrentWidget(self.page)
 
     def _show_preview(self, preview: Preview | None) -> None:
-        if preview is None or preview.kind == "none":
-            self.preview.setPlainText("")
-            self.preview_note.setText(preview.note if preview else "")
-            return
-        self.preview_note.setText(preview.note)
-        self.preview_note.setVisible(bool(preview.note))
-        self.preview.setPlainText(preview.text)
+        note = preview.note if preview is not None else ""
+        self.preview_note.setText(note)
+        self.preview_note.setVisible(bool(note))
+        self.preview.setPlainText(preview.text if preview is not None and preview.kind != "none" else "")
 
     def _fill_versions(self, versions: list[Any], current: int) -> None:
         self.versions.blockSignals(True)
