@@ -171,7 +171,7 @@ def test_restore_through_the_ui_replaces_the_content_and_reports_the_safety_back
     text = box.text()
     assert "safety backup" in text and str(backups) in text and "replaced" in text
     assert backup.name in text
-    with qtbot.waitSignal(pane.stats_loaded, timeout=WAIT):
+    with qtbot.waitSignals([pane.stats_loaded, pane.database_replaced], timeout=WAIT):
         ok = finish(qtbot, pane, "restore",
                     lambda: next(b for b in box.buttons() if b.text() == "Restore").click())
     assert ok
@@ -264,7 +264,7 @@ def test_read_only_store_disables_writes_but_allows_backups(qtbot, pane, go_db, 
 
 
 def test_automatic_backups_persist_and_run_through_the_runner(qtbot, opened, settings, backups):
-    pane, _ = opened
+    pane, store = opened
     pane.auto_hours.setValue(6)
     pane.auto_keep.setValue(2)
     with qtbot.waitSignal(pane.backups_loaded, timeout=WAIT):
@@ -279,11 +279,35 @@ def test_automatic_backups_persist_and_run_through_the_runner(qtbot, opened, set
     # not due again: the next run makes no backup
     assert finish(qtbot, pane, "auto-backup", pane.run_auto_backup)
     assert not pane.last_scheduled.ran
-    # a new pane reads the settings back
+    # a new pane reads the settings back, and asks at once when a database is opened
     other = MaintenancePane(pane.runner, settings=settings)
     qtbot.addWidget(other)
     assert other.auto_check.isChecked() and other.auto_hours.value() == 6
     assert other.auto_keep.value() == 2 and other.backups_folder() == backups
+    try:
+        assert finish(qtbot, other, "auto-backup", lambda: other.set_store(store))
+        assert other.last_scheduled is not None and not other.last_scheduled.ran
+        assert other.auto_timer.isActive()
+    finally:
+        other.set_store(None)
+    assert not other.auto_timer.isActive()
+
+
+def test_a_hidden_pane_reads_statistics_when_shown(qtbot, runner, settings, go_db):
+    pane = MaintenancePane(runner, settings=settings)
+    qtbot.addWidget(pane)
+    store = open_store(go_db)
+    try:
+        pane.set_store(store)
+        assert runner.wait_idle(WAIT)
+        assert pane.health is None  # nothing read while hidden
+        with qtbot.waitSignal(pane.stats_loaded, timeout=WAIT):
+            pane.show()
+        assert pane.stats_table.rowCount() > 0
+    finally:
+        pane.set_store(None)
+        runner.wait_idle(WAIT)
+        store.close()
 
 
 def test_cancel_stops_a_backup_and_leaves_no_file(qtbot, opened, backups):

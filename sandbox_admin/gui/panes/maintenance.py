@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -81,6 +82,9 @@ class MaintenancePane(BackupActions, QWidget):
     #: An action finished: name ("check", "backup", "verify", "restore", "vacuum",
     #: "optimize", "checkpoint", "migrate", "auto-backup"), ok.
     action_finished = Signal(str, bool)
+    #: The database's content was replaced or rewritten here (restore, schema upgrade):
+    #: other views of it are out of date. (The window may connect this to its refresh.)
+    database_replaced = Signal()
 
     def __init__(self, runner: JobRunner, parent: QWidget | None = None,
                  settings: QSettings | None = None) -> None:
@@ -97,6 +101,7 @@ class MaintenancePane(BackupActions, QWidget):
         self._auto_job: Job | None = None
         self._dialog: QMessageBox | None = None
         self._stats_generation = 0
+        self._stale = False
         self._list_generation = 0
         self._build_ui()
         self._load_settings()
@@ -343,15 +348,31 @@ class MaintenancePane(BackupActions, QWidget):
         self._update_headline()
         self._update_actions()
         self._update_auto()
+        self._stale = store is not None
         if store is not None:
             self.refresh()
+            if self.auto_check.isChecked():
+                QTimer.singleShot(0, self.run_auto_backup)
 
     def refresh(self) -> None:
-        """Reload the statistics, the schema status and the backup list (F5)."""
+        """Reload the statistics, the schema status and the backup list (F5).
+
+        While the pane is hidden this waits until it is shown: the statistics read
+        every page of the file (dbstat), which need not slow down opening a big database.
+        """
         if self.store is None:
             return
+        if not self.isVisible():
+            self._stale = True
+            return
+        self._stale = False
         self.load_stats()
         self.load_backups()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt)
+        super().showEvent(event)
+        if self._stale:
+            QTimer.singleShot(0, self.refresh)
 
     def focus_filter(self) -> None:
         self.backup_table.setFocus(Qt.FocusReason.ShortcutFocusReason)
@@ -475,6 +496,7 @@ class MaintenancePane(BackupActions, QWidget):
             self.house_result.setText(text)
             self.message_requested.emit("info", text, "")
             self.action_finished.emit("migrate", True)
+            self.database_replaced.emit()
             self.load_stats()
 
         return self._run(work, "Upgrade schema", done, lambda e: self._failed("migrate", e),

@@ -141,6 +141,7 @@ class BackupActions:
             self._say_backup(text + (" " + " ".join(result.notices) if result.notices else ""))
             self.message_requested.emit("info", text, detail)
             self.action_finished.emit("restore", True)
+            self.database_replaced.emit()
             self.refresh()
 
         def failed(error: errors.StorageError) -> None:
