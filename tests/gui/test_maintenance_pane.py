@@ -165,6 +165,9 @@ def test_restore_through_the_ui_replaces_the_content_and_reports_the_safety_back
     pane.message_requested.connect(lambda *m: messages.append(m))
 
     assert pane.backup_table.select_path(backup)
+    progress: list[str] = []
+    pane.runner.job_started.connect(
+        lambda job: job.progress.connect(lambda d, t, m: progress.append(m)))
     pane.restore_button.click()
     box = pane.current_dialog()
     assert isinstance(box, QMessageBox)
@@ -175,6 +178,8 @@ def test_restore_through_the_ui_replaces_the_content_and_reports_the_safety_back
         ok = finish(qtbot, pane, "restore",
                     lambda: next(b for b in box.buttons() if b.text() == "Restore").click())
     assert ok
+    assert any(m.startswith("Safety backup:") for m in progress), progress
+    assert any(m.startswith("Writing the backup") for m in progress), progress
     result = pane.last_restore
     assert result is not None and result.safety_backup.exists()
     assert result.safety_backup.parent == backups
@@ -208,8 +213,15 @@ def test_a_corrupt_backup_is_listed_as_broken_and_its_restore_refused(qtbot, ope
     pane, _ = opened
     bad = backups / "sandbox_runner_20240101_120000.db"
     bad.write_bytes(b"this is not a database\n" * 400)
+    go_made = backups / "sandbox_runner_20240102_120000.db"  # the Go server's: no description
+    go_made.write_bytes(go_db.read_bytes())
     with qtbot.waitSignal(pane.backups_loaded, timeout=WAIT):
         pane.refresh_list_button.click()
+    row = pane.backup_table.row_of(go_made)
+    assert pane.backup_table.item(row, STATUS).text() == "unverified"
+    assert pane.backup_table.item(row, BackupTable.HEADERS.index("Kind")).text() == "Go server"
+    assert pane.backup_table.item(row, BackupTable.HEADERS.index("Schema")).text() == "6"
+    assert "UTC" in pane.backup_table.item(row, 0).toolTip()
     row = pane.backup_table.row_of(bad)
     assert row is not None
     assert pane.backup_table.item(row, STATUS).text() == BROKEN

@@ -167,7 +167,7 @@ class MaintenancePane(BackupActions, QWidget):
         schema_row = QHBoxLayout()
         self.schema_label = QLabel("—")
         self.schema_label.setWordWrap(True)
-        self.upgrade_button = QPushButton("Upgrade schema…")
+        self.upgrade_button = QPushButton("Upgrade schema")
         schema_row.addWidget(self.schema_label, 1)
         schema_row.addWidget(self.upgrade_button)
         self.summary.addRow("Schema:", schema_row)
