@@ -246,3 +246,19 @@ def test_legend_choice_survives_a_zoom(qtbot, pane, runner, store):
     hidden = [lab for lab, c in zip(pane._labels, pane.curves) if not c.isVisible()]
     assert hidden == [label]
     assert all(name != label for name, _ in pane.crosshair_values((x0 + x1) / 2))
+
+
+def test_histogram_average_with_p95_for_one_sandbox(qtbot, pane, runner, store):
+    open_metric(qtbot, pane, runner, store, "request_latency_seconds")
+    assert len(pane.curves) == len(pane.answer.series) > 4
+    assert all(c is None for c in pane.p95_curves)  # 26 dashed lines would be clutter
+    pane.sandbox_combo.setCurrentIndex(1)
+    idle(qtbot, pane, runner)
+    (s,) = pane.answer.series
+    assert "average" in pane.plot.getAxis("left").labelText and "p95" in pane.plot.getAxis("left").labelText
+    upper = pane.p95_curves[0]
+    assert upper is not None and upper in plotted_items(pane)
+    np.testing.assert_allclose(pane._curve_data[0][1], s.points.avg)
+    ok = ~np.isnan(s.points.percentiles["p95"])
+    assert ok.any() and np.all(s.points.percentiles["p95"][ok] >= s.points.min[ok])
+    assert np.all(s.points.percentiles["p95"][ok] <= s.points.max[ok])

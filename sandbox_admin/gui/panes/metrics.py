@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 import pyqtgraph as pg  # after PySide6 (gui/__init__.py sets PYQTGRAPH_QT_LIB)
 
 from ...storage import errors
+from ...storage.metrics import DEFAULT_STATS
 from .. import display
 from ..jobs import Job, JobContext, JobRunner
 from ..settings import app_settings
@@ -69,6 +70,9 @@ NAME_ROLE = Qt.ItemDataRole.UserRole
 TABLE_COLUMNS = ("Series", "Samples", "Min", "Max", "Last")
 #: Crosshair entries per column of the tooltip.
 TOOLTIP_ROWS = 22
+#: Types whose chart also shows the 95th percentile (dashed), when few series are shown.
+QUANTILE_TYPES = ("histogram", "summary")
+MAX_P95_SERIES = 4
 
 
 class MetricsPane(QWidget):
@@ -89,6 +93,7 @@ class MetricsPane(QWidget):
         self.types: dict[str, str] = {}
         self.answer: ChartAnswer | None = None
         self.curves: list[pg.PlotDataItem] = []
+        self.p95_curves: list[pg.PlotDataItem | None] = []  # dashed 95th percentile, per series
         self.requests: list[ChartRequest] = []  # every chart request sent (tests, diagnostics)
         self._generation = 0
         self._names_generation = 0
@@ -415,7 +420,9 @@ class MetricsPane(QWidget):
             if start is None or end is None:
                 return ChartAnswer(req, typ, extent, sorted(counts.items()), 0.0, 0.0, [],
                                    time.perf_counter() - began)
-            series = metrics.chart(req.name, start, end, req.target_points, sandbox_id=req.sandbox_id)
+            stats = DEFAULT_STATS + (("p95",) if typ in QUANTILE_TYPES else ())
+            series = metrics.chart(req.name, start, end, req.target_points, sandbox_id=req.sandbox_id,
+                                   stats=stats)
             return ChartAnswer(req, typ, extent, sorted(counts.items()), start, end, series,
                                time.perf_counter() - began)
 
@@ -482,9 +489,11 @@ class MetricsPane(QWidget):
         self.empty_label.raise_()
 
     def _remove_curves(self) -> None:
-        for c in self.curves:
-            self.plot.removeItem(c)
+        for c in self.curves + self.p95_curves:
+            if c is not None:
+                self.plot.removeItem(c)
         self.curves = []
+        self.p95_curves = []
         self._curve_data = []
         self._labels = []
         self._hide_crosshair()
@@ -513,7 +522,21 @@ class MetricsPane(QWidget):
             curve.setVisible(label not in self._hidden)
             self.curves.append(curve)
             self._curve_data.append((s.points.t, plotted(s), gap))
+            p95 = s.points.percentiles.get("p95")
+            if p95 is not None and len(answer.series) <= MAX_P95_SERIES:
+                t, y = with_gaps(s.points.t, p95, gap)
+                upper = pg.PlotDataItem(t, y, pen=pg.mkPen(rgb, width=1, style=Qt.PenStyle.DashLine),
+                                        connect="finite")
+                self.plot.addItem(upper)
+                upper.setDownsampling(auto=True, method="peak")
+                upper.setClipToView(True)
+                upper.setVisible(label not in self._hidden)
+                self.p95_curves.append(upper)
+            else:
+                self.p95_curves.append(None)
         self._palette = palette
+        if any(c is not None for c in self.p95_curves):
+            self.plot.setLabel("left", axis_label(req.name, answer.metric_type) + " (dashed: p95)")
         if not keep_view and answer.end > answer.start:
             self._setting_range = True
             try:
@@ -570,6 +593,8 @@ class MetricsPane(QWidget):
         if index is not None and 0 <= index < len(self.curves):
             shown = item.checkState() == Qt.CheckState.Checked
             self.curves[index].setVisible(shown)
+            if self.p95_curves[index] is not None:
+                self.p95_curves[index].setVisible(shown)
             (self._hidden.discard if shown else self._hidden.add)(self._labels[index])
 
     # == crosshair =================================================================================
