@@ -352,7 +352,12 @@ def maintenance_shot(out: Path, tmp: Path) -> list[Path]:
         settle(lambda: "backup" in finished and runner.is_idle())
         pane.check(quick=True)
         settle(lambda: "check" in finished and runner.is_idle())
-        return [save(pane, out / "maintenance.png")]
+        written = [save(pane, out / "maintenance.png")]
+        box = pane.restore_selected()  # the new backup is selected: what a restore will do
+        if box is not None:
+            written.append(save(box, out / "maintenance-restore.png"))
+            box.reject()
+        return written
     finally:
         pane.set_store(None)
         runner.wait_idle(20000)

@@ -174,6 +174,8 @@ def test_restore_through_the_ui_replaces_the_content_and_reports_the_safety_back
     text = box.text()
     assert "safety backup" in text and str(backups) in text and "replaced" in text
     assert backup.name in text
+    assert "another database" not in text  # it was made from this one
+    assert f"{len(before)} sandboxes" in text  # what the backup holds
     with qtbot.waitSignals([pane.stats_loaded, pane.database_replaced], timeout=WAIT):
         ok = finish(qtbot, pane, "restore",
                     lambda: next(b for b in box.buttons() if b.text() == "Restore").click())

@@ -117,6 +117,7 @@ class BackupActions:
                           restore_question(entry, self.store.path, self.backups_folder(), live),
                           QMessageBox.StandardButton.Cancel, self)
         box.setTextFormat(Qt.TextFormat.RichText)
+        box.setStyleSheet("QLabel#qt_msgbox_label { min-width: 520px; }")
         yes = box.addButton("Restore", QMessageBox.ButtonRole.AcceptRole)
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         self._dialog = box
@@ -181,6 +182,7 @@ class BackupActions:
         if self._auto_job is not None or self.runner.exclusive_active:
             return None  # one at a time; the timer asks again later
         schedule, folder, store = self.schedule(), self.backups_folder(), self.store
+        self.auto_status.setText("checking…")
 
         def done(run: ScheduledRun) -> None:
             self._auto_job = None

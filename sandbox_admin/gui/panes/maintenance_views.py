@@ -229,20 +229,27 @@ def restore_question(backup: BackupInfo, database: Path, safety_dir: Path,
     def rows(counts: dict[str, int] | None) -> str:
         if not counts:
             return "unknown content"
-        return ", ".join(display.plural(counts.get(t, 0), w) for t, w in
-                         (("sandboxes", "sandbox"), ("file_metadata", "file"), ("metrics", "metric row"))
+        return ", ".join(display.plural(counts.get(t, 0), one, many) for t, one, many in
+                         (("sandboxes", "sandbox", "sandboxes"), ("file_metadata", "file", None),
+                          ("metrics", "metric row", None))
                          if t in counts) or "no rows"
 
     when = display.local_time(backup.created_at)
+    other = ""
+    if backup.source_path and Path(backup.source_path) != database.resolve():
+        other = (f"<p><b>Note:</b> this backup was made from another database, "
+                 f"{escape(backup.source_path)}.</p>")
     return (
-        f"Restore the backup <b>{backup.path.name}</b> (made {when}, "
-        f"{rows(backup.tables) if backup.tables else 'content listed after verification'}) "
-        f"into <b>{database.name}</b>?"
+        f"Restore the backup <b>{escape(backup.path.name)}</b> (made {when}, "
+        f"{rows(backup.tables) if backup.tables else 'row counts not recorded'}) "
+        f"into <b>{escape(database.name)}</b>?{other}"
         "<ol>"
         "<li>The backup is verified completely first (checksum, integrity check, schema). "
         "A broken or newer backup is refused and nothing changes.</li>"
-        f"<li>A safety backup of the current database is written to <b>{safety_dir}</b>.</li>"
-        f"<li>The current content of {database} ({rows(live_rows)}) is <b>replaced</b> by the "
+        f"<li>A safety backup of the current database is written to "
+        f"<b>{escape(str(safety_dir))}</b>.</li>"
+        f"<li>The current content of {escape(str(database))} ({rows(live_rows)}) is "
+        "<b>replaced</b> by the "
         "backup's, in one transaction: other programs see the old or the new content, "
         "never a mix.</li>"
         "</ol>"
