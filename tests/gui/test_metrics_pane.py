@@ -121,6 +121,9 @@ def test_sandbox_filter_narrows_to_one_curve(qtbot, pane, runner, store):
     idle(qtbot, pane, runner)
     assert pane.answer.request.sandbox_id == sid
     assert len(plotted_items(pane)) == 1 and pane.answer.series[0].sandbox_id == sid
+    first, last = store.metrics.series("cpu_usage", sandbox_id=sid)[0].first, store.metrics.extent("cpu_usage")[1]
+    x0, _ = pane.visible_x_range()
+    assert x0 == pytest.approx(first.timestamp(), abs=1)  # "All data" of one sandbox: its own extent
     pane.sandbox_combo.setCurrentIndex(0)
     idle(qtbot, pane, runner)
     assert len(plotted_items(pane)) == 26
@@ -262,3 +265,36 @@ def test_histogram_average_with_p95_for_one_sandbox(qtbot, pane, runner, store):
     ok = ~np.isnan(s.points.percentiles["p95"])
     assert ok.any() and np.all(s.points.percentiles["p95"][ok] >= s.points.min[ok])
     assert np.all(s.points.percentiles["p95"][ok] <= s.points.max[ok])
+
+
+def test_chart_helpers():
+    from sandbox_admin.gui.panes import metrics_chart as mc
+
+    assert mc.axis_units("memory_bytes", "gauge") == "B"
+    assert mc.axis_units("requests_total", "counter") is None
+    assert mc.axis_units("sent_bytes_total", "counter") == "B/s"
+    assert mc.value_units("sent_bytes_total", "counter") == "B"
+    assert mc.number(804_500_000, "B") == "804.5 MB"
+    assert mc.number(None) == "—" and mc.number(float("nan")) == "—"
+    assert mc.preset_range("1 h", (1000.0, 9000.0)) == (9001.0 - 3600, 9001.0)
+    assert mc.preset_range("All data", (1000.0, 9000.0)) == (1000.0, 9001.0)
+    assert mc.preset_range("24 h", None) == (None, None)
+    # a line breaks at a gap much larger than the usual spacing, not between neighbours
+    t = np.array([0.0, 60, 120, 180, 3600, 3660])
+    y = np.arange(6.0)
+    gap = mc.gap_threshold(t, 60)
+    t2, y2 = mc.with_gaps(t, y, gap)
+    assert len(t2) == 7 and np.isnan(y2[4]) and np.all(np.diff(t2) > 0)
+    assert mc.value_at(t, y, 130, 60, gap) == 2.0
+    assert mc.value_at(t, y, 2000, 60, gap) is None  # inside the gap: no line there
+    assert mc.value_at(t, y, -5, 60, gap) is None
+
+    class S:  # the two fields series_labels reads
+        def __init__(self, sid, labels):
+            self.sandbox_id, self.labels = sid, labels
+
+    series = [S("aaaaaaaa-1", {"container": "c-a", "status": "200"}),
+              S("aaaaaaaa-1", {"container": "c-a", "status": "500"}),
+              S("bbbbbbbb-2", {"container": "c-b", "status": "200"})]
+    assert mc.series_labels(series) == ["aaaaaaaa status=200", "aaaaaaaa status=500", "bbbbbbbb status=200"]
+    assert len(set(mc.colours(26))) == 26

@@ -51,6 +51,8 @@ from .metrics_chart import (
     ChartAnswer,
     ChartRequest,
     axis_label,
+    axis_units,
+    value_units,
     colours,
     gap_threshold,
     number,
@@ -410,8 +412,10 @@ class MetricsPane(QWidget):
             for info in infos:
                 if info.sandbox_id:
                     counts[info.sandbox_id] = counts.get(info.sandbox_id, 0) + info.count
-            firsts = [ts(i.first) for i in infos if i.first]
-            lasts = [ts(i.last) for i in infos if i.last]
+            # "All data" of one sandbox is that sandbox's extent
+            shown = [i for i in infos if req.sandbox_id is None or i.sandbox_id == req.sandbox_id]
+            firsts = [ts(i.first) for i in shown if i.first]
+            lasts = [ts(i.last) for i in shown if i.last]
             extent = (min(firsts), max(lasts)) if firsts else None
             typ = infos[0].type if infos else self.types.get(req.name, "gauge")
             start, end = req.start, req.end
@@ -507,7 +511,9 @@ class MetricsPane(QWidget):
         if answer.sandboxes != self._sandboxes_shown or self.current_sandbox() != req.sandbox_id:
             self._sandboxes_shown = list(answer.sandboxes)
             self._set_sandboxes(answer.sandboxes, req.sandbox_id)
-        self.plot.setLabel("left", axis_label(req.name, answer.metric_type))
+        units = axis_units(req.name, answer.metric_type)
+        self.plot.getAxis("left").enableAutoSIPrefix(units is not None)  # no "(x0.001)" without units
+        self.plot.setLabel("left", axis_label(req.name, answer.metric_type), units=units)
         labels = series_labels(answer.series)
         palette = colours(len(answer.series))
         self._labels = labels
@@ -536,7 +542,7 @@ class MetricsPane(QWidget):
                 self.p95_curves.append(None)
         self._palette = palette
         if any(c is not None for c in self.p95_curves):
-            self.plot.setLabel("left", axis_label(req.name, answer.metric_type) + " (dashed: p95)")
+            self.plot.setLabel("left", axis_label(req.name, answer.metric_type) + " (dashed: p95)", units=units)
         if not keep_view and answer.end > answer.start:
             self._setting_range = True
             try:
@@ -566,6 +572,7 @@ class MetricsPane(QWidget):
         """One row per series, its numbers over the visible range; the row's box is the
         legend's toggle."""
         series = self.answer.series if self.answer is not None else []
+        units = value_units(self.answer.request.name, self.answer.metric_type) if self.answer else None
         x0, x1 = self.visible_x_range()
         self.table.blockSignals(True)
         self.table.setSortingEnabled(False)
@@ -580,7 +587,9 @@ class MetricsPane(QWidget):
             first.setData(Qt.ItemDataRole.UserRole, row)
             tip = [f"sandbox: {s.sandbox_id or '—'}"] + [f"{k}: {v}" for k, v in sorted(s.labels.items())]
             first.setToolTip("\n".join(tip))
-            cells = [first, _num_item(n, display.count(n)), _num_item(lo), _num_item(hi), _num_item(last)]
+            u = units
+            cells = [first, _num_item(n, display.count(n)), _num_item(lo, units=u), _num_item(hi, units=u),
+                     _num_item(last, units=u)]
             for col, item in enumerate(cells):
                 self.table.setItem(row, col, item)
         self.table.setSortingEnabled(True)
@@ -627,8 +636,10 @@ class MetricsPane(QWidget):
         values = self.crosshair_values(x)
         colour = {label: c.opts["pen"].color().name() for label, c in zip(self._labels, self.curves)}
         head = display.local_time(_dt(x))
+        a = self.answer
+        units = axis_units(a.request.name, a.metric_type) if a is not None else None
         cells = [f"<td><span style='color:{colour.get(label, '#000')}'>■</span> {label}</td>"
-                 f"<td align='right'>&nbsp;{number(v)}</td>" for label, v in values]
+                 f"<td align='right'>&nbsp;{number(v, units)}</td>" for label, v in values]
         rows = []
         for r in range(min(len(cells), TOOLTIP_ROWS)):
             rows.append("<tr>" + "".join(cells[r::TOOLTIP_ROWS]) + "</tr>")
@@ -678,8 +689,8 @@ class _NumItem(QTableWidgetItem):
         return a < b
 
 
-def _num_item(value: float | int | None, text: str | None = None) -> QTableWidgetItem:
-    item = _NumItem(text if text is not None else number(value))
+def _num_item(value: float | int | None, text: str | None = None, units: str | None = None) -> QTableWidgetItem:
+    item = _NumItem(text if text is not None else number(value, units))
     item.setData(Qt.ItemDataRole.UserRole, value)
     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
     return item

@@ -155,6 +155,19 @@ def value_at(t: np.ndarray, y: np.ndarray, x: float, step: float, gap: float | N
     return None if v != v else v
 
 
+def axis_units(name: str, metric_type: str) -> str | None:
+    """Units from the Prometheus naming convention, so the axis scales them (kB, ms)."""
+    if metric_type == "counter":
+        base = name.removesuffix("_total")
+        unit = "B" if base.endswith("_bytes") else "s" if base.endswith("_seconds") else ""
+        return f"{unit}/s" if unit else None
+    if name.endswith("_bytes"):
+        return "B"
+    if name.endswith("_seconds"):
+        return "s"
+    return None
+
+
 def axis_label(name: str, metric_type: str) -> str:
     if metric_type == "counter":
         return f"{name} — rate (per second)"
@@ -173,9 +186,21 @@ def step_text(step: float) -> str:
     return f"{step:g} s"
 
 
-def number(value: float | None) -> str:
+def value_units(name: str, metric_type: str) -> str | None:
+    """Units of a sample's own value (a counter's count, not its rate)."""
+    if metric_type == "counter":
+        units = axis_units(name, metric_type)
+        return units[:-2] if units else None
+    return axis_units(name, metric_type)
+
+
+def number(value: float | None, units: str | None = None) -> str:
     if value is None or value != value:
         return "—"
+    if units:
+        from pyqtgraph.functions import siFormat
+
+        return siFormat(value, precision=4, suffix=units)
     a = abs(value)
     if a != 0 and (a >= 1e6 or a < 1e-3):
         return f"{value:.4g}"
