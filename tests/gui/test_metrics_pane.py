@@ -298,3 +298,23 @@ def test_chart_helpers():
               S("bbbbbbbb-2", {"container": "c-b", "status": "200"})]
     assert mc.series_labels(series) == ["aaaaaaaa status=200", "aaaaaaaa status=500", "bbbbbbbb status=200"]
     assert len(set(mc.colours(26))) == 26
+
+
+def test_unreadable_metrics_reach_the_message_bar(qtbot, pane, runner, go_db):
+    import sqlite3
+
+    with sqlite3.connect(go_db) as conn:  # a damaged copy: the metrics table is gone
+        conn.execute("DROP TABLE metrics")
+    conn.close()
+    broken = open_store(go_db, read_only=True)
+    try:
+        with qtbot.waitSignal(pane.message_requested, timeout=WAIT) as sig:
+            pane.set_store(broken)
+        level, text, _detail = sig.args
+        assert level == "error" and "metrics" in text and "Traceback" not in text
+        assert "could not be read" in pane.empty_text()
+        assert pane.names_list.count() == 0
+    finally:
+        pane.set_store(None)
+        runner.wait_idle(WAIT)
+        broken.close()
