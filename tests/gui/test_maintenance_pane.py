@@ -10,7 +10,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QMessageBox
 
 from sandbox_admin.gui.jobs import JobRunner
@@ -138,6 +138,14 @@ def test_upgrade_schema_is_an_exclusive_job(qtbot, opened):
 def test_back_up_lists_the_new_verified_backup(qtbot, opened, backups):
     pane, _ = opened
     path = back_up(qtbot, pane)
+    assert pane.backup_table.select_path(path)
+    # Ctrl+B backs up too
+    pane.backup_table.setFocus()
+    with qtbot.waitSignal(pane.backups_loaded, timeout=WAIT):
+        assert finish(qtbot, pane, "backup", lambda: qtbot.keyClick(
+            pane.backup_table, Qt.Key.Key_B, Qt.KeyboardModifier.ControlModifier))
+    assert len(pane.backup_table.entries) == 2
+    assert pane.backup_table.select_path(path)
     assert path.parent == backups and path.exists()
     row = pane.backup_table.row_of(path)
     assert pane.backup_table.item(row, STATUS).text() == VERIFIED
@@ -361,3 +369,23 @@ def test_a_backup_with_a_newer_schema_is_refused_with_the_reason(qtbot, opened, 
     assert finish(qtbot, pane, "restore", pane.restore_button.click) is False
     assert pane.current_dialog() is None
     assert "cannot be restored" in pane.backup_hint.text() and "99" in pane.backup_hint.text()
+
+
+def test_check_lists_the_problems_of_a_damaged_index(qtbot, pane, go_db, runner):
+    con = sqlite3.connect(go_db)
+    with con:
+        con.execute("DELETE FROM file_search_fts_data WHERE rowid IN "
+                    "(SELECT rowid FROM file_search_fts_data WHERE id > 10 LIMIT 3 OFFSET 2)")
+    con.close()
+    store = open_pane(qtbot, pane, go_db)
+    try:
+        assert finish(qtbot, pane, "check", pane.quick_check_button.click)
+        assert not pane.last_check.ok
+        assert "problem" in pane.check_result.text()
+        assert pane.problems.isVisible()
+        assert "full-text index" in pane.problems.toPlainText()
+        assert "reindex" in pane.problems.toPlainText()  # what to do about it
+    finally:
+        pane.set_store(None)
+        runner.wait_idle(WAIT)
+        store.close()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QShowEvent
+from PySide6.QtGui import QAction, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -245,7 +245,7 @@ class MaintenancePane(BackupActions, QWidget):
         buttons = QHBoxLayout()
         self.backup_button = QPushButton("Back up now")
         self.backup_button.setToolTip("A consistent online copy, verified and described; the "
-                                      "server may keep writing")
+                                      "server may keep writing (Ctrl+B)")
         self.verify_button = QPushButton("Verify")
         self.verify_button.setToolTip("Check the selected backup completely: checksum, "
                                       "integrity check, schema version")
@@ -280,6 +280,12 @@ class MaintenancePane(BackupActions, QWidget):
         return box
 
     def _connect(self) -> None:
+        self.backup_action = QAction("Back up now", self)
+        self.backup_action.setShortcut(QKeySequence("Ctrl+B"))
+        self.backup_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.backup_action.triggered.connect(
+            lambda: self.back_up() if self.backup_button.isEnabled() else None)
+        self.addAction(self.backup_action)
         self.quick_check_button.clicked.connect(lambda: self.check(quick=True))
         self.full_check_button.clicked.connect(lambda: self.check(quick=False))
         self.upgrade_button.clicked.connect(self.upgrade_schema)
