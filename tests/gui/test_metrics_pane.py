@@ -318,3 +318,35 @@ def test_unreadable_metrics_reach_the_message_bar(qtbot, pane, runner, go_db):
         pane.set_store(None)
         runner.wait_idle(WAIT)
         broken.close()
+
+
+def test_refresh_keeps_a_zoomed_view_and_choices_are_remembered(qtbot, pane, runner, store, tmp_path):
+    open_metric(qtbot, pane, runner, store, "memory_bytes")
+    pane.set_preset("24 h")
+    idle(qtbot, pane, runner)
+    x0, x1 = pane.visible_x_range()
+    sent = len(pane.requests)
+    pane.set_x_range(x0 + 3600, x0 + 4 * 3600)
+    qtbot.waitUntil(lambda: len(pane.requests) > sent, timeout=WAIT)
+    idle(qtbot, pane, runner)
+    pane.refresh()  # F5 (or a change seen on disk): same metric, same view
+    qtbot.waitUntil(lambda: len(pane.requests) > sent + 1, timeout=WAIT)
+    idle(qtbot, pane, runner)
+    assert pane.answer.request.name == "memory_bytes" and pane.answer.request.preset is None
+    assert pane.visible_x_range() == pytest.approx((x0 + 3600, x0 + 4 * 3600), abs=1)
+    # another pane with the same settings opens on the same metric and preset
+    pane.set_preset("6 h")
+    idle(qtbot, pane, runner)
+    other = MetricsPane(runner, settings=pane.settings)
+    qtbot.addWidget(other)
+    other.resize(1000, 600)
+    other.show()
+    try:
+        other.set_store(store)
+        qtbot.waitUntil(lambda: other.answer is not None, timeout=WAIT)
+        idle(qtbot, other, runner)
+        assert other.current_metric() == "memory_bytes" and other.answer.request.preset == "6 h"
+        assert other.preset_buttons["6 h"].isChecked()
+    finally:
+        other.set_store(None)
+        runner.wait_idle(WAIT)

@@ -67,6 +67,7 @@ from .metrics_chart import (
 )
 
 ZOOM_DEBOUNCE_MS = 250
+SETTINGS = "metrics"
 ALL_SANDBOXES = "All sandboxes"
 NAME_ROLE = Qt.ItemDataRole.UserRole
 TABLE_COLUMNS = ("Series", "Samples", "Min", "Max", "Last")
@@ -100,7 +101,8 @@ class MetricsPane(QWidget):
         self._generation = 0
         self._names_generation = 0
         self._job: Job | None = None
-        self._preset = ALL_DATA
+        saved = self.settings.value(f"{SETTINGS}/preset", ALL_DATA)
+        self._preset: str | None = saved if saved in dict(PRESETS) else ALL_DATA
         self._setting_range = False
         self._labels: list[str] = []
         self._curve_data: list[tuple[Any, Any, float]] = []
@@ -163,7 +165,7 @@ class MetricsPane(QWidget):
             self.preset_group.addButton(button)
             self.preset_buttons[label] = button
             bar.addWidget(button)
-        self.preset_buttons[ALL_DATA].setChecked(True)
+        self.preset_buttons[self._preset or ALL_DATA].setChecked(True)
         bar.addStretch(1)
         self.info_label = QLabel()
         self.info_label.setToolTip("Bucket step and where the numbers come from "
@@ -292,6 +294,7 @@ class MetricsPane(QWidget):
         """Chart one of :data:`PRESETS` (anchored at the metric's newest sample)."""
         self._preset = preset
         self.preset_buttons[preset].setChecked(True)
+        self.settings.setValue(f"{SETTINGS}/preset", preset)
         self._request(preset=preset)
 
     def visible_x_range(self) -> tuple[float, float]:
@@ -328,7 +331,7 @@ class MetricsPane(QWidget):
         self.runner.submit(work, name="List metrics", on_result=done, on_error=failed, store=store)
 
     def _set_names(self, names: dict[str, str]) -> None:
-        keep = self.current_metric()
+        keep = self.current_metric() or self.settings.value(f"{SETTINGS}/metric")
         self.types = names
         self.names_list.blockSignals(True)
         self.names_list.clear()
@@ -364,12 +367,26 @@ class MetricsPane(QWidget):
             self._generation += 1
             self._clear_chart("Select a metric on the left.")
             return
-        self._request(preset=self._preset, sandbox=self._wanted_sandbox, new_metric=True)
+        self.settings.setValue(f"{SETTINGS}/metric", name)
+        self._request(sandbox=self._wanted_sandbox, new_metric=True, **self._range_args(name))
         self._wanted_sandbox = None
 
     def _sandbox_changed(self) -> None:
-        if self.current_metric() is not None and not self._filling_combo:
-            self._request(preset=self._preset)
+        name = self.current_metric()
+        if name is not None and not self._filling_combo:
+            self._request(**self._range_args(name))
+
+    def _range_args(self, name: str) -> dict[str, Any]:
+        """The range of the next request: the chosen preset, or, after a zoom, the
+        visible range (a refresh or another sandbox keeps the view, Grafana-like)."""
+        if self._preset is None and self.answer is not None and self.answer.request.name == name:
+            x0, x1 = self.visible_x_range()
+            span = x1 - x0
+            return {"start": x0 - span / 2, "end": x1 + span / 2, "scale": 2.0}
+        if self._preset is None:
+            self._preset = ALL_DATA
+            self.preset_buttons[ALL_DATA].setChecked(True)
+        return {"preset": self._preset}
 
     _filling_combo = False
 
@@ -474,6 +491,7 @@ class MetricsPane(QWidget):
         for b in self.preset_buttons.values():
             b.setChecked(False)
         self.preset_group.setExclusive(True)
+        self._preset = None  # a range of one's own now
         # half a screen either side at the same step, so a pan shows data at once
         self._request(start=x0 - span / 2, end=x1 + span / 2, scale=2.0)
 
