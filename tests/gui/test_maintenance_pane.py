@@ -389,3 +389,19 @@ def test_check_lists_the_problems_of_a_damaged_index(qtbot, pane, go_db, runner)
         pane.set_store(None)
         runner.wait_idle(WAIT)
         store.close()
+
+
+def test_a_failing_automatic_backup_is_announced_once(qtbot, opened, tmp_path):
+    pane, _ = opened
+    not_a_folder = tmp_path / "not-a-folder"
+    not_a_folder.write_text("a file where the backup folder should be\n")
+    with qtbot.waitSignal(pane.backups_loaded, timeout=WAIT):
+        pane.set_backup_dir(not_a_folder)
+    messages: list[tuple[str, str, str]] = []
+    pane.message_requested.connect(lambda *m: messages.append(m))
+    assert finish(qtbot, pane, "auto-backup", lambda: pane.auto_check.setChecked(True)) is False
+    assert "failed" in pane.auto_status.text() and pane.auto_status.toolTip()
+    assert len(messages) == 1 and messages[0][0] == "error"
+    assert "is a file, not a folder" in messages[0][1]
+    assert finish(qtbot, pane, "auto-backup", pane.run_auto_backup) is False
+    assert len(messages) == 1  # the retry fails quietly

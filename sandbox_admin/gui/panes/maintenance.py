@@ -318,10 +318,16 @@ class MaintenancePane(BackupActions, QWidget):
             widget.blockSignals(True)
         self.auto_check.setChecked(str(self.settings.value(self._key("auto_enabled"), "false"))
                                    .lower() in ("true", "1"))
-        self.auto_hours.setValue(int(self.settings.value(self._key("auto_hours"), 24)))
-        self.auto_keep.setValue(int(self.settings.value(self._key("auto_keep"), 10)))
+        self.auto_hours.setValue(self._int_setting("auto_hours", 24))
+        self.auto_keep.setValue(self._int_setting("auto_keep", 10))
         for widget in (self.auto_check, self.auto_hours, self.auto_keep):
             widget.blockSignals(False)
+
+    def _int_setting(self, name: str, default: int) -> int:
+        try:
+            return int(self.settings.value(self._key(name), default))
+        except (TypeError, ValueError):
+            return default  # a hand-edited settings file: fall back, do not fail the pane
 
     def backups_folder(self) -> Path:
         return self.backup_dir if self.backup_dir is not None else paths.backups_dir()

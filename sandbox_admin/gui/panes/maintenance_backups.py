@@ -46,6 +46,14 @@ def phase_text(phase: str) -> str:
     return PHASES.get(phase, phase)
 
 
+def check_folder(folder: Path) -> Path:
+    """A usable backup folder (runs in the worker; storage's own error names the database)."""
+    if folder.exists() and not folder.is_dir():
+        raise errors.InvalidInput(f"The backup folder {folder} is a file, not a folder. Choose "
+                                  "another folder (Choose…) or remove that file.")
+    return folder
+
+
 def progress_fn(ctx: JobContext) -> Callable[[str, int, int], None]:
     """A storage progress(phase, done, total) callback that reports to the job."""
     return lambda phase, done, total: ctx.report(done, total, phase_text(phase))
@@ -61,6 +69,8 @@ class BackupActions:
     settings: Any
     backup_table: BackupTable
     _auto_job: Job | None
+    #: The last automatic backup failed (the next failure is not announced again).
+    auto_failing: bool = False
     _dialog: QMessageBox | None
 
     # == backup actions ===============================================================
@@ -76,7 +86,7 @@ class BackupActions:
             self._select_after_load(result.path)
 
         return self._run(lambda ctx: ctx.store.backups.create(
-            folder, progress=progress_fn(ctx), cancel=lambda: ctx.cancelled),
+            check_folder(folder), progress=progress_fn(ctx), cancel=lambda: ctx.cancelled),
             "Back up", done, lambda e: self._failed("backup", e), progress=True)
 
     def verify_selected(self) -> Job | None:
@@ -150,7 +160,7 @@ class BackupActions:
             self.load_backups()
 
         return self._run(lambda ctx: ctx.store.backups.restore(
-            source, safety_dir=safety_dir, progress=progress_fn(ctx), cancel=lambda: ctx.cancelled),
+            source, safety_dir=check_folder(safety_dir), progress=progress_fn(ctx), cancel=lambda: ctx.cancelled),
             f"Restore {source.name}", done, failed, exclusive=True, progress=True)
 
     # == automatic backups ============================================================
@@ -186,6 +196,7 @@ class BackupActions:
 
         def done(run: ScheduledRun) -> None:
             self._auto_job = None
+            self.auto_failing = False
             self.last_scheduled = run
             due = display.local_time(run.next_due)
             if run.ran:
@@ -203,10 +214,15 @@ class BackupActions:
         def failed(error: errors.StorageError) -> None:
             self._auto_job = None
             self.auto_status.setText("the last automatic backup failed")
-            self._failed("auto-backup", error)
+            self.auto_status.setToolTip(str(error))
+            if self.auto_failing:  # the timer retries: say it once, not every few minutes
+                self.action_finished.emit("auto-backup", False)
+            else:
+                self._failed("auto-backup", error)
+            self.auto_failing = not isinstance(error, errors.Cancelled)
 
         self._auto_job = self.runner.submit(
-            lambda ctx: ctx.store.backups.run_if_due(schedule, directory=folder,
+            lambda ctx: ctx.store.backups.run_if_due(schedule, directory=check_folder(folder),
                                                      cancel=lambda: ctx.cancelled),
             name="Automatic backup", store=store, quiet=True, on_result=done, on_error=failed)
         return self._auto_job
