@@ -174,6 +174,8 @@ def test_restore_through_the_ui_replaces_the_content_and_reports_the_safety_back
 
     assert pane.backup_table.select_path(backup)
     progress: list[str] = []
+    started: list = []
+    pane.runner.job_started.connect(started.append)
     pane.runner.job_started.connect(
         lambda job: job.progress.connect(lambda d, t, m: progress.append(m)))
     pane.restore_button.click()
@@ -188,6 +190,7 @@ def test_restore_through_the_ui_replaces_the_content_and_reports_the_safety_back
         ok = finish(qtbot, pane, "restore",
                     lambda: next(b for b in box.buttons() if b.text() == "Restore").click())
     assert ok
+    assert [j.exclusive for j in started if j.name.startswith("Restore")] == [True]
     assert any(m.startswith("Safety backup:") for m in progress), progress
     assert any(m.startswith("Writing the backup") for m in progress), progress
     result = pane.last_restore
