@@ -403,13 +403,17 @@ class MetricsPane(QWidget):
             self._filling_combo = False
 
     def _request(self, *, preset: str | None = None, start: float | None = None, end: float | None = None,
-                 sandbox: str | None = None, new_metric: bool = False, scale: float = 1.0) -> None:
+                 sandbox: str | None = None, new_metric: bool = False, scale: float = 1.0,
+                 reuse: bool = False) -> None:
         name = self.current_metric()
         if name is None or self.store is None:
             return
         sandbox_id = sandbox if sandbox is not None else self.current_sandbox()
         width = self.plot.getViewBox().width() or self.plot.width()
         req = ChartRequest(name, sandbox_id, start, end, int(target_points(int(width)) * scale), preset)
+        a = self.answer
+        if reuse and a is not None and a.request.name == name and a.request.sandbox_id == sandbox_id:
+            req.known = (a.metric_type, a.extent, a.sandboxes)
         self._send(req, keep_view=preset is None)
 
     def _send(self, req: ChartRequest, keep_view: bool) -> None:
@@ -420,32 +424,25 @@ class MetricsPane(QWidget):
         self.requests.append(req)
         self.info_label.setText("loading…")
 
+        fallback_type = self.types.get(req.name, "gauge")
+
         def work(ctx: JobContext) -> ChartAnswer:
             began = time.perf_counter()
             metrics = store.metrics
-            infos = metrics.series(req.name)
+            if req.known is not None:
+                typ, extent, sandboxes = req.known
+            else:
+                typ, extent, sandboxes = _describe(metrics, req, fallback_type)
             ctx.check_cancelled()
-            counts: dict[str, int] = {}
-            for info in infos:
-                if info.sandbox_id:
-                    counts[info.sandbox_id] = counts.get(info.sandbox_id, 0) + info.count
-            # "All data" of one sandbox is that sandbox's extent
-            shown = [i for i in infos if req.sandbox_id is None or i.sandbox_id == req.sandbox_id]
-            firsts = [ts(i.first) for i in shown if i.first]
-            lasts = [ts(i.last) for i in shown if i.last]
-            extent = (min(firsts), max(lasts)) if firsts else None
-            typ = infos[0].type if infos else self.types.get(req.name, "gauge")
             start, end = req.start, req.end
             if req.preset is not None:
                 start, end = preset_range(req.preset, extent)
             if start is None or end is None:
-                return ChartAnswer(req, typ, extent, sorted(counts.items()), 0.0, 0.0, [],
-                                   time.perf_counter() - began)
+                return ChartAnswer(req, typ, extent, sandboxes, 0.0, 0.0, [], time.perf_counter() - began)
             stats = DEFAULT_STATS + (("p95",) if typ in QUANTILE_TYPES else ())
             series = metrics.chart(req.name, start, end, req.target_points, sandbox_id=req.sandbox_id,
                                    stats=stats)
-            return ChartAnswer(req, typ, extent, sorted(counts.items()), start, end, series,
-                               time.perf_counter() - began)
+            return ChartAnswer(req, typ, extent, sandboxes, start, end, series, time.perf_counter() - began)
 
         def done(answer: ChartAnswer) -> None:
             if generation != self._generation:
@@ -493,7 +490,7 @@ class MetricsPane(QWidget):
         self.preset_group.setExclusive(True)
         self._preset = None  # a range of one's own now
         # half a screen either side at the same step, so a pan shows data at once
-        self._request(start=x0 - span / 2, end=x1 + span / 2, scale=2.0)
+        self._request(start=x0 - span / 2, end=x1 + span / 2, scale=2.0, reuse=True)
 
     # == drawing ===================================================================================
     def _clear_chart(self, message: str) -> None:
@@ -689,6 +686,22 @@ def _window(points: Any, step: float, x0: float, x1: float) -> tuple[int, float 
         return 0, None, None, None
     return (int(points.count[keep].sum()), float(points.min[keep].min()), float(points.max[keep].max()),
             float(points.last[keep][-1]))
+
+
+def _describe(metrics: Any, req: ChartRequest, fallback_type: str) -> tuple[str, Any, list[tuple[str, int]]]:
+    """Worker side: the metric's type, extent (of the chosen sandbox, if any) and its
+    sandboxes with their sample counts."""
+    infos = metrics.series(req.name)
+    counts: dict[str, int] = {}
+    for info in infos:
+        if info.sandbox_id:
+            counts[info.sandbox_id] = counts.get(info.sandbox_id, 0) + info.count
+    shown = [i for i in infos if req.sandbox_id is None or i.sandbox_id == req.sandbox_id]
+    firsts = [ts(i.first) for i in shown if i.first]
+    lasts = [ts(i.last) for i in shown if i.last]
+    extent = (min(firsts), max(lasts)) if firsts else None
+    typ = infos[0].type if infos else fallback_type
+    return typ, extent, sorted(counts.items())
 
 
 def _dt(x: float) -> Any:

@@ -37,6 +37,9 @@ class ChartRequest:
     end: float | None
     target_points: int
     preset: str | None = None  # the preset that asked (None: a zoom/pan)
+    #: A zoom/pan reuses what the last answer knew (type, extent, sandboxes) instead of
+    #: listing the series again.
+    known: tuple[str, tuple[float, float] | None, list[tuple[str, int]]] | None = None
 
 
 @dataclass
