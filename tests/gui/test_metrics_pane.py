@@ -120,6 +120,7 @@ def test_sandbox_filter_narrows_to_one_curve(qtbot, pane, runner, store):
     pane.sandbox_combo.setCurrentIndex(3)
     idle(qtbot, pane, runner)
     assert pane.answer.request.sandbox_id == sid
+    assert pane.answer.request.known is not None  # the metric's series were listed once, not again
     assert len(plotted_items(pane)) == 1 and pane.answer.series[0].sandbox_id == sid
     first, last = store.metrics.series("cpu_usage", sandbox_id=sid)[0].first, store.metrics.extent("cpu_usage")[1]
     x0, _ = pane.visible_x_range()

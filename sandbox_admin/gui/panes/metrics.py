@@ -19,7 +19,7 @@ import time
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QBrush, QColor, QIcon, QKeySequence, QPixmap
+from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -50,6 +50,7 @@ from .metrics_chart import (
     PRESETS,
     ChartAnswer,
     ChartRequest,
+    Description,
     axis_label,
     axis_units,
     value_units,
@@ -61,7 +62,6 @@ from .metrics_chart import (
     series_labels,
     step_text,
     target_points,
-    ts,
     value_at,
     with_gaps,
 )
@@ -110,6 +110,7 @@ class MetricsPane(QWidget):
         self._palette: list[tuple[int, int, int]] = []
         self._drawn_span = 1.0
         self._hidden: set[str] = set()  # series labels unticked in the table
+        self._descriptions: dict[str, Description] = {}  # per metric, until a refresh
 
         self._build_ui()
         self._zoom_timer = QTimer(self, singleShot=True, interval=ZOOM_DEBOUNCE_MS)
@@ -249,6 +250,7 @@ class MetricsPane(QWidget):
         self._cancel_job()
         self._generation += 1
         self.types = {}
+        self._descriptions = {}
         self.names_list.clear()
         self._sandboxes_shown = []
         self._set_sandboxes([], None)
@@ -259,6 +261,7 @@ class MetricsPane(QWidget):
     def refresh(self) -> None:
         """Reload the names and the chart (F5)."""
         if self.store is not None:
+            self._descriptions = {}
             self._load_names()
 
     def focus_filter(self) -> None:
@@ -403,17 +406,14 @@ class MetricsPane(QWidget):
             self._filling_combo = False
 
     def _request(self, *, preset: str | None = None, start: float | None = None, end: float | None = None,
-                 sandbox: str | None = None, new_metric: bool = False, scale: float = 1.0,
-                 reuse: bool = False) -> None:
+                 sandbox: str | None = None, new_metric: bool = False, scale: float = 1.0) -> None:
         name = self.current_metric()
         if name is None or self.store is None:
             return
         sandbox_id = sandbox if sandbox is not None else self.current_sandbox()
         width = self.plot.getViewBox().width() or self.plot.width()
         req = ChartRequest(name, sandbox_id, start, end, int(target_points(int(width)) * scale), preset)
-        a = self.answer
-        if reuse and a is not None and a.request.name == name and a.request.sandbox_id == sandbox_id:
-            req.known = (a.metric_type, a.extent, a.sandboxes)
+        req.known = self._descriptions.get(name)
         self._send(req, keep_view=preset is None)
 
     def _send(self, req: ChartRequest, keep_view: bool) -> None:
@@ -429,25 +429,27 @@ class MetricsPane(QWidget):
         def work(ctx: JobContext) -> ChartAnswer:
             began = time.perf_counter()
             metrics = store.metrics
-            if req.known is not None:
-                typ, extent, sandboxes = req.known
-            else:
-                typ, extent, sandboxes = _describe(metrics, req, fallback_type)
+            described = req.known or Description.from_infos(metrics.series(req.name), fallback_type)
             ctx.check_cancelled()
+            typ, extent, sandboxes = described.type, described.extent(req.sandbox_id), described.counts()
             start, end = req.start, req.end
             if req.preset is not None:
                 start, end = preset_range(req.preset, extent)
             if start is None or end is None:
-                return ChartAnswer(req, typ, extent, sandboxes, 0.0, 0.0, [], time.perf_counter() - began)
+                return ChartAnswer(req, typ, extent, sandboxes, 0.0, 0.0, [], time.perf_counter() - began,
+                                   described)
             stats = DEFAULT_STATS + (("p95",) if typ in QUANTILE_TYPES else ())
             series = metrics.chart(req.name, start, end, req.target_points, sandbox_id=req.sandbox_id,
                                    stats=stats)
-            return ChartAnswer(req, typ, extent, sandboxes, start, end, series, time.perf_counter() - began)
+            return ChartAnswer(req, typ, extent, sandboxes, start, end, series, time.perf_counter() - began,
+                               described)
 
         def done(answer: ChartAnswer) -> None:
             if generation != self._generation:
                 return  # an older request's answer: a newer one is on its way
             self._job = None
+            if answer.description is not None and store is self.store:
+                self._descriptions[answer.request.name] = answer.description
             self._draw(answer, keep_view)
 
         def failed(error: errors.StorageError) -> None:
@@ -490,7 +492,7 @@ class MetricsPane(QWidget):
         self.preset_group.setExclusive(True)
         self._preset = None  # a range of one's own now
         # half a screen either side at the same step, so a pan shows data at once
-        self._request(start=x0 - span / 2, end=x1 + span / 2, scale=2.0, reuse=True)
+        self._request(start=x0 - span / 2, end=x1 + span / 2, scale=2.0)
 
     # == drawing ===================================================================================
     def _clear_chart(self, message: str) -> None:
@@ -686,22 +688,6 @@ def _window(points: Any, step: float, x0: float, x1: float) -> tuple[int, float 
         return 0, None, None, None
     return (int(points.count[keep].sum()), float(points.min[keep].min()), float(points.max[keep].max()),
             float(points.last[keep][-1]))
-
-
-def _describe(metrics: Any, req: ChartRequest, fallback_type: str) -> tuple[str, Any, list[tuple[str, int]]]:
-    """Worker side: the metric's type, extent (of the chosen sandbox, if any) and its
-    sandboxes with their sample counts."""
-    infos = metrics.series(req.name)
-    counts: dict[str, int] = {}
-    for info in infos:
-        if info.sandbox_id:
-            counts[info.sandbox_id] = counts.get(info.sandbox_id, 0) + info.count
-    shown = [i for i in infos if req.sandbox_id is None or i.sandbox_id == req.sandbox_id]
-    firsts = [ts(i.first) for i in shown if i.first]
-    lasts = [ts(i.last) for i in shown if i.last]
-    extent = (min(firsts), max(lasts)) if firsts else None
-    typ = infos[0].type if infos else fallback_type
-    return typ, extent, sorted(counts.items())
 
 
 def _dt(x: float) -> Any:

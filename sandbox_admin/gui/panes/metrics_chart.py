@@ -7,6 +7,7 @@ from another pane) without building a window.
 from __future__ import annotations
 
 import colorsys
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Sequence
@@ -37,9 +38,36 @@ class ChartRequest:
     end: float | None
     target_points: int
     preset: str | None = None  # the preset that asked (None: a zoom/pan)
-    #: A zoom/pan reuses what the last answer knew (type, extent, sandboxes) instead of
-    #: listing the series again.
-    known: tuple[str, tuple[float, float] | None, list[tuple[str, int]]] | None = None
+    #: What an earlier answer learnt about the metric (listing its series is the slow
+    #: part of a chart on a big table); None: list them.
+    known: "Description | None" = None
+
+
+@dataclass
+class Description:
+    """A metric's type and, per sandbox (None: no sandbox), first/last time and samples."""
+
+    type: str
+    sandboxes: dict[str | None, tuple[float, float, int]]
+
+    @classmethod
+    def from_infos(cls, infos: Sequence[Any], fallback_type: str) -> "Description":
+        per: dict[str | None, tuple[float, float, int]] = {}
+        for i in infos:
+            if i.first is None or i.last is None:
+                continue
+            a, b, n = per.get(i.sandbox_id, (math.inf, -math.inf, 0))
+            per[i.sandbox_id] = (min(a, i.first.timestamp()), max(b, i.last.timestamp()), n + i.count)
+        return cls(infos[0].type if infos else fallback_type, per)
+
+    def extent(self, sandbox_id: str | None = None) -> tuple[float, float] | None:
+        spans = [v for k, v in self.sandboxes.items() if sandbox_id is None or k == sandbox_id]
+        if not spans:
+            return None
+        return min(s[0] for s in spans), max(s[1] for s in spans)
+
+    def counts(self) -> list[tuple[str, int]]:
+        return sorted((k, v[2]) for k, v in self.sandboxes.items() if k)
 
 
 @dataclass
@@ -52,6 +80,7 @@ class ChartAnswer:
     end: float
     series: list[Any] = field(default_factory=list)  # storage.metrics.Series
     seconds: float = 0.0
+    description: Description | None = None
 
 
 def ts(value: datetime | None) -> float | None:
