@@ -188,6 +188,9 @@ class MainWindow(QMainWindow):
                 pane = PlaceholderPane(f"The {title} pane could not be loaded: {exc}")
                 QTimer.singleShot(0, lambda e=err: self.message_bar.show_error(e))
             pane.message_requested.connect(self._pane_message)
+            replaced = getattr(pane, "database_replaced", None)
+            if replaced is not None:  # a restore or upgrade from a pane: everything reloads
+                replaced.connect(self._database_replaced)
             self.panes.append(pane)
             self.tabs.addTab(pane, title)
 
@@ -470,6 +473,16 @@ class MainWindow(QMainWindow):
         return self.runner.submit(lambda ctx: gather_status(ctx.store), name="Read status",
                                   quiet=True, on_result=done,
                                   on_error=lambda e: self.message_bar.show_error(e))
+
+    def _database_replaced(self) -> None:
+        """Content or schema replaced by one of our own panes (restore, upgrade): reload
+        every pane and the status bar, and offer an upgrade again if one is pending."""
+        self.message_bar.remove("migrate")
+        for pane in self.panes:
+            pane.refresh()  # type: ignore[attr-defined]
+        job = self.refresh_status()
+        if job is not None:
+            job.succeeded.connect(self._offer_upgrade)
 
     def _database_changed(self, what: str) -> None:
         action = "Reopen" if self.status is not None and self.status.immutable else "Refresh"

@@ -404,3 +404,17 @@ def test_read_only_first_run_creates_the_demo_and_opens_it_read_only(qtbot, own_
         assert window.message_bar.find("demo") is not None
     finally:
         window.shutdown()
+
+
+def test_upgrade_from_the_maintenance_pane_refreshes_the_window(qtbot, window, go_db):
+    from sandbox_admin.gui.panes.maintenance import MaintenancePane
+
+    open_and_wait(qtbot, window, go_db)
+    assert window.message_bar.find("migrate") is not None
+    pane = next(p for p in window.panes if isinstance(p, MaintenancePane))
+    with qtbot.waitSignal(window.status_updated, timeout=15000,
+                          check_params_cb=lambda s: s.schema_version == latest_version()):
+        pane.upgrade_schema()
+        window.runner.wait_idle(10000)
+    assert window.status_bar.schema_label.text() == f"Schema v{latest_version()}"
+    assert window.message_bar.find("migrate") is None  # the upgrade offer is gone
