@@ -262,7 +262,16 @@ class BackupManager:
                 f"Unknown backup method {method!r}; use one of {', '.join(snapshot.METHODS)}.")
         started = time.monotonic()
         created_at = utcnow()
-        folder = paths.ensure(self.directory(directory))
+        folder = self.directory(directory)
+        if folder.exists() and not folder.is_dir():
+            raise errors.InvalidInput(
+                f"The backups folder {folder} is a file, not a folder. Choose another folder.")
+        try:
+            paths.ensure(folder)
+        except OSError as exc:
+            raise errors.StorageError(
+                f"Cannot create the backups folder {folder}: {exc.strerror or exc}. "
+                "Choose a folder you can write to.") from exc
         remove_stale_partials(folder)
         tmp = folder / ("." + backup_name(created_at) + PARTIAL_MARK
                         + f"{os.getpid()}-{secrets.token_hex(4)}")

@@ -531,3 +531,13 @@ def test_restore_gives_up_on_a_locked_database_and_changes_nothing(live, tmp_pat
         holder.execute("ROLLBACK")
         holder.close()
     assert file_digest(live) == old
+
+
+def test_a_backups_folder_that_is_a_file_is_named_in_the_error(go_store, tmp_path):
+    from sandbox_admin.storage import errors
+
+    not_a_folder = tmp_path / "backups"
+    not_a_folder.write_text("I am a file")
+    with pytest.raises(errors.InvalidInput, match="is a file, not a folder"):
+        go_store.backups.create(not_a_folder)
+    assert not_a_folder.read_text() == "I am a file"
