@@ -361,3 +361,19 @@ def test_refresh_keeps_a_zoomed_view_and_choices_are_remembered(qtbot, pane, run
     finally:
         other.set_store(None)
         runner.wait_idle(WAIT)
+
+
+def test_mouse_over_the_chart_shows_the_crosshair(qtbot, pane, runner, store):
+    from PySide6.QtCore import QPoint
+
+    open_metric(qtbot, pane, runner, store, "cpu_usage")
+    vb = pane.plot.getViewBox()
+    view_rect = pane.plot.mapFromScene(vb.sceneBoundingRect()).boundingRect()
+    inside = QPoint(int(view_rect.left() + view_rect.width() * 0.9), int(view_rect.center().y()))
+    qtbot.mouseMove(pane.plot.viewport(), inside)
+    qtbot.waitUntil(lambda: pane.hover_label.isVisible(), timeout=WAIT)  # via SignalProxy
+    x = pane.vline.value()
+    x0, x1 = pane.visible_x_range()
+    assert x0 < x < x1
+    expected = pane.crosshair_values(x)
+    assert expected and all(label in pane.hover_label.text() for label, _ in expected)
