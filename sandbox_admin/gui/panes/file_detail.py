@@ -12,13 +12,11 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontDatabase, QSyntaxHighlighter, QTextCharFormat
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
-    QStackedWidget,
     QTabWidget,
     QTreeWidget,
     QTreeWidgetItem,
@@ -29,6 +27,7 @@ from superqt import QElidingLabel
 
 from .. import display
 from ..widgets.badges import BadgeLabel
+from ..widgets.detail import StackedDetail, field_grid, title_font
 from .file_jobs import FileDetails, Preview
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -89,18 +88,7 @@ class DiffHighlighter(QSyntaxHighlighter):
             self.setFormat(0, len(text), self.formats[kind])
 
 
-class _Field(QElidingLabel):
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setElideMode(Qt.TextElideMode.ElideMiddle)
-        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-
-    def set(self, text: str, tip: str = "") -> None:
-        self.setText(text)
-        self.setToolTip(tip or (text if len(text) > 20 else ""))
-
-
-class FileDetail(QWidget):
+class FileDetail(StackedDetail):
     """``show_details(d)`` / ``show_message(text)``; buttons emit the requests."""
 
     verify_requested = Signal(int)
@@ -119,49 +107,22 @@ class FileDetail(QWidget):
     )
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__("Select a file to see its details.", parent)
         self.details: FileDetails | None = None
-        self.stack = QStackedWidget(self)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(self.stack)
-        self.placeholder = QLabel("Select a file to see its details.")
-        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.placeholder.setWordWrap(True)
-        self.placeholder.setStyleSheet("color: #757575;")
-        self.stack.addWidget(self.placeholder)
-
-        page = QWidget()
-        self.page = page
-        self.stack.addWidget(page)
+        page = self.page
         layout = QVBoxLayout(page)
         layout.setContentsMargins(6, 4, 4, 4)
         layout.setSpacing(4)
         title = QHBoxLayout()
         self.path_label = QElidingLabel()
         self.path_label.setElideMode(Qt.TextElideMode.ElideLeft)
-        font = QFont(self.path_label.font())
-        font.setBold(True)
-        font.setPointSizeF(font.pointSizeF() * 1.1)
-        self.path_label.setFont(font)
+        self.path_label.setFont(title_font(self.path_label.font()))
         self.badges = BadgeLabel()
         title.addWidget(self.path_label, 1)
         title.addWidget(self.badges)
         layout.addLayout(title)
 
-        grid = QGridLayout()
-        grid.setHorizontalSpacing(8)
-        grid.setVerticalSpacing(2)
-        self.fields: dict[str, _Field] = {}
-        for n, (key, label) in enumerate(self.GRID):
-            r, c = divmod(n, 2)
-            name = QLabel(label)
-            name.setStyleSheet("color: #616161;")
-            self.fields[key] = _Field()
-            grid.addWidget(name, r, c * 2)
-            grid.addWidget(self.fields[key], r, c * 2 + 1)
-        grid.setColumnStretch(1, 1)
-        grid.setColumnStretch(3, 1)
+        grid, self.fields = field_grid(self.GRID)
         layout.addLayout(grid)
 
         buttons = QHBoxLayout()
@@ -237,10 +198,6 @@ class FileDetail(QWidget):
     def current_id(self) -> int | None:
         return self.details.record.id if self.details else None
 
-    def show_message(self, text: str) -> None:
-        self.details = None
-        self.placeholder.setText(text)
-        self.stack.setCurrentWidget(self.placeholder)
 
     def show_details(self, details: FileDetails) -> None:
         self.details = details
@@ -266,7 +223,7 @@ class FileDetail(QWidget):
         self._show_preview(details.preview)
         self._fill_versions(details.versions, r.id)
         self.tabs.setTabText(1, f"Versions ({len(details.versions)})")
-        self.stack.setCurrentWidget(self.page)
+        self.show_page()
 
     def _show_preview(self, preview: Preview | None) -> None:
         note = preview.note if preview is not None else ""

@@ -11,23 +11,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QSplitter,
-    QStackedWidget,
     QTabWidget,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
-from superqt import QElidingLabel
 
 from .. import display
 from ..widgets.audit_diff import AuditTrail, value_text
+from ..widgets.detail import StackedDetail, field_grid, title_font
 from ..widgets.badges import BadgeLabel
 from ..widgets.json_tree import PATH_ROLE, JsonTree, one_line, rich_tooltip
 
@@ -50,20 +47,7 @@ def status_badges(status: str, deleted: bool) -> list[tuple[str, str]]:
     return badges
 
 
-class _Field(QElidingLabel):
-    """A value in the header grid: elided to fit, whole in the tooltip, selectable."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setElideMode(Qt.TextElideMode.ElideMiddle)
-        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-
-    def set(self, text: str, tip: str = "") -> None:
-        self.setText(text)
-        self.setToolTip(tip or (text if len(text) > 20 else ""))
-
-
-class SandboxDetail(QWidget):
+class SandboxDetail(StackedDetail):
     """``show_details(d)`` / ``show_loading(id)`` / ``show_message(text)``."""
 
     GRID = (
@@ -76,31 +60,16 @@ class SandboxDetail(QWidget):
     )
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__("Select a sandbox to see its details.", parent)
         self.details: SandboxDetails | None = None
-        self.stack = QStackedWidget(self)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(self.stack)
-
-        self.placeholder = QLabel("Select a sandbox to see its details.")
-        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.placeholder.setWordWrap(True)
-        self.placeholder.setStyleSheet("color: #757575;")
-        self.stack.addWidget(self.placeholder)
-
-        page = QWidget()
-        self.stack.addWidget(page)
+        page = self.page
         layout = QVBoxLayout(page)
         layout.setContentsMargins(6, 4, 4, 4)
         layout.setSpacing(4)
 
         title = QHBoxLayout()
         self.id_label = QLabel()
-        font = QFont(self.id_label.font())
-        font.setBold(True)
-        font.setPointSizeF(font.pointSizeF() * 1.1)
-        self.id_label.setFont(font)
+        self.id_label.setFont(title_font(self.id_label.font()))
         self.id_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.badges = BadgeLabel()
         title.addWidget(self.id_label)
@@ -108,20 +77,7 @@ class SandboxDetail(QWidget):
         title.addStretch(1)
         layout.addLayout(title)
 
-        grid = QGridLayout()
-        grid.setHorizontalSpacing(8)
-        grid.setVerticalSpacing(2)
-        self.fields: dict[str, _Field] = {}
-        for n, (key, label) in enumerate(self.GRID):
-            r, c = divmod(n, 2)
-            name = QLabel(label)
-            name.setStyleSheet("color: #616161;")
-            field = _Field()
-            self.fields[key] = field
-            grid.addWidget(name, r, c * 2)
-            grid.addWidget(field, r, c * 2 + 1)
-        grid.setColumnStretch(1, 1)
-        grid.setColumnStretch(3, 1)
+        grid, self.fields = field_grid(self.GRID)
         layout.addLayout(grid)
 
         self.splitter = QSplitter(Qt.Orientation.Vertical)
@@ -141,13 +97,8 @@ class SandboxDetail(QWidget):
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 1)
         layout.addWidget(self.splitter, 1)
-        self.page = page
 
     # -- states ------------------------------------------------------------------------------------
-    def show_message(self, text: str) -> None:
-        self.details = None
-        self.placeholder.setText(text)
-        self.stack.setCurrentWidget(self.placeholder)
 
     def show_loading(self, sandbox_id: str) -> None:
         if self.details is None or self.details.record.id != sandbox_id:
@@ -194,7 +145,7 @@ class SandboxDetail(QWidget):
         self._fill_checkpoints(details.checkpoints)
         self.tabs.setTabText(0, f"Audit trail ({len(details.audit)})")
         self.tabs.setTabText(1, f"Checkpoints ({len(details.checkpoints)})")
-        self.stack.setCurrentWidget(self.page)
+        self.show_page()
 
     def _expanded_paths(self) -> list[str]:
         out: list[str] = []
