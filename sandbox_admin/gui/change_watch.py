@@ -21,7 +21,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ..storage import Store, errors
-from .jobs import JobContext, JobRunner
+from .jobs import JobRunner
 
 WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER",
                "VACUUM", "REINDEX")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QSplitter
 
 from .. import paths
 
@@ -52,3 +53,11 @@ def remove_recent(settings: QSettings, path: str | Path) -> list[str]:
 def clear_recent(settings: QSettings) -> None:
     settings.setValue(RECENT_KEY, [])
     settings.sync()
+
+
+def persist_splitter(splitter: QSplitter, settings: QSettings, key: str) -> None:
+    """Restore a splitter's sizes from ``key`` and save them there whenever it moves."""
+    state = settings.value(key)
+    if state is not None:
+        splitter.restoreState(state)
+    splitter.splitterMoved.connect(lambda *_: settings.setValue(key, splitter.saveState()))

@@ -14,7 +14,6 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QColor
 
-from sandbox_admin.gui.jobs import JobRunner
 from sandbox_admin.gui.panes.file_detail import DiffHighlighter
 from sandbox_admin.gui.panes.files import DELETED_ROLE, FilesPane
 from sandbox_admin.gui.widgets.html_delegate import HTML_ROLE
@@ -24,14 +23,6 @@ WAIT = 15000
 CHUNKED = 25  # /data/input/data.csv: 120,319 bytes in 2 chunks, 4 KiB indexed
 DELETED = 198  # /app/tests/test_main.py, soft-deleted
 VERSIONED_OLD, VERSIONED_NEW = 13, 226  # /app/main.py and its new version
-
-
-@pytest.fixture
-def runner(qtbot):
-    r = JobRunner()
-    yield r
-    r.cancel_all()
-    assert r.wait_idle(WAIT)
 
 
 @pytest.fixture

@@ -10,10 +10,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
-from sandbox_admin.gui.jobs import JobRunner
 from sandbox_admin.gui.panes.maintenance import MaintenancePane
 from sandbox_admin.gui.panes.maintenance_views import BackupTable
 from sandbox_admin.storage import open_store
@@ -22,19 +21,6 @@ from sandbox_admin.storage.migrations import latest_version
 
 WAIT = 15000
 STATUS = BackupTable.HEADERS.index("Status")
-
-
-@pytest.fixture
-def runner(qtbot):
-    r = JobRunner()
-    yield r
-    r.cancel_all()
-    assert r.wait_idle(WAIT)
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> QSettings:
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
 
 
 @pytest.fixture

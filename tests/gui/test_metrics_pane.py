@@ -22,14 +22,6 @@ ZOOM_WAIT = 400  # longer than the zoom debounce: lets a (wrong) re-query start
 
 
 @pytest.fixture
-def runner(qtbot):
-    r = JobRunner()
-    yield r
-    r.cancel_all()
-    assert r.wait_idle(WAIT)
-
-
-@pytest.fixture
 def pane(qtbot, runner, tmp_path: Path):
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     p = MetricsPane(runner, settings=settings)

@@ -12,11 +12,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPoint, QSettings, Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QMessageBox
 
-from sandbox_admin.gui.jobs import JobRunner
 from sandbox_admin.gui.models.sandboxes import COLUMNS, ID_ROLE, column_index
 from sandbox_admin.gui.panes.sandbox_dialogs import CheckpointDialog, PurgeDialog
 from sandbox_admin.gui.panes.sandboxes import SandboxesPane
@@ -26,19 +25,6 @@ from sandbox_admin.storage.fields import parse_timestamp
 
 GREETER = "037c4d7b-bb04-47d1-a2c6-4981855ad868"  # environment.GREETING has \u003cb\u003e escapes
 WAIT = 15000
-
-
-@pytest.fixture
-def runner(qtbot):
-    r = JobRunner()
-    yield r
-    r.cancel_all()
-    assert r.wait_idle(WAIT)
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> QSettings:
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ from ...storage import errors
 from ...storage.search import snippet_html
 from .. import display
 from ..jobs import JobContext, JobRunner
-from ..settings import app_settings
+from ..settings import app_settings, persist_splitter
 from ..widgets.html_delegate import HTML_ROLE, HtmlDelegate
 from .file_detail import FileDetail, index_note
 from .file_jobs import FileDetails, Filters, list_newest, load_details, sandbox_ids
@@ -202,11 +202,7 @@ class FilesPane(QWidget):
         self.splitter.setStretchFactor(1, 2)
         self.splitter.setChildrenCollapsible(False)
         self.splitter.setSizes([600, 400])
-        state = self.settings.value(f"{SETTINGS_PREFIX}/splitter")
-        if state is not None:
-            self.splitter.restoreState(state)
-        self.splitter.splitterMoved.connect(
-            lambda *_: self.settings.setValue(f"{SETTINGS_PREFIX}/splitter", self.splitter.saveState()))
+        persist_splitter(self.splitter, self.settings, f"{SETTINGS_PREFIX}/splitter")
         layout.addWidget(self.splitter, 1)
 
         self._text_timer = QTimer(self)

@@ -40,7 +40,7 @@ from ...storage.sandboxes import SandboxFilter
 from .. import display
 from ..jobs import JobContext, JobRunner
 from ..models.sandboxes import COLUMNS, SandboxTableModel, column_index, headline
-from ..settings import app_settings
+from ..settings import app_settings, persist_splitter
 from ..widgets.badges import BadgeDelegate
 from ..widgets.columns import ColumnChooser, ColumnSpec
 from ..message_bar import MessageBar
@@ -245,11 +245,7 @@ class SandboxesPane(SandboxActions, QWidget):
         self.splitter.setStretchFactor(1, 2)
         self.splitter.setChildrenCollapsible(False)
         self.splitter.setSizes([660, 340])  # proportions: the default columns fit at 1600 px
-        state = self.settings.value(f"{SETTINGS_PREFIX}/splitter")
-        if state is not None:
-            self.splitter.restoreState(state)
-        self.splitter.splitterMoved.connect(
-            lambda *_: self.settings.setValue(f"{SETTINGS_PREFIX}/splitter", self.splitter.saveState()))
+        persist_splitter(self.splitter, self.settings, f"{SETTINGS_PREFIX}/splitter")
         layout.addWidget(self.splitter, 1)
 
         self._text_timer = QTimer(self)
