@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterator
 import peewee
 
 from . import Store, create_store, demo_content, errors
-from .fields import dumps_json, format_timestamp, utcnow
+from .fields import dumps_json, utcnow
 from .sandbox_audit import rfc3339
 from .sandboxes import COLUMNS, SandboxRecord
 from .triggers import trusted_schema
