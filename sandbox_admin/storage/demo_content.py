@@ -114,9 +114,9 @@ def python_module(rng: random.Random, name: str) -> str:
         f"class {cls}:",
         f'    """{rng.choice(PHRASES)}"""',
         "",
-        f"    name: str",
+        "    name: str",
         f"    {rng.choice(WORDS)}_path: Path = Path('/data')",
-        f"    tags: list[str] = field(default_factory=list)",
+        "    tags: list[str] = field(default_factory=list)",
         "",
     ]
     for _ in range(rng.randint(2, 5)):
