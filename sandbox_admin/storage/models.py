@@ -58,14 +58,20 @@ class Models:
         ]
 
 
-def build_models(database: peewee.Database) -> Models:
-    """Model classes bound to ``database`` (see the module docstring for why)."""
+def bound_base(database: peewee.Database) -> type[Model]:
+    """A fresh base class whose models use ``database`` (see the module docstring)."""
 
     class Base(Model):
         class Meta:
             legacy_table_names = False
 
     Base._meta.database = database
+    return Base
+
+
+def build_models(database: peewee.Database) -> Models:
+    """Model classes bound to ``database`` (see the module docstring for why)."""
+    Base = bound_base(database)
 
     class Migration(Base):
         id = AutoField()

@@ -28,12 +28,13 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 import peewee
-from peewee import EXCLUDED, BlobField, Case, CompositeKey, FloatField, IntegerField, Model, TextField, fn
+from peewee import EXCLUDED, BlobField, Case, CompositeKey, FloatField, IntegerField, TextField, fn
 
 from . import errors
 from . import metrics_math as mm
 from . import sketch as sk
 from .fields import dumps_json, loads_json, utcnow
+from .models import bound_base
 from .metrics_sql import (
     US,
     SeriesTable,
@@ -62,11 +63,7 @@ class RollupModels:
 def build_rollup_models(database: peewee.Database) -> RollupModels:
     """Models of the migration-8 tables, bound to ``database`` (like models.build_models)."""
 
-    class Base(Model):
-        class Meta:
-            legacy_table_names = False
-
-    Base._meta.database = database
+    Base = bound_base(database)
 
     class RollupSeries(Base):
         id = peewee.AutoField()

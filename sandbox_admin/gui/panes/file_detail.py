@@ -109,10 +109,7 @@ class FileDetail(StackedDetail):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Select a file to see its details.", parent)
         self.details: FileDetails | None = None
-        page = self.page
-        layout = QVBoxLayout(page)
-        layout.setContentsMargins(6, 4, 4, 4)
-        layout.setSpacing(4)
+        layout = self.page_layout
         title = QHBoxLayout()
         self.path_label = QElidingLabel()
         self.path_label.setElideMode(Qt.TextElideMode.ElideLeft)

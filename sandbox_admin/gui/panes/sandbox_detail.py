@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QTabWidget,
     QTreeWidget,
     QTreeWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -62,10 +61,7 @@ class SandboxDetail(StackedDetail):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Select a sandbox to see its details.", parent)
         self.details: SandboxDetails | None = None
-        page = self.page
-        layout = QVBoxLayout(page)
-        layout.setContentsMargins(6, 4, 4, 4)
-        layout.setSpacing(4)
+        layout = self.page_layout
 
         title = QHBoxLayout()
         self.id_label = QLabel()

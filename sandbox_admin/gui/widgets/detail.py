@@ -65,6 +65,9 @@ class StackedDetail(QWidget):
         self.placeholder.setStyleSheet("color: #757575;")
         self.stack.addWidget(self.placeholder)
         self.page = QWidget()
+        self.page_layout = QVBoxLayout(self.page)
+        self.page_layout.setContentsMargins(6, 4, 4, 4)
+        self.page_layout.setSpacing(4)
         self.stack.addWidget(self.page)
 
     def show_message(self, text: str) -> None:
