@@ -23,9 +23,7 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
-from sandbox_admin.storage import create_store, open_store
-from sandbox_admin.storage.backup import BACKUP_API, DEFAULT_PAGES_PER_STEP, SNAPSHOT_COPY
-from sandbox_admin.storage.backup_files import fsync_file
+from sandbox_admin.storage import BACKUP_API, DEFAULT_PAGES_PER_STEP, SNAPSHOT_COPY, create_store, fsync_file, open_store
 
 from .harness import Figure, best_of, scratch_dir
 

@@ -17,11 +17,20 @@ import sqlite3
 import time
 from pathlib import Path
 
-from sandbox_admin.storage import create_store, open_store
-from sandbox_admin.storage.chunking import CDCChunker, FixedChunker
-from sandbox_admin.storage.fields import utcnow
-from sandbox_admin.storage.files import FileStore
-from sandbox_admin.storage.search import ELLIPSIS, MARK_END, MARK_START, PATH_WEIGHT, SNIPPET_TOKENS, to_fts_query
+from sandbox_admin.storage import (
+    ELLIPSIS,
+    MARK_END,
+    MARK_START,
+    PATH_WEIGHT,
+    SNIPPET_TOKENS,
+    CDCChunker,
+    FileStore,
+    FixedChunker,
+    create_store,
+    open_store,
+    to_fts_query,
+    utcnow,
+)
 
 from .harness import Figure, best_of, scratch_dir
 

@@ -23,8 +23,7 @@ import sqlite3
 import time
 from datetime import datetime, timedelta, timezone
 
-from sandbox_admin.storage import create_store, open_store
-from sandbox_admin.storage.metrics import Sample
+from sandbox_admin.storage import Sample, create_store, open_store
 
 from .harness import Figure, best_of, scratch_dir
 
@@ -55,7 +54,7 @@ def _samples(n: int) -> list[Sample]:
 
 
 def _raw_rows(samples: list[Sample]) -> list[tuple]:
-    from sandbox_admin.storage.fields import dumps_json, format_timestamp
+    from sandbox_admin.storage import dumps_json, format_timestamp
 
     return [(s.name, s.type, dumps_json(s.labels), s.value, format_timestamp(s.timestamp), s.sandbox_id, "raw")
             for s in samples]

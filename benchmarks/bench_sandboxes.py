@@ -18,8 +18,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from sandbox_admin.storage import create_store, open_store
-from sandbox_admin.storage.sandboxes import SandboxFilter
+from sandbox_admin.storage import SandboxFilter, create_store, open_store
 
 from .harness import Figure, best_of, scratch_dir
 

@@ -69,6 +69,10 @@ case "$cmd" in
     status=0
     .venv/bin/python -m pytest --cov=sandbox_admin --cov-report=term "$@" || status=$?
     if [ "$status" -eq 0 ]; then
+      # Lint (ruff, pinned in the test extra; settings in pyproject.toml).
+      .venv/bin/ruff check . || status=$?
+    fi
+    if [ "$status" -eq 0 ]; then
       # The storage core's own claim: at least 90 % of its lines are exercised.
       .venv/bin/python -m coverage report --include='sandbox_admin/storage/*' --fail-under=90 \
         | tail -n 1 || status=$?

@@ -124,7 +124,7 @@ def sandboxes_shots(out: Path, tmp: Path) -> list[Path]:
         settle(lambda: pane.detail.current_id() == first)
         from sandbox_admin.storage import errors
 
-        pane._show_conflict("Soft delete", first, errors.VersionConflict(
+        pane.sandbox_actions._show_conflict("Soft delete", first, errors.VersionConflict(
             "changed elsewhere", current=pane.current_record()))
         written.append(save(pane, out / "sandboxes-conflict.png"))
     finally:
@@ -164,7 +164,7 @@ def _open(window, path: Path, **kwargs) -> None:
 @shot("main-window")
 def main_window_shots(out: Path, tmp: Path) -> list[Path]:
     from sandbox_admin.gui.about import AboutDialog
-    from sandbox_admin.storage.fields import parse_timestamp
+    from sandbox_admin.storage import parse_timestamp
 
     written: list[Path] = []
     window = _main_window(tmp)
@@ -208,11 +208,11 @@ def main_window_shots(out: Path, tmp: Path) -> list[Path]:
 @shot("sandboxes-demo")
 def sandboxes_demo_shot(out: Path, tmp: Path) -> list[Path]:
     """The demo database (resources filled in), with the resource columns chosen."""
+    from sandbox_admin.demo.generator import create_demo
     from sandbox_admin.gui.jobs import JobRunner
     from sandbox_admin.gui.models.sandboxes import column_index
     from sandbox_admin.gui.panes.sandboxes import SandboxesPane
     from sandbox_admin.storage import open_store
-    from sandbox_admin.storage.demo import create_demo
 
     db = tmp / "demo.db"
     create_demo(db, files=0, metrics=0)
@@ -348,12 +348,12 @@ def maintenance_shot(out: Path, tmp: Path) -> list[Path]:
         settle(lambda: pane.health is not None and runner.is_idle())
         finished: list[str] = []
         pane.action_finished.connect(lambda name, ok: finished.append(name))
-        pane.back_up()
+        pane.backups.back_up()
         settle(lambda: "backup" in finished and runner.is_idle())
         pane.check(quick=True)
         settle(lambda: "check" in finished and runner.is_idle())
         written = [save(pane, out / "maintenance.png")]
-        box = pane.restore_selected()  # the new backup is selected: what a restore will do
+        box = pane.backups.restore_selected()  # the new backup is selected: what a restore will do
         if box is not None:
             written.append(save(box, out / "maintenance-restore.png"))
             box.reject()

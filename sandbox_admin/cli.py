@@ -20,9 +20,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from . import __version__
-from .storage import errors, open_store
-from .storage.fields import to_iso
+from . import __version__, paths
+from .storage import Store, errors, to_iso
+from .storage import open_store as _open_store
 
 PROG = "sandbox-admin"
 
@@ -59,6 +59,13 @@ def _table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def open_store(db: str | Path, *, read_only: bool = False) -> Store:
+    """Open a database for a command; its backups go to the user's backups folder."""
+    store = _open_store(db, read_only=read_only)
+    store.backups_dir = paths.backups_dir()
+    return store
 
 
 def _human_size(n: int) -> str:
@@ -107,7 +114,7 @@ def _add_migrate(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_migrate(args: argparse.Namespace) -> Result:
-    from .storage.migrations import by_version
+    from .storage import by_version
 
     with open_store(args.db, read_only=args.status) as store:
         done: list[int] = []
@@ -213,7 +220,7 @@ def _add_backup(sub: argparse._SubParsersAction) -> None:
 def cmd_backup(args: argparse.Namespace) -> Result:
     from datetime import timedelta
 
-    from .storage.backup import RetentionPolicy, Schedule
+    from .storage import RetentionPolicy, Schedule
 
     policy = RetentionPolicy(keep_last=args.keep, keep_daily=args.keep_daily,
                              keep_weekly=args.keep_weekly)
@@ -246,8 +253,9 @@ def _add_backups(sub: argparse._SubParsersAction) -> None:
 
 def cmd_backups(args: argparse.Namespace) -> Result:
     import os
+
     from . import paths
-    from .storage.backup import list_backups
+    from .storage import list_backups
 
     folder = Path(args.dir).expanduser() if args.dir else paths.backups_dir()
     entries = list_backups(folder)
@@ -276,7 +284,7 @@ def _add_verify(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> Result:
-    from .storage.backup import verify_backup
+    from .storage import verify_backup
 
     report = verify_backup(args.backup)
     if report.ok:
@@ -379,7 +387,7 @@ def _add_search(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> Result:
-    from .storage.search import snippet_plain
+    from .storage import snippet_plain
 
     if args.limit < 1:
         raise UsageError("--limit must be 1 or more")
@@ -462,7 +470,7 @@ def _add_sandboxes(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_sandboxes(args: argparse.Namespace) -> Result:
-    from .storage.sandboxes import SandboxFilter
+    from .storage import SandboxFilter
 
     statuses = frozenset(s.strip() for item in args.status for s in item.split(",") if s.strip())
     flt = SandboxFilter(statuses=statuses, include_deleted=args.deleted)
@@ -485,8 +493,7 @@ def _cli_time(text: str | None, what: str) -> datetime | None:
     """``2026-11-26 01:00``, ISO 8601, ``now`` or ``now-24h`` (also d, m, s, w)."""
     from datetime import timezone
 
-    from .storage.fields import parse_timestamp, utcnow
-    from .storage.rollups import parse_duration
+    from .storage import parse_duration, parse_timestamp, utcnow
 
     if text is None:
         return None
@@ -547,7 +554,7 @@ def _add_metrics(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_metrics(args: argparse.Namespace) -> Result:
-    from .storage.metrics import DEFAULT_STATS, PERCENTILES, step_seconds
+    from .storage import DEFAULT_STATS, PERCENTILES, step_seconds
 
     start, end = _cli_time(args.start, "from"), _cli_time(args.end, "to")
     labels = _cli_labels(args.label)
@@ -641,7 +648,7 @@ def _add_export_metrics(sub: argparse._SubParsersAction) -> None:
 def cmd_export_metrics(args: argparse.Namespace) -> Result:
     import os
 
-    from .storage.export import export
+    from .storage import export_metrics as export
 
     if args.latest and args.format != "prometheus":
         raise UsageError("--latest only applies to --format prometheus")
@@ -675,7 +682,7 @@ def cmd_export_metrics(args: argparse.Namespace) -> Result:
 # -- demo -----------------------------------------------------------------------------
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
-    from .storage import demo
+    from .demo import generator as demo
 
     p = sub.add_parser("demo", help="write a deterministic demo database")
     p.add_argument("db", help="path of the new database (must not exist)")
@@ -691,8 +698,8 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> Result:
-    from .storage import demo
-    from .storage.fields import parse_timestamp
+    from .demo import generator as demo
+    from .storage import parse_timestamp
 
     now = None
     if args.now:

@@ -18,22 +18,11 @@ os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _shared_dir() -> Path:
-    env = os.environ.get("SANDBOX_SHARED")
-    candidates = [Path(env)] if env else []
-    candidates += [ROOT.parent / "shared", ROOT / "shared"]
-    for c in candidates:
-        if (c / "fixtures" / "go_sandboxrunner_v6.db").exists():
-            return c
-    raise RuntimeError(
-        "cannot find shared/fixtures/go_sandboxrunner_v6.db beside the repository; "
-        "set SANDBOX_SHARED to the shared/ folder"
-    )
-
-
-SHARED = _shared_dir()
-GO_FIXTURE = SHARED / "fixtures" / "go_sandboxrunner_v6.db"
-GO_COUNTS = json.loads((SHARED / "fixtures" / "go_sandboxrunner_v6.counts.json").read_text())
+#: The Go server's own v6 database and its row counts (SCHEMA.md), kept in the repository
+#: so that a clone alone runs every test.
+FIXTURES = ROOT / "tests" / "fixtures"
+GO_FIXTURE = FIXTURES / "go_sandboxrunner_v6.db"
+GO_COUNTS = json.loads((FIXTURES / "go_sandboxrunner_v6.counts.json").read_text())
 
 
 def sha256_file(path: Path) -> str:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from sandbox_admin.storage import demo, open_store
+from sandbox_admin.demo import generator as demo
+from sandbox_admin.storage import open_store
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 SMALL = dict(sandboxes=12, files=60, metrics=3000, now=NOW)
@@ -44,7 +45,7 @@ def test_same_seed_same_content_other_seed_other_content(tmp_path):
     a, b, c = tmp_path / "a.db", tmp_path / "b.db", tmp_path / "c.db"
     demo.create_demo(a, seed=7, **SMALL)
     # b in another process with another hash seed: nothing may depend on set/dict hashing
-    code = ("import sys; from datetime import datetime, timezone; from sandbox_admin.storage import demo; "
+    code = ("import sys; from datetime import datetime, timezone; from sandbox_admin import demo; "
             "demo.create_demo(sys.argv[1], seed=7, sandboxes=12, files=60, metrics=3000, "
             "now=datetime(2026, 11, 26, 12, tzinfo=timezone.utc))")
     env = {**os.environ, "PYTHONHASHSEED": "12345"}

@@ -4,26 +4,32 @@ from __future__ import annotations
 
 import html
 import platform
-import sqlite3
 import sys
 
 import PySide6
 from PySide6.QtCore import Qt, qVersion
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QLabel,
+    QVBoxLayout,
+    QWidget,
+)
 
 from .. import __version__, paths
+from ..storage import library_versions
 from .resources import app_icon
 
 
 def about_rows() -> list[tuple[str, str]]:
-    import peewee
-
+    libraries = library_versions()
     return [
         ("sandbox-admin", __version__),
-        ("SQLite", sqlite3.sqlite_version),
+        ("SQLite", libraries["SQLite"]),
         ("Qt", qVersion()),
         ("PySide6", PySide6.__version__),
-        ("Peewee", peewee.__version__),
+        ("Peewee", libraries["Peewee"]),
         ("Python", f"{platform.python_version()} ({sys.platform})"),
         ("Default database", str(paths.default_database())),
         ("Data folder", str(paths.data_dir())),

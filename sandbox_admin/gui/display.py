@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 from PySide6.QtGui import QColor
 
-from ..storage.fields import is_zero_time
+from ..storage import is_zero_time
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 

@@ -24,7 +24,6 @@ import traceback
 from collections import deque
 from typing import Any, Callable, Generic, TypeVar
 
-import peewee
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal, Slot
 
 from ..storage import Store, errors
@@ -159,7 +158,7 @@ class Job(QObject):
         except BaseException as exc:  # noqa: BLE001 - every error reaches a person, translated
             path = str(self.store.path) if self.store is not None else ""
             err = errors.translate(exc, path)
-            if not isinstance(exc, (sqlite3.Error, peewee.PeeweeException, OSError)):
+            if not isinstance(exc, (*errors.DB_ERRORS, OSError)):
                 # a bug rather than a database problem: the traceback goes behind "Details…"
                 err.detail = "".join(traceback.format_exception(exc)).strip()
             value = err

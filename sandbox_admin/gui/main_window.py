@@ -7,18 +7,22 @@ database unless the person asks (Upgrade schema); the GUI thread runs no SQL.
 
 from __future__ import annotations
 
-import importlib
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+)
 from PySide6.QtWidgets import (
     QFileDialog,
-    QLabel,
     QMainWindow,
     QMenu,
     QTabWidget,
@@ -27,13 +31,24 @@ from PySide6.QtWidgets import (
 )
 
 from .. import paths
-from ..storage import Store, errors, open_store
+from ..storage import ChangeProbe, Store, errors, open_store
 from .about import AboutDialog
-from .change_watch import ChangeProbe, ChangeWatcher
+from .change_watch import ChangeWatcher
 from .jobs import Job, JobContext, JobRunner
 from .message_bar import MessageBar
+from .panes.base import Pane
+from .panes.files import FilesPane
+from .panes.maintenance import MaintenancePane
+from .panes.metrics import MetricsPane
+from .panes.sandboxes import SandboxesPane
 from .resources import app_icon
-from .settings import add_recent, app_settings, clear_recent, recent_databases, remove_recent
+from .settings import (
+    add_recent,
+    app_settings,
+    clear_recent,
+    recent_databases,
+    remove_recent,
+)
 from .status import DatabaseStatus, DatabaseStatusBar, gather_status
 
 APP_TITLE = "sandbox-admin"
@@ -41,13 +56,12 @@ APP_TITLE = "sandbox-admin"
 DEMO_OPTIONS: dict[str, Any] = {}
 DB_FILTER = "SQLite databases (*.db *.sqlite *.sqlite3 *.db3);;All files (*)"
 
-#: Panes shown as tabs: (title, module under gui/panes, class). A missing module gives
-#: a placeholder tab for the required ones and no tab for the others.
-PANES: list[tuple[str, str, str, bool]] = [
-    ("Sandboxes", "sandboxes", "SandboxesPane", True),
-    ("Metrics", "metrics", "MetricsPane", False),
-    ("Files", "files", "FilesPane", False),
-    ("Maintenance", "maintenance", "MaintenancePane", False),
+#: Panes shown as tabs, in order: (title, class).
+PANES: list[tuple[str, type[Pane]]] = [
+    ("Sandboxes", SandboxesPane),
+    ("Metrics", MetricsPane),
+    ("Files", FilesPane),
+    ("Maintenance", MaintenancePane),
 ]
 
 
@@ -62,7 +76,7 @@ class Opened:
 
 
 def _demo_module() -> Any:
-    from ..storage import demo
+    from ..demo import generator as demo
 
     return demo
 
@@ -78,6 +92,7 @@ def open_job(path: Path, read_only: bool, demo: dict[str, Any] | None) -> Callab
             created = True
         ctx.check_cancelled()
         store = open_store(path, read_only=read_only)
+        store.backups_dir = paths.backups_dir()
         try:
             status = gather_status(store)
             probe = ChangeProbe(store)
@@ -98,27 +113,6 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.samefile(b)
     except OSError:
         return False
-
-
-class PlaceholderPane(QLabel):
-    """Stands in for a pane that is not there (yet)."""
-
-    message_requested = Signal(str, str, str)
-
-    def __init__(self, text: str, parent: QWidget | None = None) -> None:
-        super().__init__(text, parent)
-        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setWordWrap(True)
-        self.setStyleSheet("color: #666; padding: 24px;")
-
-    def set_store(self, store: Store | None) -> None:
-        pass
-
-    def refresh(self) -> None:
-        pass
-
-    def focus_filter(self) -> None:
-        pass
 
 
 class MainWindow(QMainWindow):
@@ -165,7 +159,7 @@ class MainWindow(QMainWindow):
         self.watcher.failed.connect(lambda e: self.message_bar.show_error(e, key="watch"))
         self.runner.job_finished.connect(self._job_finished)
 
-        self.panes: list[QWidget] = []
+        self.panes: list[Pane] = []
         self._install_panes()
         self._build_actions()
         self._build_menus()
@@ -175,22 +169,11 @@ class MainWindow(QMainWindow):
 
     # == building ======================================================================
     def _install_panes(self) -> None:
-        for title, module, cls, required in PANES:
-            try:
-                mod = importlib.import_module(f"{__package__}.panes.{module}")
-                pane = getattr(mod, cls)(self.runner, settings=self.settings)
-            except ModuleNotFoundError as exc:
-                if not required:
-                    continue
-                pane = PlaceholderPane(f"The {title} pane is not available in this build ({exc}).")
-            except Exception as exc:  # a broken pane must not take the window down
-                err = errors.translate(exc)
-                pane = PlaceholderPane(f"The {title} pane could not be loaded: {exc}")
-                QTimer.singleShot(0, lambda e=err: self.message_bar.show_error(e))
+        for title, cls in PANES:
+            pane = cls(self.runner, settings=self.settings)
             pane.message_requested.connect(self._pane_message)
-            replaced = getattr(pane, "database_replaced", None)
-            if replaced is not None:  # a restore or upgrade from a pane: everything reloads
-                replaced.connect(self._database_replaced)
+            # a restore or upgrade from a pane: everything reloads
+            pane.database_replaced.connect(self._database_replaced)
             self.panes.append(pane)
             self.tabs.addTab(pane, title)
 
@@ -432,7 +415,7 @@ class MainWindow(QMainWindow):
         self.runner.set_store(store)
         self.watcher.watch(probe)
         for pane in self.panes:
-            pane.set_store(store)  # type: ignore[attr-defined]
+            pane.set_store(store)
         self.status_bar.show_status(status)
         self._update_title()
         self._update_actions()
@@ -528,7 +511,7 @@ class MainWindow(QMainWindow):
 
     def focus_filter(self) -> None:
         pane = self.current_pane()
-        if pane is not None and hasattr(pane, "focus_filter"):
+        if pane is not None:
             pane.focus_filter()
 
     def _pane_message(self, level: str, text: str, detail: str) -> None:

@@ -6,15 +6,21 @@ the widgets only display the :class:`DatabaseStatus` it returns.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QStatusBar, QToolButton, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QStatusBar,
+    QToolButton,
+    QWidget,
+)
 from superqt import QElidingLabel
 
-from ..storage import Store, latest_version
+from ..storage import SQLITE_VERSION, Store, latest_version
 from . import display
 from .jobs import Job, JobRunner
 
@@ -52,7 +58,7 @@ def gather_status(store: Store) -> DatabaseStatus:
         pending=list(status.pending),
         unknown=list(status.unknown),
         journal_mode=store.journal_mode(),
-        sqlite_version=sqlite3.sqlite_version,
+        sqlite_version=SQLITE_VERSION,
         read_only=store.read_only,
         immutable=bool(store.db.immutable),
         notices=list(store.notices),
@@ -169,7 +175,7 @@ class DatabaseStatusBar(QStatusBar):
         self.size_label = _field(tip="Size of the database file (and its -wal file)")
         self.schema_label = _field(tip="Schema version of the database")
         self.journal_label = _field(tip="Journal mode")
-        self.sqlite_label = _field(f"SQLite {sqlite3.sqlite_version}", "SQLite library version")
+        self.sqlite_label = _field(f"SQLite {SQLITE_VERSION}", "SQLite library version")
         self.mode_label = _field()
         self.jobs = JobsIndicator(runner)
         self.addWidget(self.path_label, 1)

@@ -1,8 +1,12 @@
 """The storage core: open a SandboxRunner database safely and work with it.
 
-``open_store(path)`` is the only way in. It checks the file before SQLite touches it,
-refuses what is not a sandbox database with a clear error, opens read-only when the
-schema is newer than we know, and never writes unless a write is asked for.
+``open_store(path)`` is the way in (``create_store`` makes a new one). It checks the
+file before SQLite touches it, refuses what is not a sandbox database with a clear
+error, opens read-only when the schema is newer than we know, and never writes unless
+a write is asked for. See ``store.py``.
+
+This module is the public API: the GUI, the CLI, the demo generator and the benchmarks
+import from here. The heavier stores (numpy for metrics) load on first use.
 
 Thread use: the database is pooled; each thread gets its own connection. A worker
 thread should wrap its work in ``with store.connection():`` so that its connection
@@ -11,275 +15,71 @@ goes back to the pool afterwards.
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import contextmanager
-from functools import cached_property
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
-
-import peewee
+from importlib import import_module
+from typing import Any
 
 from . import errors
-from .database import (
-    FileInfo,
-    PoolConfig,
-    SandboxDatabase,
-    _writable_on_disk,
-    connect,
-    create_new,
-    inspect_file,
-)
-from .migrations import MigrationRunner, MigrationStatus, ProgressFn, latest_version
-from .models import Models, build_models
+from .database import SQLITE_VERSION, PoolConfig, library_versions
+from .fields import dumps_json, format_timestamp, is_zero_time, parse_timestamp, to_iso, utcnow
+from .migrations import MigrationStatus, by_version, latest_version
+from .store import Store, create_store, open_store
 
-if TYPE_CHECKING:  # the sub-stores import this module; import them lazily
-    from .backup import BackupManager
-    from .files import FileStore
-    from .maintenance import Maintenance
-    from .metrics import MetricsStore
-    from .sandboxes import SandboxStore
-
-__all__ = ["Store", "open_store", "create_store", "errors", "PoolConfig", "latest_version"]
-
-#: Tables every SandboxRunner database has; without them a file is not one.
-REQUIRED_TABLES = ("migrations", "sandboxes")
-#: FTS5 keeps its index in shadow tables; they are not counted as data.
-_SHADOW_SUFFIXES = ("_data", "_idx", "_docsize", "_config", "_content")
-
-
-class Store:
-    """One open sandbox database and the stores that work on it."""
-
-    def __init__(self, path: Path, db: SandboxDatabase, file_info: FileInfo | None) -> None:
-        self.path = path
-        self.db = db
-        self.file_info = file_info
-        self.models: Models = build_models(db)
-        self.notices: list[str] = []  # things to tell the person (e.g. why read-only)
-
-    # -- identity -----------------------------------------------------------------
-    @property
-    def read_only(self) -> bool:
-        return self.db.read_only
-
-    def __repr__(self) -> str:
-        mode = "read-only" if self.read_only else "read-write"
-        return f"<Store {self.path} {mode}>"
-
-    # -- connections and transactions ---------------------------------------------
-    @contextmanager
-    def connection(self) -> Iterator[None]:
-        """Use (and afterwards give back) this thread's pooled connection."""
-        if self.db.is_closed():
-            with self.db.connection_context():
-                yield
-        else:
-            yield
-
-    def transaction(self):  # type: ignore[no-untyped-def]
-        """``with store.transaction():`` - one transaction, rolled back on any error."""
-        return self.db.write_transaction()
-
-    def require_writable(self) -> None:
-        if self.read_only:
-            reason = f" ({self.notices[0]})" if self.notices else ""
-            raise errors.ReadOnly(
-                f"{self.path.name} is open read-only{reason}; reopen it for writing to change it."
-            )
-
-    def close(self) -> None:
-        self.db.close_all()
-
-    def __enter__(self) -> "Store":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # -- schema ---------------------------------------------------------------------
-    @property
-    def migrations(self) -> MigrationRunner:
-        return MigrationRunner(self.db)
-
-    def migration_status(self) -> MigrationStatus:
-        return self.migrations.status()
-
-    def schema_version(self) -> int:
-        return self.migration_status().current
-
-    def migrate(self, target: int | None = None, progress: ProgressFn | None = None) -> list[int]:
-        self.require_writable()
-        try:
-            return self.migrations.migrate_to(target, progress)
-        except (sqlite3.Error, peewee.PeeweeException) as exc:
-            raise errors.translate(exc, str(self.path)) from exc
-
-    def _tables(self) -> dict[str, bool]:
-        """User tables (name -> is virtual), without SQLite's internals and FTS5 shadows."""
-        rows = self.db.execute_sql(
-            "SELECT name, sql FROM sqlite_master WHERE type='table' ORDER BY name"
-        ).fetchall()
-        virtual = {n for n, sql in rows if sql and sql.upper().startswith("CREATE VIRTUAL TABLE")}
-        shadows = {v + s for v in virtual for s in _SHADOW_SUFFIXES}
-        return {n: n in virtual for n, _ in rows if not n.startswith("sqlite_") and n not in shadows}
-
-    def table_names(self) -> list[str]:
-        return list(self._tables())
-
-    def row_counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for name, is_virtual in self._tables().items():
-            if is_virtual:
-                continue
-            query = peewee.Table(name).select(peewee.fn.COUNT(peewee.SQL("*")))
-            counts[name] = int(query.bind(self.db).scalar() or 0)
-        return counts
-
-    def journal_mode(self) -> str:
-        if self.db.immutable:  # immutable=1 hides the mode; the header has it
-            return "wal" if self.file_info and self.file_info.wal_mode else "delete"
-        return str(self.db.execute_sql("PRAGMA journal_mode").fetchone()[0]).lower()
-
-    def has_fts5(self) -> bool:
-        row = self.db.execute_sql(
-            "SELECT 1 FROM pragma_compile_options WHERE compile_options = 'ENABLE_FTS5'"
-        ).fetchone()
-        return row is not None
-
-    def size_bytes(self) -> int:
-        try:
-            return self.path.stat().st_size
-        except OSError:
-            return 0
-
-    def info(self) -> dict[str, Any]:
-        """What this database is (``sandbox-admin info``)."""
-        status = self.migration_status()
-        return {
-            "path": str(self.path),
-            "schema_version": status.current,
-            "known_schema_version": latest_version(),
-            "pending_migrations": status.pending,
-            "tables": self.row_counts(),
-            "journal_mode": self.journal_mode(),
-            "size_bytes": self.size_bytes(),
-            "sqlite_version": sqlite3.sqlite_version,
-            "fts5": self.has_fts5(),
-            "read_only": self.read_only,
-            "notices": list(self.notices),
-            "problems": status.problems,
-        }
-
-    # -- the stores (imported lazily: they are built on this module) -------------------
-    @cached_property
-    def sandboxes(self) -> "SandboxStore":
-        from .sandboxes import SandboxStore
-
-        return SandboxStore(self)
-
-    @cached_property
-    def files(self) -> "FileStore":
-        from .files import FileStore
-
-        return FileStore(self)
-
-    @cached_property
-    def metrics(self) -> "MetricsStore":
-        from .metrics import MetricsStore
-
-        return MetricsStore(self)
-
-    @cached_property
-    def backups(self) -> "BackupManager":
-        from .backup import BackupManager
-
-        return BackupManager(self)
-
-    @cached_property
-    def maintenance(self) -> "Maintenance":
-        from .maintenance import Maintenance
-
-        return Maintenance(self)
+#: public name -> the submodule that defines it (imported when first asked for)
+_LAZY = {
+    # sandboxes
+    "SandboxStore": "sandboxes", "SandboxRecord": "sandboxes", "SandboxFilter": "sandboxes",
+    "Cursor": "sandboxes", "Page": "sandboxes", "AuditRecord": "sandboxes",
+    "Checkpoint": "sandboxes", "COLUMNS": "sandboxes", "SORTABLE": "sandboxes",
+    "UPDATABLE": "sandboxes", "ACTIONS": "sandboxes", "rfc3339": "sandboxes.audit",
+    "trusted_schema": "triggers",
+    # files
+    "FileStore": "files", "FileRecord": "files", "ContentStream": "files",
+    "VerifyResult": "files", "ExportResult": "files", "StorageStats": "files",
+    "SearchHit": "files", "SearchResult": "files", "SearchIndex": "files",
+    "snippet_html": "files", "snippet_plain": "files", "snippet_spans": "files",
+    "INDEX_LIMIT": "files", "CDCChunker": "files", "FixedChunker": "files",
+    "SNIFF_BYTES": "files.filetypes", "decode_text": "files.filetypes",
+    "looks_like_text": "files.filetypes", "to_fts_query": "files",
+    "ELLIPSIS": "files.search", "MARK_START": "files.search", "MARK_END": "files.search",
+    "PATH_WEIGHT": "files.search", "SNIPPET_TOKENS": "files.search",
+    # metrics
+    "MetricsStore": "metrics", "Sample": "metrics", "Series": "metrics",
+    "SeriesInfo": "metrics", "Points": "metrics", "MetricsRetention": "metrics",
+    "parse_duration": "metrics.rollups", "export_metrics": "metrics.export",
+    "METRIC_TYPES": "metrics", "DEFAULT_STATS": "metrics", "PERCENTILES": "metrics",
+    "step_seconds": "metrics", "DEFAULT_BUCKETS": "metrics", "write_csv": "metrics",
+    "write_json": "metrics", "write_prometheus": "metrics",
+    # backups
+    "BackupManager": "backup", "BackupInfo": "backup", "BackupResult": "backup",
+    "RestoreResult": "backup", "VerifyReport": "backup", "RetentionPolicy": "backup",
+    "BACKUP_API": "backup", "SNAPSHOT_COPY": "backup", "DEFAULT_PAGES_PER_STEP": "backup",
+    "fsync_file": "backup.files",
+    "Schedule": "backup", "ScheduledRun": "backup", "verify_backup": "backup",
+    "list_backups": "backup", "read_sidecar": "backup", "VERIFIED": "backup",
+    "UNVERIFIED": "backup", "BROKEN": "backup",
+    # maintenance
+    "Maintenance": "maintenance", "CheckReport": "maintenance",
+    "DatabaseStats": "maintenance", "VacuumReport": "maintenance",
+    "CheckpointResult": "maintenance",
+    # change detection
+    "ChangeProbe": "changes",
+}
+#: names that differ from the defining module's (metrics and backups each have a RetentionPolicy)
+_RENAMED = {"MetricsRetention": "RetentionPolicy", "export_metrics": "export"}
 
 
-def _check_is_sandbox_db(store: Store) -> None:
-    try:
-        names = set(store.table_names())
-    except (sqlite3.Error, peewee.PeeweeException) as exc:
-        raise errors.translate(exc, str(store.path)) from exc
-    missing = [t for t in REQUIRED_TABLES if t not in names]
-    if missing:
-        what = "an empty SQLite database" if not names else "an SQLite database"
-        raise errors.NotASandboxDatabase(
-            f"{store.path} is {what} but not a SandboxRunner one (no "
-            f"{' or '.join(missing)} table). Choose the server's sandbox_runner.db."
-        )
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), _RENAMED.get(name, name))
+    globals()[name] = value
+    return value
 
 
-def open_store(
-    path: str | Path,
-    *,
-    read_only: bool = False,
-    create: bool = False,
-    pool: PoolConfig = PoolConfig(),
-) -> Store:
-    """Open a sandbox database; see the module docstring for the guarantees.
-
-    ``create=True`` makes a new database at the latest schema when ``path`` does not
-    exist. A database whose schema is newer than ours opens read-only, with a notice.
-    """
-    p = Path(path).expanduser()
-    if create and not p.exists():
-        return create_store(p, pool=pool)
-    info = inspect_file(p)
-    if not read_only and not (_writable_on_disk(p) and _writable_on_disk(p.parent)):
-        raise errors.ReadOnly(
-            f"{p} is read-only on disk (or its folder is), so it cannot be opened for "
-            "writing. Open it read-only (--read-only), or make it writable."
-        )
-    store = _open_checked(p, info, read_only=read_only, pool=pool)
-    status = store.migration_status()
-    if status.too_new and not read_only:
-        store.close()
-        store = _open_checked(p, info, read_only=True, pool=pool)
-        store.notices.append(
-            f"schema version {max(status.unknown)} is newer than this sandbox-admin knows "
-            f"({latest_version()}): opened read-only. Upgrade sandbox-admin to change it."
-        )
-    elif status.too_new:
-        store.notices.append(
-            f"schema version {max(status.unknown)} is newer than this sandbox-admin knows "
-            f"({latest_version()}); only reading is safe."
-        )
-    if status.problems:
-        store.notices.extend(status.problems)
-    return store
-
-
-def _open_checked(p: Path, info: FileInfo, *, read_only: bool, pool: PoolConfig) -> Store:
-    db = connect(info, read_only=read_only, pool=pool)
-    store = Store(p, db, info)
-    try:
-        db.connect()
-        _check_is_sandbox_db(store)
-        store.migration_status()  # reads the migrations table: fails early if unreadable
-    except (sqlite3.Error, peewee.PeeweeException) as exc:
-        db.close_all()
-        raise errors.translate(exc, str(p)) from exc
-    except BaseException:
-        db.close_all()
-        raise
-    return store
-
-
-def create_store(path: str | Path, *, pool: PoolConfig = PoolConfig()) -> Store:
-    """A new database at ``path`` with every migration applied."""
-    p = Path(path).expanduser()
-    db = create_new(p, pool=pool)
-    store = Store(p, db, None)
-    try:
-        store.migrate()
-    except BaseException:
-        db.close_all()
-        raise
-    return store
+__all__ = [
+    "SQLITE_VERSION", "MigrationStatus", "PoolConfig", "Store", "by_version", "create_store",
+    "dumps_json", "errors", "format_timestamp", "is_zero_time", "latest_version", "library_versions",
+    "parse_timestamp", "to_iso", "utcnow",
+    "open_store", *sorted(_LAZY),
+]

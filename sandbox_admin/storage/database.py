@@ -264,6 +264,58 @@ class SandboxDatabase(PooledSqliteDatabase):
         return int(self.execute_sql("PRAGMA data_version").fetchone()[0])
 
 
+#: The SQLite library this process runs (for status bars and About boxes).
+SQLITE_VERSION = sqlite3.sqlite_version
+
+
+def library_versions() -> dict[str, str]:
+    """The storage libraries in use, by name (SQLite, Peewee)."""
+    return {"SQLite": sqlite3.sqlite_version, "Peewee": peewee.__version__}
+
+
+def raw_connection(uri: str, *, timeout_s: float = 5.0, query_only: bool = False) -> sqlite3.Connection:
+    """A connection outside the pool, for what Peewee cannot do (the backup API, PRAGMAs
+    on a connection of our own, change polling). The defensive pragmas are set here, in
+    one place: no SQL functions from the schema (``trusted_schema=OFF``), no extension
+    loading (never enabled), autocommit (``isolation_level=None``) so that transactions
+    are explicit. ``query_only`` makes the connection refuse any write.
+    """
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=timeout_s,
+                           check_same_thread=False)
+    try:
+        conn.execute("PRAGMA trusted_schema=OFF")
+        if query_only:
+            conn.execute("PRAGMA query_only=1")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+#: FTS5 keeps its index in shadow tables; they are not counted as data.
+_SHADOW_SUFFIXES = ("_data", "_idx", "_docsize", "_config", "_content")
+
+
+def user_tables(db: peewee.Database) -> dict[str, bool]:
+    """User tables (name -> is virtual), without SQLite's internals and FTS5 shadows."""
+    rows = db.execute_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type='table' ORDER BY name"
+    ).fetchall()
+    virtual = {n for n, sql in rows if sql and sql.upper().startswith("CREATE VIRTUAL TABLE")}
+    shadows = {v + s for v in virtual for s in _SHADOW_SUFFIXES}
+    return {n: n in virtual for n, _ in rows if not n.startswith("sqlite_") and n not in shadows}
+
+
+def row_counts(db: peewee.Database) -> dict[str, int]:
+    """Rows per user table (virtual tables left out)."""
+    counts: dict[str, int] = {}
+    for name, is_virtual in user_tables(db).items():
+        if not is_virtual:
+            query = peewee.Table(name).select(peewee.fn.COUNT(peewee.SQL("*")))
+            counts[name] = int(query.bind(db).scalar() or 0)
+    return counts
+
+
 def connect(info: FileInfo, *, read_only: bool, pool: PoolConfig = PoolConfig()) -> SandboxDatabase:
     """A database for an inspected file.
 

@@ -7,8 +7,10 @@ it in its message bar with ``error.detail`` behind a "Details" button.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
-from typing import Any
+from contextlib import ContextDecorator
+from typing import Any, Callable, TypeVar
 
 import peewee
 
@@ -157,3 +159,41 @@ def translate(exc: BaseException, path: str = "") -> StorageError:
     if isinstance(exc, OSError):
         return StorageError(f"Cannot access{where}: {exc.strerror or exc}", detail=text)
     return StorageError(f"Unexpected error{where}: {text}", detail=repr(exc))
+
+
+#: The low-level errors that :func:`translate` turns into ours.
+DB_ERRORS = (sqlite3.Error, peewee.PeeweeException)
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+class translated(ContextDecorator):
+    """The one guard: database (and, with ``os_errors``, OS) errors raised inside become
+    the :class:`StorageError` a person should see; ours pass through unchanged.
+
+    ``with errors.translated(path): ...`` or ``@errors.translated(path)``; for methods of
+    a store, :meth:`translated.method` takes the path from ``self.store.path``.
+    """
+
+    def __init__(self, path: object = "", *, os_errors: bool = False) -> None:
+        self.path = path
+        self.catch: tuple[type[BaseException], ...] = DB_ERRORS + ((OSError,) if os_errors else ())
+
+    def __enter__(self) -> "translated":
+        return self
+
+    def __exit__(self, typ: Any, exc: BaseException | None, tb: Any) -> bool:
+        if exc is not None and not isinstance(exc, StorageError) and isinstance(exc, self.catch):
+            raise translate(exc, str(self.path)) from exc
+        return False
+
+    @staticmethod
+    def method(func: _F) -> _F:
+        """Decorate a store method (an object with ``self.store.path``)."""
+
+        @functools.wraps(func)
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with translated(self.store.path):
+                return func(self, *args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]

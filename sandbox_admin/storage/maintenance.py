@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any, Callable
 import peewee
 
 from . import errors
+from .database import raw_connection
 
 if TYPE_CHECKING:
-    from . import Store
+    from .store import Store
 
 
 # -- VACUUM, optimize, checkpoints, statistics ---------------------------------------------
@@ -130,10 +131,7 @@ class _Housekeeping:
     db: Any
 
     def _own_connection(self, timeout_s: float) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.db.database, uri=True, isolation_level=None,
-                               timeout=timeout_s, check_same_thread=False)
-        conn.execute("PRAGMA trusted_schema=OFF")
-        return conn
+        return raw_connection(self.db.database, timeout_s=timeout_s)
 
     def _wal_path(self) -> Path:
         return Path(f"{self.store.path}-wal")

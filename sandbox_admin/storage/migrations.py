@@ -19,11 +19,23 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence, Union
 
 import peewee
-from peewee import SQL, FloatField, IntegerField
 from playhouse.migrate import SqliteMigrator
 
 from . import errors
 from .fields import GoTimestampField, utcnow
+from .go_schema import (
+    V1_INDEXES,
+    V1_TABLES,
+    V1_TRIGGERS_AND_FTS,
+    V2_INDEXES,
+    V3_COLUMNS,
+    V3_INDEXES,
+    V4_INDEXES,
+    V5_INDEXES,
+    V6_INDEXES,
+    create_indexes,
+    drop_indexes,
+)
 
 
 @dataclass(frozen=True)
@@ -70,195 +82,11 @@ def _describe(step: Step) -> str:
     return re.sub(r"\s+", " ", step).strip()
 
 
-def _default(sql_type_field: peewee.Field, default: str) -> peewee.Field:
-    sql_type_field.constraints = [SQL(f"DEFAULT {default}")]
-    return sql_type_field
-
-
-# --- version 1: the Go server's initial schema ---------------------------------------
-
-_V1_TABLES = [
-    """CREATE TABLE IF NOT EXISTS migrations (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        version INTEGER UNIQUE NOT NULL,
-        applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
-        description TEXT
-    )""",
-    """CREATE TABLE sandboxes (
-        id TEXT PRIMARY KEY,
-        container_id TEXT,
-        status TEXT NOT NULL,
-        working_dir TEXT,
-        environment TEXT, -- JSON
-        created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
-        updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
-        config TEXT, -- JSON
-        metadata TEXT, -- JSON
-        version INTEGER DEFAULT 1,
-        deleted_at TIMESTAMP NULL,
-        recovery_data TEXT -- JSON for recovery information
-    )""",
-    """CREATE TABLE file_metadata (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        sandbox_id TEXT NOT NULL,
-        file_path TEXT NOT NULL,
-        checksum TEXT,
-        size_bytes INTEGER,
-        mime_type TEXT,
-        created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
-        updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
-        version INTEGER DEFAULT 1,
-        parent_file_id INTEGER,
-        metadata TEXT, -- JSON for additional metadata
-        search_content TEXT, -- For full-text search
-        access_count INTEGER DEFAULT 0,
-        last_accessed TIMESTAMP,
-        deleted_at TIMESTAMP NULL,
-        FOREIGN KEY (sandbox_id) REFERENCES sandboxes(id) ON DELETE CASCADE,
-        FOREIGN KEY (parent_file_id) REFERENCES file_metadata(id)
-    )""",
-    """CREATE TABLE metrics (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        metric_name TEXT NOT NULL,
-        metric_type TEXT NOT NULL, -- counter, gauge, histogram
-        labels TEXT, -- JSON for labels
-        value REAL NOT NULL,
-        timestamp TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
-        sandbox_id TEXT,
-        aggregation_period TEXT, -- raw, 1m, 5m, 1h, 1d
-        FOREIGN KEY (sandbox_id) REFERENCES sandboxes(id) ON DELETE CASCADE
-    )""",
-    """CREATE TABLE audit_trail (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        entity_type TEXT NOT NULL,
-        entity_id TEXT NOT NULL,
-        action TEXT NOT NULL,
-        old_data TEXT, -- JSON
-        new_data TEXT, -- JSON
-        user_id TEXT,
-        timestamp TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
-        metadata TEXT -- JSON for additional context
-    )""",
-    """CREATE TABLE file_chunks (
-        chunk_hash TEXT PRIMARY KEY,
-        data BLOB NOT NULL,
-        size_bytes INTEGER NOT NULL,
-        ref_count INTEGER DEFAULT 1,
-        created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP
-    )""",
-    """CREATE TABLE file_chunk_refs (
-        file_id INTEGER NOT NULL,
-        chunk_hash TEXT NOT NULL,
-        chunk_order INTEGER NOT NULL,
-        PRIMARY KEY (file_id, chunk_hash, chunk_order),
-        FOREIGN KEY (file_id) REFERENCES file_metadata(id) ON DELETE CASCADE,
-        FOREIGN KEY (chunk_hash) REFERENCES file_chunks(chunk_hash) ON DELETE CASCADE
-    )""",
-]
-
-_V1_INDEXES = {
-    "idx_sandboxes_status": "sandboxes(status)",
-    "idx_sandboxes_created_at": "sandboxes(created_at)",
-    "idx_sandboxes_updated_at": "sandboxes(updated_at)",
-    "idx_sandboxes_deleted_at": "sandboxes(deleted_at)",
-    "idx_file_metadata_sandbox_id": "file_metadata(sandbox_id)",
-    "idx_file_metadata_path": "file_metadata(file_path)",
-    "idx_file_metadata_checksum": "file_metadata(checksum)",
-    "idx_file_metadata_created_at": "file_metadata(created_at)",
-    "idx_file_metadata_deleted_at": "file_metadata(deleted_at)",
-    "idx_metrics_name_timestamp": "metrics(metric_name, timestamp)",
-    "idx_metrics_sandbox_timestamp": "metrics(sandbox_id, timestamp)",
-    "idx_metrics_type_period": "metrics(metric_type, aggregation_period)",
-    "idx_audit_trail_entity": "audit_trail(entity_type, entity_id)",
-    "idx_audit_trail_timestamp": "audit_trail(timestamp)",
-}
-
-_V1_TRIGGERS_AND_FTS = [
-    """CREATE TRIGGER update_sandboxes_updated_at
-        AFTER UPDATE ON sandboxes
-        FOR EACH ROW
-        WHEN NEW.updated_at = OLD.updated_at
-    BEGIN
-        UPDATE sandboxes SET updated_at = CURRENT_TIMESTAMP WHERE id = NEW.id;
-    END""",
-    """CREATE TRIGGER update_file_metadata_updated_at
-        AFTER UPDATE ON file_metadata
-        FOR EACH ROW
-        WHEN NEW.updated_at = OLD.updated_at
-    BEGIN
-        UPDATE file_metadata SET updated_at = CURRENT_TIMESTAMP WHERE id = NEW.id;
-    END""",
-    """CREATE VIRTUAL TABLE file_search_fts USING fts5(
-        file_path,
-        search_content,
-        content='file_metadata',
-        content_rowid='id'
-    )""",
-    """CREATE TRIGGER file_metadata_ai AFTER INSERT ON file_metadata BEGIN
-        INSERT INTO file_search_fts(rowid, file_path, search_content)
-        VALUES (new.id, new.file_path, new.search_content);
-    END""",
-    """CREATE TRIGGER file_metadata_ad AFTER DELETE ON file_metadata BEGIN
-        INSERT INTO file_search_fts(file_search_fts, rowid, file_path, search_content)
-        VALUES('delete', old.id, old.file_path, old.search_content);
-    END""",
-    """CREATE TRIGGER file_metadata_au AFTER UPDATE ON file_metadata BEGIN
-        INSERT INTO file_search_fts(file_search_fts, rowid, file_path, search_content)
-        VALUES('delete', old.id, old.file_path, old.search_content);
-        INSERT INTO file_search_fts(rowid, file_path, search_content)
-        VALUES (new.id, new.file_path, new.search_content);
-    END""",
-]
-
-
-def _create_indexes(indexes: dict[str, str]) -> list[str]:
-    return [f"CREATE INDEX IF NOT EXISTS {name} ON {target}" for name, target in indexes.items()]
-
-
-def _drop_indexes(indexes: dict[str, str]) -> list[str]:
-    return [f"DROP INDEX IF EXISTS {name}" for name in indexes]
-
-
-_V2_INDEXES = {
-    "idx_sandboxes_container_id": "sandboxes(container_id)",
-    "idx_file_metadata_mime_type": "file_metadata(mime_type)",
-    "idx_file_metadata_size": "file_metadata(size_bytes)",
-    "idx_metrics_labels": "metrics(labels)",
-    "idx_audit_trail_user": "audit_trail(user_id)",
-}
-
-_V3_COLUMNS = [
-    ("cpu_usage_seconds", lambda: _default(FloatField(null=True), "0")),
-    ("memory_usage_bytes", lambda: _default(IntegerField(null=True), "0")),
-    ("disk_usage_bytes", lambda: _default(IntegerField(null=True), "0")),
-    ("network_rx_bytes", lambda: _default(IntegerField(null=True), "0")),
-    ("network_tx_bytes", lambda: _default(IntegerField(null=True), "0")),
-    ("last_resource_update", lambda: GoTimestampField(null=True)),
-]
-_V3_INDEXES = {"idx_sandboxes_resource_update": "sandboxes(last_resource_update)"}
-
-_V4_INDEXES = {
-    "idx_file_content_cache_hash": "file_content_cache(content_hash)",
-    "idx_file_content_cache_accessed": "file_content_cache(last_accessed)",
-}
-_V5_INDEXES = {
-    "idx_sandbox_templates_name": "sandbox_templates(name)",
-    "idx_sandbox_templates_usage": "sandbox_templates(usage_count DESC)",
-    "idx_sandbox_templates_default": "sandbox_templates(is_default)",
-}
-_V6_INDEXES = {
-    "idx_workflow_executions_status": "workflow_executions(status)",
-    "idx_workflow_executions_sandbox": "workflow_executions(sandbox_id)",
-    "idx_workflow_executions_started": "workflow_executions(started_at)",
-    "idx_workflow_steps_execution": "workflow_steps(execution_id)",
-    "idx_workflow_steps_status": "workflow_steps(status)",
-}
-
 MIGRATIONS: list[Migration] = [
     Migration(
         1,
         "Initial schema",
-        up=[*_V1_TABLES, *_create_indexes(_V1_INDEXES), *_V1_TRIGGERS_AND_FTS],
+        up=[*V1_TABLES, *create_indexes(V1_INDEXES), *V1_TRIGGERS_AND_FTS],
         down=[
             "DROP TRIGGER IF EXISTS file_metadata_au",
             "DROP TRIGGER IF EXISTS file_metadata_ad",
@@ -278,19 +106,19 @@ MIGRATIONS: list[Migration] = [
     Migration(
         2,
         "Add performance indexes for common queries",
-        up=_create_indexes(_V2_INDEXES),
-        down=[Op("drop_index", ("sandboxes", name)) for name in _V2_INDEXES],
+        up=create_indexes(V2_INDEXES),
+        down=[Op("drop_index", ("sandboxes", name)) for name in V2_INDEXES],
     ),
     Migration(
         3,
         "Add resource tracking columns to sandboxes table",
         up=[
-            *(Op("add_column", ("sandboxes", name, make())) for name, make in _V3_COLUMNS),
-            *_create_indexes(_V3_INDEXES),
+            *(Op("add_column", ("sandboxes", name, make())) for name, make in V3_COLUMNS),
+            *create_indexes(V3_INDEXES),
         ],
         down=[
-            *(Op("drop_index", ("sandboxes", name)) for name in _V3_INDEXES),
-            *(Op("drop_column", ("sandboxes", name)) for name, _ in reversed(_V3_COLUMNS)),
+            *(Op("drop_index", ("sandboxes", name)) for name in V3_INDEXES),
+            *(Op("drop_column", ("sandboxes", name)) for name, _ in reversed(V3_COLUMNS)),
         ],
     ),
     Migration(
@@ -307,9 +135,9 @@ MIGRATIONS: list[Migration] = [
                 last_accessed TIMESTAMP,
                 FOREIGN KEY (file_id) REFERENCES file_metadata(id) ON DELETE CASCADE
             )""",
-            *_create_indexes(_V4_INDEXES),
+            *create_indexes(V4_INDEXES),
         ],
-        down=[*_drop_indexes(_V4_INDEXES), "DROP TABLE IF EXISTS file_content_cache"],
+        down=[*drop_indexes(V4_INDEXES), "DROP TABLE IF EXISTS file_content_cache"],
     ),
     Migration(
         5,
@@ -331,9 +159,9 @@ MIGRATIONS: list[Migration] = [
                 is_default BOOLEAN DEFAULT FALSE,
                 tags TEXT -- JSON array for categorization
             )""",
-            *_create_indexes(_V5_INDEXES),
+            *create_indexes(V5_INDEXES),
         ],
-        down=[*_drop_indexes(_V5_INDEXES), "DROP TABLE IF EXISTS sandbox_templates"],
+        down=[*drop_indexes(V5_INDEXES), "DROP TABLE IF EXISTS sandbox_templates"],
     ),
     Migration(
         6,
@@ -370,10 +198,10 @@ MIGRATIONS: list[Migration] = [
                 retry_count INTEGER DEFAULT 0,
                 FOREIGN KEY (execution_id) REFERENCES workflow_executions(id) ON DELETE CASCADE
             )""",
-            *_create_indexes(_V6_INDEXES),
+            *create_indexes(V6_INDEXES),
         ],
         down=[
-            *_drop_indexes(_V6_INDEXES),
+            *drop_indexes(V6_INDEXES),
             "DROP TABLE IF EXISTS workflow_steps",
             "DROP TABLE IF EXISTS workflow_executions",
         ],

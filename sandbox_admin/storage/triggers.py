@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Iterator
 from . import errors
 
 if TYPE_CHECKING:
-    from . import Store
+    from .store import Store
 
 _TRIGGER_NAME = re.compile(r"CREATE\s+TRIGGER\s+(?:IF\s+NOT\s+EXISTS\s+)?[\"'`\[]?(\w+)", re.IGNORECASE)
 

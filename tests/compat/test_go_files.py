@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sandbox_admin.storage import open_store
-from sandbox_admin.storage.files import go_default_checksum
+from sandbox_admin.storage.files.store import go_default_checksum
 
 
 def _ro(path: Path) -> sqlite3.Connection:

@@ -12,8 +12,8 @@ import pytest
 
 from sandbox_admin.storage import open_store
 from sandbox_admin.storage.fields import loads_json, parse_timestamp
-from sandbox_admin.storage.metrics import Sample
-from sandbox_admin.storage.metrics_sql import EPOCH
+from sandbox_admin.storage.metrics.sql import EPOCH
+from sandbox_admin.storage.metrics.store import Sample
 from tests.conftest import GO_FIXTURE, sha256_file
 
 

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 from sandbox_admin.storage import open_store
 from sandbox_admin.storage.fields import parse_timestamp
-from sandbox_admin.storage.sandboxes import COLUMNS, SandboxFilter
+from sandbox_admin.storage.sandboxes.store import COLUMNS, SandboxFilter
 from tests.conftest import sha256_file
 
 UTC = timezone.utc
@@ -177,7 +177,7 @@ def test_migrated_go_database_lists_the_same(go_store):
 
 
 def test_listing_without_json_has_the_same_rows_minus_the_json(go_store):
-    from sandbox_admin.storage.sandboxes import SandboxFilter
+    from sandbox_admin.storage.sandboxes.store import SandboxFilter
 
     flt = SandboxFilter(include_deleted=True)
     full = go_store.sandboxes.page(flt, limit=100).rows

@@ -378,7 +378,7 @@ def test_db_argument_with_read_only(qtbot, own_home, go_db):
 
 def test_reopening_the_open_file_closes_it_before_reading_its_header(qtbot, window, go_db, monkeypatch):
     """No open()/close() of a file whose SQLite locks this process holds (howtocorrupt 2.2)."""
-    import sandbox_admin.storage as storage
+    import sandbox_admin.storage.store as storage
 
     open_and_wait(qtbot, window, go_db)
     first = window.store

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QMessageBox
 from sandbox_admin.gui.panes.maintenance import MaintenancePane
 from sandbox_admin.gui.panes.maintenance_views import BackupTable
 from sandbox_admin.storage import open_store
-from sandbox_admin.storage.backup import BROKEN, VERIFIED
+from sandbox_admin.storage.backup.manager import BROKEN, VERIFIED
 from sandbox_admin.storage.migrations import latest_version
 
 WAIT = 15000
@@ -199,7 +199,7 @@ def test_cancelling_the_confirmation_changes_nothing(qtbot, opened, go_db):
     con.close()
     count = raw(go_db, "SELECT count(*) FROM metrics")
     pane.backup_table.select_path(backup)
-    box = pane.restore_selected()
+    box = pane.backups.restore_selected()
     assert box is not None
     box.button(QMessageBox.StandardButton.Cancel).click()
     assert pane.current_dialog() is None
@@ -288,7 +288,7 @@ def test_automatic_backups_persist_and_run_through_the_runner(qtbot, opened, set
     assert int(settings.value("maintenance/auto_hours")) == 6
     assert int(settings.value("maintenance/auto_keep")) == 2
     # not due again: the next run makes no backup
-    assert finish(qtbot, pane, "auto-backup", pane.run_auto_backup)
+    assert finish(qtbot, pane, "auto-backup", pane.backups.run_auto_backup)
     assert not pane.last_scheduled.ran
     # a new pane reads the settings back, and asks at once when a database is opened
     other = MaintenancePane(pane.runner, settings=settings)
@@ -329,7 +329,7 @@ def test_cancel_stops_a_backup_and_leaves_no_file(qtbot, opened, backups):
     blocker = pane.runner.submit(lambda ctx: release.wait(10), name="Hold the gate", exclusive=True,
                                  store=None)
     try:
-        job = pane.back_up()
+        job = pane.backups.back_up()
         assert job is not None and job.state == "pending"
         assert pane.progress_row.isVisibleTo(pane) and pane.cancel_button.isEnabled()
         assert finish(qtbot, pane, "backup", pane.cancel_button.click) is False
@@ -392,5 +392,5 @@ def test_a_failing_automatic_backup_is_announced_once(qtbot, opened, tmp_path):
     assert "failed" in pane.auto_status.text() and pane.auto_status.toolTip()
     assert len(messages) == 1 and messages[0][0] == "error"
     assert "is a file, not a folder" in messages[0][1]
-    assert finish(qtbot, pane, "auto-backup", pane.run_auto_backup) is False
+    assert finish(qtbot, pane, "auto-backup", pane.backups.run_auto_backup) is False
     assert len(messages) == 1  # the retry fails quietly

@@ -8,14 +8,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 import pyqtgraph as pg
+import pytest
 from PySide6.QtCore import QSettings, Qt
 
 from sandbox_admin.gui.jobs import JobRunner
 from sandbox_admin.gui.panes.metrics import ALL_SANDBOXES, MetricsPane
 from sandbox_admin.storage import create_store, open_store
-from sandbox_admin.storage.metrics import Sample
+from sandbox_admin.storage.metrics.store import Sample
 
 WAIT = 15000
 ZOOM_WAIT = 400  # longer than the zoom debounce: lets a (wrong) re-query start
@@ -114,7 +114,7 @@ def test_sandbox_filter_narrows_to_one_curve(qtbot, pane, runner, store):
     assert pane.answer.request.sandbox_id == sid
     assert pane.answer.request.known is not None  # the metric's series were listed once, not again
     assert len(plotted_items(pane)) == 1 and pane.answer.series[0].sandbox_id == sid
-    first, last = store.metrics.series("cpu_usage", sandbox_id=sid)[0].first, store.metrics.extent("cpu_usage")[1]
+    first = store.metrics.series("cpu_usage", sandbox_id=sid)[0].first
     x0, _ = pane.visible_x_range()
     assert x0 == pytest.approx(first.timestamp(), abs=1)  # "All data" of one sandbox: its own extent
     pane.sandbox_combo.setCurrentIndex(0)
@@ -174,7 +174,7 @@ def test_presets_and_empty_range(qtbot, pane, runner, store):
     assert "Select a metric" in pane.empty_text()
 
 
-def test_thirty_day_chart_from_rollups_is_fast(qtbot, pane, runner, tmp_path: Path):
+def test_thirty_day_chart_reads_rollups_and_lists_series_once(qtbot, pane, runner, tmp_path: Path):
     store = create_store(tmp_path / "big.db")
     try:
         S = store.models.Sandbox
@@ -208,7 +208,7 @@ def test_thirty_day_chart_from_rollups_is_fast(qtbot, pane, runner, tmp_path: Pa
         print(f"30-day chart of 200k samples (rollups): {took:.3f} s, {pane.answer.seconds:.3f} s in the worker")
         assert len(plotted_items(pane)) == 10
         assert pane.answer.series[0].source.startswith("rollup")
-        assert took < 1.5, took  # ~1 s target; margin for a busy shared machine
+        # how long it takes is measured in benchmarks/ (as a ratio), not asserted here
         # the series are listed once; a preset afterwards is only the chart query
         began = time.perf_counter()
         pane.preset_buttons["30 d"].click()
@@ -216,7 +216,8 @@ def test_thirty_day_chart_from_rollups_is_fast(qtbot, pane, runner, tmp_path: Pa
         again = time.perf_counter() - began
         print(f"30 d preset afterwards: {again:.3f} s, {pane.answer.seconds:.3f} s in the worker")
         assert pane.answer.request.preset == "30 d" and len(plotted_items(pane)) == 10
-        assert again < 0.6, again
+        assert pane.answer.request.known is not None  # the series listing was not run again
+        assert pane.answer.series[0].source.startswith("rollup")
         assert sum(int(pane.table.item(r, 1).data(Qt.ItemDataRole.UserRole))
                    for r in range(pane.table.rowCount())) == 10 * n_per
     finally:

@@ -307,7 +307,7 @@ def test_purge_deleted_older_than_n_days(qtbot, opened, go_db, go_counts):
     with qtbot.waitSignal(pane.action_finished, timeout=WAIT,
                           check_params_cb=lambda name, ok: name == "purge" and ok):
         answer(qtbot, pane, "Purge")
-    assert sorted(pane.last_purged) == deleted
+    assert sorted(pane.sandbox_actions.last_purged) == deleted
     assert raw(go_db, "SELECT count(*) FROM sandboxes WHERE deleted_at IS NOT NULL") == [(0,)]
     assert not set(deleted) & set(ids(pane))
     info = [m for m in messages if m[0] == "info" and m[1].startswith("Purged")]
@@ -323,7 +323,7 @@ def test_read_only_store_disables_actions_with_reason(qtbot, pane, go_db, runner
         for act in pane.write_actions:
             assert not act.isEnabled()
             assert "read-only" in act.toolTip()
-        pane.soft_delete()  # the shortcut path does nothing either
+        pane.sandbox_actions.soft_delete()  # the shortcut path does nothing either
         assert pane.current_dialog() is None
         assert "read-only" in pane.headline.text()
     finally:

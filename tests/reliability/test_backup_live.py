@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from sandbox_admin.storage import open_store
-from sandbox_admin.storage.backup import BACKUP_API, verify_backup
+from sandbox_admin.storage.backup.manager import BACKUP_API, verify_backup
 from tests.conftest import ROOT
 from tests.reliability.dbtools import make_sandbox_db
 

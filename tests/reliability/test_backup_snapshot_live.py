@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from sandbox_admin.storage import backup_snapshot as snapshot
 from sandbox_admin.storage import open_store
-from sandbox_admin.storage.backup import SNAPSHOT_COPY, verify_backup
+from sandbox_admin.storage.backup import snapshot
+from sandbox_admin.storage.backup.manager import SNAPSHOT_COPY, verify_backup
 from tests.reliability.dbtools import file_digest, make_sandbox_db
 from tests.reliability.test_backup_live import SEQ_SQL, Writer, _seq
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from sandbox_admin.storage import open_store
-from sandbox_admin.storage.backup import VERIFIED, list_backups
+from sandbox_admin.storage.backup.manager import VERIFIED, list_backups
 from tests.conftest import ROOT
 from tests.reliability.dbtools import file_digest, last_audit, make_sandbox_db
 
@@ -55,7 +55,7 @@ class Pair:
     """Two databases A and B, each with a verified backup, and their digests."""
 
     def __init__(self, root: Path) -> None:
-        from sandbox_admin.storage.backup_files import verify_backup
+        from sandbox_admin.storage.backup.files import verify_backup
 
         self.templates = {
             "A": make_sandbox_db(root / "a.db", seed=21, sandboxes=6, metrics=800, blob_kib=2560),

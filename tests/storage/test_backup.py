@@ -16,21 +16,25 @@ from pathlib import Path
 import pytest
 
 from sandbox_admin.storage import errors, latest_version, open_store
-from sandbox_admin.storage.backup import (
+from sandbox_admin.storage.backup.files import (
+    read_sidecar,
+    remove_stale_partials,
+    sidecar_path,
+)
+from sandbox_admin.storage.backup.manager import (
     BROKEN,
     UNVERIFIED,
     VERIFIED,
     BackupInfo,
     RetentionPolicy,
     Schedule,
+    _publish,
     backup_name,
     list_backups,
     parse_backup_name,
     verify_backup,
 )
-from sandbox_admin.storage.backup import _publish  # the collision-free naming itself
-from sandbox_admin.storage.backup_files import read_sidecar, remove_stale_partials, sidecar_path
-from sandbox_admin.storage.backup_policy import plan_retention
+from sandbox_admin.storage.backup.policy import plan_retention
 from tests.conftest import GO_FIXTURE, sha256_file
 from tests.reliability.dbtools import file_digest, last_audit, make_sandbox_db
 
@@ -111,9 +115,14 @@ def test_backup_is_verified_described_and_equal_to_the_source(live, bdir):
     assert sorted(p.name for p in bdir.iterdir()) == [result.path.name, sidecar_path(result.path).name]
 
 
-def test_backup_defaults_to_the_platform_backups_folder(live, _isolated_home):
-    result = _make_backup(live, None)
-    assert result.path.parent == _isolated_home / "data" / "backups"
+def test_backup_defaults_to_the_folder_its_caller_chose(live, tmp_path):
+    """Storage knows no platform folders: the app or the CLI sets ``store.backups_dir``."""
+    with open_store(live) as store:
+        with pytest.raises(errors.InvalidInput, match="No backups folder"):
+            store.backups.create()
+        store.backups_dir = tmp_path / "chosen"
+        result = store.backups.create()
+    assert result.path.parent == tmp_path / "chosen"
 
 
 def test_backup_of_a_read_only_store(go_fixture, bdir):

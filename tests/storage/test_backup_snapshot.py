@@ -16,10 +16,14 @@ from pathlib import Path
 import pytest
 
 from sandbox_admin.storage import errors, open_store
-from sandbox_admin.storage import backup_snapshot as snapshot
-from sandbox_admin.storage.backup import BACKUP_API, SNAPSHOT_COPY, verify_backup
-from sandbox_admin.storage.backup_files import read_sidecar
-from sandbox_admin.storage._filecopy import RangeCopier, open_pair
+from sandbox_admin.storage.backup import snapshot
+from sandbox_admin.storage.backup.filecopy import RangeCopier, open_pair
+from sandbox_admin.storage.backup.files import read_sidecar
+from sandbox_admin.storage.backup.manager import (
+    BACKUP_API,
+    SNAPSHOT_COPY,
+    verify_backup,
+)
 from tests.reliability.dbtools import file_digest, make_sandbox_db
 
 HOLDER = r"""

@@ -8,8 +8,8 @@ import random
 
 import pytest
 
-from sandbox_admin.storage import chunking
-from sandbox_admin.storage.chunking import (
+from sandbox_admin.storage.files import chunking
+from sandbox_admin.storage.files.chunking import (
     GO_CHUNK_SIZE,
     CDCChunker,
     CDCParams,

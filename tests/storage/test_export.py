@@ -13,8 +13,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from sandbox_admin.storage import open_store
-from sandbox_admin.storage.export import DEFAULT_BUCKETS, write_csv, write_json, write_prometheus
-from sandbox_admin.storage.metrics import Sample
+from sandbox_admin.storage.metrics.export import (
+    DEFAULT_BUCKETS,
+    write_csv,
+    write_json,
+    write_prometheus,
+)
+from sandbox_admin.storage.metrics.store import Sample
 from tests.conftest import GO_FIXTURE
 
 UTC = timezone.utc

@@ -16,14 +16,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sandbox_admin.storage import create_store, errors, open_store
-from sandbox_admin.storage.chunking import CDCChunker, CDCParams, FixedChunker
 from sandbox_admin.storage.files import (
-    EMPTY_SHA256,
     FileStore,
     go_default_checksum,
     safe_relative_path,
 )
-from sandbox_admin.storage.filetypes import base_type, decode_text, detect_mime, is_textual, looks_like_text
+from sandbox_admin.storage.files.chunking import CDCChunker, CDCParams, FixedChunker
+from sandbox_admin.storage.files.filetypes import (
+    base_type,
+    decode_text,
+    detect_mime,
+    is_textual,
+    looks_like_text,
+)
+from sandbox_admin.storage.files.records import EMPTY_SHA256
 
 from .file_helpers import add_sandbox, go_file, raw
 

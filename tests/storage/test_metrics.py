@@ -8,11 +8,12 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sandbox_admin.storage import create_store, errors, open_store
-from sandbox_admin.storage import sketch as sk
-from sandbox_admin.storage.metrics import RetentionPolicy, Sample
+from sandbox_admin.storage.metrics import sketch as sk
+from sandbox_admin.storage.metrics.store import RetentionPolicy, Sample
 
 UTC = timezone.utc
 T0 = datetime(2026, 11, 20, tzinfo=UTC)
@@ -512,7 +513,7 @@ def test_instant_expression_without_unixepoch_gives_the_same_answers(store, monk
             ("t", "{}", 3, "0001-01-01 00:00:00+00:00", "raw"),
             ("t", "{}", 4, "garbage", "raw"))
     new = [(s.value, s.timestamp) for s in store.metrics.query("t", order="id")]
-    from sandbox_admin.storage import metrics_sql
+    from sandbox_admin.storage.metrics import sql as metrics_sql
 
     monkeypatch.setattr(metrics_sql.sqlite3, "sqlite_version_info", (3, 37, 2))
     old = [(s.value, s.timestamp) for s in store.metrics.query("t", order="id")]

@@ -16,7 +16,7 @@ import pytest
 
 from sandbox_admin.storage import PoolConfig, create_store, errors, open_store
 from sandbox_admin.storage.fields import parse_timestamp, utcnow
-from sandbox_admin.storage.sandboxes import SORTABLE, Cursor, SandboxFilter
+from sandbox_admin.storage.sandboxes.store import SORTABLE, Cursor, SandboxFilter
 from tests.conftest import sha256_file
 from tests.storage import sandbox_rows
 from tests.storage.sandbox_rows import go_text

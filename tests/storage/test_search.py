@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from sandbox_admin.storage import errors, open_store
-from sandbox_admin.storage.search import (
+from sandbox_admin.storage.files.search import (
     MARK_END,
     MARK_START,
     clean_query,
@@ -309,7 +309,7 @@ def test_optimize_and_read_only_checks(corpus, tmp_path: Path) -> None:  # type:
 
 
 def test_fts5_syntax_error_is_retried_literally(corpus, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from sandbox_admin.storage import search as search_module
+    from sandbox_admin.storage.files import search as search_module
 
     monkeypatch.setattr(search_module, "to_fts_query", lambda text: "AND AND (")  # a broken translation
     result = corpus.files.search("hello world")

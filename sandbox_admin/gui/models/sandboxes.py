@@ -33,8 +33,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor, QFont
 
-from ...storage import errors
-from ...storage.sandboxes import SandboxFilter, SandboxRecord
+from ...storage import SandboxFilter, SandboxRecord, errors
 from .. import display
 from ..jobs import Job, JobContext, JobRunner
 from ..widgets.badges import BADGES_ROLE, DIMMED_ROLE

@@ -9,10 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from peewee import fn
-
-from ...storage import Store, errors
-from ...storage.filetypes import SNIFF_BYTES, decode_text, looks_like_text
+from ...storage import SNIFF_BYTES, Store, decode_text, errors, looks_like_text
 
 #: Text previews show at most this much of a file.
 TEXT_PREVIEW_BYTES = 64 * 1024
@@ -39,33 +36,22 @@ class Filters:
 
 
 def list_newest(store: Store, flt: Filters, before_id: int | None, limit: int) -> tuple[list[Any], bool]:
-    """Files newest first (by id: the table is AUTOINCREMENT), a page at a time.
-
-    FileStore.list pages in ascending id order only, so the query is built here from
-    the same select FileStore uses (same FileRecord values). Returns (records, has_more).
-    """
-    files = store.files
-    FM = store.models.FileMetadata
-    query = files._select()
-    if flt.sandbox_id:
-        query = query.where(FM.sandbox == flt.sandbox_id)
-    if flt.path_prefix:
-        query = query.where(fn.substr(FM.file_path, 1, len(flt.path_prefix)) == flt.path_prefix)
-    if flt.mime_prefix:
-        prefix = flt.mime_prefix.lower()
-        query = query.where(fn.lower(fn.substr(FM.mime_type, 1, len(prefix))) == prefix)
-    if not flt.include_deleted:
-        query = query.where(FM.deleted_at.is_null())
-    if before_id is not None:
-        query = query.where(FM.id < before_id)
-    rows = files._fetch(query.order_by(FM.id.desc()).limit(limit + 1))
+    """Files newest first, a page at a time. Returns (records, has_more)."""
+    rows = store.files.list(
+        flt.sandbox_id or None,
+        path_prefix=flt.path_prefix or None,
+        mime_prefix=flt.mime_prefix or None,
+        include_deleted=flt.include_deleted,
+        after_id=before_id,
+        newest_first=True,
+        limit=limit + 1,
+    )
     return rows[:limit], len(rows) > limit
 
 
 def sandbox_ids(store: Store) -> list[str]:
     """Sandboxes that have files (for the sandbox filter's completer)."""
-    FM = store.models.FileMetadata
-    return [r[0] for r in FM.select(FM.sandbox).distinct().order_by(FM.sandbox).tuples()]
+    return store.files.sandbox_ids()
 
 
 @dataclass

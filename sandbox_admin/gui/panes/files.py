@@ -14,7 +14,7 @@ import re
 from html import escape as _escape
 from typing import Any, Callable
 
-from PySide6.QtCore import QPoint, QSettings, QStringListModel, Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, QSettings, QStringListModel, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QFont, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -34,12 +34,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...storage import errors
-from ...storage.search import snippet_html
+from ...storage import errors, snippet_html
 from .. import display
 from ..jobs import JobContext, JobRunner
-from ..settings import app_settings, persist_splitter
 from ..widgets.html_delegate import HTML_ROLE, HtmlDelegate
+from .base import Latest, Pane
 from .file_detail import FileDetail, index_note
 from .file_jobs import FileDetails, Filters, list_newest, load_details, sandbox_ids
 
@@ -72,10 +71,9 @@ def row_html(path_marked: str, snippet_marked: str, deleted: bool, note: str) ->
     return html
 
 
-class FilesPane(QWidget):
+class FilesPane(Pane):
     """See the module docstring. Public API per notes/API_JOBS.md."""
 
-    message_requested = Signal(str, str, str)  # level, text, detail
     #: A page of results or files is in the list (after the first or a "Load more").
     results_loaded = Signal()
     #: The detail side now shows this file.
@@ -88,13 +86,10 @@ class FilesPane(QWidget):
 
     def __init__(self, runner: JobRunner, parent: QWidget | None = None,
                  settings: QSettings | None = None) -> None:
-        super().__init__(parent)
-        self.runner = runner
-        self.settings = settings if settings is not None else app_settings()
-        self.store: Any = None
-        self._generation = 0
-        self._detail_generation = 0
-        self._diff_generation = 0
+        super().__init__(runner, parent, settings)
+        self._latest = Latest()
+        self._detail_latest = Latest()
+        self._diff_latest = Latest()
         self._query: tuple[str, Filters] | None = None
         self._offset = 0
         self._last_id: int | None = None
@@ -196,21 +191,12 @@ class FilesPane(QWidget):
         lv.addWidget(self.more_button)
 
         self.detail = FileDetail()
-        self.splitter.addWidget(left)
-        self.splitter.addWidget(self.detail)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
-        self.splitter.setChildrenCollapsible(False)
-        self.splitter.setSizes([600, 400])
-        persist_splitter(self.splitter, self.settings, f"{SETTINGS_PREFIX}/splitter")
+        self.fill_list_detail(self.splitter, left, self.detail, [600, 400],
+                              f"{SETTINGS_PREFIX}/splitter")
         layout.addWidget(self.splitter, 1)
 
-        self._text_timer = QTimer(self)
-        self._text_timer.setSingleShot(True)
-        self._text_timer.setInterval(TEXT_DEBOUNCE_MS)
-        self._select_timer = QTimer(self)
-        self._select_timer.setSingleShot(True)
-        self._select_timer.setInterval(SELECT_DEBOUNCE_MS)
+        self._text_timer = self.single_shot_timer(TEXT_DEBOUNCE_MS)
+        self._select_timer = self.single_shot_timer(SELECT_DEBOUNCE_MS)
 
     def _connect(self) -> None:
         for edit in (self.search_edit, self.sandbox_edit, self.mime_edit, self.path_edit):
@@ -231,8 +217,8 @@ class FilesPane(QWidget):
     def set_store(self, store: Any) -> None:
         self.store = store
         self._query = None
-        self._generation += 1
-        self._detail_generation += 1
+        self._latest.invalidate()
+        self._detail_latest.invalidate()
         self.results.clear()
         self.more_button.hide()
         self.notice.hide()
@@ -285,8 +271,7 @@ class FilesPane(QWidget):
             self._fetch(first=False)
 
     def _fetch(self, first: bool) -> None:
-        self._generation += 1
-        generation, store = self._generation, self.store
+        generation, store = self._latest.next(), self.store
         text, flt = self._query  # type: ignore[misc]
         offset, last_id = self._offset, self._last_id
         self._loading = True
@@ -301,7 +286,7 @@ class FilesPane(QWidget):
             return None, records, more
 
         def done(answer: tuple[Any, list[Any], bool]) -> None:
-            if generation != self._generation:
+            if not self._latest.is_current(generation):
                 return
             self._loading = False
             result, rows, more = answer
@@ -319,7 +304,7 @@ class FilesPane(QWidget):
             self.results_loaded.emit()
 
         def failed(error: errors.StorageError) -> None:
-            if generation != self._generation:
+            if not self._latest.is_current(generation):
                 return
             self._loading = False
             self.more_button.setEnabled(True)
@@ -447,18 +432,17 @@ class FilesPane(QWidget):
         file_id = self.selected_id()
         if file_id is None or self.store is None:
             return
-        self._detail_generation += 1
-        generation, store = self._detail_generation, self.store
+        generation, store = self._detail_latest.next(), self.store
         if self.detail.current_id() != file_id:
             self.detail.show_message(f"Loading file {file_id}…")
 
         def done(details: FileDetails) -> None:
-            if generation == self._detail_generation:
+            if self._detail_latest.is_current(generation):
                 self.detail.show_details(details)
                 self.details_loaded.emit(file_id)
 
         def failed(error: errors.StorageError) -> None:
-            if generation != self._detail_generation or isinstance(error, errors.Cancelled):
+            if not self._detail_latest.is_current(generation) or isinstance(error, errors.Cancelled):
                 return
             if isinstance(error, errors.NotFound):
                 self.detail.show_message(f"File {file_id} no longer exists (removed elsewhere). "
@@ -519,16 +503,15 @@ class FilesPane(QWidget):
     def load_diff(self, old_id: int, new_id: int) -> None:
         if self.store is None:
             return
-        self._diff_generation += 1
-        generation, store = self._diff_generation, self.store
+        generation, store = self._diff_latest.next(), self.store
 
         def done(text: str) -> None:
-            if generation == self._diff_generation:
+            if self._diff_latest.is_current(generation):
                 self.detail.show_diff(text, old_id, new_id)
                 self.diff_loaded.emit(text)
 
         def failed(error: errors.StorageError) -> None:
-            if generation == self._diff_generation and not isinstance(error, errors.Cancelled):
+            if self._diff_latest.is_current(generation) and not isinstance(error, errors.Cancelled):
                 self.detail.show_diff_error(f"Cannot compare {old_id} and {new_id}: {error}")
 
         self.runner.submit(lambda ctx: store.files.diff(old_id, new_id), name="Compare versions",

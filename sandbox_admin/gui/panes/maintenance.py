@@ -38,19 +38,23 @@ from PySide6.QtWidgets import (
 )
 
 from ... import paths
-from ...storage import errors
-from ...storage.backup import (
+from ...storage import (
     BackupInfo,
+    CheckpointResult,
+    CheckReport,
+    DatabaseStats,
+    MigrationStatus,
     RestoreResult,
     ScheduledRun,
+    VacuumReport,
+    errors,
+    latest_version,
     list_backups,
     read_sidecar,
 )
-from ...storage.maintenance import CheckpointResult, CheckReport, DatabaseStats, VacuumReport
-from ...storage.migrations import MigrationStatus, latest_version
 from .. import display
 from ..jobs import Job, JobContext, JobRunner
-from ..settings import app_settings
+from .base import Latest, Pane
 from .maintenance_backups import BackupActions
 from .maintenance_views import BackupTable, StatsTable, escape, stats_summary
 
@@ -71,10 +75,9 @@ class Health:
     rows: dict[str, int]
 
 
-class MaintenancePane(BackupActions, QWidget):
+class MaintenancePane(Pane):
     """See the module docstring. Public API per notes/API_JOBS.md."""
 
-    message_requested = Signal(str, str, str)  # level, text, detail
     #: Statistics and schema status arrived.
     stats_loaded = Signal()
     #: The backup list was (re)read.
@@ -82,16 +85,11 @@ class MaintenancePane(BackupActions, QWidget):
     #: An action finished: name ("check", "backup", "verify", "restore", "vacuum",
     #: "optimize", "checkpoint", "migrate", "auto-backup"), ok.
     action_finished = Signal(str, bool)
-    #: The database's content was replaced or rewritten here (restore, schema upgrade):
-    #: other views of it are out of date. (The window may connect this to its refresh.)
-    database_replaced = Signal()
 
     def __init__(self, runner: JobRunner, parent: QWidget | None = None,
                  settings: QSettings | None = None) -> None:
-        super().__init__(parent)
-        self.runner = runner
-        self.settings = settings if settings is not None else app_settings()
-        self.store: Any = None
+        super().__init__(runner, parent, settings)
+        self.backups = BackupActions(self)
         self.health: Health | None = None
         self.last_check: CheckReport | None = None
         self.last_restore: RestoreResult | None = None
@@ -99,16 +97,15 @@ class MaintenancePane(BackupActions, QWidget):
         self.last_scheduled: ScheduledRun | None = None
         self._busy: Job | None = None  # the job shown in the progress row
         self._auto_job: Job | None = None
-        self._dialog: QMessageBox | None = None
-        self._stats_generation = 0
+        self._stats_latest = Latest()
         self._stale = False
-        self._list_generation = 0
+        self._list_latest = Latest()
         self._build_ui()
         self._load_settings()
         self._connect()
         self.auto_timer = QTimer(self)
         self.auto_timer.setInterval(AUTO_CHECK_MS)
-        self.auto_timer.timeout.connect(self.run_auto_backup)
+        self.auto_timer.timeout.connect(self.backups.run_auto_backup)
         self.set_store(None)
 
     # == building =====================================================================
@@ -284,7 +281,7 @@ class MaintenancePane(BackupActions, QWidget):
         self.backup_action.setShortcut(QKeySequence("Ctrl+B"))
         self.backup_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.backup_action.triggered.connect(
-            lambda: self.back_up() if self.backup_button.isEnabled() else None)
+            lambda: self.backups.back_up() if self.backup_button.isEnabled() else None)
         self.addAction(self.backup_action)
         self.quick_check_button.clicked.connect(lambda: self.check(quick=True))
         self.full_check_button.clicked.connect(lambda: self.check(quick=False))
@@ -292,18 +289,18 @@ class MaintenancePane(BackupActions, QWidget):
         self.vacuum_button.clicked.connect(self.vacuum)
         self.optimize_button.clicked.connect(self.optimize)
         self.checkpoint_button.clicked.connect(self.checkpoint)
-        self.backup_button.clicked.connect(self.back_up)
-        self.verify_button.clicked.connect(self.verify_selected)
-        self.restore_button.clicked.connect(self.restore_selected)
+        self.backup_button.clicked.connect(self.backups.back_up)
+        self.verify_button.clicked.connect(self.backups.verify_selected)
+        self.restore_button.clicked.connect(self.backups.restore_selected)
         self.refresh_list_button.clicked.connect(self.load_backups)
         self.browse_button.clicked.connect(self._choose_folder)
         self.default_folder_button.clicked.connect(lambda: self.set_backup_dir(None))
         self.cancel_button.clicked.connect(self.cancel)
         self.backup_table.itemSelectionChanged.connect(self._update_actions)
-        self.backup_table.itemDoubleClicked.connect(lambda _: self.verify_selected())
-        self.auto_check.toggled.connect(self._auto_changed)
-        self.auto_hours.valueChanged.connect(self._auto_changed)
-        self.auto_keep.valueChanged.connect(self._auto_changed)
+        self.backup_table.itemDoubleClicked.connect(lambda _: self.backups.verify_selected())
+        self.auto_check.toggled.connect(self.backups._auto_changed)
+        self.auto_hours.valueChanged.connect(self.backups._auto_changed)
+        self.auto_keep.valueChanged.connect(self.backups._auto_changed)
         self.runner.exclusive_changed.connect(lambda _: self._update_actions())
 
     # == settings =====================================================================
@@ -359,12 +356,12 @@ class MaintenancePane(BackupActions, QWidget):
         self.schema_label.setText("—")
         self._update_headline()
         self._update_actions()
-        self._update_auto()
+        self.backups._update_auto()
         self._stale = store is not None
         if store is not None:
             self.refresh()
             if self.auto_check.isChecked():
-                QTimer.singleShot(0, self.run_auto_backup)
+                QTimer.singleShot(0, self.backups.run_auto_backup)
 
     def refresh(self) -> None:
         """Reload the statistics, the schema status and the backup list (F5).
@@ -391,22 +388,21 @@ class MaintenancePane(BackupActions, QWidget):
 
     def current_dialog(self) -> QMessageBox | None:
         """The open confirmation (tests answer it by clicking its buttons)."""
-        return self._dialog
+        return self.backups.current_dialog()
 
     # == reading ======================================================================
     def load_stats(self) -> None:
         store = self.store
         if store is None:
             return
-        self._stats_generation += 1
-        generation = self._stats_generation
+        generation = self._stats_latest.next()
 
         def work(ctx: JobContext) -> Health:
             s = ctx.store
             return Health(s.maintenance.statistics(), s.migration_status(), dict(s.row_counts()))
 
         def done(health: Health) -> None:
-            if generation == self._stats_generation and store is self.store:
+            if self._stats_latest.is_current(generation) and store is self.store:
                 self._show_health(health)
 
         self.runner.submit(work, name="Read database statistics", store=store, on_result=done,
@@ -439,8 +435,7 @@ class MaintenancePane(BackupActions, QWidget):
         """Read the folder's backups (ours and the Go server's) in a worker."""
         folder = self.backups_folder()
         self.folder_edit.setText(str(folder))
-        self._list_generation += 1
-        generation = self._list_generation
+        generation = self._list_latest.next()
 
         def work(ctx: JobContext) -> tuple[list[BackupInfo], dict[Path, str]]:
             entries = list_backups(folder)
@@ -451,7 +446,7 @@ class MaintenancePane(BackupActions, QWidget):
             return entries, methods
 
         def done(result: tuple[list[BackupInfo], dict[Path, str]]) -> None:
-            if generation != self._list_generation:
+            if not self._list_latest.is_current(generation):
                 return
             entries, methods = result
             self.backup_table.show_backups(entries, methods)
@@ -604,7 +599,7 @@ class MaintenancePane(BackupActions, QWidget):
     def _failed(self, action: str, error: errors.StorageError) -> None:
         cancelled = isinstance(error, errors.Cancelled)
         if action in ("backup", "verify", "restore", "auto-backup"):
-            self._say_backup(str(error), "info" if cancelled else "error")
+            self.backups._say_backup(str(error), "info" if cancelled else "error")
         elif cancelled:
             self.house_result.setText(escape(str(error)))
         else:

@@ -1,7 +1,7 @@
 """The Maintenance pane's backup side: back up, verify, restore, automatic backups.
 
-A mixin of :class:`MaintenancePane` (like ``sandbox_actions.py`` for the Sandboxes
-pane): it uses the pane's runner, store, tables and progress row through ``_run``.
+An object the :class:`MaintenancePane` owns (``pane.backups``; like ``sandbox_actions.py``
+for the Sandboxes pane): it uses the pane's runner, store, tables and progress row through ``_run``.
 Restore asks first, saying exactly what will happen, and refuses a broken or newer
 backup with the reason before asking.
 """
@@ -10,24 +10,27 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
-from ...storage import errors
-from ...storage.backup import (
+from ...storage import (
     BackupResult,
     RestoreResult,
     RetentionPolicy,
     Schedule,
     ScheduledRun,
     VerifyReport,
+    errors,
     verify_backup,
 )
 from .. import display
 from ..jobs import Job, JobContext
 from .maintenance_views import BackupTable, escape, restore_question
+
+if TYPE_CHECKING:
+    from .maintenance import MaintenancePane
 
 #: phase → what a person reads under the progress bar.
 PHASES = {
@@ -60,72 +63,71 @@ def progress_fn(ctx: JobContext) -> Callable[[str, int, int], None]:
 
 
 class BackupActions:
-    """Backup, verify, restore and the schedule (mixed into MaintenancePane)."""
+    """Backup, verify, restore and the schedule of a :class:`MaintenancePane` (``pane.backups``)."""
 
-    # provided by MaintenancePane
-    store: Any
-    runner: Any
-    health: Any
-    settings: Any
-    backup_table: BackupTable
-    _auto_job: Job | None
-    #: The last automatic backup failed (the next failure is not announced again).
-    auto_failing: bool = False
-    _dialog: QMessageBox | None
+    def __init__(self, pane: "MaintenancePane") -> None:
+        self.pane = pane
+        #: The last automatic backup failed (the next failure is not announced again).
+        self.auto_failing = False
+        self._dialog: QMessageBox | None = None
+
+    def current_dialog(self) -> QMessageBox | None:
+        """The restore question, while it is open (tests answer it)."""
+        return self._dialog
 
     # == backup actions ===============================================================
     def back_up(self) -> Job | None:
-        if self.store is None:
+        if self.pane.store is None:
             return None
-        folder = self.backups_folder()
+        folder = self.pane.backups_folder()
 
         def done(result: BackupResult) -> None:
             self._say_backup(f"Backed up to {result.path.name} ({display.size(result.size_bytes)}, "
                              f"{result.method}, verified) in {result.duration_s:.1f} s.")
-            self.action_finished.emit("backup", True)
+            self.pane.action_finished.emit("backup", True)
             self._select_after_load(result.path)
 
-        return self._run(lambda ctx: ctx.store.backups.create(
+        return self.pane._run(lambda ctx: ctx.store.backups.create(
             check_folder(folder), progress=progress_fn(ctx), cancel=lambda: ctx.cancelled),
-            "Back up", done, lambda e: self._failed("backup", e), progress=True)
+            "Back up", done, lambda e: self.pane._failed("backup", e), progress=True)
 
     def verify_selected(self) -> Job | None:
-        entry = self.backup_table.selected()
+        entry = self.pane.backup_table.selected()
         if entry is None:
             return None
         path = entry.path
 
         def done(report: VerifyReport) -> None:
-            self.backup_table.reports[path] = report
-            self.backup_table.show_backups(self.backup_table.entries, self._methods())
+            self.pane.backup_table.reports[path] = report
+            self.pane.backup_table.show_backups(self.pane.backup_table.entries, self._methods())
             if report.ok and report.restorable:
                 self._say_backup(f"{path.name} is sound: checksum, integrity check and schema "
                                  f"version {report.schema_version} are fine.")
             else:
                 self._say_backup(f"{path.name}: {report.reason()}", "error")
-            self.action_finished.emit("verify", True)
+            self.pane.action_finished.emit("verify", True)
 
-        return self._run(lambda ctx: verify_backup(path, progress=progress_fn(ctx),
+        return self.pane._run(lambda ctx: verify_backup(path, progress=progress_fn(ctx),
                                                    cancel=lambda: ctx.cancelled),
-                         f"Verify {path.name}", done, lambda e: self._failed("verify", e),
+                         f"Verify {path.name}", done, lambda e: self.pane._failed("verify", e),
                          progress=True, store=None)
 
     def restore_selected(self) -> QMessageBox | None:
         """Ask (saying exactly what happens), then restore as an exclusive job."""
-        entry = self.backup_table.selected()
-        if entry is None or self.store is None:
+        entry = self.pane.backup_table.selected()
+        if entry is None or self.pane.store is None:
             return None
-        refusal = self.backup_table.restore_refusal(entry)
+        refusal = self.pane.backup_table.restore_refusal(entry)
         if refusal:
             text = f"{entry.path.name} cannot be restored: {refusal}."
-            self._say_backup(text + f" {self.store.path.name} was not changed.", "error")
-            self.message_requested.emit("error", text, "\n".join(entry.problems))
-            self.action_finished.emit("restore", False)
+            self._say_backup(text + f" {self.pane.store.path.name} was not changed.", "error")
+            self.pane.message_requested.emit("error", text, "\n".join(entry.problems))
+            self.pane.action_finished.emit("restore", False)
             return None
-        live = self.health.rows if self.health else None
+        live = self.pane.health.rows if self.pane.health else None
         box = QMessageBox(QMessageBox.Icon.Warning, "Restore backup",
-                          restore_question(entry, self.store.path, self.backups_folder(), live),
-                          QMessageBox.StandardButton.Cancel, self)
+                          restore_question(entry, self.pane.store.path, self.pane.backups_folder(), live),
+                          QMessageBox.StandardButton.Cancel, self.pane)
         box.setTextFormat(Qt.TextFormat.RichText)
         box.setStyleSheet("QLabel#qt_msgbox_label { min-width: 520px; }")
         yes = box.addButton("Restore", QMessageBox.ButtonRole.AcceptRole)
@@ -142,105 +144,105 @@ class BackupActions:
         return box
 
     def _restore(self, source: Path) -> Job | None:
-        store, safety_dir = self.store, self.backups_folder()
+        store, safety_dir = self.pane.store, self.pane.backups_folder()
 
         def done(result: RestoreResult) -> None:
-            self.last_restore = result
+            self.pane.last_restore = result
             text = (f"Restored {source.name} into {store.path.name}. The previous content is in "
                     f"the safety backup {result.safety_backup}.")
             detail = "\n".join(result.notices)
             self._say_backup(text + (" " + " ".join(result.notices) if result.notices else ""))
-            self.message_requested.emit("info", text, detail)
-            self.action_finished.emit("restore", True)
-            self.database_replaced.emit()
-            self.refresh()
+            self.pane.message_requested.emit("info", text, detail)
+            self.pane.action_finished.emit("restore", True)
+            self.pane.database_replaced.emit()
+            self.pane.refresh()
 
         def failed(error: errors.StorageError) -> None:
-            self._failed("restore", error)
-            self.load_backups()
+            self.pane._failed("restore", error)
+            self.pane.load_backups()
 
-        return self._run(lambda ctx: ctx.store.backups.restore(
+        return self.pane._run(lambda ctx: ctx.store.backups.restore(
             source, safety_dir=check_folder(safety_dir), progress=progress_fn(ctx), cancel=lambda: ctx.cancelled),
             f"Restore {source.name}", done, failed, exclusive=True, progress=True)
 
     # == automatic backups ============================================================
     def schedule(self) -> Schedule:
-        keep = self.auto_keep.value()
-        return Schedule(timedelta(hours=self.auto_hours.value()),
+        keep = self.pane.auto_keep.value()
+        return Schedule(timedelta(hours=self.pane.auto_hours.value()),
                         RetentionPolicy(keep_last=keep or None))
 
     def _auto_changed(self, *_: Any) -> None:
-        self.settings.setValue(self._key("auto_enabled"), self.auto_check.isChecked())
-        self.settings.setValue(self._key("auto_hours"), self.auto_hours.value())
-        self.settings.setValue(self._key("auto_keep"), self.auto_keep.value())
+        self.pane.settings.setValue(self.pane._key("auto_enabled"), self.pane.auto_check.isChecked())
+        self.pane.settings.setValue(self.pane._key("auto_hours"), self.pane.auto_hours.value())
+        self.pane.settings.setValue(self.pane._key("auto_keep"), self.pane.auto_keep.value())
         self._update_auto()
-        if self.auto_check.isChecked():
+        if self.pane.auto_check.isChecked():
             self.run_auto_backup()
 
     def _update_auto(self) -> None:
-        on = self.auto_check.isChecked() and self.store is not None
-        if on and not self.auto_timer.isActive():
-            self.auto_timer.start()
+        on = self.pane.auto_check.isChecked() and self.pane.store is not None
+        if on and not self.pane.auto_timer.isActive():
+            self.pane.auto_timer.start()
         elif not on:
-            self.auto_timer.stop()
-            self.auto_status.setText("" if self.auto_check.isChecked() else "off")
+            self.pane.auto_timer.stop()
+            self.pane.auto_status.setText("" if self.pane.auto_check.isChecked() else "off")
 
     def run_auto_backup(self) -> Job | None:
         """Ask whether a backup is due and make it (a quiet job, never on the GUI thread)."""
-        if self.store is None or not self.auto_check.isChecked():
+        if self.pane.store is None or not self.pane.auto_check.isChecked():
             return None
-        if self._auto_job is not None or self.runner.exclusive_active:
+        if self.pane._auto_job is not None or self.pane.runner.exclusive_active:
             return None  # one at a time; the timer asks again later
-        schedule, folder, store = self.schedule(), self.backups_folder(), self.store
-        self.auto_status.setText("checking…")
+        schedule, folder, store = self.schedule(), self.pane.backups_folder(), self.pane.store
+        self.pane.auto_status.setText("checking…")
 
         def done(run: ScheduledRun) -> None:
-            self._auto_job = None
+            self.pane._auto_job = None
             self.auto_failing = False
-            self.last_scheduled = run
+            self.pane.last_scheduled = run
             due = display.local_time(run.next_due)
             if run.ran:
                 removed = len(run.retention.removed) if run.retention else 0
-                self.auto_status.setText(f"backed up {display.local_time(run.backup.created_at)}"
+                self.pane.auto_status.setText(f"backed up {display.local_time(run.backup.created_at)}"
                                          f"{f', removed {removed} old' if removed else ''}; "
                                          f"next {due}")
-                if store is self.store:
-                    self.load_backups()
+                if store is self.pane.store:
+                    self.pane.load_backups()
             else:
-                self.auto_status.setText(f"next backup {due}")
-            self.auto_status.setToolTip(display.utc_tooltip(run.next_due))
-            self.action_finished.emit("auto-backup", True)
+                self.pane.auto_status.setText(f"next backup {due}")
+            self.pane.auto_status.setToolTip(display.utc_tooltip(run.next_due))
+            self.pane.action_finished.emit("auto-backup", True)
 
         def failed(error: errors.StorageError) -> None:
-            self._auto_job = None
-            self.auto_status.setText("the last automatic backup failed")
-            self.auto_status.setToolTip(str(error))
+            self.pane._auto_job = None
+            self.pane.auto_status.setText("the last automatic backup failed")
+            self.pane.auto_status.setToolTip(str(error))
             if self.auto_failing:  # the timer retries: say it once, not every few minutes
-                self.action_finished.emit("auto-backup", False)
+                self.pane.action_finished.emit("auto-backup", False)
             else:
-                self._failed("auto-backup", error)
+                self.pane._failed("auto-backup", error)
             self.auto_failing = not isinstance(error, errors.Cancelled)
 
-        self._auto_job = self.runner.submit(
+        self.pane._auto_job = self.pane.runner.submit(
             lambda ctx: ctx.store.backups.run_if_due(schedule, directory=check_folder(folder),
                                                      cancel=lambda: ctx.cancelled),
             name="Automatic backup", store=store, quiet=True, on_result=done, on_error=failed)
-        return self._auto_job
+        return self.pane._auto_job
 
     def _say_backup(self, text: str, level: str = "info") -> None:
         colour = "#c62828" if level == "error" else "#1b5e20"
-        self.backup_hint.setProperty("auto", False)
-        self.backup_hint.setText(f"<span style='color:{colour}'>{escape(text)}</span>")
+        self.pane.backup_hint.setProperty("auto", False)
+        self.pane.backup_hint.setText(f"<span style='color:{colour}'>{escape(text)}</span>")
 
     def _select_after_load(self, path: Path) -> None:
         def select() -> None:
-            self.backups_loaded.disconnect(select)
-            self.backup_table.select_path(path)
+            self.pane.backups_loaded.disconnect(select)
+            self.pane.backup_table.select_path(path)
 
-        self.backups_loaded.connect(select)
-        self.load_backups()
+        self.pane.backups_loaded.connect(select)
+        self.pane.load_backups()
 
     def _methods(self) -> dict[Path, str]:
         col = BackupTable.HEADERS.index("Method")
-        return {e.path: self.backup_table.item(r, col).text()
-                for r, e in enumerate(self.backup_table.entries)}
+        return {e.path: self.pane.backup_table.item(r, col).text()
+                for r, e in enumerate(self.pane.backup_table.entries)}

@@ -10,11 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QTableWidget,
+    QTableWidgetItem,
+)
 
-from ...storage.backup import BROKEN, UNVERIFIED, VERIFIED, BackupInfo, VerifyReport
-from ...storage.maintenance import DatabaseStats
-from ...storage.migrations import latest_version
+from ...storage import BROKEN, UNVERIFIED, VERIFIED, BackupInfo, DatabaseStats, VerifyReport, latest_version
 from .. import display
 from ..widgets.badges import BADGES_ROLE, BadgeDelegate
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pyqtgraph as pg  # after PySide6 (gui/__init__.py sets PYQTGRAPH_QT_LIB)
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
@@ -38,13 +39,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-import pyqtgraph as pg  # after PySide6 (gui/__init__.py sets PYQTGRAPH_QT_LIB)
-
-from ...storage import errors
-from ...storage.metrics import DEFAULT_STATS
+from ...storage import DEFAULT_STATS, errors
 from .. import display
 from ..jobs import Job, JobContext, JobRunner
-from ..settings import app_settings
+from .base import Latest, Pane
 from .metrics_chart import (
     ALL_DATA,
     PRESETS,
@@ -53,7 +51,6 @@ from .metrics_chart import (
     Description,
     axis_label,
     axis_units,
-    value_units,
     colours,
     gap_threshold,
     number,
@@ -63,6 +60,7 @@ from .metrics_chart import (
     step_text,
     target_points,
     value_at,
+    value_units,
     with_gaps,
 )
 
@@ -78,10 +76,9 @@ QUANTILE_TYPES = ("histogram", "summary")
 MAX_P95_SERIES = 4
 
 
-class MetricsPane(QWidget):
+class MetricsPane(Pane):
     """See the module docstring. Public API per notes/API_JOBS.md."""
 
-    message_requested = Signal(str, str, str)  # level, text, detail
     #: Metric names arrived (name -> type).
     names_loaded = Signal(dict)
     #: A chart answer was drawn (or an empty one shown).
@@ -89,17 +86,14 @@ class MetricsPane(QWidget):
 
     def __init__(self, runner: JobRunner, parent: QWidget | None = None,
                  settings: QSettings | None = None) -> None:
-        super().__init__(parent)
-        self.runner = runner
-        self.settings = settings if settings is not None else app_settings()
-        self.store: Any = None
+        super().__init__(runner, parent, settings)
         self.types: dict[str, str] = {}
         self.answer: ChartAnswer | None = None
         self.curves: list[pg.PlotDataItem] = []
         self.p95_curves: list[pg.PlotDataItem | None] = []  # dashed 95th percentile, per series
         self.requests: list[ChartRequest] = []  # every chart request sent (tests, diagnostics)
-        self._generation = 0
-        self._names_generation = 0
+        self._latest = Latest()
+        self._names_latest = Latest()
         self._job: Job | None = None
         saved = self.settings.value(f"{SETTINGS}/preset", ALL_DATA)
         self._preset: str | None = saved if saved in dict(PRESETS) else ALL_DATA
@@ -248,7 +242,7 @@ class MetricsPane(QWidget):
         """Show ``store``'s metrics (None: nothing open)."""
         self.store = store
         self._cancel_job()
-        self._generation += 1
+        self._latest.invalidate()
         self.types = {}
         self._descriptions = {}
         self.names_list.clear()
@@ -316,18 +310,17 @@ class MetricsPane(QWidget):
 
     # == names =====================================================================================
     def _load_names(self) -> None:
-        self._names_generation += 1
-        generation, store = self._names_generation, self.store
+        generation, store = self._names_latest.next(), self.store
 
         def work(ctx: JobContext) -> dict[str, str]:
             return dict(sorted(store.metrics.names().items()))
 
         def done(names: dict[str, str]) -> None:
-            if generation == self._names_generation and store is self.store:
+            if self._names_latest.is_current(generation) and store is self.store:
                 self._set_names(names)
 
         def failed(error: errors.StorageError) -> None:
-            if generation == self._names_generation and not isinstance(error, errors.Cancelled):
+            if self._names_latest.is_current(generation) and not isinstance(error, errors.Cancelled):
                 self._clear_chart("The metrics could not be read.")
                 self.message_requested.emit("error", str(error), error.detail)
 
@@ -367,7 +360,7 @@ class MetricsPane(QWidget):
         name = self.current_metric()
         if name is None:
             self._cancel_job()
-            self._generation += 1
+            self._latest.invalidate()
             self._clear_chart("Select a metric on the left.")
             return
         self.settings.setValue(f"{SETTINGS}/metric", name)
@@ -419,8 +412,7 @@ class MetricsPane(QWidget):
     def _send(self, req: ChartRequest, keep_view: bool) -> None:
         self._cancel_job()
         self._zoom_timer.stop()
-        self._generation += 1
-        generation, store = self._generation, self.store
+        generation, store = self._latest.next(), self.store
         self.requests.append(req)
         self.info_label.setText("loading…")
 
@@ -445,7 +437,7 @@ class MetricsPane(QWidget):
                                described)
 
         def done(answer: ChartAnswer) -> None:
-            if generation != self._generation:
+            if not self._latest.is_current(generation):
                 return  # an older request's answer: a newer one is on its way
             self._job = None
             if answer.description is not None and store is self.store:
@@ -453,7 +445,7 @@ class MetricsPane(QWidget):
             self._draw(answer, keep_view)
 
         def failed(error: errors.StorageError) -> None:
-            if generation != self._generation:
+            if not self._latest.is_current(generation):
                 return
             self._job = None
             if isinstance(error, errors.Cancelled):

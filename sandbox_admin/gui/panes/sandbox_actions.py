@@ -1,6 +1,6 @@
 """The Sandboxes pane's actions: soft delete, recover, checkpoint, purge deleted.
 
-A mixin of :class:`~.sandboxes.SandboxesPane` (it uses the pane's model, store, runner,
+An object the :class:`~.sandboxes.SandboxesPane` owns (``pane.sandbox_actions``; it uses the pane's model, store, runner,
 detail panel and notice bar). Each write runs as one job through SandboxStore, which
 audits it; destructive ones are confirmed first (non-blocking dialogs that tests
 answer through :meth:`current_dialog`). A version conflict becomes a "changed
@@ -16,19 +16,13 @@ from typing import TYPE_CHECKING, Any, Callable
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QMessageBox
 
-from ...storage import errors
-from ...storage.fields import utcnow
-from ...storage.sandboxes import SandboxFilter
+from ...storage import SandboxFilter, errors, utcnow
 from .. import display
 from ..jobs import Job, JobContext
 from .sandbox_dialogs import CheckpointDialog, PurgeDialog
 
 if TYPE_CHECKING:
     from .sandboxes import SandboxesPane
-
-    _Base = SandboxesPane
-else:
-    _Base = object
 
 SETTINGS_PREFIX = "sandboxes"
 TIPS = {
@@ -39,36 +33,43 @@ TIPS = {
 }
 
 
-class SandboxActions(_Base):
-    """Actions of the Sandboxes pane (mixed into it; see the module docstring)."""
+class SandboxActions:
+    """Actions of a :class:`SandboxesPane` (``pane.sandbox_actions``; see the module docstring)."""
+
+    def __init__(self, pane: "SandboxesPane") -> None:
+        self.pane = pane
+        self._dialog: QDialog | None = None
+        self._busy = False
+        #: ids removed by the last purge
+        self.last_purged: list[str] = []
 
     def read_only_reason(self) -> str:
-        if self.store is None:
+        if self.pane.store is None:
             return "No database is open."
-        if not self.store.read_only:
+        if not self.pane.store.read_only:
             return ""
-        why = f" ({self.store.notices[0]})" if self.store.notices else ""
+        why = f" ({self.pane.store.notices[0]})" if self.pane.store.notices else ""
         return (f"The database is open read-only{why}: reopen it for writing "
                 "(File → Open…) to change sandboxes.")
 
-    def _update_actions(self) -> None:
+    def update_state(self) -> None:
         reason = self.read_only_reason()
-        if not reason and self.runner.exclusive_active:
+        if not reason and self.pane.runner.exclusive_active:
             reason = "A maintenance job (restore, vacuum, migrate) is running; wait for it to finish."
-        row = self.model.row_at(self.selected_row()) if self.selected_row() is not None else None
+        row = self.pane.model.row_at(self.pane.selected_row()) if self.pane.selected_row() is not None else None
         no_row = "Select a sandbox first."
         states = {
-            self.delete_action: (row is not None and not row.is_deleted,
+            self.pane.delete_action: (row is not None and not row.is_deleted,
                                  no_row if row is None else "Already soft-deleted."),
-            self.recover_action: (row is not None and row.is_deleted,
+            self.pane.recover_action: (row is not None and row.is_deleted,
                                   no_row if row is None else "Only soft-deleted sandboxes can be "
                                   "recovered (tick Show deleted to see them)."),
-            self.checkpoint_action: (row is not None and not row.is_deleted,
+            self.pane.checkpoint_action: (row is not None and not row.is_deleted,
                                      no_row if row is None else "Recover the sandbox first."),
-            self.purge_action: (True, ""),
+            self.pane.purge_action: (True, ""),
         }
-        base_tips = {self.delete_action: TIPS["delete"], self.recover_action: TIPS["recover"],
-                     self.checkpoint_action: TIPS["checkpoint"], self.purge_action: TIPS["purge"]}
+        base_tips = {self.pane.delete_action: TIPS["delete"], self.pane.recover_action: TIPS["recover"],
+                     self.pane.checkpoint_action: TIPS["checkpoint"], self.pane.purge_action: TIPS["purge"]}
         for act, (ok, why) in states.items():
             if reason:
                 act.setEnabled(False)
@@ -79,8 +80,8 @@ class SandboxActions(_Base):
             else:
                 act.setEnabled(ok)
                 act.setToolTip(base_tips[act] if ok else f"{base_tips[act]}. {why}")
-        self.copy_id_action.setEnabled(row is not None)
-        self.refresh_action.setEnabled(self.store is not None)
+        self.pane.copy_id_action.setEnabled(row is not None)
+        self.pane.refresh_action.setEnabled(self.pane.store is not None)
 
     def current_dialog(self) -> QDialog | None:
         """The confirmation or input dialog the pane has open (tests answer it)."""
@@ -103,7 +104,7 @@ class SandboxActions(_Base):
 
     def _confirm(self, title: str, text: str, button: str, on_yes: Callable[[], None],
                  informative: str = "") -> None:
-        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Cancel, self)
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Cancel, self.pane)
         yes = box.addButton(button, QMessageBox.ButtonRole.AcceptRole)
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         if informative:
@@ -124,16 +125,16 @@ class SandboxActions(_Base):
 
     def _target(self) -> tuple[str, int] | None:
         """The selected sandbox's id and the version the person saw."""
-        row_i = self.selected_row()
-        row = self.model.row_at(row_i) if row_i is not None else None
+        row_i = self.pane.selected_row()
+        row = self.pane.model.row_at(row_i) if row_i is not None else None
         if row is None:
             return None
-        rec = self.current_record()
+        rec = self.pane.current_record()
         return row.id, (rec.version if rec is not None else row.version)
 
     def soft_delete(self) -> None:
         target = self._target()
-        if target is None or not self.delete_action.isEnabled():
+        if target is None or not self.pane.delete_action.isEnabled():
             return
         sid, version = target
         self._confirm(
@@ -147,7 +148,7 @@ class SandboxActions(_Base):
 
     def recover(self) -> None:
         target = self._target()
-        if target is None or not self.recover_action.isEnabled():
+        if target is None or not self.pane.recover_action.isEnabled():
             return
         sid, version = target
         self._write("recover", "Recover", sid, lambda s: s.recover(sid, expected_version=version),
@@ -155,10 +156,10 @@ class SandboxActions(_Base):
 
     def checkpoint(self) -> None:
         target = self._target()
-        if target is None or not self.checkpoint_action.isEnabled():
+        if target is None or not self.pane.checkpoint_action.isEnabled():
             return
         sid, version = target
-        dialog = CheckpointDialog(sid, self)
+        dialog = CheckpointDialog(sid, self.pane)
 
         def accepted() -> None:
             reason = dialog.value()
@@ -171,48 +172,48 @@ class SandboxActions(_Base):
     def _write(self, name: str, title: str, sandbox_id: str, fn: Callable[[Any], Any],
                success: str) -> Job:
         self._busy = True
-        self._update_actions()
-        store = self.store
+        self.update_state()
+        store = self.pane.store
 
         def work(ctx: JobContext) -> Any:
             return fn(store.sandboxes)
 
         def done(record: Any) -> None:
             self._busy = False
-            self.model.update_record(record)
-            self._facet_key = None
-            self._refresh_facets()
-            self.model.recount()
-            if self.selected_id() == sandbox_id:
-                self._load_details(sandbox_id)
-            elif self.detail.current_id() == sandbox_id:
-                self.detail.show_message(f"{sandbox_id} is hidden by the current filter.")
-            self._update_actions()
-            self.message_requested.emit("info", success, "")
-            self.action_finished.emit(name, True)
+            self.pane.model.update_record(record)
+            self.pane._facet_key = None
+            self.pane._refresh_facets()
+            self.pane.model.recount()
+            if self.pane.selected_id() == sandbox_id:
+                self.pane._load_details(sandbox_id)
+            elif self.pane.detail.current_id() == sandbox_id:
+                self.pane.detail.show_message(f"{sandbox_id} is hidden by the current filter.")
+            self.update_state()
+            self.pane.message_requested.emit("info", success, "")
+            self.pane.action_finished.emit(name, True)
 
         def failed(error: errors.StorageError) -> None:
             self._busy = False
-            self._update_actions()
+            self.update_state()
             if isinstance(error, errors.VersionConflict):
                 self._show_conflict(title, sandbox_id, error)
             elif isinstance(error, errors.NotFound):
-                self.message_requested.emit(
+                self.pane.message_requested.emit(
                     "warning", f"{sandbox_id} no longer exists (removed elsewhere); the list is "
                     "refreshed.", error.detail or str(error))
-                self.refresh()
+                self.pane.refresh()
             else:
-                self.message_requested.emit("error", f"{title} failed: {error}", error.detail)
-            self.action_finished.emit(name, False)
+                self.pane.message_requested.emit("error", f"{title} failed: {error}", error.detail)
+            self.pane.action_finished.emit(name, False)
 
-        return self.runner.submit(work, name=f"{title} {sandbox_id}", on_result=done, on_error=failed,
+        return self.pane.runner.submit(work, name=f"{title} {sandbox_id}", on_result=done, on_error=failed,
                                   store=store)
 
     def _show_conflict(self, title: str, sandbox_id: str, error: errors.VersionConflict) -> None:
         current = error.current
         now = f" (it is now version {current.version}, status {current.status})" \
             if current is not None and hasattr(current, "version") else ""
-        self.notice.show_message(
+        self.pane.notice.show_message(
             "warning",
             f"<b>{sandbox_id}</b> was changed elsewhere{now}; “{title}” was not applied. "
             "Reload to see the current state, then try again.",
@@ -222,22 +223,22 @@ class SandboxActions(_Base):
 
     def _reload_after_conflict(self, sandbox_id: str, current: Any) -> None:
         if current is not None and hasattr(current, "version"):
-            self.model.update_record(current)
-        self._facet_key = None
-        self._refresh_facets()
-        self._load_details(sandbox_id)
+            self.pane.model.update_record(current)
+        self.pane._facet_key = None
+        self.pane._refresh_facets()
+        self.pane._load_details(sandbox_id)
 
     # -- purge ---------------------------------------------------------------------------------------------------
     def purge_deleted(self) -> None:
-        if not self.purge_action.isEnabled():
+        if not self.pane.purge_action.isEnabled():
             return
-        days = int(self.settings.value(f"{SETTINGS_PREFIX}/purge_days", 30))
-        dialog = PurgeDialog(days, self)
+        days = int(self.pane.settings.value(f"{SETTINGS_PREFIX}/purge_days", 30))
+        dialog = PurgeDialog(days, self.pane)
         dialog.preview_requested.connect(lambda d: self._purge_preview(dialog, d))
 
         def accepted() -> None:
             n = dialog.value()
-            self.settings.setValue(f"{SETTINGS_PREFIX}/purge_days", n)
+            self.pane.settings.setValue(f"{SETTINGS_PREFIX}/purge_days", n)
             total = dialog.property("preview_total") or 0
             self._confirm(
                 "Purge deleted sandboxes",
@@ -251,7 +252,7 @@ class SandboxActions(_Base):
         dialog.request_preview()
 
     def _purge_preview(self, dialog: PurgeDialog, days: int) -> None:
-        store = self.store
+        store = self.pane.store
 
         def work(ctx: JobContext) -> tuple[list[str], int]:
             cutoff = utcnow() - timedelta(days=days)
@@ -281,12 +282,12 @@ class SandboxActions(_Base):
             if self._dialog is dialog:
                 dialog.set_preview_error(str(error))
 
-        self.runner.submit(work, name="Preview purge", on_result=done, on_error=failed, store=store)
+        self.pane.runner.submit(work, name="Preview purge", on_result=done, on_error=failed, store=store)
 
     def _purge(self, days: int) -> None:
         self._busy = True
-        self._update_actions()
-        store = self.store
+        self.update_state()
+        store = self.pane.store
 
         def work(ctx: JobContext) -> list[str]:
             return list(store.sandboxes.cleanup_deleted(days))
@@ -294,28 +295,28 @@ class SandboxActions(_Base):
         def done(ids: list[str]) -> None:
             self._busy = False
             self.last_purged = ids
-            self.model.remove_ids(set(ids))
-            if self.detail.current_id() in ids:
-                self.detail.show_message(f"{self.detail.current_id()} was purged.")
-            self._facet_key = None
-            self._refresh_facets()
-            self.model.recount()
-            self._update_actions()
+            self.pane.model.remove_ids(set(ids))
+            if self.pane.detail.current_id() in ids:
+                self.pane.detail.show_message(f"{self.pane.detail.current_id()} was purged.")
+            self.pane._facet_key = None
+            self.pane._refresh_facets()
+            self.pane.model.recount()
+            self.update_state()
             if ids:
                 shown = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
-                self.message_requested.emit(
+                self.pane.message_requested.emit(
                     "info", f"Purged {display.plural(len(ids), 'sandbox', 'sandboxes')} "
                     f"soft-deleted more than {days} days ago: {shown}.", "\n".join(ids))
             else:
-                self.message_requested.emit(
+                self.pane.message_requested.emit(
                     "info", f"Nothing to purge: no sandbox was soft-deleted more than {days} days ago.", "")
-            self.action_finished.emit("purge", True)
+            self.pane.action_finished.emit("purge", True)
 
         def failed(error: errors.StorageError) -> None:
             self._busy = False
-            self._update_actions()
-            self.message_requested.emit("error", f"Purge failed: {error}", error.detail)
-            self.action_finished.emit("purge", False)
+            self.update_state()
+            self.pane.message_requested.emit("error", f"Purge failed: {error}", error.detail)
+            self.pane.action_finished.emit("purge", False)
 
-        self.runner.submit(work, name="Purge deleted sandboxes", on_result=done, on_error=failed,
+        self.pane.runner.submit(work, name="Purge deleted sandboxes", on_result=done, on_error=failed,
                            store=store)

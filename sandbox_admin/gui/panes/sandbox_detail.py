@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
 
 from .. import display
 from ..widgets.audit_diff import AuditTrail, value_text
-from ..widgets.detail import StackedDetail, field_grid, title_font
 from ..widgets.badges import BadgeLabel
+from ..widgets.detail import StackedDetail, field_grid, title_font
 from ..widgets.json_tree import PATH_ROLE, JsonTree, one_line, rich_tooltip
 
 JSON_FIELDS = ("environment", "config", "metadata", "recovery_data")

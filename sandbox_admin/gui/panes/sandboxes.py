@@ -13,8 +13,16 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from PySide6.QtCore import QDateTime, QModelIndex, QPoint, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QColor, QGuiApplication, QIcon, QKeySequence, QPainter, QPixmap
+from PySide6.QtCore import QDateTime, QModelIndex, QPoint, QSettings, Qt, Signal
+from PySide6.QtGui import (
+    QAction,
+    QColor,
+    QGuiApplication,
+    QIcon,
+    QKeySequence,
+    QPainter,
+    QPixmap,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -34,18 +42,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...storage import errors
-from ...storage.fields import utcnow
-from ...storage.sandboxes import SandboxFilter
+from ...storage import SandboxFilter, errors, utcnow
 from .. import display
 from ..jobs import JobContext, JobRunner
+from ..message_bar import MessageBar
 from ..models.sandboxes import COLUMNS, SandboxTableModel, column_index, headline
-from ..settings import app_settings, persist_splitter
 from ..widgets.badges import BadgeDelegate
 from ..widgets.columns import ColumnChooser, ColumnSpec
-from ..message_bar import MessageBar
-from .sandbox_detail import SandboxDetail, SandboxDetails
+from .base import Latest, Pane
 from .sandbox_actions import SETTINGS_PREFIX, TIPS, SandboxActions
+from .sandbox_detail import SandboxDetail, SandboxDetails
 
 CREATED_PRESETS: tuple[tuple[str, timedelta | None], ...] = (
     ("Any time", None),
@@ -77,10 +83,9 @@ def _dot_icon(colour: str) -> QIcon:
     return QIcon(pix)
 
 
-class SandboxesPane(SandboxActions, QWidget):
+class SandboxesPane(Pane):
     """See the module docstring. Public API per notes/API_JOBS.md."""
 
-    message_requested = Signal(str, str, str)  # level, text, detail
     #: The detail panel now shows this sandbox (loaded from the database).
     details_loaded = Signal(str)
     #: Facet counts arrived.
@@ -90,20 +95,15 @@ class SandboxesPane(SandboxActions, QWidget):
 
     def __init__(self, runner: JobRunner, parent: QWidget | None = None,
                  settings: QSettings | None = None) -> None:
-        super().__init__(parent)
-        self.runner = runner
-        self.settings = settings if settings is not None else app_settings()
-        self.store: Any = None
+        super().__init__(runner, parent, settings)
+        self.sandbox_actions = SandboxActions(self)
         self.model = SandboxTableModel(runner, self)
-        self._detail_generation = 0
-        self._facet_generation = 0
+        self._detail_latest = Latest()
+        self._facet_latest = Latest()
         self._facet_key: SandboxFilter | None = None
         self._facet_counts: dict[str, int] = {}
-        self._busy = False
         self._facets_due = False
-        self._dialog: QDialog | None = None
         self._wanted_id: str | None = None
-        self.last_purged: list[str] = []
 
         self._build_actions()
         self._build_ui()
@@ -127,13 +127,13 @@ class SandboxesPane(SandboxActions, QWidget):
                                      "Reload the list from the database (F5)")
         self.filter_action = action("Find", self.focus_filter, QKeySequence.StandardKey.Find,
                                     "Filter by id or container (Ctrl+F)")
-        self.delete_action = action("Soft delete", self.soft_delete, QKeySequence.StandardKey.Delete,
+        self.delete_action = action("Soft delete", self.sandbox_actions.soft_delete, QKeySequence.StandardKey.Delete,
                                     TIPS["delete"])
-        self.recover_action = action("Recover", self.recover, None,
+        self.recover_action = action("Recover", self.sandbox_actions.recover, None,
                                      TIPS["recover"])
-        self.checkpoint_action = action("Checkpoint…", self.checkpoint, None,
+        self.checkpoint_action = action("Checkpoint…", self.sandbox_actions.checkpoint, None,
                                         TIPS["checkpoint"])
-        self.purge_action = action("Purge deleted…", self.purge_deleted, None,
+        self.purge_action = action("Purge deleted…", self.sandbox_actions.purge_deleted, None,
                                    TIPS["purge"])
         self.copy_id_action = action("Copy ID", self._copy_id, None, "Copy the sandbox id")
         self.write_actions = (self.delete_action, self.recover_action, self.checkpoint_action,
@@ -239,21 +239,12 @@ class SandboxesPane(SandboxActions, QWidget):
         self._show_sort_indicator()
 
         self.detail = SandboxDetail()
-        self.splitter.addWidget(self.table)
-        self.splitter.addWidget(self.detail)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
-        self.splitter.setChildrenCollapsible(False)
-        self.splitter.setSizes([660, 340])  # proportions: the default columns fit at 1600 px
-        persist_splitter(self.splitter, self.settings, f"{SETTINGS_PREFIX}/splitter")
+        self.fill_list_detail(self.splitter, self.table, self.detail, [660, 340],
+                              f"{SETTINGS_PREFIX}/splitter")  # proportions: the default columns fit at 1600 px
         layout.addWidget(self.splitter, 1)
 
-        self._text_timer = QTimer(self)
-        self._text_timer.setSingleShot(True)
-        self._text_timer.setInterval(TEXT_DEBOUNCE_MS)
-        self._select_timer = QTimer(self)
-        self._select_timer.setSingleShot(True)
-        self._select_timer.setInterval(SELECT_DEBOUNCE_MS)
+        self._text_timer = self.single_shot_timer(TEXT_DEBOUNCE_MS)
+        self._select_timer = self.single_shot_timer(SELECT_DEBOUNCE_MS)
 
     def _default_width(self, key: str, fallback: int) -> int:
         """Wide enough for a whole UUID / timestamp in this font (not more)."""
@@ -280,8 +271,8 @@ class SandboxesPane(SandboxActions, QWidget):
         self.model.page_loaded.connect(self._page_loaded)
         self.model.first_page_loaded.connect(self._first_page_loaded)
         self.model.load_failed.connect(self._load_failed)
-        self.model.modelReset.connect(self._update_actions)
-        self.runner.exclusive_changed.connect(lambda _: self._update_actions())
+        self.model.modelReset.connect(self.sandbox_actions.update_state)
+        self.runner.exclusive_changed.connect(lambda _: self.sandbox_actions.update_state())
 
     # == public API ==================================================================================
     def set_store(self, store: Any) -> None:
@@ -294,8 +285,12 @@ class SandboxesPane(SandboxActions, QWidget):
                                  else "No database is open.")
         self.model.set_store(store, replace(self.model.query, flt=self._build_filter()))
         self._facets_after_first_page()
-        self._update_actions()
+        self.sandbox_actions.update_state()
         self._update_headline()
+
+    def current_dialog(self) -> QDialog | None:
+        """The confirmation or input dialog the pane has open (tests answer it)."""
+        return self.sandbox_actions.current_dialog()
 
     def refresh(self) -> None:
         """Reload the list, the facets and the shown sandbox (F5)."""
@@ -372,20 +367,19 @@ class SandboxesPane(SandboxActions, QWidget):
         if key == self._facet_key:
             return
         self._facet_key = key
-        self._facet_generation += 1
-        generation, store = self._facet_generation, self.store
+        generation, store = self._facet_latest.next(), self.store
         self.facets_hint.setText("counting…")
 
         def work(ctx: JobContext) -> dict[str, int]:
             return dict(store.sandboxes.status_counts(key))
 
         def done(counts: dict[str, int]) -> None:
-            if generation == self._facet_generation:
+            if self._facet_latest.is_current(generation):
                 self._set_facets(counts)
                 self.facets_loaded.emit()
 
         def failed(error: errors.StorageError) -> None:
-            if generation == self._facet_generation:
+            if self._facet_latest.is_current(generation):
                 self.facets_hint.setText("")
                 if not isinstance(error, errors.Cancelled):
                     self.message_requested.emit("error", str(error), error.detail)
@@ -511,11 +505,10 @@ class SandboxesPane(SandboxActions, QWidget):
     # -- details ------------------------------------------------------------------------------------------
     def _load_details(self, sandbox_id: str | None = None) -> None:
         sandbox_id = sandbox_id or self.selected_id()
-        self._update_actions()
+        self.sandbox_actions.update_state()
         if sandbox_id is None or self.store is None:
             return
-        self._detail_generation += 1
-        generation, store = self._detail_generation, self.store
+        generation, store = self._detail_latest.next(), self.store
         self.detail.show_loading(sandbox_id)
 
         def work(ctx: JobContext) -> SandboxDetails:
@@ -525,15 +518,15 @@ class SandboxesPane(SandboxActions, QWidget):
                                   s.audit(sandbox_id, newest_first=True, limit=AUDIT_LIMIT))
 
         def done(details: SandboxDetails) -> None:
-            if generation != self._detail_generation:
+            if not self._detail_latest.is_current(generation):
                 return
             self.detail.show_details(details)
             self.model.update_record(details.record)
-            self._update_actions()
+            self.sandbox_actions.update_state()
             self.details_loaded.emit(sandbox_id)
 
         def failed(error: errors.StorageError) -> None:
-            if generation != self._detail_generation:
+            if not self._detail_latest.is_current(generation):
                 return
             if isinstance(error, errors.NotFound):
                 self.detail.show_message(f"{sandbox_id} no longer exists (removed elsewhere). "

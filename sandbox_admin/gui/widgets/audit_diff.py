@@ -16,9 +16,15 @@ from typing import Any, Iterable
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QFont
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QWidget,
+)
 
-from ...storage.fields import parse_timestamp
+from ...storage import parse_timestamp
 from ..display import local_time, utc_tooltip
 from .json_tree import one_line, rich_tooltip, summary
 

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
-from . import errors, sandbox_audit
-from .fields import dumps_json, loads_json, parse_timestamp
-from .sandbox_query import Cursor
+from .. import errors
+from ..fields import dumps_json, loads_json, parse_timestamp
+from . import audit as sandbox_audit
+from .query import Cursor
 
 COLUMNS = (
     "id", "container_id", "status", "working_dir", "environment", "created_at", "updated_at",

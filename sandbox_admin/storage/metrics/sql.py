@@ -22,8 +22,8 @@ import numpy as np
 import peewee
 from peewee import SQL, Cast, Value, fn
 
-from . import errors
-from .fields import UTC, dumps_json, loads_json, parse_timestamp, to_utc
+from .. import errors
+from ..fields import UTC, dumps_json, loads_json, parse_timestamp, to_utc
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 US = 1_000_000

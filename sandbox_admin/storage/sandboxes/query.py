@@ -27,8 +27,8 @@ from typing import Any
 import peewee
 from peewee import SQL, NodeList, fn
 
-from . import errors
-from .fields import format_timestamp
+from .. import errors
+from ..fields import format_timestamp
 
 #: Timestamp columns: keyed by instant (julianday), NULL/unreadable first (-1).
 TIME_COLUMNS = ("created_at", "updated_at", "deleted_at", "last_resource_update")

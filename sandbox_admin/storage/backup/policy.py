@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from .backup_files import BackupInfo, list_backups, sidecar_path
-from .fields import to_iso, to_utc, utcnow
+from ..fields import to_iso, to_utc, utcnow
+from .files import BackupInfo, list_backups, sidecar_path
 
 _BUCKETS: tuple[tuple[str, Callable[[datetime], str]], ...] = (
     ("hourly", lambda t: t.strftime("%Y-%m-%d %H:00")),

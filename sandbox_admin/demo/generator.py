@@ -30,11 +30,8 @@ from typing import Any, Callable, Iterator
 
 import peewee
 
-from . import Store, create_store, demo_content, errors
-from .fields import dumps_json, utcnow
-from .sandbox_audit import rfc3339
-from .sandboxes import COLUMNS, SandboxRecord
-from .triggers import trusted_schema
+from ..storage import COLUMNS, SandboxRecord, Store, create_store, dumps_json, errors, rfc3339, trusted_schema, utcnow
+from . import content as demo_content
 
 DEFAULT_SEED = 1
 DEFAULT_SANDBOXES = 50
@@ -563,7 +560,7 @@ def _series_for(plan: _Sandbox) -> list[tuple[str, str, dict[str, str] | None]]:
 
 
 def _samples(rng: random.Random, plans: list[_Sandbox], target: int, now: datetime) -> Iterator[Any]:
-    from .metrics import Sample  # numpy and friends: only when metrics are written
+    from ..storage import Sample
 
     live = [p for p in plans if p.ran and p.end > p.start]
     if not live or target <= 0:

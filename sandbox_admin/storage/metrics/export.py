@@ -29,8 +29,8 @@ import re
 from itertools import groupby
 from typing import Any, Iterable, Iterator, TextIO
 
-from .fields import to_iso
-from .metrics_sql import to_us
+from ..fields import to_iso
+from .sql import to_us
 
 FORMATS = ("json", "csv", "prometheus")
 DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
@@ -235,7 +235,7 @@ WRITERS = {"json": write_json, "csv": write_csv, "prometheus": write_prometheus}
 
 def export(samples: Iterable[Any], fmt: str, out: TextIO, **options: Any) -> int:
     if fmt not in WRITERS:
-        from . import errors
+        from .. import errors
 
         raise errors.InvalidInput(f"Unknown export format {fmt!r}; use {', '.join(FORMATS)}.")
     return WRITERS[fmt](samples, out, **options)

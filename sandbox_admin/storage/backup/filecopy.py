@@ -2,7 +2,7 @@
 
 :mod:`backup_snapshot` runs this file as a child process::
 
-    python -I -S _filecopy.py SRC DST NBYTES CHUNK
+    python -I -S filecopy.py SRC DST NBYTES CHUNK
 
 so that the *child*, not the backup process, opens and closes the database file:
 closing a descriptor drops every POSIX lock its process holds on that file, SQLite's

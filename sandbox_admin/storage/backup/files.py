@@ -28,10 +28,16 @@ from typing import Any, Callable
 
 import peewee
 
-from . import errors
-from .database import PoolConfig, SandboxDatabase, inspect_file
-from .fields import parse_timestamp, to_iso, to_utc, utcnow
-from .migrations import latest_version
+from .. import errors
+from ..database import (
+    PoolConfig,
+    SandboxDatabase,
+    inspect_file,
+    row_counts,
+    user_tables,
+)
+from ..fields import parse_timestamp, to_iso, to_utc, utcnow
+from ..migrations import MigrationRunner, latest_version
 
 #: (phase, done, total): e.g. ("copy", 1200, 5000) pages, ("checksum", bytes, bytes).
 ProgressFn = Callable[[str, int, int], None]
@@ -200,12 +206,9 @@ class VerifyReport:
         }
 
 
-def open_backup_readonly(path: Path, info: Any = None) -> "Any":
-    """A Store on a backup file through an ``immutable=1`` read-only connection."""
-    from . import Store  # the package imports this module lazily
-
-    db = SandboxDatabase(path, read_only=True, immutable=True, pool=PoolConfig(max_open=2))
-    return Store(path, db, info)
+def open_backup_readonly(path: Path) -> SandboxDatabase:
+    """A backup file through an ``immutable=1`` read-only connection (close_all() it)."""
+    return SandboxDatabase(path, read_only=True, immutable=True, pool=PoolConfig(max_open=2))
 
 
 def _interrupt_handler(cancel: CancelFn | None) -> Callable[[], int] | None:
@@ -273,10 +276,9 @@ def verify_backup(
 def _verify_content(
     p: Path, info: Any, report: VerifyReport, progress: ProgressFn | None, cancel: CancelFn | None
 ) -> None:
-    store = open_backup_readonly(p, info)
-    db = store.db
+    db = open_backup_readonly(p)
     try:
-        with store.connection():
+        with db.connection_context():
             handler = _interrupt_handler(cancel)
             if handler is not None:
                 db.connection().set_progress_handler(handler, 20000)
@@ -288,7 +290,7 @@ def _verify_content(
                 report.add(f"integrity_check: {line}")
             if bad:
                 return
-            names = set(store.table_names())
+            names = set(user_tables(db))
             missing = [t for t in REQUIRED_TABLES if t not in names]
             if missing:
                 report.add(
@@ -296,7 +298,7 @@ def _verify_content(
                     f"{' or '.join(missing)} table)"
                 )
                 return
-            status = store.migration_status()
+            status = MigrationRunner(db).status()
             report.schema_version = status.current
             report.pending_migrations = list(status.pending)
             for problem in status.problems:
@@ -307,7 +309,7 @@ def _verify_content(
                     f"its schema version {max(status.unknown)} is newer than this sandbox-admin "
                     f"knows ({latest_version()}); upgrade sandbox-admin to restore it"
                 )
-            report.tables = store.row_counts()
+            report.tables = row_counts(db)
             if progress is not None:
                 progress("verify", 1, 1)
     except errors.Cancelled:
@@ -412,15 +414,15 @@ def describe_backup(path: Path) -> BackupInfo:
         entry.status = BROKEN
         entry.problems.append(problem)
         return entry
-    store = open_backup_readonly(path)
+    db = open_backup_readonly(path)
     try:
-        with store.connection():
-            entry.schema_version = store.migration_status().current
+        with db.connection_context():
+            entry.schema_version = MigrationRunner(db).status().current
     except (sqlite3.Error, peewee.PeeweeException, errors.StorageError) as exc:
         entry.status = BROKEN
         entry.problems.append(str(errors.translate(exc, str(path))))
     finally:
-        store.db.close_all()
+        db.close_all()
     return entry
 
 

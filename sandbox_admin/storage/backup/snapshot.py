@@ -27,7 +27,7 @@ that the file's bytes *are* that transaction's snapshot and cannot change:
 - **immutable=1** (a read-only open of a file nobody has open): as trusted as the
   backup API on the same connection, which takes no locks either.
 
-The bytes are copied by a child process (:mod:`_filecopy`): this process must not
+The bytes are copied by a child process (:mod:`.filecopy`): this process must not
 open()/close() a database file it has open, because closing any descriptor drops all
 of its POSIX locks on the file, SQLite's included. On Windows (no POSIX locks) the copy
 runs in-process. Exactly ``page_size * page_count`` bytes are copied, chunk by chunk:
@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ._filecopy import RangeCopier, SourceTooShort, open_pair
+from .filecopy import RangeCopier, SourceTooShort, open_pair
 
 SNAPSHOT_COPY = "snapshot-copy"
 BACKUP_API = "backup-api"
@@ -63,7 +63,7 @@ WRITER_WAIT_S = 0.25
 FREEZE_WAIT_S = 0.5
 _RETRY_SLEEP_S = 0.005
 
-_SCRIPT = Path(__file__).with_name("_filecopy.py")
+_SCRIPT = Path(__file__).with_name("filecopy.py")
 
 Connect = Callable[[str, float], sqlite3.Connection]
 ChunkFn = Callable[[int], None]  # bytes copied so far; may raise to stop the copy
@@ -277,7 +277,7 @@ def _copy_in_child(src: Path, dst: Path, nbytes: int, on_chunk: ChunkFn | None,
 
 
 def _copy_with_cp(src: Path, dst: Path, nbytes: int, on_chunk: ChunkFn | None) -> None:
-    """``cp`` in a child (a frozen app has no interpreter to run _filecopy.py with);
+    """``cp`` in a child (a frozen app has no interpreter to run filecopy.py with);
     progress by the size of the new file, then cut to exactly ``nbytes``."""
     try:
         proc = subprocess.Popen(["cp", str(src), str(dst)], stdin=subprocess.DEVNULL,

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -39,11 +38,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import peewee
-
-from .. import __version__, paths
-from . import errors
-from .backup_files import (
+from ... import __version__
+from .. import errors
+from ..database import raw_connection
+from ..fields import to_iso, utcnow
+from . import snapshot
+from .files import (
     BROKEN,
     PARTIAL_MARK,
     SIDECAR_FORMAT,
@@ -65,8 +65,7 @@ from .backup_files import (
     verify_backup,
     write_sidecar,
 )
-from . import backup_snapshot as snapshot
-from .backup_policy import (
+from .policy import (
     RetentionPlan,
     RetentionPolicy,
     Schedule,
@@ -76,12 +75,18 @@ from .backup_policy import (
     last_backup_time,
     next_due,
 )
-from .database import sqlite_uri
-from .fields import to_iso, utcnow
-from .migrations import latest_version
+from .restore import Restore, RestoreResult
+from .steps import (
+    BUSY_SLEEP_S,
+    DEFAULT_LOCK_TIMEOUT_S,
+    DEFAULT_PAGES_PER_STEP,
+    StepWatch,
+    check_space,
+    unlink_quietly,
+)
 
 if TYPE_CHECKING:
-    from . import Store
+    from ..store import Store
 
 __all__ = [
     "BackupManager", "BackupResult", "RestoreResult", "BackupInfo", "VerifyReport",
@@ -94,14 +99,6 @@ __all__ = [
 SNAPSHOT_COPY = snapshot.SNAPSHOT_COPY
 BACKUP_API = snapshot.BACKUP_API
 
-#: Pages copied per backup step: small enough for smooth progress and prompt
-#: cancelling, large enough that the per-step cost vanishes (benchmarks/bench_backup.py).
-DEFAULT_PAGES_PER_STEP = 4096
-#: How long a restore waits for other writers of the live database before giving up.
-DEFAULT_LOCK_TIMEOUT_S = 30.0
-#: Sleep between retries when the destination is busy (Python's default is 0.25 s).
-_BUSY_SLEEP_S = 0.05
-_PAGE_SIZE_SQL = {n: "PRAGMA page_size=" + str(n) for n in (512, 1024, 2048, 4096, 8192, 16384, 32768, 65536)}
 
 
 @dataclass
@@ -140,87 +137,6 @@ class BackupResult:
         }
 
 
-@dataclass
-class RestoreResult:
-    restored_from: Path
-    safety_backup: Path
-    tables: dict[str, int]
-    schema_version: int
-    pending_migrations: list[int]
-    previous_schema_version: int | None  # None: the damaged database could not say
-    checkpointed: bool
-    duration_s: float
-    notices: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "restored_from": str(self.restored_from),
-            "safety_backup": str(self.safety_backup),
-            "tables": self.tables,
-            "schema_version": self.schema_version,
-            "previous_schema_version": self.previous_schema_version,
-            "pending_migrations": self.pending_migrations,
-            "checkpointed": self.checkpointed,
-            "duration_s": round(self.duration_s, 3),
-            "notices": self.notices,
-        }
-
-
-class _StepWatch:
-    """The backup API's progress callback: reports, cancels, and bounds waiting on locks."""
-
-    def __init__(self, phase: str, progress: ProgressFn | None, cancel: CancelFn | None,
-                 lock_timeout_s: float, what: str) -> None:
-        self.phase = phase
-        self.progress = progress
-        self.cancel = cancel
-        self.lock_timeout_s = lock_timeout_s
-        self.what = what
-        self.steps = 0
-        self._busy_since: float | None = None
-
-    def __call__(self, status: int, remaining: int, total: int) -> None:
-        self.steps += 1
-        if status in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-            now = time.monotonic()
-            self._busy_since = self._busy_since or now
-            if now - self._busy_since > self.lock_timeout_s:
-                raise errors.DatabaseLocked(
-                    f"{self.what} is locked by another program for more than "
-                    f"{self.lock_timeout_s:.0f} s; nothing was changed. Stop the SandboxRunner "
-                    "server (or wait for it) and try again."
-                )
-        else:
-            self._busy_since = None
-        if self.cancel is not None and self.cancel():
-            raise errors.Cancelled(f"{self.phase} cancelled; nothing was changed.")
-        if self.progress is not None:
-            self.progress(self.phase, total - remaining, total)
-
-
-def _prefixed(progress: ProgressFn | None, prefix: str) -> ProgressFn | None:
-    if progress is None:
-        return None
-    return lambda phase, done, total: progress(prefix + phase, done, total)
-
-
-def _raw_connect(uri: str, timeout_s: float) -> sqlite3.Connection:
-    """A connection of our own (backup API and PRAGMAs: what Peewee cannot do)."""
-    conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=timeout_s,
-                           check_same_thread=False)
-    conn.execute("PRAGMA trusted_schema=OFF")
-    return conn
-
-
-def _check_space(directory: Path, needed: int, what: str) -> None:
-    free = shutil.disk_usage(directory).free
-    if free < needed + (16 << 20):
-        raise errors.NotEnoughSpace(
-            f"Not enough free space in {directory} for {what}: {needed:,} bytes needed, "
-            f"{free:,} free. Free some space or choose another folder."
-        )
-
-
 class BackupManager:
     """Backups of one open store: create, list, verify, restore, retention, schedule."""
 
@@ -229,7 +145,12 @@ class BackupManager:
 
     # -- where ------------------------------------------------------------------------
     def directory(self, directory: str | os.PathLike[str] | None = None) -> Path:
-        return Path(directory).expanduser() if directory is not None else paths.backups_dir()
+        """``directory``, or the store's ``backups_dir`` (the caller's default)."""
+        if directory is not None:
+            return Path(directory).expanduser()
+        if self.store.backups_dir is None:
+            raise errors.InvalidInput("No backups folder was given; choose one.")
+        return self.store.backups_dir
 
     def list(self, directory: str | os.PathLike[str] | None = None) -> list[BackupInfo]:
         return list_backups(self.directory(directory))
@@ -267,7 +188,7 @@ class BackupManager:
             raise errors.InvalidInput(
                 f"The backups folder {folder} is a file, not a folder. Choose another folder.")
         try:
-            paths.ensure(folder)
+            folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise errors.StorageError(
                 f"Cannot create the backups folder {folder}: {exc.strerror or exc}. "
@@ -290,7 +211,7 @@ class BackupManager:
                 )
             final = _publish(tmp, folder, created_at)
         except BaseException:
-            _unlink_quietly(tmp)
+            unlink_quietly(tmp)
             raise
         result = BackupResult(
             path=final,
@@ -343,7 +264,7 @@ class BackupManager:
                 self._snapshot_copy(tmp, progress, cancel, lock_timeout_s)
                 return SNAPSHOT_COPY, ""
             except snapshot.SnapshotUnavailable as exc:
-                _unlink_quietly(tmp)
+                unlink_quietly(tmp)
                 if method == SNAPSHOT_COPY:
                     raise errors.StorageError(
                         f"A snapshot copy of {self.store.path.name} is not possible now: {exc}. "
@@ -359,12 +280,13 @@ class BackupManager:
         path = self.store.path.resolve()
         try:
             frozen = snapshot.freeze(db.database, path, read_only=db.read_only,
-                                     immutable=db.immutable, connect=_raw_connect,
+                                     immutable=db.immutable,
+                                     connect=lambda uri, t: raw_connection(uri, timeout_s=t),
                                      lock_timeout_s=lock_timeout_s)
         except sqlite3.Error as exc:
             raise errors.translate(exc, str(self.store.path)) from exc
         try:
-            _check_space(tmp.parent, frozen.nbytes, "the backup")
+            check_space(tmp.parent, frozen.nbytes, "the backup")
             total = frozen.page_count
 
             def on_chunk(done: int) -> None:
@@ -383,7 +305,7 @@ class BackupManager:
     def _backup_api_copy(self, tmp: Path, progress: ProgressFn | None, cancel: CancelFn | None,
                          pages_per_step: int, lock_timeout_s: float) -> None:
         """Copy one snapshot of the live database into ``tmp`` with the backup API."""
-        src = _raw_connect(self.store.db.database, lock_timeout_s)
+        src = raw_connection(self.store.db.database, timeout_s=lock_timeout_s)
         try:
             src.execute("BEGIN")
             # The first read starts the transaction: from here on this connection sees
@@ -392,14 +314,14 @@ class BackupManager:
             page_count, page_size = src.execute(
                 "SELECT page_count, page_size FROM pragma_page_count, pragma_page_size"
             ).fetchone()
-            _check_space(tmp.parent, page_count * page_size, "the backup")
+            check_space(tmp.parent, page_count * page_size, "the backup")
             dst = sqlite3.connect(str(tmp), isolation_level=None)
             try:
                 # A new private file: no journal, flushed once (fsync) after the copy.
                 dst.execute("PRAGMA journal_mode=OFF")
                 dst.execute("PRAGMA synchronous=OFF")
-                watch = _StepWatch("copy", progress, cancel, lock_timeout_s, str(self.store.path))
-                src.backup(dst, pages=pages_per_step, progress=watch, sleep=_BUSY_SLEEP_S)
+                watch = StepWatch("copy", progress, cancel, lock_timeout_s, str(self.store.path))
+                src.backup(dst, pages=pages_per_step, progress=watch, sleep=BUSY_SLEEP_S)
             finally:
                 dst.close()
         except sqlite3.Error as exc:
@@ -443,194 +365,15 @@ class BackupManager:
         return ScheduledRun(True, result.created_at + schedule.every, result, plan)
 
     # -- restore ---------------------------------------------------------------------
-    def restore(
-        self,
-        backup: str | os.PathLike[str],
-        *,
-        safety_dir: str | os.PathLike[str] | None = None,
-        progress: ProgressFn | None = None,
-        cancel: CancelFn | None = None,
-        user_id: str = "",
-        pages_per_step: int = DEFAULT_PAGES_PER_STEP,
-        lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
-    ) -> RestoreResult:
-        """Replace the live database's content with ``backup``'s; see the module docstring.
+    def restore(self, backup: str | os.PathLike[str], **kwargs: Any) -> RestoreResult:
+        """Replace the live database's content with ``backup``'s (see restore.py).
 
-        ``progress`` phases, in order: "backup checksum", "backup verify", "safety copy",
-        "safety checksum", "safety verify", "restore" (pages), "check", "checkpoint",
-        "audit". Cancelling before "check" leaves the database as it was. Raises
-        BackupInvalid (refused; nothing changed), DatabaseLocked, Cancelled, ReadOnly.
+        Keywords: ``safety_dir``, ``progress``, ``cancel``, ``user_id``,
+        ``pages_per_step``, ``lock_timeout_s``.
         """
-        started = time.monotonic()
-        store = self.store
-        store.require_writable()
-        source = Path(backup).expanduser()
-        if source.exists() and store.path.exists() and os.path.samefile(source, store.path):
-            raise errors.InvalidInput(f"{source} is the database itself; choose a backup file.")
-        if store.db.in_transaction():
-            raise errors.InvalidInput("Cannot restore inside a transaction; finish it first.")
-
-        report = verify_backup(source, progress=_prefixed(progress, "backup "), cancel=cancel)
-        if not report.restorable:
-            raise errors.BackupInvalid(
-                f"{source.name} cannot be restored: {report.reason().rstrip('.')}. "
-                f"The database {store.path.name} was not changed.",
-                detail="\n".join(report.problems),
-            )
-        previous, before_counts = self._describe_live()
-        safety = self.create(safety_dir, kind="safety", progress=_prefixed(progress, "safety "),
-                             cancel=cancel, pages_per_step=pages_per_step,
-                             lock_timeout_s=lock_timeout_s)
-        converted: Path | None = None
-        try:
-            copy_from = source
-            live_page_size, live_mode = self._live_page_size_and_mode(lock_timeout_s)
-            if live_mode == "wal" and report.page_size != live_page_size:
-                # The backup API cannot change a WAL database's page size: copy the
-                # backup to the live page size first (a private file, then the same path).
-                converted = safety.path.with_name("." + safety.path.name + PARTIAL_MARK
-                                                  + f"{os.getpid()}-pagesize")
-                _convert_page_size(source, converted, live_page_size)
-                copy_from = converted
-            checkpointed = self._copy_in(copy_from, safety.path, progress, cancel, pages_per_step,
-                                         lock_timeout_s)
-        finally:
-            if converted is not None:
-                _unlink_quietly(converted)
-        self._refresh_connections()
-        result = self._after_restore(source, report, safety, previous, before_counts,
-                                     checkpointed, user_id, started, progress)
-        return result
-
-    def _describe_live(self) -> tuple[int | None, dict[str, Any]]:
-        """Schema version and row counts before the restore; a damaged database may not
-        be able to count (that is often why it is being restored)."""
-        try:
-            return self.store.schema_version(), dict(self.store.row_counts())
-        except (sqlite3.Error, peewee.PeeweeException, errors.StorageError) as exc:
-            return None, {"error": str(errors.translate(exc, str(self.store.path)))}
-
-    def _live_page_size_and_mode(self, lock_timeout_s: float) -> tuple[int, str]:
-        conn = _raw_connect(self.store.db.database, lock_timeout_s)
-        try:
-            page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
-            mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
-        finally:
-            conn.close()
-        return page_size, mode
-
-    def _copy_in(self, source: Path, safety: Path, progress: ProgressFn | None,
-                 cancel: CancelFn | None, pages_per_step: int, lock_timeout_s: float) -> bool:
-        """The backup API from ``source`` into the live database: one write transaction."""
-        live = str(self.store.path)
-        src = _raw_connect(sqlite_uri(source, read_only=True, immutable=True), lock_timeout_s)
-        # A short busy wait per step: control comes back to the step watch, which cancels
-        # promptly and enforces lock_timeout_s over the whole wait.
-        dst = _raw_connect(self.store.db.database, min(lock_timeout_s, 1.0))
-        try:
-            dst.execute("PRAGMA synchronous=FULL")  # the commit survives a power cut too
-            watch = _StepWatch("restore", progress, cancel, lock_timeout_s, live)
-            try:
-                src.backup(dst, pages=pages_per_step, progress=watch, sleep=_BUSY_SLEEP_S)
-            except errors.Cancelled as exc:
-                raise errors.Cancelled(
-                    f"Restore cancelled; the database was not changed (the safety backup "
-                    f"{safety.name} was kept)."
-                ) from exc
-            if progress is not None:
-                progress("check", 0, 1)
-            problems = [r[0] for r in dst.execute("PRAGMA integrity_check(20)") if r[0] != "ok"]
-            if problems:
-                raise errors.CorruptDatabase(
-                    f"After the restore, {live} fails its integrity check ({problems[0]}). "
-                    f"Restore the safety backup {safety} with `sandbox-admin restore`.",
-                    detail="\n".join(problems),
-                )
-            if progress is not None:
-                progress("check", 1, 1)
-            busy = 1
-            if progress is not None:
-                progress("checkpoint", 0, 1)
-            if str(dst.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
-                # Move the new pages into the main file and empty the -wal (best effort:
-                # a reader elsewhere may hold on to it; SQLite finishes it later). Do not
-                # wait long for readers: the restore itself is done.
-                dst.execute("PRAGMA busy_timeout=500")
-                busy = dst.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-            return busy == 0
-        except sqlite3.Error as exc:
-            raise errors.translate(exc, live) from exc
-        finally:
-            src.close()
-            dst.close()
-
-    def _refresh_connections(self) -> None:
-        """Close this process's idle pooled connections; forget sub-stores' caches."""
-        self.store.db.close_idle_older_than(0)
-        for name in ("sandboxes", "files", "metrics", "maintenance"):
-            self.store.__dict__.pop(name, None)
-
-    def _after_restore(self, source: Path, report: VerifyReport, safety: BackupResult,
-                       previous: int | None, before_counts: dict[str, Any], checkpointed: bool, user_id: str,
-                       started: float, progress: ProgressFn | None) -> RestoreResult:
-        store = self.store
-        status = store.migration_status()
-        notices: list[str] = []
-        if status.pending:
-            notices.append(
-                f"The restored database has schema version {status.current}; this sandbox-admin "
-                f"knows {latest_version()}: migrations {status.pending} are pending "
-                "(apply them with `sandbox-admin migrate DB`)."
-            )
-        if not safety.verified:
-            notices.append(
-                f"The database was damaged before the restore; its safety backup "
-                f"{safety.path.name} keeps that damaged content ({'; '.join(safety.problems[:2])})."
-            )
-        if not checkpointed:
-            notices.append("Another connection is reading; the -wal file shrinks when it finishes.")
-        store.notices.extend(notices)
-        if progress is not None:
-            progress("audit", 0, 1)
-        # The audit entry goes through the sandboxes store (its Go-compatible writer).
-        store.sandboxes.record_audit(
-            "restore",
-            store.path.name,
-            entity_type="database",
-            old={"schema_version": previous, "tables": before_counts},
-            new={"schema_version": status.current, "tables": report.tables},
-            user_id=user_id or "",
-            metadata={
-                "restored_from": str(source.resolve()),
-                "backup_sha256": report.sha256,
-                "safety_backup": str(safety.path),
-                "safety_backup_verified": safety.verified,
-                "database": str(store.path.resolve()),
-                "tool": f"sandbox-admin {__version__}",
-            },
-        )
-        return RestoreResult(
-            restored_from=source,
-            safety_backup=safety.path,
-            tables=store.row_counts(),
-            schema_version=status.current,
-            pending_migrations=list(status.pending),
-            previous_schema_version=previous,
-            checkpointed=checkpointed,
-            duration_s=time.monotonic() - started,
-            notices=notices,
-        )
-
+        return Restore(self).run(backup, **kwargs)
 
 # -- helpers ------------------------------------------------------------------------------
-
-def _unlink_quietly(path: Path) -> None:
-    for p in (path, Path(f"{path}-journal"), Path(f"{path}-wal"), Path(f"{path}-shm")):
-        try:
-            p.unlink()
-        except FileNotFoundError:
-            pass
-
 
 def _publish(tmp: Path, folder: Path, created_at: datetime) -> Path:
     """Give the verified file its final, unique name, atomically (never overwrites)."""
@@ -657,19 +400,4 @@ def _publish(tmp: Path, folder: Path, created_at: datetime) -> Path:
         f"More than 1000 backups named for the same second in {folder}; try again in a second."
     )
 
-
-def _convert_page_size(source: Path, target: Path, page_size: int) -> None:
-    """Copy ``source`` to ``target`` with another page size (backup API, then VACUUM)."""
-    src = _raw_connect(sqlite_uri(source, read_only=True, immutable=True), 5.0)
-    dst = sqlite3.connect(str(target), isolation_level=None)
-    try:
-        src.backup(dst)
-        dst.execute("PRAGMA journal_mode=DELETE")
-        dst.execute(_PAGE_SIZE_SQL[page_size])
-        dst.execute("VACUUM")
-    except sqlite3.Error as exc:
-        raise errors.translate(exc, str(source)) from exc
-    finally:
-        src.close()
-        dst.close()
 

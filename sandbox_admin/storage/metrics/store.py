@@ -40,12 +40,30 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 from peewee import fn
 
-from . import errors
-from . import metrics_math as mm
+from .. import errors
+from ..fields import parse_timestamp
+from . import aggregation as mm
 from . import sketch as sk
-from .fields import parse_timestamp
-from .metrics_ingest import RowMaker
-from .metrics_sql import (
+from .ingest import RowMaker
+from .records import (
+    DEFAULT_GROUP,
+    DEFAULT_STATS,
+    PERCENTILES,
+    Points,
+    Sample,
+    Series,
+    SeriesInfo,
+    _percentile_qs,
+)
+from .rollups import (
+    RESOLUTIONS,
+    BuildReport,
+    RetentionPolicy,
+    RetentionReport,
+    Rollups,
+    step_seconds,
+)
+from .sql import (
     METRIC_TYPES,
     US,
     SeriesTable,
@@ -61,17 +79,6 @@ from .metrics_sql import (
     time_conditions,
     to_us,
 )
-from .metrics_types import (
-    DEFAULT_GROUP,
-    DEFAULT_STATS,
-    PERCENTILES,
-    Points,
-    Sample,
-    Series,
-    SeriesInfo,
-    _percentile_qs,
-)
-from .rollups import RESOLUTIONS, BuildReport, RetentionPolicy, RetentionReport, Rollups, step_seconds
 
 __all__ = [
     "MetricsStore", "Sample", "SeriesInfo", "Series", "Points", "RetentionPolicy",

@@ -23,10 +23,12 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 import peewee
 from peewee import SQL, Case, fn
 
-from . import errors, sandbox_audit
-from .fields import dumps_json, format_timestamp, loads_json, utcnow
-from .sandbox_audit import ACTIONS, AuditRecord, Checkpoint, rfc3339
-from .sandbox_query import (
+from .. import errors
+from ..fields import dumps_json, format_timestamp, loads_json, utcnow
+from ..triggers import trusted_schema
+from . import audit as sandbox_audit
+from .audit import ACTIONS, AuditRecord, Checkpoint, rfc3339
+from .query import (
     SORTABLE,
     Cursor,
     SandboxFilter,
@@ -35,7 +37,7 @@ from .sandbox_query import (
     sort_key,
     where,
 )
-from .sandbox_records import (
+from .records import (
     COLUMNS,
     JSON_COLUMNS,
     RESOURCE_COLUMNS,
@@ -48,10 +50,9 @@ from .sandbox_records import (
     _text,
     record_from_row,
 )
-from .triggers import trusted_schema
 
 if TYPE_CHECKING:
-    from . import Store
+    from ..store import Store
 
 __all__ = [
     "ACTIONS", "AuditRecord", "Checkpoint", "COLUMNS", "Cursor", "Page", "SandboxFilter",

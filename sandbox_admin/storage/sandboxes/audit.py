@@ -20,8 +20,15 @@ from typing import Any, Iterable
 
 from peewee import fn
 
-from . import errors
-from .fields import dumps_json, format_timestamp, loads_json, parse_timestamp, to_utc, utcnow
+from .. import errors
+from ..fields import (
+    dumps_json,
+    format_timestamp,
+    loads_json,
+    parse_timestamp,
+    to_utc,
+    utcnow,
+)
 
 #: Actions the Go server writes, and ours (purge: hard delete; restore: database restored).
 GO_ACTIONS = ("create", "update", "delete", "recover", "checkpoint")

@@ -28,21 +28,23 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 import peewee
-from peewee import EXCLUDED, BlobField, Case, CompositeKey, FloatField, IntegerField, TextField, fn
-
-from . import errors
-from . import metrics_math as mm
-from . import sketch as sk
-from .fields import dumps_json, loads_json, utcnow
-from .models import bound_base
-from .metrics_sql import (
-    US,
-    SeriesTable,
-    fetch_raw,
-    instant_us,
-    raw_period,
-    to_us,
+from peewee import (
+    EXCLUDED,
+    BlobField,
+    Case,
+    CompositeKey,
+    FloatField,
+    IntegerField,
+    TextField,
+    fn,
 )
+
+from .. import errors
+from ..fields import dumps_json, loads_json, utcnow
+from ..models import bound_base
+from . import aggregation as mm
+from . import sketch as sk
+from .sql import US, SeriesTable, fetch_raw, instant_us, raw_period, to_us
 
 #: Rollup resolutions in seconds (the seed's 1m / 5m / 1h / 1d levels).
 RESOLUTIONS = (60, 300, 3600, 86400)
@@ -424,8 +426,8 @@ class Rollups:
     def _known_series(self) -> dict[tuple[str, str, str, str], list[Any]]:
         RS = self.M.Series
         return {
-            (n, t, l, s): [i, lt, lv]
-            for i, n, t, l, s, lt, lv in RS.select(
+            (n, t, labels, s): [i, lt, lv]
+            for i, n, t, labels, s, lt, lv in RS.select(
                 RS.id, RS.metric_name, RS.metric_type, RS.labels, RS.sandbox_id,
                 RS.last_t_us, RS.last_value).tuples()
         }

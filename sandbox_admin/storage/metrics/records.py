@@ -9,8 +9,8 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from . import errors
-from .metrics_sql import US, from_us
+from .. import errors
+from .sql import US, from_us
 
 BASIC_STATS = ("count", "sum", "min", "max", "avg", "last")
 DEFAULT_STATS = BASIC_STATS

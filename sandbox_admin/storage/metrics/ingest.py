@@ -19,9 +19,9 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from . import errors
-from .fields import format_timestamps_us, parse_timestamp, to_utc, utcnow
-from .metrics_sql import EPOCH, METRIC_TYPES, labels_text
+from .. import errors
+from ..fields import format_timestamps_us, parse_timestamp, to_utc, utcnow
+from .sql import EPOCH, METRIC_TYPES, labels_text
 
 CHUNK = 8192
 _ONE_US = timedelta(microseconds=1)
