@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from . import __version__, paths
-from .storage import Store, errors, to_iso
+from .storage import Store, create_store, errors, to_iso
 from .storage import open_store as _open_store
 
 PROG = "sandbox-admin"
@@ -726,12 +727,54 @@ def _gui_arguments(p: argparse.ArgumentParser) -> None:
                    "in your data folder, created on first run)")
     p.add_argument("--read-only", action="store_true", help="open without writing")
     p.add_argument("--demo", action="store_true", help="open a fresh demo database")
+    p.add_argument("--smoke", action="store_true",
+                   help="check this installation: open a demo database, show every pane, run "
+                   "one job of each kind, quit (0: all worked); QT_QPA_PLATFORM=offscreen "
+                   "runs it without a display")
 
 
 def run_gui(args: argparse.Namespace) -> int:
+    if args.smoke:
+        from .gui.smoke import run_smoke
+
+        return run_smoke()
     from .gui.app import run
 
     return run(db=args.db, read_only=args.read_only, demo=args.demo)
+
+
+# -- init -----------------------------------------------------------------------------
+
+def _add_init(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("init", help="a new, empty database at the latest schema")
+    p.add_argument("db", help="path of the new database (must not exist)")
+    p.set_defaults(func=cmd_init)
+
+
+def cmd_init(args: argparse.Namespace) -> Result:
+    path = Path(args.db).expanduser()
+    if os.path.lexists(path):
+        raise UsageError(f"{path} already exists; init makes a new database and never "
+                         "overwrites one. Choose a new path.")
+    if not path.parent.is_dir():
+        raise UsageError(f"The folder {path.parent} does not exist; create it first.")
+    # Built under a hidden name and linked into place at the end: a kill part-way
+    # leaves no half-made database at the path.
+    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    try:
+        with create_store(partial) as store:
+            version = store.schema_version()
+            tables = len(store.table_names())
+        try:
+            os.link(partial, path)  # fails if the path was taken meanwhile
+        except FileExistsError as exc:
+            raise UsageError(f"{path} appeared while it was being created; it was left alone.") from exc
+    finally:
+        for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
+            leftover.unlink(missing_ok=True)
+    return Result({"path": str(path.resolve()), "schema_version": version},
+                  f"Created {path}: an empty SandboxRunner database at schema version {version} "
+                  f"({tables} tables). The Go server can use it as it is.")
 
 
 # -- plumbing -------------------------------------------------------------------------
@@ -739,6 +782,7 @@ def run_gui(args: argparse.Namespace) -> int:
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_gui,
     _add_info,
+    _add_init,
     _add_migrate,
     _add_check,
     _add_backup,
