@@ -44,11 +44,8 @@ def shot(name: str) -> Callable[[ShotFn], ShotFn]:
 
 # -- helpers shared by shots ------------------------------------------------------------------------
 def shared_fixture() -> Path:
-    env = os.environ.get("SANDBOX_SHARED")
-    for c in ([Path(env)] if env else []) + [ROOT.parent / "shared", ROOT / "shared"]:
-        if (c / "fixtures" / "go_sandboxrunner_v6.db").exists():
-            return c / "fixtures" / "go_sandboxrunner_v6.db"
-    raise SystemExit("cannot find shared/fixtures/go_sandboxrunner_v6.db; set SANDBOX_SHARED")
+    """The Go server's own database (a copy kept with the tests)."""
+    return ROOT / "tests" / "fixtures" / "go_sandboxrunner_v6.db"
 
 
 def fixture_copy(tmp: Path) -> Path:
@@ -363,6 +360,46 @@ def maintenance_shot(out: Path, tmp: Path) -> list[Path]:
         runner.wait_idle(20000)
         store.close()
         pane.close()
+
+
+# -- themes and preferences -----------------------------------------------------------------------------
+@shot("themes")
+def theme_shots(out: Path, tmp: Path) -> list[Path]:
+    """The window in the light and the dark theme (Sandboxes with a detail, Metrics), and
+    the Preferences dialog; at the default size, 1280x800."""
+    from sandbox_admin.gui.preferences import Preferences
+    from sandbox_admin.storage import parse_timestamp
+
+    written: list[Path] = []
+    window = _main_window(tmp)
+    window.resize(1280, 800)
+    try:
+        _open(window, tmp / "demo.db", demo={"now": parse_timestamp(DEMO_NOW), "files": 60, "metrics": 20000})
+        sandboxes = window.panes[0]
+        first = sandboxes.model.row_at(0).id
+        sandboxes.select_id(first)
+        settle(lambda: sandboxes.detail.current_id() == first and window.runner.is_idle())
+        for theme in ("light", "dark"):
+            prefs = Preferences.load(window.settings)
+            prefs.theme = theme
+            window.apply_preferences(prefs)
+            window.tabs.setCurrentIndex(0)
+            written.append(save(window, out / f"theme-{theme}.png"))
+            window.tabs.setCurrentIndex(1)
+            metrics = window.panes[1]
+            metrics.select_metric("cpu_usage")
+            settle(lambda: metrics.answer is not None and not metrics.busy() and window.runner.is_idle())
+            written.append(save(window, out / f"theme-{theme}-metrics.png"))
+        dialog = window.show_preferences()
+        written.append(save(dialog, out / "preferences.png"))
+        dialog.reject()
+        prefs = Preferences.load(window.settings)
+        prefs.theme = "system"
+        window.apply_preferences(prefs)
+    finally:
+        window.shutdown()
+        window.close()
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:

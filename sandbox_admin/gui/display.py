@@ -15,14 +15,24 @@ from ..storage import is_zero_time
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
+#: "local" or "utc": how times are shown (Preferences → Show times in)
+_time_zone = "local"
+
+
+def set_time_zone(zone: str) -> None:
+    global _time_zone
+    _time_zone = "utc" if zone == "utc" else "local"
+
 
 def local_time(value: datetime | None) -> str:
-    """Local time, one format; empty for no value, an em dash for Go's zero time."""
+    """The shown time, one format (local time, or UTC when so chosen); empty for no
+    value, an em dash for Go's zero time."""
     if value is None:
         return ""
     if is_zero_time(value):
         return "—"
-    return value.astimezone().strftime(TIME_FORMAT)
+    shown = value.astimezone(timezone.utc) if _time_zone == "utc" else value.astimezone()
+    return shown.strftime(TIME_FORMAT)
 
 
 def utc_tooltip(value: datetime | None) -> str:

@@ -22,6 +22,7 @@ from PySide6.QtGui import (
     QKeySequence,
 )
 from PySide6.QtWidgets import (
+    QApplication,
     QFileDialog,
     QMainWindow,
     QMenu,
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from .. import paths
 from ..storage import ChangeProbe, Store, errors, open_store
+from . import display
 from .about import AboutDialog
 from .change_watch import ChangeWatcher
 from .jobs import Job, JobContext, JobRunner
@@ -41,7 +43,8 @@ from .panes.files import FilesPane
 from .panes.maintenance import MaintenancePane
 from .panes.metrics import MetricsPane
 from .panes.sandboxes import SandboxesPane
-from .resources import app_icon
+from .preferences import Preferences, PreferencesDialog
+from .resources import app_icon, pane_icon
 from .settings import (
     add_recent,
     app_settings,
@@ -50,18 +53,19 @@ from .settings import (
     remove_recent,
 )
 from .status import DatabaseStatus, DatabaseStatusBar, gather_status
+from .theme import apply_theme
 
 APP_TITLE = "sandbox-admin"
 #: Options for the demo databases the window creates (tests make them small).
 DEMO_OPTIONS: dict[str, Any] = {}
 DB_FILTER = "SQLite databases (*.db *.sqlite *.sqlite3 *.db3);;All files (*)"
 
-#: Panes shown as tabs, in order: (title, class).
-PANES: list[tuple[str, type[Pane]]] = [
-    ("Sandboxes", SandboxesPane),
-    ("Metrics", MetricsPane),
-    ("Files", FilesPane),
-    ("Maintenance", MaintenancePane),
+#: Panes shown as tabs, in order: (title, icon, class).
+PANES: list[tuple[str, str, type[Pane]]] = [
+    ("Sandboxes", "sandboxes", SandboxesPane),
+    ("Metrics", "metrics", MetricsPane),
+    ("Files", "files", FilesPane),
+    ("Maintenance", "maintenance", MaintenancePane),
 ]
 
 
@@ -161,6 +165,8 @@ class MainWindow(QMainWindow):
 
         self.panes: list[Pane] = []
         self._install_panes()
+        self.preferences = Preferences.load(self.settings)
+        self.apply_preferences(self.preferences, save=False)
         self._build_actions()
         self._build_menus()
         self._claim_window_shortcuts()
@@ -169,13 +175,13 @@ class MainWindow(QMainWindow):
 
     # == building ======================================================================
     def _install_panes(self) -> None:
-        for title, cls in PANES:
+        for title, icon, cls in PANES:
             pane = cls(self.runner, settings=self.settings)
             pane.message_requested.connect(self._pane_message)
             # a restore or upgrade from a pane: everything reloads
             pane.database_replaced.connect(self._database_replaced)
             self.panes.append(pane)
-            self.tabs.addTab(pane, title)
+            self.tabs.addTab(pane, pane_icon(icon), title)
 
     def _build_actions(self) -> None:
         def action(text: str, slot: Callable[[], None], shortcut: Any = None, tip: str = "") -> QAction:
@@ -201,6 +207,9 @@ class MainWindow(QMainWindow):
         self.upgrade_action = action("&Upgrade Schema…", self.upgrade_schema, None,
                                      "Apply the pending migrations")
         self.about_action = action("&About sandbox-admin", self.show_about)
+        self.prefs_action = action("&Preferences…", self.show_preferences, "Ctrl+,",
+                                   "Backups, tables, times and theme")
+        self.prefs_action.setMenuRole(QAction.MenuRole.PreferencesRole)
 
     def _claim_window_shortcuts(self) -> None:
         """F5, Ctrl+F, Ctrl+O… belong to the window, which routes them to the current pane.
@@ -226,6 +235,8 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.demo_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
+        edit_menu = bar.addMenu("&Edit")
+        edit_menu.addAction(self.prefs_action)
         view_menu = bar.addMenu("&View")
         view_menu.addAction(self.refresh_action)
         view_menu.addAction(self.find_action)
@@ -518,6 +529,31 @@ class MainWindow(QMainWindow):
         self.message_bar.show_message(level, text, detail)
 
     # == about =========================================================================
+    def show_preferences(self) -> PreferencesDialog:
+        """The Preferences dialog (non-blocking; OK and Apply take effect at once)."""
+        dialog = PreferencesDialog(self.preferences, self)
+        dialog.applied.connect(self.apply_preferences)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        self.preferences_dialog = dialog
+        return dialog
+
+    def apply_preferences(self, prefs: Preferences, save: bool = True) -> None:
+        """Keep ``prefs`` and apply them everywhere, without a restart."""
+        old = self.preferences
+        redraw = prefs.time_zone != old.time_zone or prefs.theme != old.theme
+        self.preferences = prefs
+        if save:
+            prefs.save(self.settings)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_theme(app, prefs.theme)
+        display.set_time_zone(prefs.time_zone)
+        for pane in self.panes:
+            pane.apply_preferences(prefs)
+        if redraw and self.store is not None:
+            self.refresh()  # times in the new zone, trees and diffs in the new theme's inks
+
     def show_about(self) -> AboutDialog:
         dialog = AboutDialog(self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

@@ -23,6 +23,7 @@ from superqt import QElidingLabel
 from ..storage import SQLITE_VERSION, Store, latest_version
 from . import display
 from .jobs import Job, JobRunner
+from .theme import ink_name
 
 
 @dataclass(frozen=True)
@@ -215,7 +216,7 @@ class DatabaseStatusBar(QStatusBar):
         if status.read_only:
             mode = "Read-only (immutable)" if status.immutable else "Read-only"
             self.mode_label.setText(mode)
-            self.mode_label.setStyleSheet("color: #8a4b00; font-weight: bold;")
+            self.mode_label.setStyleSheet(f"color: {ink_name('warning')}; font-weight: bold;")
             self.mode_label.setToolTip(
                 "Opened read-only: nothing is written."
                 + (" Nobody had the file open, so it is read as an unchanging file (immutable=1)."

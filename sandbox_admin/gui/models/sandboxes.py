@@ -206,7 +206,8 @@ class SandboxTableModel(QAbstractTableModel):
         self._has_more = False
         self._fetching = False
         self._generation = 0
-        self._next_page = FIRST_PAGE
+        self.first_page = FIRST_PAGE
+        self._next_page = self.first_page
         self._jobs: set[Job] = set()
         self._error: errors.StorageError | None = None
         self.total: int | None = None

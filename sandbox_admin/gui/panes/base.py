@@ -82,6 +82,9 @@ class Pane(QWidget):
     def focus_filter(self) -> None:
         """Put the keyboard focus in the pane's search or filter box (Ctrl+F)."""
 
+    def apply_preferences(self, prefs: Any) -> None:
+        """New preferences (:class:`..preferences.Preferences`), applied without a restart."""
+
     # -- helpers for panes ----------------------------------------------------------------
     def persist_splitter(self, splitter: QSplitter, key: str) -> None:
         persist_splitter(splitter, self.settings, key)

@@ -87,6 +87,7 @@ class FilesPane(Pane):
     def __init__(self, runner: JobRunner, parent: QWidget | None = None,
                  settings: QSettings | None = None) -> None:
         super().__init__(runner, parent, settings)
+        self.page_size = PAGE_SIZE
         self._latest = Latest()
         self._detail_latest = Latest()
         self._diff_latest = Latest()
@@ -236,6 +237,9 @@ class FilesPane(Pane):
         self._query = None
         self.search_now()
 
+    def apply_preferences(self, prefs: Any) -> None:
+        self.page_size = prefs.page_size
+
     def focus_filter(self) -> None:
         self.search_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.search_edit.selectAll()
@@ -273,16 +277,16 @@ class FilesPane(Pane):
     def _fetch(self, first: bool) -> None:
         generation, store = self._latest.next(), self.store
         text, flt = self._query  # type: ignore[misc]
-        offset, last_id = self._offset, self._last_id
+        offset, last_id, page_size = self._offset, self._last_id, self.page_size
         self._loading = True
         self.more_button.setEnabled(False)
         self.headline.setText("Searching…" if text else "Loading files…")
 
         def work(ctx: JobContext) -> tuple[Any, list[Any], bool]:
             if text:
-                result = store.files.search(text, limit=PAGE_SIZE, offset=offset, **flt.search_kwargs())
+                result = store.files.search(text, limit=page_size, offset=offset, **flt.search_kwargs())
                 return result, result.hits, result.has_more
-            records, more = list_newest(store, flt, last_id, PAGE_SIZE)
+            records, more = list_newest(store, flt, last_id, page_size)
             return None, records, more
 
         def done(answer: tuple[Any, list[Any], bool]) -> None:

@@ -326,6 +326,13 @@ class MaintenancePane(Pane):
         except (TypeError, ValueError):
             return default  # a hand-edited settings file: fall back, do not fail the pane
 
+    def apply_preferences(self, prefs: Any) -> None:
+        """The backup settings changed in Preferences (same keys): show and use them."""
+        self._load_settings()
+        self.backups._update_auto()
+        self.backup_table.reports.clear()
+        self.load_backups()
+
     def backups_folder(self) -> Path:
         return self.backup_dir if self.backup_dir is not None else paths.backups_dir()
 

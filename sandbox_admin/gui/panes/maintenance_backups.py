@@ -27,6 +27,7 @@ from ...storage import (
 )
 from .. import display
 from ..jobs import Job, JobContext
+from ..preferences import Preferences
 from .maintenance_views import BackupTable, escape, restore_question
 
 if TYPE_CHECKING:
@@ -168,8 +169,10 @@ class BackupActions:
     # == automatic backups ============================================================
     def schedule(self) -> Schedule:
         keep = self.pane.auto_keep.value()
+        prefs = Preferences.load(self.pane.settings)  # daily/weekly retention: Preferences
         return Schedule(timedelta(hours=self.pane.auto_hours.value()),
-                        RetentionPolicy(keep_last=keep or None))
+                        RetentionPolicy(keep_last=keep or None, keep_daily=prefs.keep_daily or None,
+                                        keep_weekly=prefs.keep_weekly or None))
 
     def _auto_changed(self, *_: Any) -> None:
         self.pane.settings.setValue(self.pane._key("auto_enabled"), self.pane.auto_check.isChecked())

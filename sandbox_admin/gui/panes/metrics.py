@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 from ...storage import DEFAULT_STATS, errors
 from .. import display
 from ..jobs import Job, JobContext, JobRunner
+from ..theme import ink, ink_name
 from .base import Latest, Pane
 from .metrics_chart import (
     ALL_DATA,
@@ -169,32 +170,26 @@ class MetricsPane(Pane):
         rv.addLayout(bar)
 
         self.date_axis = pg.DateAxisItem(orientation="bottom")  # local time
-        self.plot = pg.PlotWidget(axisItems={"bottom": self.date_axis}, background="w")
+        self.plot = pg.PlotWidget(axisItems={"bottom": self.date_axis})
         self.plot.showGrid(x=True, y=True, alpha=0.2)
-        for side in ("left", "bottom"):
-            axis = self.plot.getAxis(side)
-            axis.setPen(pg.mkPen("#616161"))
-            axis.setTextPen(pg.mkPen("#212121"))
         self.plot.setLabel("bottom", "local time")
         vb = self.plot.getViewBox()
         vb.setMouseEnabled(x=True, y=False)
         vb.enableAutoRange(x=False, y=True)
         vb.setAutoVisible(y=True)
         self.plot.setMenuEnabled(False)
-        self.vline = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#9e9e9e", style=Qt.PenStyle.DashLine))
+        self.vline = pg.InfiniteLine(angle=90, movable=False)
         self.vline.setVisible(False)
         self.plot.addItem(self.vline, ignoreBounds=True)
         self.hover_label = QLabel(self.plot)
         self.hover_label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        self.hover_label.setStyleSheet("QLabel { background: rgba(255,255,255,235); border: 1px solid #bdbdbd;"
-                                       " padding: 4px; color: #212121; }")
         self.hover_label.hide()
         self.empty_label = QLabel(self.plot)
         self.empty_label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_label.setWordWrap(True)
-        self.empty_label.setStyleSheet("QLabel { color: #616161; font-size: 15px; background: transparent; }")
         self.plot.installEventFilter(self)
+        self._style_chart()
 
         self.table = QTableWidget(0, len(TABLE_COLUMNS))
         self.table.setHorizontalHeaderLabels(TABLE_COLUMNS)
@@ -225,6 +220,32 @@ class MetricsPane(Pane):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(split)
+
+    def _style_chart(self) -> None:
+        """Colours of the chart for the current palette (light or dark)."""
+        self.plot.setBackground(ink("chart_bg"))
+        for side in ("left", "bottom"):
+            axis = self.plot.getAxis(side)
+            axis.setPen(pg.mkPen(ink("chart_axis")))
+            axis.setTextPen(pg.mkPen(ink("chart_text")))
+        self.vline.setPen(pg.mkPen(ink("chart_cursor"), style=Qt.PenStyle.DashLine))
+        self.hover_label.setStyleSheet(
+            f"QLabel {{ background: {ink_name('panel_bg')}; border: 1px solid {ink_name('panel_border')};"
+            f" padding: 4px; color: {ink_name('chart_text')}; }}")
+        self.empty_label.setStyleSheet(
+            f"QLabel {{ color: {ink_name('label')}; font-size: 15px; background: transparent; }}")
+
+    def apply_preferences(self, prefs: Any) -> None:
+        utc = prefs.time_zone == "utc"
+        self.date_axis.utcOffset = 0 if utc else None
+        self.plot.setLabel("bottom", "UTC" if utc else "local time")
+        self.date_axis.picture = None  # redraw the tick labels
+        self.date_axis.update()
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._style_chart()
+        super().changeEvent(event)
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt)
         if obj is self.plot and event.type() == QEvent.Type.Resize:

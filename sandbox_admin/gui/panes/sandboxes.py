@@ -288,6 +288,9 @@ class SandboxesPane(Pane):
         self.sandbox_actions.update_state()
         self._update_headline()
 
+    def apply_preferences(self, prefs: Any) -> None:
+        self.model.first_page = prefs.page_size
+
     def current_dialog(self) -> QDialog | None:
         """The confirmation or input dialog the pane has open (tests answer it)."""
         return self.sandbox_actions.current_dialog()

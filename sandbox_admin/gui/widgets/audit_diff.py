@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtGui import QBrush, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -26,11 +26,9 @@ from PySide6.QtWidgets import (
 
 from ...storage import parse_timestamp
 from ..display import local_time, utc_tooltip
+from ..theme import ink
 from .json_tree import one_line, rich_tooltip, summary
 
-OLD_INK = QColor("#b71c1c")
-NEW_INK = QColor("#1b5e20")
-MUTED = QColor("#757575")
 ABSENT = "—"
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}")
@@ -190,11 +188,11 @@ class AuditTrail(QTreeWidget):
         new = value_text(change.new) if has_new else ABSENT
         child = QTreeWidgetItem(parent, [change.path, one_line(old), one_line(new)])
         child.setToolTip(0, f"{change.path} ({change.kind})")
-        for col, text, ink in ((1, old, OLD_INK), (2, new, NEW_INK)):
+        for col, text, colour in ((1, old, ink("old")), (2, new, ink("new"))):
             if text == ABSENT:
-                child.setForeground(col, QBrush(MUTED))
+                child.setForeground(col, QBrush(ink("muted")))
             elif change.kind != "value":
-                child.setForeground(col, QBrush(ink))
+                child.setForeground(col, QBrush(colour))
             if len(text) > 30:
                 child.setToolTip(col, rich_tooltip(text))
         return child

@@ -10,6 +10,8 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QGridLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 from superqt import QElidingLabel
 
+from ..theme import ink_name
+
 
 class Field(QElidingLabel):
     """A value in a detail grid: elided to fit, whole in the tooltip, selectable."""
@@ -40,7 +42,7 @@ def field_grid(spec: tuple[tuple[str, str], ...]) -> tuple[QGridLayout, dict[str
     for n, (key, label) in enumerate(spec):
         r, c = divmod(n, 2)
         name = QLabel(label)
-        name.setStyleSheet("color: #616161;")
+        name.setStyleSheet(f"color: {ink_name('label')};")
         fields[key] = Field()
         grid.addWidget(name, r, c * 2)
         grid.addWidget(fields[key], r, c * 2 + 1)
@@ -62,7 +64,7 @@ class StackedDetail(QWidget):
         self.placeholder = QLabel(placeholder)
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setWordWrap(True)
-        self.placeholder.setStyleSheet("color: #757575;")
+        self.placeholder.setStyleSheet(f"color: {ink_name('muted')};")
         self.stack.addWidget(self.placeholder)
         self.page = QWidget()
         self.page_layout = QVBoxLayout(self.page)

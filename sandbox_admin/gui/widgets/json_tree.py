@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication
+from PySide6.QtGui import QBrush, QFont, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QMenu,
@@ -20,6 +20,8 @@ from PySide6.QtWidgets import (
     QTreeWidgetItem,
     QWidget,
 )
+
+from ..theme import ink
 
 #: Characters kept in a cell (the view elides to the column width anyway).
 MAX_INLINE = 400
@@ -31,8 +33,6 @@ MAX_CHILDREN = 500
 RAW_ROLE = Qt.ItemDataRole.UserRole + 1  # the value as JSON text (for copying)
 PATH_ROLE = Qt.ItemDataRole.UserRole + 2  # the key path, e.g. config.resources.cpu_limit
 
-MUTED = QColor("#757575")
-NUMBER_INK = QColor("#0d47a1")
 
 
 def summary(value: Any) -> str:
@@ -132,7 +132,7 @@ class JsonTree(QTreeWidget):
             self._add(parent, label, child, child_path)
         if len(pairs) > MAX_CHILDREN:
             more = QTreeWidgetItem(parent, ["…", f"{len(pairs) - MAX_CHILDREN:,} more not shown"])
-            more.setForeground(1, QBrush(MUTED))
+            more.setForeground(1, QBrush(ink("muted")))
 
     def _add(self, parent: QTreeWidgetItem, label: str, value: Any, path: str) -> QTreeWidgetItem:
         item = QTreeWidgetItem(parent)
@@ -144,7 +144,7 @@ class JsonTree(QTreeWidget):
             shown = value if inner is None else inner
             text = summary(shown) if inner is None else f"JSON text {summary(shown)}"
             item.setText(1, text)
-            item.setForeground(1, QBrush(MUTED))
+            item.setForeground(1, QBrush(ink("muted")))
             item.setData(1, RAW_ROLE, dumps_readable(shown))
             item.setToolTip(1, rich_tooltip(dumps_readable(shown)))
             self._add_children(item, shown, path)
@@ -158,9 +158,9 @@ class JsonTree(QTreeWidget):
             font = QFont(item.font(1))
             font.setItalic(True)
             item.setFont(1, font)
-            item.setForeground(1, QBrush(MUTED))
+            item.setForeground(1, QBrush(ink("muted")))
         elif isinstance(value, (int, float)):
-            item.setForeground(1, QBrush(NUMBER_INK))
+            item.setForeground(1, QBrush(ink("number")))
         return item
 
     def _expand(self, item: QTreeWidgetItem, depth: int) -> None:
