@@ -26,13 +26,14 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QMainWindow,
     QMenu,
+    QMessageBox,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from .. import paths
-from ..storage import ChangeProbe, Store, errors, open_store
+from ..storage import ChangeProbe, SafeMigration, Store, errors, open_store
 from . import display
 from .about import AboutDialog
 from .change_watch import ChangeWatcher
@@ -54,6 +55,7 @@ from .settings import (
 )
 from .status import DatabaseStatus, DatabaseStatusBar, gather_status
 from .theme import apply_theme
+from .upgrade import ask_upgrade, upgrade_work, upgraded_text
 
 APP_TITLE = "sandbox-admin"
 #: Options for the demo databases the window creates (tests make them small).
@@ -205,7 +207,7 @@ class MainWindow(QMainWindow):
         self.find_action = action("&Find", self.focus_filter, QKeySequence.StandardKey.Find,
                                   "Focus the current pane's filter")
         self.upgrade_action = action("&Upgrade Schema…", self.upgrade_schema, None,
-                                     "Apply the pending migrations")
+                                     "Back up, then apply the pending migrations")
         self.about_action = action("&About sandbox-admin", self.show_about)
         self.prefs_action = action("&Preferences…", self.show_preferences, "Ctrl+,",
                                    "Backups, tables, times and theme")
@@ -418,7 +420,7 @@ class MainWindow(QMainWindow):
             f"This database is at schema version {status.schema_version}; this sandbox-admin "
             f"uses {status.known_version}. Upgrading applies migration{'s' * (len(status.pending) > 1)} "
             f"{versions} (sandbox-admin's own tables). Nothing is changed until you upgrade.",
-            key="migrate", action="Upgrade schema", callback=self.upgrade_schema)
+            key="migrate", action="Upgrade schema…", callback=self.upgrade_schema)
 
     def _set_store(self, store: Store | None, status: DatabaseStatus | None,
                    probe: ChangeProbe | None) -> None:
@@ -490,29 +492,33 @@ class MainWindow(QMainWindow):
         self._update_actions()
 
     # == schema upgrade ================================================================
-    def upgrade_schema(self) -> Job | None:
+    def upgrade_schema(self) -> QMessageBox | None:
+        """Ask (what is added, the safety backup), then back up and migrate (exclusive)."""
+        status = self.status
+        if self.store is None or status is None or not status.pending or status.read_only:
+            return None
+        folder = self.preferences.backups_folder()
+        self.upgrade_dialog = ask_upgrade(self, self.store.path.name, status.schema_version,
+                                          list(status.pending), folder, self.run_upgrade)
+        return self.upgrade_dialog
+
+    def run_upgrade(self) -> Job | None:
+        """The confirmed upgrade: a verified safety backup, then the migrations."""
         if self.store is None:
             return None
         self.message_bar.remove("migrate")
 
-        def work(ctx: JobContext) -> list[int]:
-            return ctx.store.migrate(progress=lambda version, text: ctx.report(version, 0, text))
-
-        def done(applied: list[int]) -> None:
-            text = (f"Schema upgraded: applied migration{'s' * (len(applied) != 1)} "
-                    f"{', '.join(map(str, applied))}." if applied else "The schema was already up to date.")
-            self.message_bar.show_message("info", text, key="migrated")
-            for pane in self.panes:
-                pane.refresh()  # type: ignore[attr-defined]
-            self.refresh_status()
+        def done(result: SafeMigration) -> None:
+            self.message_bar.show_message("info", upgraded_text(result), key="migrated")
+            self._database_replaced()
 
         def failed(error: errors.StorageError) -> None:
             self.message_bar.show_message("error", f"Schema upgrade failed: {error}", error.detail,
                                           key="migrate")
             self.refresh_status()
 
-        job = self.runner.submit(work, name="Upgrade schema", exclusive=True, on_result=done,
-                                 on_error=failed)
+        job = self.runner.submit(upgrade_work(self.preferences.backups_folder()), name="Upgrade schema",
+                                 exclusive=True, on_result=done, on_error=failed)
         self._update_actions()
         return job
 

@@ -22,7 +22,7 @@ from . import errors
 from .database import SQLITE_VERSION, PoolConfig, library_versions
 from .fields import dumps_json, format_timestamp, is_zero_time, parse_timestamp, to_iso, utcnow
 from .migrations import MigrationStatus, by_version, latest_version
-from .store import Store, create_store, open_store
+from .store import SafeMigration, Store, create_store, open_store
 
 #: public name -> the submodule that defines it (imported when first asked for)
 _LAZY = {
@@ -78,7 +78,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "SQLITE_VERSION", "MigrationStatus", "PoolConfig", "Store", "by_version", "create_store",
+    "SQLITE_VERSION", "MigrationStatus", "PoolConfig", "SafeMigration", "Store", "by_version", "create_store",
     "dumps_json", "errors", "format_timestamp", "is_zero_time", "latest_version", "library_versions",
     "parse_timestamp", "to_iso", "utcnow",
     "open_store", *sorted(_LAZY),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
@@ -45,6 +46,20 @@ __all__ = ["Store", "open_store", "create_store", "errors", "PoolConfig", "lates
 
 #: Tables every SandboxRunner database has; without them a file is not one.
 REQUIRED_TABLES = ("migrations", "sandboxes")
+
+
+@dataclass(frozen=True)
+class SafeMigration:
+    """What :meth:`Store.migrate_safely` did."""
+
+    schema_before: int
+    schema_after: int
+    applied: list[int]
+    safety_backup: Path
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"current": self.schema_after, "previous": self.schema_before,
+                "applied": self.applied, "safety_backup": str(self.safety_backup)}
 
 
 class Store:
@@ -115,6 +130,22 @@ class Store:
             return self.migrations.migrate_to(target, progress)
         except (sqlite3.Error, peewee.PeeweeException) as exc:
             raise errors.translate(exc, str(self.path)) from exc
+
+    def migrate_safely(self, target: int | None = None, *, safety_dir: str | Path | None = None,
+                       progress: Any = None, cancel: Any = None) -> "SafeMigration":
+        """A verified safety backup first (in ``safety_dir``, or the store's backups
+        folder), then :meth:`migrate`. If the backup cannot be made or does not verify,
+        nothing is migrated. ``progress(phase, done, total)``."""
+        self.require_writable()
+        safety = self.backups.create(safety_dir, kind="safety", progress=progress, cancel=cancel)
+        if not safety.verified:
+            raise errors.BackupInvalid(
+                f"The safety backup {safety.path.name} did not verify ({'; '.join(safety.problems[:2])}); "
+                f"{self.path.name} was not changed.")
+        before = self.schema_version()
+        applied = self.migrate(target, None if progress is None else
+                               (lambda version, text: progress("migrate", version, 0)))
+        return SafeMigration(before, self.schema_version(), applied, safety.path)
 
     def table_names(self) -> list[str]:
         return list(user_tables(self.db))

@@ -62,7 +62,7 @@ def test_open_go_fixture_fills_the_status_bar(qtbot, window, go_db, settings_dir
     assert window.windowTitle().startswith(go_db.name)
     # pending migrations are offered, not applied: opening never writes
     offer = window.message_bar.find("migrate")
-    assert offer is not None and offer.action_button.text() == "Upgrade schema"
+    assert offer is not None and offer.action_button.text() == "Upgrade schema…"
     assert window.upgrade_action.isEnabled()
     assert window.store.schema_version() == 6
     # the Sandboxes pane got the store
@@ -73,12 +73,51 @@ def test_open_go_fixture_fills_the_status_bar(qtbot, window, go_db, settings_dir
     assert recent_databases(again)[0] == str(go_db.resolve())
 
 
+def confirm(box) -> None:
+    """Press the question's "Back up and upgrade"."""
+    button = next(b for b in box.buttons() if b.text() == "Back up and upgrade")
+    button.click()
+
+
+def test_upgrade_asks_what_it_adds_and_cancel_changes_nothing(qtbot, window, go_db):
+    open_and_wait(qtbot, window, go_db)
+    box = window.upgrade_schema()
+    text = box.text()
+    assert "from schema version 6 to" in text and "metric rollups" in text
+    assert "server keeps working" in text and "safety backup" in text
+    assert str(window.preferences.backups_folder()) in text
+    box.reject()
+    window.runner.wait_idle()
+    assert window.store.schema_version() == 6
+    assert not window.preferences.backups_folder().exists() or not any(
+        window.preferences.backups_folder().glob("*.db"))
+
+
+def test_a_confirmed_upgrade_takes_a_verified_safety_backup_first(qtbot, window, go_db, tmp_path):
+    from sandbox_admin.storage import read_sidecar, verify_backup
+
+    open_and_wait(qtbot, window, go_db)
+    with qtbot.waitSignal(window.status_updated, timeout=15000):
+        confirm(window.upgrade_schema())
+    assert window.store.schema_version() == latest_version()
+    backups = sorted(window.preferences.backups_folder().glob("sandbox_runner_*.db"))
+    assert len(backups) == 1
+    report = verify_backup(backups[0])
+    assert report.ok and report.schema_version == 6  # the database as it was before
+    assert read_sidecar(backups[0])["kind"] == "safety"
+    text = window.message_bar.find("migrated").text()
+    assert str(backups[0]) in text and "from version 6" in text
+
+
 def test_upgrade_schema_runs_as_exclusive_job_and_is_not_an_outside_change(qtbot, window, go_db):
     open_and_wait(qtbot, window, go_db)
     gate: list[bool] = []
     window.runner.exclusive_changed.connect(gate.append)
+    window.message_bar.find("migrate").action_button.click()
+    box = window.upgrade_dialog  # asks first: nothing changes without consent
+    assert window.store.schema_version() == 6
     with qtbot.waitSignal(window.status_updated, timeout=15000):
-        window.message_bar.find("migrate").action_button.click()
+        confirm(box)
     assert gate == [True, False]
     assert window.status_bar.schema_label.text() == f"Schema v{latest_version()}"
     assert any("Schema upgraded" in t for t in messages(window))
@@ -304,7 +343,7 @@ def test_no_sql_runs_on_the_gui_thread(qtbot, window, go_db, monkeypatch):
         pane.filter_edit.setText("sandbox")
     window.refresh()
     with qtbot.waitSignal(window.status_updated, timeout=15000):
-        window.upgrade_schema()
+        confirm(window.upgrade_schema())
     polls = window.watcher.polls
     qtbot.waitUntil(lambda: window.watcher.polls >= polls + 2, timeout=5000)
     assert window.runner.wait_idle()
@@ -414,7 +453,9 @@ def test_upgrade_from_the_maintenance_pane_refreshes_the_window(qtbot, window, g
     pane = next(p for p in window.panes if isinstance(p, MaintenancePane))
     with qtbot.waitSignal(window.status_updated, timeout=15000,
                           check_params_cb=lambda s: s.schema_version == latest_version()):
-        pane.upgrade_schema()
+        pane.upgrade_schema()  # not shown yet: it reads the schema status first, then asks
+        qtbot.waitUntil(lambda: pane._dialog_upgrade is not None, timeout=10000)
+        confirm(pane._dialog_upgrade)
         window.runner.wait_idle(10000)
     assert window.status_bar.schema_label.text() == f"Schema v{latest_version()}"
     assert window.message_bar.find("migrate") is None  # the upgrade offer is gone

@@ -113,8 +113,12 @@ def test_upgrade_schema_is_an_exclusive_job(qtbot, opened):
     pane, store = opened
     seen: list[bool] = []
     pane.runner.exclusive_changed.connect(seen.append)
+    pane.upgrade_button.click()
+    box = pane._dialog_upgrade
+    assert "safety backup" in box.text() and store.schema_version() == 6
+    button = next(b for b in box.buttons() if b.text() == "Back up and upgrade")
     with qtbot.waitSignal(pane.stats_loaded, timeout=WAIT):
-        assert finish(qtbot, pane, "migrate", pane.upgrade_button.click)
+        assert finish(qtbot, pane, "migrate", button.click)
     assert True in seen
     assert "Schema upgraded" in pane.house_result.text()
     assert f"version {latest_version()} (up to date)" in pane.schema_label.text()

@@ -45,6 +45,7 @@ from ...storage import (
     DatabaseStats,
     MigrationStatus,
     RestoreResult,
+    SafeMigration,
     ScheduledRun,
     VacuumReport,
     errors,
@@ -54,6 +55,7 @@ from ...storage import (
 )
 from .. import display
 from ..jobs import Job, JobContext, JobRunner
+from ..upgrade import ask_upgrade, upgrade_work, upgraded_text
 from .base import Latest, Pane
 from .maintenance_backups import BackupActions
 from .maintenance_views import BackupTable, StatsTable, escape, stats_summary
@@ -90,6 +92,7 @@ class MaintenancePane(Pane):
                  settings: QSettings | None = None) -> None:
         super().__init__(runner, parent, settings)
         self.backups = BackupActions(self)
+        self._dialog_upgrade: QMessageBox | None = None
         self.health: Health | None = None
         self.last_check: CheckReport | None = None
         self.last_restore: RestoreResult | None = None
@@ -164,7 +167,7 @@ class MaintenancePane(Pane):
         schema_row = QHBoxLayout()
         self.schema_label = QLabel("—")
         self.schema_label.setWordWrap(True)
-        self.upgrade_button = QPushButton("Upgrade schema")
+        self.upgrade_button = QPushButton("Upgrade schema…")
         schema_row.addWidget(self.schema_label, 1)
         schema_row.addWidget(self.upgrade_button)
         self.summary.addRow("Schema:", schema_row)
@@ -496,25 +499,41 @@ class MaintenancePane(Pane):
         return self._run(lambda ctx: ctx.store.maintenance.check(quick=quick), what, done, failed,
                          progress=not quick)
 
-    def upgrade_schema(self) -> Job | None:
+    def upgrade_schema(self) -> QMessageBox | None:
+        """Ask what the window asks (what is added, the safety backup), then upgrade.
+        Before the statistics are read, the schema status is read first (in a job)."""
+        self._dialog_upgrade = None
+        if self.store is None or self.store.read_only:
+            return None
+        if self.health is None:
+            self._run(lambda ctx: ctx.store.migration_status(), "Read the schema version",
+                      self._ask_upgrade, lambda e: self._failed("migrate", e), progress=False)
+            return None
+        return self._ask_upgrade(self.health.migrations)
+
+    def _ask_upgrade(self, m: MigrationStatus) -> QMessageBox | None:
+        if self.store is None or not m.pending:
+            return None
+        self._dialog_upgrade = ask_upgrade(self, self.store.path.name, m.current, list(m.pending),
+                                           self.backups_folder(), self.run_upgrade)
+        return self._dialog_upgrade
+
+    def run_upgrade(self) -> Job | None:
+        """The confirmed upgrade: a verified safety backup, then the migrations."""
         if self.store is None or self.store.read_only:
             return None
 
-        def work(ctx: JobContext) -> list[int]:
-            return ctx.store.migrate(progress=lambda version, text: ctx.report(version, 0, text))
-
-        def done(applied: list[int]) -> None:
-            text = (f"Schema upgraded: applied migration{'s' * (len(applied) != 1)} "
-                    f"{', '.join(map(str, applied))}." if applied
-                    else "The schema was already up to date.")
+        def done(result: SafeMigration) -> None:
+            text = upgraded_text(result)
             self.house_result.setText(text)
             self.message_requested.emit("info", text, "")
             self.action_finished.emit("migrate", True)
             self.database_replaced.emit()
             self.load_stats()
+            self.load_backups()
 
-        return self._run(work, "Upgrade schema", done, lambda e: self._failed("migrate", e),
-                         exclusive=True)
+        return self._run(upgrade_work(self.backups_folder()), "Upgrade schema", done,
+                         lambda e: self._failed("migrate", e), exclusive=True, progress=True)
 
     def vacuum(self) -> Job | None:
         if self.store is None or self.store.read_only:
