@@ -63,9 +63,9 @@ def _table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
 
 
 def open_store(db: str | Path, *, read_only: bool = False) -> Store:
-    """Open a database for a command; its backups go to the user's backups folder."""
+    """Open a database for a command; its backups go to its folder in the user's data folder."""
     store = _open_store(db, read_only=read_only)
-    store.backups_dir = paths.backups_dir()
+    store.backups_dir = paths.backups_dir(store.path)
     return store
 
 
@@ -258,7 +258,7 @@ def cmd_backups(args: argparse.Namespace) -> Result:
     from . import paths
     from .storage import list_backups
 
-    folder = Path(args.dir).expanduser() if args.dir else paths.backups_dir()
+    folder = Path(args.dir).expanduser() if args.dir else paths.backups_dir(args.db)
     entries = list_backups(folder)
     mine = os.path.normcase(os.path.abspath(args.db))
     data = []

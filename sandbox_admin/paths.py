@@ -6,6 +6,7 @@ that they never touch a person's real data folder.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -30,8 +31,16 @@ def default_database() -> Path:
     return data_dir() / DEFAULT_DB_NAME
 
 
-def backups_dir() -> Path:
-    return data_dir() / "backups"
+def backups_dir(database: str | Path | None = None) -> Path:
+    """Where backups go by default: one folder per database (``backups/<name>-<hash>``,
+    the hash of its full path, so two ``sandbox_runner.db`` of two servers stay apart);
+    without a database, the folder that holds them all."""
+    root = data_dir() / "backups"
+    if database is None:
+        return root
+    resolved = Path(database).expanduser().resolve()
+    digest = hashlib.sha256(str(resolved).encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return root / f"{resolved.stem or 'database'}-{digest}"
 
 
 def logs_dir() -> Path:

@@ -98,7 +98,7 @@ def open_job(path: Path, read_only: bool, demo: dict[str, Any] | None) -> Callab
             created = True
         ctx.check_cancelled()
         store = open_store(path, read_only=read_only)
-        store.backups_dir = paths.backups_dir()
+        store.backups_dir = paths.backups_dir(path)
         try:
             status = gather_status(store)
             probe = ChangeProbe(store)
@@ -497,7 +497,7 @@ class MainWindow(QMainWindow):
         status = self.status
         if self.store is None or status is None or not status.pending or status.read_only:
             return None
-        folder = self.preferences.backups_folder()
+        folder = self.preferences.backups_folder(self.store.path)
         self.upgrade_dialog = ask_upgrade(self, self.store.path.name, status.schema_version,
                                           list(status.pending), folder, self.run_upgrade)
         return self.upgrade_dialog
@@ -517,7 +517,8 @@ class MainWindow(QMainWindow):
                                           key="migrate")
             self.refresh_status()
 
-        job = self.runner.submit(upgrade_work(self.preferences.backups_folder()), name="Upgrade schema",
+        job = self.runner.submit(upgrade_work(self.preferences.backups_folder(self.store.path)),
+                                 name="Upgrade schema",
                                  exclusive=True, on_result=done, on_error=failed)
         self._update_actions()
         return job

@@ -92,8 +92,9 @@ class Preferences:
             settings.setValue(KEYS[f.name], getattr(self, f.name))
         settings.sync()
 
-    def backups_folder(self) -> Path:
-        return Path(self.backup_dir).expanduser() if self.backup_dir else paths.backups_dir()
+    def backups_folder(self, database: str | Path | None = None) -> Path:
+        """The chosen folder, or by default the database's own folder of backups."""
+        return Path(self.backup_dir).expanduser() if self.backup_dir else paths.backups_dir(database)
 
 
 class PreferencesDialog(QDialog):
@@ -110,8 +111,9 @@ class PreferencesDialog(QDialog):
         backups = QGroupBox("Backups")
         form = QFormLayout(backups)
         self.folder_edit = QLineEdit(prefs.backup_dir)
-        self.folder_edit.setPlaceholderText(str(paths.backups_dir()))
-        self.folder_edit.setToolTip("Where backups go; empty: the default folder shown greyed")
+        self.folder_edit.setPlaceholderText(f"a folder per database in {paths.backups_dir()}")
+        self.folder_edit.setToolTip("Where backups go. Empty: each database gets a folder of its own "
+                                    f"in {paths.backups_dir()}, named after it")
         choose = QPushButton("Choose…")
         choose.clicked.connect(self._choose_folder)
         row = QHBoxLayout()

@@ -85,12 +85,12 @@ def test_upgrade_asks_what_it_adds_and_cancel_changes_nothing(qtbot, window, go_
     text = box.text()
     assert "from schema version 6 to" in text and "metric rollups" in text
     assert "server keeps working" in text and "safety backup" in text
-    assert str(window.preferences.backups_folder()) in text
+    assert str(window.preferences.backups_folder(go_db)) in text
     box.reject()
     window.runner.wait_idle()
     assert window.store.schema_version() == 6
-    assert not window.preferences.backups_folder().exists() or not any(
-        window.preferences.backups_folder().glob("*.db"))
+    assert not window.preferences.backups_folder(go_db).exists() or not any(
+        window.preferences.backups_folder(go_db).glob("*.db"))
 
 
 def test_a_confirmed_upgrade_takes_a_verified_safety_backup_first(qtbot, window, go_db, tmp_path):
@@ -100,7 +100,7 @@ def test_a_confirmed_upgrade_takes_a_verified_safety_backup_first(qtbot, window,
     with qtbot.waitSignal(window.status_updated, timeout=15000):
         confirm(window.upgrade_schema())
     assert window.store.schema_version() == latest_version()
-    backups = sorted(window.preferences.backups_folder().glob("sandbox_runner_*.db"))
+    backups = sorted(window.preferences.backups_folder(go_db).glob("sandbox_runner_*.db"))
     assert len(backups) == 1
     report = verify_backup(backups[0])
     assert report.ok and report.schema_version == 6  # the database as it was before

@@ -398,3 +398,61 @@ def test_a_failing_automatic_backup_is_announced_once(qtbot, opened, tmp_path):
     assert "is a file, not a folder" in messages[0][1]
     assert finish(qtbot, pane, "auto-backup", pane.backups.run_auto_backup) is False
     assert len(messages) == 1  # the retry fails quietly
+
+
+
+def test_a_backup_of_another_database_needs_its_own_confirmation(qtbot, pane, go_db, backups, tmp_path,
+                                                                 runner):
+    """Both names are said; declining changes nothing; agreeing leads to the usual question."""
+    import shutil
+
+    from tests.conftest import sha256_file
+
+    other = tmp_path / "other" / "sandbox_runner.db"
+    other.parent.mkdir()
+    shutil.copyfile(go_db, other)
+    with open_store(other) as store:
+        foreign = store.backups.create(backups).path  # a backup of the other database
+    store = open_pane(qtbot, pane, go_db)
+    try:
+        database = BackupTable.HEADERS.index("Database")
+        row = pane.backup_table.row_of(foreign)
+        assert pane.backup_table.item(row, database).text() == "sandbox_runner.db"
+        assert str(other.resolve()) in pane.backup_table.item(row, database).toolTip()
+        digest = sha256_file(go_db)
+        pane.backup_table.select_path(foreign)
+        box = pane.backups.restore_selected()
+        assert box.windowTitle() == "A backup of another database"
+        assert str(other.resolve()) in box.text() and str(go_db.resolve()) in box.text()
+        box.button(QMessageBox.StandardButton.Cancel).click()
+        assert pane.current_dialog() is None and runner.wait_idle(WAIT)
+        assert sha256_file(go_db) == digest and pane.last_restore is None
+        # agreeing opens the usual restore question (which still asks)
+        box = pane.backups.restore_selected()
+        next(b for b in box.buttons() if b.text().startswith("Restore the other")).click()
+        question = pane.current_dialog()
+        assert question is not None and "made from another database" in question.text()
+        question.button(QMessageBox.StandardButton.Cancel).click()
+        assert sha256_file(go_db) == digest
+    finally:
+        pane.set_store(None)
+        runner.wait_idle(WAIT)
+        store.close()
+
+
+def test_by_default_each_database_has_a_backups_folder_of_its_own(qtbot, runner, settings, go_db,
+                                                                   tmp_path):
+    from sandbox_admin import paths
+
+    p = MaintenancePane(runner, settings=settings)  # no folder chosen in the settings
+    qtbot.addWidget(p)
+    p.show()
+    store = open_pane(qtbot, p, go_db)
+    try:
+        assert p.backups_folder() == paths.backups_dir(go_db)
+        assert p.backups_folder().parent == paths.backups_dir()
+        assert p.folder_edit.text() == str(paths.backups_dir(go_db))
+    finally:
+        p.set_store(None)
+        runner.wait_idle(WAIT)
+        store.close()

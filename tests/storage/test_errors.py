@@ -48,6 +48,12 @@ def test_paths_follow_the_override(tmp_path, monkeypatch):
     monkeypatch.setenv("SANDBOX_ADMIN_HOME", str(tmp_path))
     assert paths.default_database() == tmp_path / "data" / "sandbox_runner.db"
     assert paths.backups_dir() == tmp_path / "data" / "backups"
+    # one folder per database, named after it, apart for two files of the same name
+    a, b = tmp_path / "one" / "sandbox_runner.db", tmp_path / "two" / "sandbox_runner.db"
+    assert paths.backups_dir(a).parent == paths.backups_dir()
+    assert paths.backups_dir(a).name.startswith("sandbox_runner-")
+    assert paths.backups_dir(a) != paths.backups_dir(b)
+    assert paths.backups_dir(a) == paths.backups_dir(tmp_path / "one" / ".." / "one" / "sandbox_runner.db")
     assert paths.logs_dir() == tmp_path / "logs"
     assert paths.settings_dir() == tmp_path / "config"
     assert paths.ensure(tmp_path / "a" / "b").is_dir()

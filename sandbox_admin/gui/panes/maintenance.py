@@ -229,7 +229,8 @@ class MaintenancePane(Pane):
         self.browse_button.setToolTip("Show the backups of another folder (and back up there)")
         self.default_folder_button = QToolButton()
         self.default_folder_button.setText("Default")
-        self.default_folder_button.setToolTip(f"Back to the default folder {paths.backups_dir()}")
+        self.default_folder_button.setToolTip(
+            f"Back to the default: a folder for each database in {paths.backups_dir()}")
         folder_row.addWidget(self.folder_edit, 1)
         folder_row.addWidget(self.browse_button)
         folder_row.addWidget(self.default_folder_button)
@@ -337,7 +338,9 @@ class MaintenancePane(Pane):
         self.load_backups()
 
     def backups_folder(self) -> Path:
-        return self.backup_dir if self.backup_dir is not None else paths.backups_dir()
+        if self.backup_dir is not None:
+            return self.backup_dir
+        return paths.backups_dir(self.store.path if self.store is not None else None)
 
     def set_backup_dir(self, folder: str | Path | None) -> None:
         """Show (and back up into) ``folder``; None: the default folder."""
@@ -355,6 +358,8 @@ class MaintenancePane(Pane):
     # == public API ===================================================================
     def set_store(self, store: Any) -> None:
         self.store = store
+        self.backup_table.database = store.path if store is not None else None
+        self.folder_edit.setText(str(self.backups_folder()))  # the default is per database
         self.health = None
         self.last_check = None
         self.check_result.setText("")

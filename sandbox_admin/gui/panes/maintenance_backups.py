@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from ...storage import (
+    BackupInfo,
     BackupResult,
     RestoreResult,
     RetentionPolicy,
@@ -28,7 +29,7 @@ from ...storage import (
 from .. import display
 from ..jobs import Job, JobContext
 from ..preferences import Preferences
-from .maintenance_views import BackupTable, escape, restore_question
+from .maintenance_views import BackupTable, escape, foreign_question, restore_question
 
 if TYPE_CHECKING:
     from .maintenance import MaintenancePane
@@ -114,7 +115,8 @@ class BackupActions:
                          progress=True, store=None)
 
     def restore_selected(self) -> QMessageBox | None:
-        """Ask (saying exactly what happens), then restore as an exclusive job."""
+        """Ask (saying exactly what happens), then restore as an exclusive job. A backup of
+        another database is a separate question first, naming both databases."""
         entry = self.pane.backup_table.selected()
         if entry is None or self.pane.store is None:
             return None
@@ -125,6 +127,31 @@ class BackupActions:
             self.pane.message_requested.emit("error", text, "\n".join(entry.problems))
             self.pane.action_finished.emit("restore", False)
             return None
+        if self.pane.backup_table.is_foreign(entry):
+            return self._ask_foreign(entry)
+        return self._ask_restore(entry)
+
+    def _ask_foreign(self, entry: BackupInfo) -> QMessageBox:
+        box = QMessageBox(QMessageBox.Icon.Warning, "A backup of another database",
+                          foreign_question(entry, self.pane.store.path),
+                          QMessageBox.StandardButton.Cancel, self.pane)
+        box.setTextFormat(Qt.TextFormat.RichText)
+        yes = box.addButton("Restore the other database's backup…", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        self._dialog = box
+
+        def answered() -> None:
+            self._dialog = None
+            if box.clickedButton() is yes:
+                self._ask_restore(entry)
+            else:
+                self.pane.action_finished.emit("restore", False)
+
+        box.finished.connect(lambda _: answered())
+        box.open()
+        return box
+
+    def _ask_restore(self, entry: BackupInfo) -> QMessageBox:
         live = self.pane.health.rows if self.pane.health else None
         box = QMessageBox(QMessageBox.Icon.Warning, "Restore backup",
                           restore_question(entry, self.pane.store.path, self.pane.backups_folder(), live),

@@ -132,7 +132,7 @@ def stats_summary(stats: DatabaseStats) -> list[tuple[str, str, str]]:
 class BackupTable(QTableWidget):
     """The backups in one folder, newest first; :data:`INFO_ROLE` holds the BackupInfo."""
 
-    HEADERS = ["Created", "Status", "Size", "Schema", "Kind", "Method", "File"]
+    HEADERS = ["Created", "Status", "Size", "Schema", "Kind", "Method", "Database", "File"]
 
     def __init__(self) -> None:
         super().__init__()
@@ -143,6 +143,8 @@ class BackupTable(QTableWidget):
         self.entries: list[BackupInfo] = []
         #: Full verifications done in this session, by path (they override the listing).
         self.reports: dict[Path, VerifyReport] = {}
+        #: the open database (backups of another one are marked)
+        self.database: Path | None = None
 
     def show_backups(self, entries: list[BackupInfo], methods: dict[Path, str]) -> None:
         selected = self.selected()
@@ -160,6 +162,7 @@ class BackupTable(QTableWidget):
                       tip="made by " + ("the Go server (or copied here)" if e.origin == "go"
                                         else "sandbox-admin")),
                 _item(methods.get(e.path, ""), tip=e.source_path and f"from {e.source_path}"),
+                self._database_item(e),
                 _item(e.path.name, tip=str(e.path)),
             ]
             cells[1].setData(BADGES_ROLE, [(status, STATUS_FILL.get(status, "#616161"))])
@@ -170,6 +173,20 @@ class BackupTable(QTableWidget):
                 self.setItem(row, col, cell)
         if selected is not None:
             self.select_path(selected.path)
+
+    def is_foreign(self, e: BackupInfo) -> bool:
+        """Made (by us) from another database than the open one."""
+        return bool(e.source_path and self.database is not None
+                    and Path(e.source_path) != self.database.resolve())
+
+    def _database_item(self, e: BackupInfo) -> QTableWidgetItem:
+        if not e.source_path:
+            return _item("not recorded", tip="The Go server's backups do not say which database they were made from")
+        if self.is_foreign(e):
+            item = _item(Path(e.source_path).name, tip=f"Another database: {e.source_path}")
+            item.setForeground(Qt.GlobalColor.darkYellow)
+            return item
+        return _item("this database", tip=e.source_path)
 
     def status_of(self, e: BackupInfo) -> tuple[str, str]:
         """(status, why): a full verification in this session wins over the listing."""
@@ -258,6 +275,17 @@ def restore_question(backup: BackupInfo, database: Path, safety_dir: Path,
         "</ol>"
         "Changes made since the backup are lost from the database (they stay in the safety "
         "backup, which you can restore the same way)."
+    )
+
+
+def foreign_question(backup: BackupInfo, database: Path) -> str:
+    """The separate question before restoring a backup made from another database."""
+    return (
+        f"<p>The backup <b>{escape(backup.path.name)}</b> was made from another database:</p>"
+        f"<p>&nbsp;&nbsp;{escape(backup.source_path)}</p>"
+        f"<p>The open database is:</p><p>&nbsp;&nbsp;{escape(str(database.resolve()))}</p>"
+        "<p>Restoring it replaces this database's sandboxes, files and metrics with the other "
+        "database's. Is that what you want?</p>"
     )
 
 
