@@ -143,10 +143,13 @@ class _Housekeeping:
         return page_size, page_count, freelist
 
     def vacuum(self, *, analyze: bool = False, cancel: Callable[[], bool] | None = None,
-               lock_timeout_s: float = 30.0) -> VacuumReport:
+               lock_timeout_s: float = 30.0,
+               progress: Callable[[str, int, int], None] | None = None) -> VacuumReport:
         """VACUUM, PRAGMA optimize (and ANALYZE), then a checkpoint so the file really shrinks.
 
         VACUUM is one transaction: cancelled or failed, it leaves the database as it was.
+        Once it has committed, what follows is not cancellable: ``progress(phase, 0, 0)``
+        says "vacuum" (cancellable) and then "finish" (not any more).
         """
         self.store.require_writable()
         if self.db.in_transaction():
@@ -169,8 +172,12 @@ class _Housekeeping:
             handler = _interrupt(cancel)
             if handler is not None:
                 conn.set_progress_handler(handler, 20000)
+            if progress is not None:
+                progress("vacuum", 0, 0)
             conn.execute("VACUUM")
             conn.set_progress_handler(None, 0)
+            if progress is not None:
+                progress("finish", 0, 0)
             if analyze:
                 conn.execute("ANALYZE")
             conn.execute("PRAGMA optimize")

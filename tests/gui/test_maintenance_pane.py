@@ -456,3 +456,59 @@ def test_by_default_each_database_has_a_backups_folder_of_its_own(qtbot, runner,
         p.set_store(None)
         runner.wait_idle(WAIT)
         store.close()
+
+
+def _bulky_database(path: Path, rows: int = 400_000) -> Path:
+    """A sandbox database with enough metric rows that VACUUM takes a noticeable while."""
+    from sandbox_admin.storage import create_store
+
+    create_store(path).close()
+    con = sqlite3.connect(path)
+    with con:
+        con.execute("INSERT INTO sandboxes (id, container_id, status, working_dir, environment, "
+                    "config, metadata, recovery_data) VALUES ('sb', '', 'running', '', '{}', '{}', '{}', 'null')")
+        con.executemany(
+            "INSERT INTO metrics (metric_name, metric_type, labels, value, timestamp, sandbox_id, "
+            "aggregation_period) VALUES ('cpu', 'gauge', '{\"k\":\"' || ? || '\"}', ?, "
+            "'2026-11-26 01:00:00+00:00', 'sb', 'raw')",
+            ((str(i % 977) * 20, float(i)) for i in range(rows)))
+        con.execute("DELETE FROM metrics WHERE id % 2 = 0")  # free pages for VACUUM to reclaim
+    con.close()
+    return path
+
+
+def test_vacuum_cancel_really_cancels_and_the_last_step_says_it_cannot(qtbot, pane, tmp_path, runner):
+    db = _bulky_database(tmp_path / "bulky.db")
+    store = open_pane(qtbot, pane, db)
+    try:
+        before = raw(db, "SELECT count(*) FROM metrics")
+        size_before = db.stat().st_size
+        messages: list[str] = []
+        pane.runner.job_started.connect(lambda job: job.progress.connect(lambda d, t, m: messages.append(m)))
+        with qtbot.waitSignal(pane.action_finished, timeout=60000,
+                              check_params_cb=lambda name, ok: name == "vacuum") as blocker:
+            pane.vacuum_button.click()
+            qtbot.waitUntil(lambda: any("rewriting" in m for m in messages), timeout=10000)
+            assert pane.cancel_button.isEnabled()
+            pane.cancel_button.click()
+        assert blocker.args == ["vacuum", False]  # really cancelled, not "success"
+        assert "cancelled" in pane.house_result.text().lower()
+        assert raw(db, "SELECT count(*) FROM metrics") == before
+        assert db.stat().st_size == size_before  # the file was not rewritten
+        # without Cancel it completes; its last step shows Cancel disabled with the reason
+        late: list[bool] = []
+        original = pane._on_progress
+
+        def watched(job, done, total, message):  # the button's state right after each report
+            original(job, done, total, message)
+            if "too late" in message:
+                late.append(pane.cancel_button.isEnabled())
+
+        pane._on_progress = watched
+        assert finish(qtbot, pane, "vacuum", pane.vacuum_button.click)
+        assert late == [False]
+        assert "reclaimed" in pane.house_result.text()
+    finally:
+        pane.set_store(None)
+        runner.wait_idle(WAIT)
+        store.close()

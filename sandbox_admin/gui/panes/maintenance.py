@@ -544,19 +544,28 @@ class MaintenancePane(Pane):
         if self.store is None or self.store.read_only:
             return None
 
+        phases = {"vacuum": "rewriting the file (Cancel leaves it as it was)",
+                  "finish": "optimizing and checkpointing (too late to cancel)"}
+
+        def work(ctx: JobContext) -> VacuumReport:
+            return ctx.store.maintenance.vacuum(
+                cancel=lambda: ctx.cancelled,
+                progress=lambda phase, done, total: ctx.report(done, total, phases.get(phase, phase)))
+
         def done(report: VacuumReport) -> None:
             self.last_vacuum = report
+            late = " (Cancel came after the file was rewritten: it finished.)" if job.cancelled else ""
             self.house_result.setText(
                 f"Vacuum reclaimed {display.size(report.bytes_reclaimed)} "
                 f"({display.size(report.size_before)} → {display.size(report.size_after)}) "
-                f"in {report.duration_s:.1f} s.")
+                f"in {report.duration_s:.1f} s.{late}")
             self.house_result.setToolTip(f"{report.bytes_reclaimed:,} bytes; file on disk "
                                          f"{report.file_bytes_before:,} → {report.file_bytes_after:,}")
             self.action_finished.emit("vacuum", True)
             self.load_stats()
 
-        return self._run(lambda ctx: ctx.store.maintenance.vacuum(cancel=lambda: ctx.cancelled),
-                         "Vacuum", done, lambda e: self._failed("vacuum", e), exclusive=True)
+        job = self._run(work, "Vacuum", done, lambda e: self._failed("vacuum", e), exclusive=True)
+        return job
 
     def optimize(self) -> Job | None:
         if self.store is None or self.store.read_only:
@@ -608,6 +617,10 @@ class MaintenancePane(Pane):
         if job is not self._busy:
             return
         if message:
+            late = "too late to cancel" in message
+            self.cancel_button.setEnabled(not late and not job.cancelled)
+            self.cancel_button.setToolTip("This last step cannot be cancelled; it is nearly done" if late
+                                          else "Stop the running operation (nothing is left half done)")
             self.progress_label.setText(f"{job.name}: {message}")
         if total > 0:
             scale = max(1, total // 1_000_000)  # QProgressBar takes ints up to 2**31
