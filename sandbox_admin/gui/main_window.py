@@ -154,8 +154,8 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addWidget(self.message_bar)
         layout.addWidget(self.tabs, 1)
+        layout.addWidget(self.message_bar)  # below: a message never moves what is under the mouse
         self.setCentralWidget(central)
         self.status_bar = DatabaseStatusBar(self.runner)
         self.setStatusBar(self.status_bar)
@@ -171,6 +171,7 @@ class MainWindow(QMainWindow):
         self.apply_preferences(self.preferences, save=False)
         self._build_actions()
         self._build_menus()
+        self.runner.exclusive_changed.connect(lambda _: self._update_actions())
         self._claim_window_shortcuts()
         self._restore_window_state()
         self._update_actions()
@@ -212,6 +213,32 @@ class MainWindow(QMainWindow):
         self.prefs_action = action("&Preferences…", self.show_preferences, "Ctrl+,",
                                    "Backups, tables, times and theme")
         self.prefs_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        # the Database menu: maintenance from any pane (the Maintenance pane does the work)
+        m = self.maintenance
+        self.backup_action = action("Back &Up Now", lambda: m.backups.back_up(), "Ctrl+B",
+                                    "A verified backup of the open database")
+        self.restore_action = action("&Restore…", self.choose_restore, None,
+                                     "Replace the database's content with a backup's (asks first)")
+        self.verify_action = action("&Verify a Backup…", self.choose_verify, None,
+                                    "Check a backup file: checksum, integrity, schema")
+        self.open_backup_action = action("Open a Backup Read-&Only…", self.choose_backup_to_open, None,
+                                         "Look inside a backup without changing it")
+        self.check_action = action("Check &Integrity", lambda: self._in_maintenance(
+            lambda: m.check(quick=False)), None, "A full integrity check")
+        self.vacuum_action = action("&Vacuum", lambda: self._in_maintenance(m.vacuum), None,
+                                    "Rewrite the file without its free pages")
+        self.optimize_action = action("O&ptimize", lambda: self._in_maintenance(m.optimize), None,
+                                      "Update the query planner's statistics")
+        self.stats_action = action("&Statistics", lambda: self.tabs.setCurrentWidget(m), None,
+                                   "Sizes, pages and rows per table")
+        # panes: Ctrl+1…4, Ctrl+Tab / Ctrl+Shift+Tab
+        self.pane_actions = []
+        for i, pane in enumerate(self.panes):
+            act = action(f"&{i + 1} {self.tabs.tabText(i)}", lambda _=False, p=pane: self.show_pane(p),
+                         f"Ctrl+{i + 1}", f"Show the {self.tabs.tabText(i)} pane")
+            self.pane_actions.append(act)
+        self.next_pane_action = action("&Next Pane", lambda: self._step_pane(1), "Ctrl+Tab")
+        self.previous_pane_action = action("&Previous Pane", lambda: self._step_pane(-1), "Ctrl+Shift+Tab")
 
     def _claim_window_shortcuts(self) -> None:
         """F5, Ctrl+F, Ctrl+O… belong to the window, which routes them to the current pane.
@@ -242,8 +269,14 @@ class MainWindow(QMainWindow):
         view_menu = bar.addMenu("&View")
         view_menu.addAction(self.refresh_action)
         view_menu.addAction(self.find_action)
+        view_menu.addSeparator()
+        for act in (*self.pane_actions, self.next_pane_action, self.previous_pane_action):
+            view_menu.addAction(act)
         db_menu = bar.addMenu("&Database")
-        db_menu.addAction(self.upgrade_action)
+        for act in (self.backup_action, self.restore_action, self.verify_action, self.open_backup_action,
+                    None, self.check_action, self.vacuum_action, self.optimize_action,
+                    self.upgrade_action, None, self.stats_action):
+            db_menu.addSeparator() if act is None else db_menu.addAction(act)
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.about_action)
         self._fill_recent_menu()
@@ -270,6 +303,51 @@ class MainWindow(QMainWindow):
         self.refresh_action.setEnabled(has)
         pending = bool(self.status and self.status.pending and not self.status.read_only)
         self.upgrade_action.setEnabled(pending and not self.runner.exclusive_active)
+        writable = has and not self.store.read_only
+        busy = self.runner.exclusive_active
+        why = ("" if writable else "No database is open." if not has
+               else "The database is open read-only: reopen it for writing (File → Open…) to change it.")
+        for act in (self.restore_action, self.vacuum_action, self.optimize_action):
+            act.setEnabled(writable and not busy)
+            act.setToolTip(why or ("A maintenance job is running; wait for it." if busy else act.statusTip()))
+        for act in (self.backup_action, self.check_action, self.stats_action):
+            act.setEnabled(has and not busy)
+
+    # == the Database menu ===============================================================
+    @property
+    def maintenance(self) -> MaintenancePane:
+        return next(p for p in self.panes if isinstance(p, MaintenancePane))
+
+    def show_pane(self, pane: Pane) -> None:
+        self.tabs.setCurrentWidget(pane)
+
+    def _step_pane(self, step: int) -> None:
+        self.tabs.setCurrentIndex((self.tabs.currentIndex() + step) % self.tabs.count())
+
+    def _in_maintenance(self, start: Callable[[], Any]) -> Any:
+        """Show the Maintenance pane (its progress row, Cancel and result) and start there."""
+        self.tabs.setCurrentWidget(self.maintenance)
+        return start()
+
+    def _choose_backup(self, title: str) -> Path | None:
+        start = str(self.maintenance.backups_folder())
+        path, _ = QFileDialog.getOpenFileName(self, title, start, DB_FILTER)
+        return Path(path) if path else None
+
+    def choose_restore(self) -> None:
+        path = self._choose_backup("Restore a Backup")
+        if path is not None:
+            self._in_maintenance(lambda: self.maintenance.backups.restore_path(path))
+
+    def choose_verify(self) -> None:
+        path = self._choose_backup("Verify a Backup")
+        if path is not None:
+            self._in_maintenance(lambda: self.maintenance.backups.verify_path(path))
+
+    def choose_backup_to_open(self) -> None:
+        path = self._choose_backup("Open a Backup Read-Only")
+        if path is not None:
+            self.open_database(path, read_only=True)
 
     # == window state ==================================================================
     def _restore_window_state(self) -> None:

@@ -4,13 +4,18 @@ Each message has a level (info / warning / error), one line of text, an optional
 action button (e.g. "Upgrade schema", "Refresh"), a "Details…" toggle when there is
 detail text, and a close button. A message shown with a ``key`` replaces an earlier
 one with the same key, so a repeated notice does not stack up.
+
+Confirmations of one's own actions (info, no action button, no details) fade after a
+few seconds (not while the mouse is on them); problems and offers stay until dismissed.
+The window puts the bar below the panes, so a message appearing never moves the
+controls a person is about to click.
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -32,6 +37,8 @@ LEVELS = {
     "error": ("#fdecea", "#8a1c12", "#ef9a92", "✖"),
 }
 MAX_MESSAGES = 4
+#: How long a confirmation stays (ms).
+FADE_AFTER_MS = 6000
 #: The detail text shows at most this many lines before it scrolls.
 DETAIL_LINES = 8
 
@@ -97,6 +104,22 @@ class Message(QFrame):
         self.detail_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.detail_view.hide()
         outer.addWidget(self.detail_view)
+        #: confirmations close by themselves; problems and offers wait for the person
+        self.fades = self.level == "info" and not action and not detail
+        self.fade_timer = QTimer(self)
+        self.fade_timer.setSingleShot(True)
+        self.fade_timer.setInterval(FADE_AFTER_MS)
+        self.fade_timer.timeout.connect(self.close_message)
+        if self.fades:
+            self.fade_timer.start()
+
+    def event(self, event: QEvent) -> bool:  # the mouse on it holds it
+        if getattr(self, "fades", False):  # (events arrive during construction too)
+            if event.type() == QEvent.Type.Enter:
+                self.fade_timer.stop()
+            elif event.type() == QEvent.Type.Leave:
+                self.fade_timer.start()
+        return super().event(event)
 
     def text(self) -> str:
         return self.label.text()

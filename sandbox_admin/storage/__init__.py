@@ -55,7 +55,7 @@ _LAZY = {
     "BACKUP_API": "backup", "SNAPSHOT_COPY": "backup", "DEFAULT_PAGES_PER_STEP": "backup",
     "fsync_file": "backup.files",
     "Schedule": "backup", "ScheduledRun": "backup", "verify_backup": "backup",
-    "list_backups": "backup", "read_sidecar": "backup", "VERIFIED": "backup",
+    "list_backups": "backup", "read_sidecar": "backup", "describe_backup": "backup", "VERIFIED": "backup",
     "UNVERIFIED": "backup", "BROKEN": "backup",
     # maintenance
     "Maintenance": "maintenance", "CheckReport": "maintenance",

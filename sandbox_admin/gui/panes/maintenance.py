@@ -96,6 +96,7 @@ class MaintenancePane(Pane):
         self.health: Health | None = None
         self.last_check: CheckReport | None = None
         self.last_restore: RestoreResult | None = None
+        self.last_verify: Any = None  # the last VerifyReport shown
         self.last_vacuum: VacuumReport | None = None
         self.last_scheduled: ScheduledRun | None = None
         self._busy: Job | None = None  # the job shown in the progress row

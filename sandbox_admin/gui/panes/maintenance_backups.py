@@ -23,6 +23,7 @@ from ...storage import (
     Schedule,
     ScheduledRun,
     VerifyReport,
+    describe_backup,
     errors,
     verify_backup,
 )
@@ -86,6 +87,8 @@ class BackupActions:
         def done(result: BackupResult) -> None:
             self._say_backup(f"Backed up to {result.path.name} ({display.size(result.size_bytes)}, "
                              f"{result.method}, verified) in {result.duration_s:.1f} s.")
+            if not self.pane.isVisible():  # started from another pane (Ctrl+B): say it there
+                self.pane.message_requested.emit("info", f"Backed up to {result.path} (verified).", "")
             self.pane.action_finished.emit("backup", True)
             self._select_after_load(result.path)
 
@@ -97,11 +100,16 @@ class BackupActions:
         entry = self.pane.backup_table.selected()
         if entry is None:
             return None
-        path = entry.path
+        return self.verify_path(entry.path)
+
+    def verify_path(self, path: Path) -> Job:
+        """Verify any backup file (listed here or not): checksum, integrity, schema."""
+        path = Path(path)
 
         def done(report: VerifyReport) -> None:
             self.pane.backup_table.reports[path] = report
             self.pane.backup_table.show_backups(self.pane.backup_table.entries, self._methods())
+            self.pane.last_verify = report
             if report.ok and report.restorable:
                 self._say_backup(f"{path.name} is sound: checksum, integrity check and schema "
                                  f"version {report.schema_version} are fine.")
@@ -113,6 +121,28 @@ class BackupActions:
                                                    cancel=lambda: ctx.cancelled),
                          f"Verify {path.name}", done, lambda e: self.pane._failed("verify", e),
                          progress=True, store=None)
+
+    def restore_path(self, path: Path) -> Job | None:
+        """Restore any backup file: it is described first (in a job), then the same
+        checks and questions as for a listed one."""
+        if self.pane.store is None:
+            return None
+        path = Path(path)
+
+        def described(entry: BackupInfo) -> None:
+            refusal = self.pane.backup_table.restore_refusal(entry)
+            if refusal:
+                text = f"{path.name} cannot be restored: {refusal}."
+                self._say_backup(text + f" {self.pane.store.path.name} was not changed.", "error")
+                self.pane.message_requested.emit("error", text, "\n".join(entry.problems))
+                self.pane.action_finished.emit("restore", False)
+            elif self.pane.backup_table.is_foreign(entry):
+                self._ask_foreign(entry)
+            else:
+                self._ask_restore(entry)
+
+        return self.pane._run(lambda ctx: describe_backup(path), f"Read {path.name}", described,
+                              lambda e: self.pane._failed("restore", e), progress=False, store=None)
 
     def restore_selected(self) -> QMessageBox | None:
         """Ask (saying exactly what happens), then restore as an exclusive job. A backup of
