@@ -166,15 +166,20 @@ class MainWindow(QMainWindow):
         self.runner.job_finished.connect(self._job_finished)
 
         self.panes: list[Pane] = []
+        self._history: list[tuple[Pane, dict[str, Any]]] = []  # places visited (back/forward)
+        self._history_at = -1
+        self._navigating = False
         self._install_panes()
         self.preferences = Preferences.load(self.settings)
         self.apply_preferences(self.preferences, save=False)
         self._build_actions()
         self._build_menus()
         self.runner.exclusive_changed.connect(lambda _: self._update_actions())
+        self.tabs.currentChanged.connect(self._tab_changed)
         self._claim_window_shortcuts()
         self._restore_window_state()
         self._update_actions()
+        self._update_history_actions()
 
     # == building ======================================================================
     def _install_panes(self) -> None:
@@ -183,6 +188,7 @@ class MainWindow(QMainWindow):
             pane.message_requested.connect(self._pane_message)
             # a restore or upgrade from a pane: everything reloads
             pane.database_replaced.connect(self._database_replaced)
+            pane.navigate.connect(self.follow_link)
             self.panes.append(pane)
             self.tabs.addTab(pane, pane_icon(icon), title)
 
@@ -237,6 +243,10 @@ class MainWindow(QMainWindow):
             act = action(f"&{i + 1} {self.tabs.tabText(i)}", lambda _=False, p=pane: self.show_pane(p),
                          f"Ctrl+{i + 1}", f"Show the {self.tabs.tabText(i)} pane")
             self.pane_actions.append(act)
+        self.back_action = action("&Back", self.go_back, QKeySequence.StandardKey.Back,
+                                  "Back to the place before (Alt+Left)")
+        self.forward_action = action("&Forward", self.go_forward, QKeySequence.StandardKey.Forward,
+                                     "Forward again (Alt+Right)")
         self.next_pane_action = action("&Next Pane", lambda: self._step_pane(1), "Ctrl+Tab")
         self.previous_pane_action = action("&Previous Pane", lambda: self._step_pane(-1), "Ctrl+Shift+Tab")
 
@@ -270,7 +280,8 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.refresh_action)
         view_menu.addAction(self.find_action)
         view_menu.addSeparator()
-        for act in (*self.pane_actions, self.next_pane_action, self.previous_pane_action):
+        for act in (self.back_action, self.forward_action, *self.pane_actions, self.next_pane_action,
+                    self.previous_pane_action):
             view_menu.addAction(act)
         db_menu = bar.addMenu("&Database")
         for act in (self.backup_action, self.restore_action, self.verify_action, self.open_backup_action,
@@ -312,6 +323,68 @@ class MainWindow(QMainWindow):
             act.setToolTip(why or ("A maintenance job is running; wait for it." if busy else act.statusTip()))
         for act in (self.backup_action, self.check_action, self.stats_action):
             act.setEnabled(has and not busy)
+
+    # == links between panes, back and forward ============================================
+    def follow_link(self, key: str, place: dict[str, Any]) -> None:
+        """A pane's link: show pane ``key`` at ``place``; Alt+Left comes back."""
+        target = next((p for p in self.panes if p.key == key), None)
+        if target is None:
+            return
+        self._note_current()
+        del self._history[self._history_at + 1:]
+        self._history.append((target, dict(place)))
+        self._history_at = len(self._history) - 1
+        self._go(target, place)
+
+    def go_back(self) -> None:
+        if self._history_at > 0:
+            self._note_current()
+            self._history_at -= 1
+            self._go(*self._history[self._history_at])
+
+    def go_forward(self) -> None:
+        if self._history_at < len(self._history) - 1:
+            self._note_current()
+            self._history_at += 1
+            self._go(*self._history[self._history_at])
+
+    def _note_current(self) -> None:
+        """Remember where the current pane is now (its entry, or a new one)."""
+        pane = self.current_pane()
+        if not isinstance(pane, Pane):
+            return
+        entry = (pane, pane.current_place())
+        if 0 <= self._history_at < len(self._history) and self._history[self._history_at][0] is pane:
+            self._history[self._history_at] = entry
+        else:
+            del self._history[self._history_at + 1:]
+            self._history.append(entry)
+            self._history_at = len(self._history) - 1
+
+    def _go(self, pane: Pane, place: dict[str, Any]) -> None:
+        self._navigating = True
+        try:
+            self.tabs.setCurrentWidget(pane)
+            pane.show_place(place)
+        finally:
+            self._navigating = False
+        self._update_history_actions()
+
+    def _tab_changed(self, index: int) -> None:
+        """A pane chosen by hand is a place too (unless back/forward chose it)."""
+        if self._navigating or not self.panes:
+            return
+        pane = self.tabs.widget(index)
+        if isinstance(pane, Pane):
+            del self._history[self._history_at + 1:]
+            self._history.append((pane, pane.current_place()))
+            self._history_at = len(self._history) - 1
+        self._update_history_actions()
+
+    def _update_history_actions(self) -> None:
+        if hasattr(self, "back_action"):
+            self.back_action.setEnabled(self._history_at > 0)
+            self.forward_action.setEnabled(self._history_at < len(self._history) - 1)
 
     # == the Database menu ===============================================================
     @property

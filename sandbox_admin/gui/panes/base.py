@@ -63,6 +63,11 @@ class Pane(QWidget):
     message_requested = Signal(str, str, str)
     #: a restore or schema upgrade replaced the database's content: reload every view
     database_replaced = Signal()
+    #: follow a link: (the target pane's ``key``, a place it understands); the window
+    #: shows that pane there and remembers the way back (Alt+Left)
+    navigate = Signal(str, object)
+    #: the pane's name in links ("sandboxes", "files", "metrics", "maintenance")
+    key = ""
 
     def __init__(self, runner: JobRunner, parent: QWidget | None = None,
                  settings: QSettings | None = None) -> None:
@@ -84,6 +89,13 @@ class Pane(QWidget):
 
     def apply_preferences(self, prefs: Any) -> None:
         """New preferences (:class:`..preferences.Preferences`), applied without a restart."""
+
+    def current_place(self) -> dict[str, Any]:
+        """Where the pane is now (its filters, its selection), to come back to."""
+        return {}
+
+    def show_place(self, place: dict[str, Any]) -> None:
+        """Go to ``place`` (what :meth:`current_place` returned, or a link's target)."""
 
     # -- helpers for panes ----------------------------------------------------------------
     def persist_splitter(self, splitter: QSplitter, key: str) -> None:

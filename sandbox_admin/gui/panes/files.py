@@ -72,6 +72,7 @@ def row_html(path_marked: str, snippet_marked: str, deleted: bool, note: str) ->
 
 
 class FilesPane(Pane):
+    key = "files"
     """See the module docstring. Public API per notes/API_JOBS.md."""
 
     #: A page of results or files is in the list (after the first or a "Load more").
@@ -522,15 +523,20 @@ class FilesPane(Pane):
                            on_result=done, on_error=failed, store=store)
 
     def show_sandbox(self, sandbox_id: str) -> None:
-        """Switch to the Sandboxes pane with this sandbox selected (when the window has one)."""
+        """The Sandboxes pane with this sandbox selected (the window follows the link)."""
         self.sandbox_requested.emit(sandbox_id)
-        window = self.window()
-        tabs = getattr(window, "tabs", None)
-        for pane in getattr(window, "panes", []):
-            if pane is not self and hasattr(pane, "select_id") and tabs is not None:
-                tabs.setCurrentWidget(pane)
-                pane.select_id(sandbox_id)
-                return
+        self.navigate.emit("sandboxes", {"select": sandbox_id})
+
+    def current_place(self) -> dict[str, Any]:
+        return {"sandbox": self.sandbox_edit.text(), "query": self.search_edit.text()}
+
+    def show_place(self, place: dict[str, Any]) -> None:
+        """Set the sandbox filter (visible, and cleared with its ✕) and search again."""
+        if "sandbox" in place:
+            self.sandbox_edit.setText(place["sandbox"] or "")
+        if "query" in place:
+            self.search_edit.setText(place["query"] or "")
+        self.search_now()
 
     def _job_error(self, error: errors.StorageError, what: str) -> None:
         if isinstance(error, errors.Cancelled):

@@ -78,6 +78,7 @@ class Health:
 
 
 class MaintenancePane(Pane):
+    key = "maintenance"
     """See the module docstring. Public API per notes/API_JOBS.md."""
 
     #: Statistics and schema status arrived.

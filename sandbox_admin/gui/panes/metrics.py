@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -78,6 +79,7 @@ MAX_P95_SERIES = 4
 
 
 class MetricsPane(Pane):
+    key = "metrics"
     """See the module docstring. Public API per notes/API_JOBS.md."""
 
     #: Metric names arrived (name -> type).
@@ -203,6 +205,9 @@ class MetricsPane(Pane):
             header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
         header.setSortIndicator(0, Qt.SortOrder.AscendingOrder)
         self.table.itemChanged.connect(self._table_item_changed)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._series_menu)
+        self.table.itemDoubleClicked.connect(lambda item: self.show_series_sandbox(item.row()))
 
         charts = QSplitter(Qt.Orientation.Vertical)
         charts.addWidget(self.plot)
@@ -300,6 +305,37 @@ class MetricsPane(Pane):
                 return True
         return False
 
+    def current_place(self) -> dict[str, Any]:
+        return {"metric": self.current_metric(), "sandbox": self.current_sandbox()}
+
+    def show_place(self, place: dict[str, Any]) -> None:
+        """Chart a metric (the current one, or the first) for one sandbox or all."""
+        if not self.types:  # the names are not read yet: go there when they arrive
+            self._pending_place = dict(place)
+            return
+        name = place.get("metric")
+        if name not in self.types:
+            name = self.current_metric() or next(iter(self.types))
+        self.select_metric(name, place.get("sandbox"))
+
+    def _series_menu(self, pos: Any) -> None:
+        row = self.table.rowAt(pos.y())
+        if row < 0:
+            return
+        menu = QMenu(self)
+        menu.addAction("Show Sandbox", lambda: self.show_series_sandbox(row))
+        menu.exec(self.table.viewport().mapToGlobal(pos))
+
+    def show_series_sandbox(self, row: int) -> None:
+        """The Sandboxes pane with the sandbox of the series in table row ``row``."""
+        item = self.table.item(row, 0)
+        index = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+        if self.answer is None or index is None or index >= len(self.answer.series):
+            return
+        sid = self.answer.series[index].sandbox_id
+        if sid:
+            self.navigate.emit("sandboxes", {"select": sid})
+
     def current_sandbox(self) -> str | None:
         return self.sandbox_combo.currentData()
 
@@ -363,6 +399,10 @@ class MetricsPane(Pane):
         if not names:
             self._clear_chart("This database has no metrics yet.")
             return
+        pending, self._pending_place = self._pending_place, None
+        if pending is not None:
+            self.show_place(pending)
+            return
         if keep in names:
             self.select_metric(keep, self.current_sandbox())
         else:
@@ -376,6 +416,7 @@ class MetricsPane(Pane):
 
     # == requests ===================================================================================
     _wanted_sandbox: str | None = None
+    _pending_place: dict[str, Any] | None = None
 
     def _metric_changed(self) -> None:
         name = self.current_metric()

@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QSplitter,
     QTabWidget,
+    QToolButton,
     QTreeWidget,
     QTreeWidgetItem,
     QWidget,
@@ -47,7 +48,13 @@ def status_badges(status: str, deleted: bool) -> list[tuple[str, str]]:
 
 
 class SandboxDetail(StackedDetail):
-    """``show_details(d)`` / ``show_loading(id)`` / ``show_message(text)``."""
+    """``show_details(d)`` / ``show_loading(id)`` / ``show_message(text)``.
+
+    The title row links to the sandbox's files and metrics (``files_requested``,
+    ``metrics_requested``) and to its audit trail below."""
+
+    files_requested = Signal(str)
+    metrics_requested = Signal(str)
 
     GRID = (
         ("container", "Container"), ("working_dir", "Working dir"),
@@ -71,6 +78,19 @@ class SandboxDetail(StackedDetail):
         title.addWidget(self.id_label)
         title.addWidget(self.badges)
         title.addStretch(1)
+        self.links: dict[str, QToolButton] = {}
+        for key, text, tip in (("files", "Files", "Show this sandbox's files (Files pane)"),
+                               ("metrics", "Metrics", "Chart this sandbox's metrics (Metrics pane)"),
+                               ("audit", "Audit trail", "Show this sandbox's audit trail below")):
+            button = QToolButton()
+            button.setText(text + (" →" if key != "audit" else " ↓"))
+            button.setToolTip(tip)
+            button.setAutoRaise(True)
+            title.addWidget(button)
+            self.links[key] = button
+        self.links["files"].clicked.connect(lambda: self._emit(self.files_requested))
+        self.links["metrics"].clicked.connect(lambda: self._emit(self.metrics_requested))
+        self.links["audit"].clicked.connect(self.show_audit)
         layout.addLayout(title)
 
         grid, self.fields = field_grid(self.GRID)
@@ -93,6 +113,16 @@ class SandboxDetail(StackedDetail):
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 1)
         layout.addWidget(self.splitter, 1)
+
+    # -- links -------------------------------------------------------------------------------------
+    def _emit(self, signal: Signal) -> None:
+        sid = self.current_id()
+        if sid:
+            signal.emit(sid)
+
+    def show_audit(self) -> None:
+        self.tabs.setCurrentWidget(self.audit)
+        self.audit.setFocus()
 
     # -- states ------------------------------------------------------------------------------------
 

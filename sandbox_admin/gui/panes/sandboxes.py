@@ -84,6 +84,7 @@ def _dot_icon(colour: str) -> QIcon:
 
 
 class SandboxesPane(Pane):
+    key = "sandboxes"
     """See the module docstring. Public API per notes/API_JOBS.md."""
 
     #: The detail panel now shows this sandbox (loaded from the database).
@@ -136,6 +137,11 @@ class SandboxesPane(Pane):
         self.purge_action = action("Purge deleted…", self.sandbox_actions.purge_deleted, None,
                                    TIPS["purge"])
         self.copy_id_action = action("Copy ID", self._copy_id, None, "Copy the sandbox id")
+        self.files_link = action("Show Files", self.show_files, None,
+                                 "This sandbox's files, in the Files pane")
+        self.metrics_link = action("Chart Metrics", self.chart_metrics, None,
+                                   "This sandbox's metrics, in the Metrics pane")
+        self.audit_link = action("Audit Trail", self.show_audit, None, "This sandbox's audit trail")
         self.write_actions = (self.delete_action, self.recover_action, self.checkpoint_action,
                               self.purge_action)
 
@@ -239,6 +245,8 @@ class SandboxesPane(Pane):
         self._show_sort_indicator()
 
         self.detail = SandboxDetail()
+        self.detail.files_requested.connect(self.show_files)
+        self.detail.metrics_requested.connect(self.chart_metrics)
         self.fill_list_detail(self.splitter, self.table, self.detail, [660, 340],
                               f"{SETTINGS_PREFIX}/splitter")  # proportions: the default columns fit at 1600 px
         layout.addWidget(self.splitter, 1)
@@ -290,6 +298,35 @@ class SandboxesPane(Pane):
 
     def apply_preferences(self, prefs: Any) -> None:
         self.model.first_page = prefs.page_size
+
+    # -- links --------------------------------------------------------------------------------------------
+    def show_files(self, sandbox_id: str | None = None) -> None:
+        sid = sandbox_id or self.selected_id()
+        if sid:
+            self.navigate.emit("files", {"sandbox": sid})
+
+    def chart_metrics(self, sandbox_id: str | None = None) -> None:
+        sid = sandbox_id or self.selected_id()
+        if sid:
+            self.navigate.emit("metrics", {"sandbox": sid})
+
+    def show_audit(self) -> None:
+        if self.selected_id():
+            self.detail.show_audit()
+
+    def current_place(self) -> dict[str, Any]:
+        return {"select": self.selected_id()} if self.selected_id() else {}
+
+    def show_place(self, place: dict[str, Any]) -> None:
+        """Select a sandbox, clearing the filters that would hide it."""
+        sid = place.get("select")
+        if not sid:
+            return
+        if self.model.row_of(sid) is None and (self.filter_edit.text() or any(
+                b.isChecked() for b in self.facet_buttons.values())):
+            self.filter_edit.clear()
+            self.set_status_filter(set())
+        self.select_id(sid)
 
     def current_dialog(self) -> QDialog | None:
         """The confirmation or input dialog the pane has open (tests answer it)."""
@@ -497,7 +534,8 @@ class SandboxesPane(Pane):
         if index.isValid():
             self.table.selectRow(index.row())
         menu = QMenu(self)
-        for act in (self.delete_action, self.recover_action, self.checkpoint_action, None,
+        for act in (self.files_link, self.metrics_link, self.audit_link, None,
+                    self.delete_action, self.recover_action, self.checkpoint_action, None,
                     self.copy_id_action, self.refresh_action, None, self.purge_action):
             if act is None:
                 menu.addSeparator()
