@@ -402,6 +402,38 @@ def theme_shots(out: Path, tmp: Path) -> list[Path]:
     return written
 
 
+@shot("window-sizes")
+def window_size_shots(out: Path, tmp: Path) -> list[Path]:
+    """The window at 1280x800 and 1024x700 on the demo database: Sandboxes with a detail,
+    the Database menu's work in Maintenance, a link followed to Files."""
+    from sandbox_admin.storage import parse_timestamp
+
+    written: list[Path] = []
+    window = _main_window(tmp)
+    try:
+        _open(window, tmp / "demo.db", demo={"now": parse_timestamp(DEMO_NOW), "files": 120, "metrics": 20000})
+        window.message_bar.clear()
+        sandboxes = window.panes[0]
+        for width, height in ((1280, 800), (1024, 700)):
+            window.resize(width, height)
+            window.tabs.setCurrentWidget(sandboxes)
+            first = sandboxes.model.row_at(1).id
+            sandboxes.select_id(first)
+            settle(lambda: sandboxes.detail.current_id() == first and window.runner.is_idle())
+            written.append(save(window, out / f"window-{width}-sandboxes.png"))
+            sandboxes.show_files()
+            files = window.current_pane()
+            settle(lambda: not files.loading and window.runner.is_idle())
+            written.append(save(window, out / f"window-{width}-files-link.png"))
+            window.tabs.setCurrentWidget(window.maintenance)
+            settle(lambda: window.maintenance.health is not None and window.runner.is_idle())
+            written.append(save(window, out / f"window-{width}-maintenance.png"))
+    finally:
+        window.shutdown()
+        window.close()
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python packaging/screenshots.py")
     parser.add_argument("names", nargs="*", help=f"shots to render (default: all: {', '.join(SHOTS)})")
