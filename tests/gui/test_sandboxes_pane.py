@@ -396,3 +396,46 @@ def test_rapid_filter_changes_keep_only_the_last_answer(qtbot, opened):
     assert all(r.container.lower().startswith("sandbox-d") or "sandbox-d" in r.id
                for r in pane.model.rows())
     assert pane.model.total == len(shown)
+
+
+def go_counts_deleted(db) -> int:
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return con.execute("SELECT count(*) FROM sandboxes WHERE deleted_at IS NOT NULL").fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_only_deleted_facets_keep_their_order_and_ctrl_end_keeps_the_column(qtbot, opened, go_db):
+    from PySide6.QtCore import Qt as _Qt
+
+    pane, store = opened
+    qtbot.waitUntil(lambda: bool(pane.facet_buttons), timeout=WAIT)
+    order = list(pane.facet_buttons)
+    # filtering by text changes the counts but not the chips' places
+    pane.filter_edit.setText("a")
+    pane._apply_filter()
+    qtbot.waitUntil(lambda: pane.runner.is_idle(), timeout=WAIT)
+    pane._facet_key = None
+    pane._refresh_facets()
+    qtbot.waitUntil(lambda: pane.runner.is_idle(), timeout=WAIT)
+    now = list(pane.facet_buttons)
+    assert now == [s for s in order if s in now]
+    pane.filter_edit.setText("")
+    pane._apply_filter()
+    # only the soft-deleted ones
+    pane.only_deleted_check.setChecked(True)
+    qtbot.waitUntil(lambda: pane.model.loaded_all and pane.model.total_exact and pane.runner.is_idle(),
+                    timeout=WAIT)
+    rows = pane.model.rows()
+    assert rows and all(r.is_deleted for r in rows)
+    assert len(rows) == go_counts_deleted(go_db)
+    pane.only_deleted_check.setChecked(False)
+    qtbot.waitUntil(lambda: pane.model.loaded_all and pane.runner.is_idle(), timeout=WAIT)
+    # Ctrl+End: the last row, in the same (first) column
+    pane.table.setCurrentIndex(pane.model.index(0, 0))
+    pane.table.setFocus()
+    qtbot.keyClick(pane.table, _Qt.Key.Key_End, _Qt.KeyboardModifier.ControlModifier)
+    current = pane.table.currentIndex()
+    assert current.row() == pane.model.rowCount() - 1 and current.column() == 0
+    assert pane.table.horizontalScrollBar().value() == 0

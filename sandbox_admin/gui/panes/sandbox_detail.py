@@ -106,8 +106,15 @@ class SandboxDetail(StackedDetail):
         self.checkpoints.setRootIsDecorated(False)
         self.checkpoints.setColumnWidth(0, 150)
         self.checkpoints.setColumnWidth(1, 160)
+        self.checkpoints.currentItemChanged.connect(lambda item, _: self._show_checkpoint(item))
+        self.checkpoint_data = JsonTree()  # the selected checkpoint's data, as a tree
+        self.checkpoint_data.setColumnWidth(0, 170)
+        checkpoints = QSplitter(Qt.Orientation.Vertical)
+        checkpoints.addWidget(self.checkpoints)
+        checkpoints.addWidget(self.checkpoint_data)
+        checkpoints.setSizes([120, 200])
         self.tabs.addTab(self.audit, "Audit trail")
-        self.tabs.addTab(self.checkpoints, "Checkpoints")
+        self.tabs.addTab(checkpoints, "Checkpoints")
         self.splitter.addWidget(self.json)
         self.splitter.addWidget(self.tabs)
         self.splitter.setStretchFactor(0, 1)
@@ -185,13 +192,21 @@ class SandboxDetail(StackedDetail):
                 stack.append(child)
         return out
 
+    def _show_checkpoint(self, item: QTreeWidgetItem | None) -> None:
+        data = item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None
+        self.checkpoint_data.set_value(data if data is not None else {}, expand_depth=2)
+
     def _fill_checkpoints(self, checkpoints: list[Any]) -> None:
         self.checkpoints.clear()
+        self.checkpoint_data.set_value({})
         for cp in checkpoints:
             data = "" if cp.data is None else value_text(cp.data)
             item = QTreeWidgetItem(self.checkpoints, [display.local_time(cp.time), cp.reason,
                                                       one_line(data)])
             item.setToolTip(0, display.utc_tooltip(cp.time))
             item.setToolTip(1, cp.reason)
+            item.setData(0, Qt.ItemDataRole.UserRole, cp.data)
             if data:
                 item.setToolTip(2, rich_tooltip(data))
+        if self.checkpoints.topLevelItemCount():
+            self.checkpoints.setCurrentItem(self.checkpoints.topLevelItem(0))

@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from PySide6.QtCore import QDateTime, QModelIndex, QPoint, QSettings, Qt, Signal
+from PySide6.QtCore import QDateTime, QEvent, QModelIndex, QObject, QPoint, QSettings, Qt, Signal
 from PySide6.QtGui import (
     QAction,
     QColor,
@@ -103,6 +103,7 @@ class SandboxesPane(Pane):
         self._facet_latest = Latest()
         self._facet_key: SandboxFilter | None = None
         self._facet_counts: dict[str, int] = {}
+        self._facet_order: list[str] = []  # statuses in the order their chips first appeared
         self._facets_due = False
         self._wanted_id: str | None = None
 
@@ -172,12 +173,15 @@ class SandboxesPane(Pane):
         self.created_to.setToolTip("Created until (local time)")
         self.deleted_check = QCheckBox("Show deleted")
         self.deleted_check.setToolTip("Include soft-deleted sandboxes (shown greyed and struck through)")
+        self.only_deleted_check = QCheckBox("Only deleted")
+        self.only_deleted_check.setToolTip("Show the soft-deleted sandboxes alone (to recover or purge)")
         bar.addWidget(self.filter_edit, 2)
         bar.addWidget(QLabel("Created:"))
         bar.addWidget(self.created_combo)
         bar.addWidget(self.created_from)
         bar.addWidget(self.created_to)
         bar.addWidget(self.deleted_check)
+        bar.addWidget(self.only_deleted_check)
         self.toolbar = QToolBar()
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         for act in (self.refresh_action, None, self.delete_action, self.recover_action,
@@ -270,6 +274,8 @@ class SandboxesPane(Pane):
         self.created_from.dateTimeChanged.connect(lambda _: self._text_timer.start())
         self.created_to.dateTimeChanged.connect(lambda _: self._text_timer.start())
         self.deleted_check.toggled.connect(lambda _: self._apply_filter())
+        self.only_deleted_check.toggled.connect(lambda _: self._apply_filter())
+        self.table.installEventFilter(self)
         self.table.horizontalHeader().sortIndicatorChanged.connect(self._sort_changed)
         self.table.selectionModel().currentRowChanged.connect(lambda *_: self._select_timer.start())
         self.table.customContextMenuRequested.connect(self._table_menu)
@@ -288,6 +294,7 @@ class SandboxesPane(Pane):
         self.store = store
         self.notice.clear()
         self._facet_key = None
+        self._facet_order = []
         self._wanted_id = None
         self.detail.show_message("Select a sandbox to see its details." if store is not None
                                  else "No database is open.")
@@ -327,6 +334,22 @@ class SandboxesPane(Pane):
             self.filter_edit.clear()
             self.set_status_filter(set())
         self.select_id(sid)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt)
+        """Ctrl+End / Ctrl+Home go to the last / first row and stay in the column
+        (Qt would also jump to the last column, out of the ID's sight)."""
+        if obj is self.table and event.type() == QEvent.Type.KeyPress and \
+                event.modifiers() & Qt.KeyboardModifier.ControlModifier and \
+                event.key() in (Qt.Key.Key_End, Qt.Key.Key_Home):
+            rows = self.model.rowCount()
+            if rows:
+                row = rows - 1 if event.key() == Qt.Key.Key_End else 0
+                column = max(0, self.table.currentIndex().column())
+                index = self.model.index(row, column)
+                self.table.setCurrentIndex(index)
+                self.table.scrollTo(index)
+            return True
+        return super().eventFilter(obj, event)
 
     def current_dialog(self) -> QDialog | None:
         """The confirmation or input dialog the pane has open (tests answer it)."""
@@ -370,7 +393,8 @@ class SandboxesPane(Pane):
             text=self.filter_edit.text().strip(),
             created_from=created_from,
             created_to=created_to,
-            include_deleted=self.deleted_check.isChecked(),
+            include_deleted=self.deleted_check.isChecked() or self.only_deleted_check.isChecked(),
+            only_deleted=self.only_deleted_check.isChecked(),
         )
 
     def _apply_filter(self) -> None:
@@ -435,7 +459,10 @@ class SandboxesPane(Pane):
             button.hide()  # at once: deleteLater waits for the event loop, and until then
             button.deleteLater()  # the old chip would still be painted under the new ones
         self.facet_buttons = {}
-        names = sorted(set(counts) | checked, key=lambda s: (-counts.get(s, 0), s))
+        # chips keep their places: the first order seen (most first), newcomers at the end
+        for status in sorted(set(counts) - set(self._facet_order), key=lambda s: (-counts.get(s, 0), s)):
+            self._facet_order.append(status)
+        names = [s for s in self._facet_order if s in counts or s in checked]
         for status in names:
             button = QToolButton()
             button.setObjectName("facet")
