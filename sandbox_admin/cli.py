@@ -841,7 +841,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = args.func(args)
     except errors.StorageError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        hint = f" ({exc.cli_hint})" if exc.cli_hint else ""
+        print(f"{PROG}: error: {exc}{hint}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"{PROG}: error: interrupted; nothing more was changed", file=sys.stderr)

@@ -21,10 +21,13 @@ class StorageError(Exception):
     #: CLI exit status: 1 = the operation ran and failed, 2 = cannot use this input.
     exit_code = 1
 
-    def __init__(self, message: str, *, detail: str = "") -> None:
+    def __init__(self, message: str, *, detail: str = "", cli_hint: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.detail = detail
+        #: how to do it on the command line (e.g. "--force"); the CLI shows it, the GUI
+        #: never does (its own buttons and questions say what to do there)
+        self.cli_hint = cli_hint
 
     def __str__(self) -> str:
         return self.message

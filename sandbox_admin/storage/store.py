@@ -253,7 +253,8 @@ def open_store(
     if not read_only and not (_writable_on_disk(p) and _writable_on_disk(p.parent)):
         raise errors.ReadOnly(
             f"{p} is read-only on disk (or its folder is), so it cannot be opened for "
-            "writing. Open it read-only (--read-only), or make it writable."
+            "writing. Open it read-only, or make it writable.",
+            cli_hint="--read-only opens it read-only"
         )
     store = _open_checked(p, info, read_only=read_only, pool=pool)
     status = store.migration_status()

@@ -265,12 +265,12 @@ def test_drop_a_database_file_opens_it(qtbot, window, go_db):
 def test_window_state_is_restored(qtbot, settings_dir):
     first = MainWindow(settings=app_settings(settings_dir))
     qtbot.addWidget(first)
-    first.resize(700, 520)  # inside the offscreen screen (800x600): no clamping
+    first.resize(780, 580)  # inside the offscreen screen (800x600): no clamping
     first.show()
     first.close()
     second = MainWindow(settings=app_settings(settings_dir))
     qtbot.addWidget(second)
-    assert (second.width(), second.height()) == (700, 520)
+    assert (second.width(), second.height()) == (780, 580)
     second.shutdown()
 
 

@@ -99,7 +99,8 @@ def _write_export(content: "ContentStore", file_id: int, path: Path, overwrite: 
     if path.is_dir():
         raise errors.InvalidInput(f"{path} is a folder; choose a file name.")
     if os.path.lexists(path) and not overwrite:
-        raise errors.InvalidInput(f"{path} already exists; choose another name or allow overwriting (--force).")
+        raise errors.InvalidInput(f"{path} already exists; choose another name or allow overwriting it.",
+                                  cli_hint="--force overwrites it")
     stream = content.open_content(file_id)
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name[:100]}.", suffix=".partial", dir=path.parent)
     temp = Path(temp_name)
