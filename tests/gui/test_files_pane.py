@@ -336,3 +336,31 @@ def test_copy_path_puts_the_path_on_the_clipboard(qtbot, pane):
     pane.results.setFocus()
     qtbot.keyClick(pane.results, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
     assert QGuiApplication.clipboard().text() == "/data/input/data.csv"
+
+
+def test_export_is_a_save_as_that_asks_before_replacing(qtbot, pane, tmp_path):
+    from PySide6.QtWidgets import QFileDialog
+
+    search(qtbot, pane, "data.csv")
+    select(qtbot, pane, CHUNKED)
+    dialog = pane.choose_export_file(CHUNKED)
+    assert dialog.acceptMode() == QFileDialog.AcceptMode.AcceptSave
+    assert not dialog.testOption(QFileDialog.Option.DontConfirmOverwrite)  # it asks
+    assert dialog.selectedFiles()[0].endswith("data.csv")  # the stored name offered
+    dialog.reject()
+    target = tmp_path / "mine.csv"
+    target.write_text("old")
+    with qtbot.waitSignal(pane.exported, timeout=WAIT):
+        pane.export_file_as(CHUNKED, str(target))  # the person agreed to replace it
+    assert hashlib.sha256(target.read_bytes()).hexdigest() == pane.store.files.get(CHUNKED).checksum
+    assert pane.settings.value("files/export_dir") == str(tmp_path)
+
+
+def test_a_snippet_starts_near_its_match():
+    from sandbox_admin.gui.panes.files import focus_snippet
+    from sandbox_admin.storage import MARK_END, MARK_START
+
+    text = "words " * 30 + f"{MARK_START}needle{MARK_END} after"
+    shown = focus_snippet(text)
+    assert shown.startswith("…") and shown.index(MARK_START) <= 45
+    assert focus_snippet(f"a {MARK_START}b{MARK_END}") == f"a {MARK_START}b{MARK_END}"

@@ -189,7 +189,10 @@ class FileDetail(StackedDetail):
         versions_page.addWidget(diff_box)
         versions_page.setStretchFactor(0, 1)
         versions_page.setStretchFactor(1, 3)
-        versions_page.setSizes([120, 480])  # a chain is a few rows; the diff needs the room
+        # room for a header and five versions before it scrolls; the diff gets the rest
+        row = self.versions.fontMetrics().height() + 6
+        self.versions.setMinimumHeight(row * 6 + 8)
+        versions_page.setSizes([row * 7, 420])
         self.tabs.addTab(versions_page, "Versions")
         layout.addWidget(self.tabs, 1)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from html import escape as _escape
+from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
 from PySide6.QtCore import QPoint, QSettings, QStringListModel, Qt, Signal
@@ -34,7 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...storage import errors, snippet_html
+from ...storage import ELLIPSIS, MARK_START, errors, snippet_html
 from .. import display
 from ..jobs import JobContext, JobRunner
 from ..widgets.html_delegate import HTML_ROLE, HtmlDelegate
@@ -59,6 +60,21 @@ def _one_line(marked: str) -> str:
     return re.sub(r"\s+", " ", marked).strip()
 
 
+#: characters of context kept before a snippet's first match (the rest is elided)
+SNIPPET_LEAD = 40
+
+
+def focus_snippet(text: str, lead: int = SNIPPET_LEAD) -> str:
+    """The snippet starting shortly before its first match, so that a narrow column
+    still shows the match (the cell cuts at its right edge)."""
+    first = text.find(MARK_START)
+    if first <= lead:
+        return text
+    start = text.rfind(" ", 0, first - lead // 2)
+    start = first - lead if start < first - lead else start + 1
+    return ELLIPSIS + text[start:].lstrip(ELLIPSIS)
+
+
 def row_html(path_marked: str, snippet_marked: str, deleted: bool, note: str) -> str:
     """The File cell: the path (matches highlighted), badges, and the snippet below it."""
     path = snippet_html(path_marked)
@@ -67,13 +83,15 @@ def row_html(path_marked: str, snippet_marked: str, deleted: bool, note: str) ->
     extra = f" <span class='note'>({note})</span>" if note else ""
     html = f"<div style='white-space:pre'>{path}{extra}</div>"
     if snippet_marked:
-        html += f"<div class='snippet' style='white-space:pre'>{snippet_html(_one_line(snippet_marked))}</div>"
+        snippet = snippet_html(focus_snippet(_one_line(snippet_marked)))
+        html += f"<div class='snippet' style='white-space:pre'>{snippet}</div>"
     return html
 
 
 class FilesPane(Pane):
-    key = "files"
     """See the module docstring. Public API per notes/API_JOBS.md."""
+
+    key = "files"
 
     #: A page of results or files is in the list (after the first or a "Load more").
     results_loaded = Signal()
@@ -211,7 +229,7 @@ class FilesPane(Pane):
         self._select_timer.timeout.connect(self._load_details)
         self.results.customContextMenuRequested.connect(self._results_menu)
         self.detail.verify_requested.connect(self.verify)
-        self.detail.export_requested.connect(self.choose_export_folder)
+        self.detail.export_requested.connect(self.choose_export_file)
         self.detail.diff_requested.connect(self.load_diff)
         self.detail.sandbox_requested.connect(self.show_sandbox)
 
@@ -428,7 +446,8 @@ class FilesPane(Pane):
         menu.addAction("Copy file id", lambda: QGuiApplication.clipboard().setText(str(file_id)))
         menu.addSeparator()
         menu.addAction("Verify", lambda: self.verify(file_id))
-        menu.addAction("Export…", lambda: self.choose_export_folder(file_id))
+        menu.addAction("Export…", lambda: self.choose_export_file(file_id))
+        menu.addAction("Export into a Folder at Its Path…", lambda: self.choose_export_folder(file_id))
         menu.addAction("Show sandbox", lambda: self.show_sandbox(item.text(1)))
         menu.exec(self.results.viewport().mapToGlobal(pos))
 
@@ -482,6 +501,37 @@ class FilesPane(Pane):
         self.runner.submit(lambda ctx: store.files.verify(file_id), name="Verify file", on_result=done,
                            on_error=lambda e: self._job_error(e, "Verify failed"), store=store)
 
+    def choose_export_file(self, file_id: int) -> QFileDialog:
+        """Save As: a file name for the content (the dialog asks before replacing a file)."""
+        start = Path(str(self.settings.value(f"{SETTINGS_PREFIX}/export_dir", "") or Path.home()))
+        item = self.item_for(file_id)
+        name = PurePosixPath(item.text(0)).name if item is not None else f"file-{file_id}"
+        dialog = QFileDialog(self, "Export file", str(start / (name or f"file-{file_id}")))
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setFileMode(QFileDialog.FileMode.AnyFile)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.fileSelected.connect(lambda path: self.export_file_as(file_id, path))
+        dialog.open()
+        self.export_dialog = dialog
+        return dialog
+
+    def export_file_as(self, file_id: int, path: str) -> None:
+        """Write the content to ``path``, which the person chose (and agreed to replace)."""
+        if self.store is None:
+            return
+        store, target = self.store, Path(path)
+        self.settings.setValue(f"{SETTINGS_PREFIX}/export_dir", str(target.parent))
+        self.runner.submit(lambda ctx: store.files.export_to_file(file_id, target, overwrite=True),
+                           name="Export file", on_result=self._exported,
+                           on_error=lambda e: self._job_error(e, "Export failed"), store=store)
+
+    def _exported(self, result: Any) -> None:
+        check = {True: "checksum ok", False: "CHECKSUM MISMATCH", None: "not verifiable"}[result.verified]
+        level = "error" if result.verified is False else "info"
+        self.message_requested.emit(level, f"Exported {display.size(result.size_bytes)} to {result.path} "
+                                    f"({check}).", f"sha256 {result.sha256}")
+        self.exported.emit(result)
+
     def choose_export_folder(self, file_id: int) -> None:
         start = self.settings.value(f"{SETTINGS_PREFIX}/export_dir", "") or ""
         folder = QFileDialog.getExistingDirectory(self, "Export into folder", str(start))
@@ -495,15 +545,9 @@ class FilesPane(Pane):
             return
         store = self.store
 
-        def done(result: Any) -> None:
-            check = {True: "checksum ok", False: "CHECKSUM MISMATCH", None: "not verifiable"}[result.verified]
-            level = "error" if result.verified is False else "info"
-            self.message_requested.emit(level, f"Exported {display.size(result.size_bytes)} to {result.path} "
-                                        f"({check}).", f"sha256 {result.sha256}")
-            self.exported.emit(result)
-
         self.runner.submit(lambda ctx: store.files.export_into(file_id, folder), name="Export file",
-                           on_result=done, on_error=lambda e: self._job_error(e, "Export failed"), store=store)
+                           on_result=self._exported, on_error=lambda e: self._job_error(e, "Export failed"),
+                           store=store)
 
     def load_diff(self, old_id: int, new_id: int) -> None:
         if self.store is None:

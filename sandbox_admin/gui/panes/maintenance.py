@@ -78,8 +78,9 @@ class Health:
 
 
 class MaintenancePane(Pane):
-    key = "maintenance"
     """See the module docstring. Public API per notes/API_JOBS.md."""
+
+    key = "maintenance"
 
     #: Statistics and schema status arrived.
     stats_loaded = Signal()

@@ -79,8 +79,9 @@ MAX_P95_SERIES = 4
 
 
 class MetricsPane(Pane):
-    key = "metrics"
     """See the module docstring. Public API per notes/API_JOBS.md."""
+
+    key = "metrics"
 
     #: Metric names arrived (name -> type).
     names_loaded = Signal(dict)

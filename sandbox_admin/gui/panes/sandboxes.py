@@ -84,8 +84,9 @@ def _dot_icon(colour: str) -> QIcon:
 
 
 class SandboxesPane(Pane):
-    key = "sandboxes"
     """See the module docstring. Public API per notes/API_JOBS.md."""
+
+    key = "sandboxes"
 
     #: The detail panel now shows this sandbox (loaded from the database).
     details_loaded = Signal(str)
