@@ -184,6 +184,9 @@ class DatabaseStatusBar(QStatusBar):
                   self.mode_label):
             self.addPermanentWidget(w)
         self.addPermanentWidget(self.jobs)
+        # a temporary message ("Opening…", "Creating a demo database…") takes the path's
+        # place; Qt paints it over the label otherwise
+        self.messageChanged.connect(lambda text: self.path_label.setVisible(not text))
         self.show_status(None)
 
     def show_status(self, status: DatabaseStatus | None) -> None:

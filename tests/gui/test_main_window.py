@@ -459,3 +459,16 @@ def test_upgrade_from_the_maintenance_pane_refreshes_the_window(qtbot, window, g
         window.runner.wait_idle(10000)
     assert window.status_bar.schema_label.text() == f"Schema v{latest_version()}"
     assert window.message_bar.find("migrate") is None  # the upgrade offer is gone
+
+
+def test_a_status_message_takes_the_paths_place(qtbot, window):
+    bar = window.status_bar
+    bar.showMessage("Creating a demo database at /somewhere…")
+    assert not bar.path_label.isVisible()
+    bar.clearMessage()
+    assert bar.path_label.isVisible() and bar.path_label.text() == "No database open"
+    jobs = bar.jobs
+    jobs.label.setText("1 job: Open a very long database name that goes on and on.db")
+    jobs.cancel_button.show()
+    qtbot.wait(10)
+    assert jobs.label.geometry().right() < jobs.cancel_button.geometry().left()
