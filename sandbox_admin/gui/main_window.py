@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -164,6 +164,11 @@ class MainWindow(QMainWindow):
         self.watcher.changed.connect(self._database_changed)
         self.watcher.failed.connect(lambda e: self.message_bar.show_error(e, key="watch"))
         self.runner.job_finished.connect(self._job_finished)
+        self._writes_seen = 0
+        self._status_timer = QTimer(self)
+        self._status_timer.setSingleShot(True)
+        self._status_timer.setInterval(200)
+        self._status_timer.timeout.connect(self.refresh_status)
 
         self.panes: list[Pane] = []
         self._history: list[tuple[Pane, dict[str, Any]]] = []  # places visited (back/forward)
@@ -576,6 +581,7 @@ class MainWindow(QMainWindow):
     def _set_store(self, store: Store | None, status: DatabaseStatus | None,
                    probe: ChangeProbe | None) -> None:
         self.store, self.status, self.probe = store, status, probe
+        self._writes_seen = probe.writes.count if probe is not None else 0
         self.runner.set_store(store)
         self.watcher.watch(probe)
         for pane in self.panes:
@@ -641,6 +647,12 @@ class MainWindow(QMainWindow):
         if job.exclusive and self.probe is not None:
             self.probe.writes.bump()  # restore/vacuum/migrate: our change, not another program's
         self._update_actions()
+        # after our own writes (a purge, a vacuum, a restore…) size and schema are news:
+        # read the status again once the burst of jobs is over, no F5 needed
+        writes = self.probe.writes.count if self.probe is not None else 0
+        if not job.quiet and self.store is not None and (job.exclusive or writes != self._writes_seen):
+            self._writes_seen = writes
+            self._status_timer.start()
 
     # == schema upgrade ================================================================
     def upgrade_schema(self) -> QMessageBox | None:

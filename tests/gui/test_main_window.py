@@ -472,3 +472,19 @@ def test_a_status_message_takes_the_paths_place(qtbot, window):
     jobs.cancel_button.show()
     qtbot.wait(10)
     assert jobs.label.geometry().right() < jobs.cancel_button.geometry().left()
+
+
+def test_our_own_writes_refresh_the_status_without_f5(qtbot, window, go_db):
+    open_and_wait(qtbot, window, go_db)
+    sandboxes = window.panes[0]
+    qtbot.waitUntil(lambda: sandboxes.model.rowCount() > 0, timeout=15000)
+
+    def soft_delete(ctx):
+        sid = next(r.id for r in ctx.store.sandboxes.page(limit=5).rows if r.deleted_at is None)
+        ctx.store.sandboxes.soft_delete(sid)
+
+    with qtbot.waitSignal(window.status_updated, timeout=5000):
+        window.runner.submit(soft_delete, name="Soft delete")
+    with qtbot.waitSignal(window.status_updated, timeout=5000):  # an exclusive job too
+        window.runner.submit(lambda ctx: ctx.store.maintenance.checkpoint("PASSIVE"), name="Checkpoint",
+                             exclusive=True)
