@@ -7,13 +7,13 @@ import sqlite3
 
 from sandbox_admin.storage import open_store
 
-from .harness import Figure, best_of, scratch_dir, shared_dir
+from .harness import GO_FIXTURE, Figure, best_of, scratch_dir
 
 
 def run(quick: bool = False) -> list[Figure]:
     with scratch_dir() as tmp:
         db = tmp / "fixture.db"
-        shutil.copyfile(shared_dir() / "fixtures" / "go_sandboxrunner_v6.db", db)
+        shutil.copyfile(GO_FIXTURE, db)
 
         def ours() -> None:
             with open_store(db, read_only=True) as store:

@@ -19,14 +19,8 @@ from typing import Callable, Iterator
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def shared_dir() -> Path:
-    import os
-
-    env = os.environ.get("SANDBOX_SHARED")
-    for c in ([Path(env)] if env else []) + [ROOT.parent / "shared", ROOT / "shared"]:
-        if (c / "fixtures" / "go_sandboxrunner_v6.db").exists():
-            return c
-    raise SystemExit("cannot find shared/fixtures beside the repository; set SANDBOX_SHARED")
+#: The Go server's own database (kept with the tests, so a clone alone has it).
+GO_FIXTURE = ROOT / "tests" / "fixtures" / "go_sandboxrunner_v6.db"
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The command line: exit codes, one-line errors, JSON output (../shared/spec/CLI.md)."""
+"""The command line: exit codes, one-line errors, JSON output (the CLI contract, spec/CLI.md)."""
 
 from __future__ import annotations
 
