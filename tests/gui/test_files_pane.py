@@ -15,7 +15,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QColor
 
 from sandbox_admin.gui.panes.file_detail import DiffHighlighter
-from sandbox_admin.gui.panes.files import DELETED_ROLE, FilesPane
+from sandbox_admin.gui.panes.files import DELETED_ROLE, ID_ROLE, FilesPane
 from sandbox_admin.gui.widgets.html_delegate import HTML_ROLE
 from sandbox_admin.storage import open_store
 
@@ -364,3 +364,32 @@ def test_a_snippet_starts_near_its_match():
     shown = focus_snippet(text)
     assert shown.startswith("…") and shown.index(MARK_START) <= 45
     assert focus_snippet(f"a {MARK_START}b{MARK_END}") == f"a {MARK_START}b{MARK_END}"
+
+
+def test_a_files_versions_are_one_row_that_unfolds(qtbot, runner, tmp_path, go_db):
+    """Newest first, each version chain once with its count; expanding shows the older ones."""
+    with open_store(go_db) as store:
+        store.migrate()  # migration 10 indexes the chains
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    p = FilesPane(runner, settings=settings)
+    qtbot.addWidget(p)
+    p.show()
+    store = open_store(go_db)
+    try:
+        with qtbot.waitSignal(p.results_loaded, timeout=WAIT):
+            p.set_store(store)
+        while p.more_button.isVisible():
+            with qtbot.waitSignal(p.results_loaded, timeout=WAIT):
+                p.load_more()
+        ids = p.row_ids()
+        assert ids == sorted(ids, reverse=True)  # truly newest first
+        assert VERSIONED_NEW in ids and VERSIONED_OLD not in ids  # the chain is one row
+        item = p.item_for(VERSIONED_NEW)
+        assert "2 versions" in item.data(0, HTML_ROLE)
+        with qtbot.waitSignal(p.versions_loaded, timeout=WAIT):
+            item.setExpanded(True)
+        assert [item.child(i).data(0, ID_ROLE) for i in range(item.childCount())] == [VERSIONED_OLD]
+    finally:
+        p.set_store(None)
+        runner.wait_idle(WAIT)
+        store.close()

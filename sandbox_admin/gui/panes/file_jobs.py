@@ -35,8 +35,10 @@ class Filters:
         }
 
 
-def list_newest(store: Store, flt: Filters, before_id: int | None, limit: int) -> tuple[list[Any], bool]:
-    """Files newest first, a page at a time. Returns (records, has_more)."""
+def list_newest(store: Store, flt: Filters, before_id: int | None,
+                limit: int) -> tuple[list[Any], bool, dict[int, int]]:
+    """Files newest first, a page at a time, each version chain once (its newest row).
+    Returns (records, has_more, versions per record id)."""
     rows = store.files.list(
         flt.sandbox_id or None,
         path_prefix=flt.path_prefix or None,
@@ -44,9 +46,16 @@ def list_newest(store: Store, flt: Filters, before_id: int | None, limit: int) -
         include_deleted=flt.include_deleted,
         after_id=before_id,
         newest_first=True,
+        latest_only=True,
         limit=limit + 1,
     )
-    return rows[:limit], len(rows) > limit
+    page = rows[:limit]
+    return page, len(rows) > limit, store.files.version_counts([r.id for r in page])
+
+
+def older_versions(store: Store, file_id: int) -> list[Any]:
+    """A file's older versions, nearest first (for expanding its row)."""
+    return store.files.ancestors(file_id)
 
 
 def sandbox_ids(store: Store) -> list[str]:

@@ -41,7 +41,7 @@ from ..jobs import JobContext, JobRunner
 from ..widgets.html_delegate import HTML_ROLE, HtmlDelegate
 from .base import Latest, Pane
 from .file_detail import FileDetail, index_note
-from .file_jobs import FileDetails, Filters, list_newest, load_details, sandbox_ids
+from .file_jobs import FileDetails, Filters, list_newest, load_details, older_versions, sandbox_ids
 
 SETTINGS_PREFIX = "files"
 TEXT_DEBOUNCE_MS = 300
@@ -49,6 +49,7 @@ SELECT_DEBOUNCE_MS = 60
 PAGE_SIZE = 50
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 DELETED_ROLE = Qt.ItemDataRole.UserRole + 2
+VERSIONS_ROLE = Qt.ItemDataRole.UserRole + 3  # versions in the row's chain (when more than one)
 COLUMNS = ("File", "Sandbox", "Size", "Updated")
 #: Classes of the File cell's HTML (plain rows / selected rows).
 ROW_CSS = ".note { color: #8d6e00; } .snippet { color: #555555; } .badge { color: #ffffff; background-color: #424242; }"
@@ -100,6 +101,8 @@ class FilesPane(Pane):
     verified = Signal(object)  # VerifyResult
     exported = Signal(object)  # ExportResult
     diff_loaded = Signal(str)
+    #: A file's row was expanded and its older versions are listed below it.
+    versions_loaded = Signal(int)
     #: "Show sandbox": the window (or whoever listens) shows this sandbox.
     sandbox_requested = Signal(str)
 
@@ -107,6 +110,7 @@ class FilesPane(Pane):
                  settings: QSettings | None = None) -> None:
         super().__init__(runner, parent, settings)
         self.page_size = PAGE_SIZE
+        self._versions: dict[int, int] = {}  # file id -> versions in its chain (listing)
         self._latest = Latest()
         self._detail_latest = Latest()
         self._diff_latest = Latest()
@@ -191,7 +195,8 @@ class FilesPane(Pane):
         lv.setSpacing(2)
         self.results = QTreeWidget()
         self.results.setHeaderLabels(list(COLUMNS))
-        self.results.setRootIsDecorated(False)
+        self.results.setRootIsDecorated(True)  # a file's older versions unfold below it
+        self.results.itemExpanded.connect(self._expanded)
         self.results.setAlternatingRowColors(True)
         self.results.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.results.setTextElideMode(Qt.TextElideMode.ElideRight)
@@ -286,6 +291,7 @@ class FilesPane(Pane):
         self._query = query
         self.results.clear()
         self._offset, self._last_id = 0, None
+        self._versions: dict[int, int] = {}
         self.detail.show_message("Select a file to see its details.")
         self._fetch(first=True)
 
@@ -301,18 +307,19 @@ class FilesPane(Pane):
         self.more_button.setEnabled(False)
         self.headline.setText("Searching…" if text else "Loading files…")
 
-        def work(ctx: JobContext) -> tuple[Any, list[Any], bool]:
+        def work(ctx: JobContext) -> tuple[Any, list[Any], bool, dict[int, int]]:
             if text:
                 result = store.files.search(text, limit=page_size, offset=offset, **flt.search_kwargs())
-                return result, result.hits, result.has_more
-            records, more = list_newest(store, flt, last_id, page_size)
-            return None, records, more
+                return result, result.hits, result.has_more, {}
+            records, more, versions = list_newest(store, flt, last_id, page_size)
+            return None, records, more, versions
 
-        def done(answer: tuple[Any, list[Any], bool]) -> None:
+        def done(answer: tuple[Any, list[Any], bool, dict[int, int]]) -> None:
             if not self._latest.is_current(generation):
                 return
             self._loading = False
-            result, rows, more = answer
+            result, rows, more, versions = answer
+            self._versions.update(versions)
             self.result = result
             self._add_rows(rows, searching=bool(text))
             self._offset += len(rows)
@@ -339,36 +346,61 @@ class FilesPane(Pane):
                            on_error=failed, store=store)
 
     def _add_rows(self, rows: list[Any], searching: bool) -> None:
-        grey = QColor(display.DELETED_TEXT_COLOUR)
         for row in rows:
-            deleted = row.deleted if searching else row.is_deleted
-            file_id = row.file_id if searching else row.id
-            path_marked = row.path_highlight if searching else row.file_path
-            snippet = row.snippet if searching else ""
-            updated = row.updated_at
-            note = index_note(row.index_state, row.indexed_bytes)
-            item = QTreeWidgetItem([row.file_path, row.sandbox_id, display.size(row.size_bytes),
-                                    display.local_time(updated)])
-            item.setData(0, HTML_ROLE, row_html(path_marked, snippet, deleted, note))
-            item.setData(0, ID_ROLE, file_id)
-            item.setData(0, DELETED_ROLE, deleted)
-            tip = f"{row.file_path}\nfile id {file_id} · {row.mime_type or 'no MIME type'}"
-            if searching and row.rank is not None:
-                tip += f"\nrank (bm25, lower is better): {row.rank:.3f}"
-            if note:
-                tip += f"\nSearch sees {note}: matches further in are not found."
-            item.setToolTip(0, tip)
-            item.setToolTip(1, row.sandbox_id)
-            item.setToolTip(2, f"{row.size_bytes:,} bytes")
-            item.setToolTip(3, display.utc_tooltip(updated))
-            item.setTextAlignment(2, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            if deleted:
-                font = QFont(self.results.font())
-                font.setStrikeOut(True)
-                for c in range(len(COLUMNS)):
-                    item.setForeground(c, grey)
-                    item.setFont(c, font)
+            item = self._make_item(row, searching)
+            versions = self._versions.get(item.data(0, ID_ROLE), 1)
+            if versions > 1:  # older versions come when the row is expanded
+                item.setChildIndicatorPolicy(QTreeWidgetItem.ChildIndicatorPolicy.ShowIndicator)
+                item.setData(0, VERSIONS_ROLE, versions)
+                item.setData(0, HTML_ROLE, item.data(0, HTML_ROLE).replace(
+                    "</div>", f" <span class='note'>· {versions} versions</span></div>", 1))
             self.results.addTopLevelItem(item)
+
+    def _expanded(self, item: QTreeWidgetItem) -> None:
+        """A file's row opened: its older versions below it (read once, in a worker)."""
+        if item.childCount() or not item.data(0, VERSIONS_ROLE) or self.store is None:
+            return
+        file_id, store = item.data(0, ID_ROLE), self.store
+
+        def done(older: list[Any]) -> None:
+            if store is self.store and not item.childCount():
+                for record in older:
+                    item.addChild(self._make_item(record, False))
+                self.versions_loaded.emit(file_id)
+
+        self.runner.submit(lambda ctx: older_versions(store, file_id), name="Read older versions",
+                           on_result=done, on_error=lambda e: self._job_error(e, "Versions"), store=store)
+
+    def _make_item(self, row: Any, searching: bool) -> QTreeWidgetItem:
+        grey = QColor(display.DELETED_TEXT_COLOUR)
+        deleted = row.deleted if searching else row.is_deleted
+        file_id = row.file_id if searching else row.id
+        path_marked = row.path_highlight if searching else row.file_path
+        snippet = row.snippet if searching else ""
+        updated = row.updated_at
+        note = index_note(row.index_state, row.indexed_bytes)
+        item = QTreeWidgetItem([row.file_path, row.sandbox_id, display.size(row.size_bytes),
+                                display.local_time(updated)])
+        item.setData(0, HTML_ROLE, row_html(path_marked, snippet, deleted, note))
+        item.setData(0, ID_ROLE, file_id)
+        item.setData(0, DELETED_ROLE, deleted)
+        tip = f"{row.file_path}\nfile id {file_id} · {row.mime_type or 'no MIME type'}"
+        if searching and row.rank is not None:
+            tip += f"\nrank (bm25, lower is better): {row.rank:.3f}"
+        if note:
+            tip += f"\nSearch sees {note}: matches further in are not found."
+        item.setToolTip(0, tip)
+        item.setToolTip(1, row.sandbox_id)
+        item.setToolTip(2, f"{row.size_bytes:,} bytes")
+        item.setToolTip(3, display.utc_tooltip(updated))
+        item.setTextAlignment(2, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if deleted:
+            font = QFont(self.results.font())
+            font.setStrikeOut(True)
+            for c in range(len(COLUMNS)):
+                item.setForeground(c, grey)
+                item.setFont(c, font)
+        return item
 
     def _show_notice(self, result: Any) -> None:
         if result is not None and result.fallback:

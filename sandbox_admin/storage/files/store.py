@@ -162,11 +162,15 @@ class FileStore:
         include_deleted: bool = False,
         after_id: int | None = None,
         newest_first: bool = False,
+        latest_only: bool = False,
         limit: int = 100,
     ) -> list[FileRecord]:
         """Files a page at a time, by id (the table is AUTOINCREMENT, so id order is
         insertion order): oldest first, or ``newest_first``. Pass the last id of a page
-        as ``after_id`` for the next one (keyset paging, never OFFSET)."""
+        as ``after_id`` for the next one (keyset paging, never OFFSET). ``latest_only``
+        keeps each version chain's newest row (older versions: :meth:`ancestors`) on a
+        database that has migration 10's index; without it every row is listed, since
+        finding the newest rows would read the whole table for each page."""
         FM = self.m.FileMetadata
         query = self._select()
         if sandbox_id is not None:
@@ -180,8 +184,36 @@ class FileStore:
             query = query.where(FM.deleted_at.is_null())
         if after_id is not None:
             query = query.where(FM.id < after_id if newest_first else FM.id > after_id)
+        if latest_only and self.chains_indexed():
+            Newer = FM.alias()
+            newer = Newer.select(peewee.SQL("1")).where(Newer.parent_file == FM.id)
+            if not include_deleted:
+                newer = newer.where(Newer.deleted_at.is_null())
+            query = query.where(~fn.EXISTS(newer))
         order = FM.id.desc() if newest_first else FM.id
         return self._fetch(query.order_by(order).limit(max(1, limit)))
+
+    def chains_indexed(self) -> bool:
+        """Whether newer versions can be found by index (migration 10)."""
+        query = "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?"
+        with errors.translated(self.store.path):
+            return self.db.execute_sql(query, ("admin_idx_file_metadata_parent",)).fetchone() is not None
+
+    def version_counts(self, file_ids: list[int]) -> dict[int, int]:
+        """How many versions each file's chain has up to it (itself and its ancestors);
+        one recursive query for a page of ids. A chain that loops is cut at 10,000."""
+        if not file_ids:
+            return {}
+        FM = self.m.FileMetadata
+        base = (FM.select(FM.id.alias("head"), FM.parent_file.alias("parent"), peewee.Value(1).alias("depth"))
+                .where(FM.id.in_(list(file_ids))).cte("chain", recursive=True, columns=("head", "parent", "depth")))
+        Older = FM.alias()
+        step = (Older.select(base.c.head, Older.parent_file, base.c.depth + 1)
+                .join(base, on=(Older.id == base.c.parent)).where(base.c.depth < 10_000))
+        chain = base.union_all(step)
+        query = chain.select_from(chain.c.head, fn.COUNT(peewee.SQL("*"))).group_by(chain.c.head)
+        with errors.translated(self.store.path):
+            return {int(head): int(n) for head, n in query.bind(self.db).tuples()}
 
     def sandbox_ids(self) -> list[str]:
         """Sandboxes that have files, in id order."""
