@@ -370,3 +370,22 @@ def test_mouse_over_the_chart_shows_the_crosshair(qtbot, pane, runner, store):
     assert x0 < x < x1
     expected = pane.crosshair_values(x)
     assert expected and all(label in pane.hover_label.text() for label, _ in expected)
+
+
+def test_a_hidden_pane_does_no_database_work_until_it_is_shown(qtbot, runner, settings, store):
+    from sandbox_admin.gui.panes.metrics import MetricsPane
+
+    started: list[str] = []
+    runner.job_started.connect(lambda job: started.append(job.name))
+    hidden = MetricsPane(runner, settings=settings)
+    qtbot.addWidget(hidden)
+    settings.setValue("metrics/metric", "cpu_usage")  # a remembered metric waits too
+    hidden.set_store(store)
+    hidden.refresh()
+    qtbot.wait(200)
+    assert runner.is_idle() and started == []
+    hidden.show()
+    qtbot.waitUntil(lambda: hidden.names_list.count() > 0, timeout=WAIT)
+    assert "List metrics" in started
+    hidden.set_store(None)
+    runner.wait_idle(WAIT)
