@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from peewee import SQL, fn
+from peewee import JOIN, SQL, fn
 
 from .. import errors
 from ..fields import format_timestamp, parse_timestamp, utcnow
@@ -94,18 +94,20 @@ class ContentCache:
     def stats(self) -> CacheStats:
         C = self.models.FileContentCache
         recency = self._recency()
-        row = self.db.execute(C.select(
+        n, size, compressed, hits = self.db.execute(C.select(
             fn.COUNT(SQL("*")), fn.SUM(self._size()), fn.SUM(fn.COALESCE(C.compressed, 0) != 0),
-            fn.SUM(fn.COALESCE(C.access_count, 0)), fn.MIN(recency), fn.MAX(recency),
-            fn.MIN(fn.julianday(C.cached_at)),
-        )).fetchone()
-        n, size, compressed, hits, oldest, newest, cached = row
+            fn.SUM(fn.COALESCE(C.access_count, 0)))).fetchone()
 
-        def instant(jd: Any) -> datetime | None:
-            return None if jd is None or jd < 0 else parse_timestamp((jd - 2440587.5) * 86400.0)
+        def first(field: Any, key: Any, newest: bool = False) -> datetime | None:
+            """The stored text of the first row by ``key`` (exact, unlike a julianday)."""
+            order = key.desc() if newest else key.asc()
+            row = self.db.execute(C.select(field).where(key >= 0).order_by(order).limit(1)).fetchone()
+            return parse_timestamp(row[0]) if row else None
 
+        last = fn.COALESCE(C.last_accessed, C.cached_at)
+        cached = fn.COALESCE(fn.julianday(C.cached_at), SQL("-1"))
         return CacheStats(int(n or 0), int(size or 0), int(compressed or 0), int(hits or 0),
-                          instant(oldest), instant(newest), instant(cached))
+                          first(last, recency), first(last, recency, newest=True), first(C.cached_at, cached))
 
     @errors.translated.method
     def entries(self, *, after: tuple[float, int] | None = None, limit: int = 200) -> list[CacheEntry]:
@@ -116,7 +118,7 @@ class ContentCache:
         file_id = C._meta.columns["file_id"]
         query = (C.select(file_id, F.file_path, F._meta.columns["sandbox_id"], C.content_hash,
                           self._size(), C.compressed, C.cached_at, C.access_count, C.last_accessed, recency)
-                 .join(F, on=(file_id == F.id), join_type="LEFT OUTER"))
+                 .join(F, on=(file_id == F.id), join_type=JOIN.LEFT_OUTER))
         if after is not None:
             query = query.where((recency > after[0]) | ((recency == after[0]) & (file_id > after[1])))
         rows = self.db.execute(query.order_by(recency, file_id).limit(limit)).fetchall()
