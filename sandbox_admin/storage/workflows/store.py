@@ -22,6 +22,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Iterable
 
 from peewee import SQL, fn
@@ -138,9 +139,23 @@ class WorkflowStore:
         query = W.select(W.workflow_name).distinct().order_by(W.workflow_name)
         return [r[0] for r in self.db.execute(query).fetchall() if r[0]]
 
+    @cached_property
+    def _fetch_sql(self) -> str:
+        """The SQL of one execution by id, generated once (building it is the cost of a
+        small write; the demo writes hundreds)."""
+        sql, _ = self._select().where(self.models.WorkflowExecution.id == "?").sql()
+        return sql
+
+    @cached_property
+    def _step_sql(self) -> str:
+        WS = self.models.WorkflowStep
+        sql, _ = (WS.select(*(WS._meta.columns[c] for c in STEP_COLUMNS))
+                  .where((WS._meta.columns["execution_id"] == "?") & (WS.step_order == 0))
+                  .order_by(WS.id).limit(1)).sql()
+        return sql
+
     def _fetch(self, id: str) -> ExecutionRecord | None:
-        W = self.models.WorkflowExecution
-        row = self.db.execute(self._select().where(W.id == id)).fetchone()
+        row = self.db.execute_sql(self._fetch_sql, (id,)).fetchone()
         return execution_from_row(row[:-1], row[-1]) if row else None
 
     @errors.translated.method
@@ -195,9 +210,9 @@ class WorkflowStore:
             return self.get(eid)
 
     def _step(self, execution_id: str, order: int) -> StepRecord:
-        for step in self.steps(execution_id):
-            if step.step_order == order:
-                return step
+        row = self.db.execute_sql(self._step_sql, (execution_id, order, 1)).fetchone()
+        if row is not None:
+            return step_from_row(row)
         raise errors.NotFound(f"Workflow execution {execution_id!r} has no step {order}.")
 
     def _running(self, execution: ExecutionRecord) -> None:
