@@ -41,6 +41,8 @@ from .panes.files import FilesPane
 from .panes.maintenance import MaintenancePane
 from .panes.metrics import MetricsPane
 from .panes.sandboxes import SandboxesPane
+from .panes.templates import TemplatesPane
+from .panes.workflows import WorkflowsPane
 from .resources import app_icon
 from .settings import (
     add_recent,
@@ -61,6 +63,8 @@ PANES: list[tuple[str, type[Pane]]] = [
     ("Sandboxes", SandboxesPane),
     ("Metrics", MetricsPane),
     ("Files", FilesPane),
+    ("Templates", TemplatesPane),
+    ("Workflows", WorkflowsPane),
     ("Maintenance", MaintenancePane),
 ]
 
@@ -176,6 +180,23 @@ class MainWindow(QMainWindow):
             pane.database_replaced.connect(self._database_replaced)
             self.panes.append(pane)
             self.tabs.addTab(pane, title)
+        # related things one click away: a sandbox's workflow runs, a new sandbox listed
+        sandboxes, workflows, templates = (self.pane(c) for c in (SandboxesPane, WorkflowsPane, TemplatesPane))
+        if sandboxes is not None and workflows is not None:
+            sandboxes.workflow_runs_requested.connect(self.show_workflow_runs)
+        if sandboxes is not None and templates is not None:
+            templates.sandbox_created.connect(lambda _id: sandboxes.refresh())
+
+    def pane(self, cls: type[Pane]) -> Any:
+        """The pane of this class (None when it is not installed)."""
+        return next((p for p in self.panes if isinstance(p, cls)), None)
+
+    def show_workflow_runs(self, sandbox_id: str) -> None:
+        """The Workflows pane, showing one sandbox's runs."""
+        workflows = self.pane(WorkflowsPane)
+        if workflows is not None:
+            self.tabs.setCurrentWidget(workflows)
+            workflows.show_sandbox(sandbox_id)
 
     def _build_actions(self) -> None:
         def action(text: str, slot: Callable[[], None], shortcut: Any = None, tip: str = "") -> QAction:

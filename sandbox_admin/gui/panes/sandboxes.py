@@ -92,6 +92,8 @@ class SandboxesPane(Pane):
     facets_loaded = Signal()
     #: An action finished: name ("soft_delete", "recover", "checkpoint", "purge"), ok.
     action_finished = Signal(str, bool)
+    #: "Workflow runs" of this sandbox were asked for (the window shows the Workflows pane).
+    workflow_runs_requested = Signal(str)
 
     def __init__(self, runner: JobRunner, parent: QWidget | None = None,
                  settings: QSettings | None = None) -> None:
@@ -136,6 +138,8 @@ class SandboxesPane(Pane):
         self.purge_action = action("Purge deleted…", self.sandbox_actions.purge_deleted, None,
                                    TIPS["purge"])
         self.copy_id_action = action("Copy ID", self._copy_id, None, "Copy the sandbox id")
+        self.workflow_runs_action = action("Workflow runs", self._workflow_runs, None,
+                                           "The workflow runs of the selected sandbox (Workflows pane)")
         self.write_actions = (self.delete_action, self.recover_action, self.checkpoint_action,
                               self.purge_action)
 
@@ -174,8 +178,8 @@ class SandboxesPane(Pane):
         bar.addWidget(self.deleted_check)
         self.toolbar = QToolBar()
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        for act in (self.refresh_action, None, self.delete_action, self.recover_action,
-                    self.checkpoint_action, None, self.purge_action):
+        for act in (self.refresh_action, self.workflow_runs_action, None, self.delete_action,
+                    self.recover_action, self.checkpoint_action, None, self.purge_action):
             if act is None:
                 self.toolbar.addSeparator()
             else:
@@ -489,13 +493,19 @@ class SandboxesPane(Pane):
         if sid:
             QGuiApplication.clipboard().setText(sid)
 
+    def _workflow_runs(self) -> None:
+        sid = self.selected_id()
+        if sid:
+            self.workflow_runs_requested.emit(sid)
+
     def _table_menu(self, pos: QPoint) -> None:
         index = self.table.indexAt(pos)
         if index.isValid():
             self.table.selectRow(index.row())
         menu = QMenu(self)
-        for act in (self.delete_action, self.recover_action, self.checkpoint_action, None,
-                    self.copy_id_action, self.refresh_action, None, self.purge_action):
+        for act in (self.workflow_runs_action, None, self.delete_action, self.recover_action,
+                    self.checkpoint_action, None, self.copy_id_action, self.refresh_action, None,
+                    self.purge_action):
             if act is None:
                 menu.addSeparator()
             else:
