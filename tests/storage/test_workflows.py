@@ -135,3 +135,36 @@ def test_go_fixture_workflows(go_store):
     go_store.workflows.finish(e.id, "cancelled")
     tl = go_store.workflows.timeline(e.id)
     assert tl.execution.status == "cancelled" and [s.status for s in tl.steps] == ["cancelled", "skipped"]
+
+
+def test_written_values_have_the_go_column_types(fresh_store):
+    """typeof() of what we write, table by table: what the Go reader scans."""
+    s = fresh_store
+    s.sandboxes.create("sb", "running")
+    s.templates.create("t", "img", id="t", is_default=True, tags=["a"])
+    s.templates.create_sandbox("t", sandbox_id="sb2")
+    e = s.workflows.create("w", ["a", "b"], sandbox_id="sb", at=T0)
+    s.workflows.advance(e.id, at=at(1))
+    s.workflows.advance(e.id, at=at(2))
+    s.workflows.advance(e.id, ok=False, error="x", at=at(3))
+    fid = s.files.create("sb", "/a.txt", b"abc").id
+    s.cache.put(fid, b"abc", at=T0)
+    s.cache.touch(fid, at=at(5))
+    con = sqlite3.connect(s.path)
+    try:
+        def types(table: str, columns: str) -> set[tuple]:
+            return set(con.execute(f"SELECT {', '.join(f'typeof({c})' for c in columns.split())} FROM {table}"))
+
+        assert types("sandbox_templates", "id name description config base_image pre_installed_packages "
+                     "environment_vars resource_limits created_at updated_at created_by usage_count "
+                     "is_default tags") == {("text",) * 11 + ("integer", "integer", "text")}
+        assert types("workflow_executions", "id workflow_name status input_data output_data error_message "
+                     "started_at completed_at execution_time_seconds step_count current_step metadata") == {
+            ("text",) * 8 + ("real", "integer", "integer", "text")}
+        assert types("workflow_steps", "id execution_id step_name step_order status input_data output_data "
+                     "error_message started_at completed_at execution_time_seconds retry_count") == {
+            ("integer", "text", "text", "integer") + ("text",) * 6 + ("real", "integer")}
+        assert types("file_content_cache", "file_id content_hash content_data compressed cached_at "
+                     "access_count last_accessed") == {("integer", "text", "blob", "integer", "text", "integer", "text")}
+    finally:
+        con.close()

@@ -174,8 +174,9 @@ class WorkflowStore:
         return [step_from_row(r) for r in self.db.execute(query).fetchall()]
 
     def timeline(self, execution_id: str) -> Timeline:
-        """The execution and its steps in order (status, start/end, retries, error)."""
-        with self.store.connection():
+        """The execution and its steps in order (status, start/end, retries, error), read
+        in one transaction: one snapshot while the server writes."""
+        with self.store.connection(), self.db.atomic():
             return Timeline(self.get(execution_id), self.steps(execution_id))
 
     # -- writing -------------------------------------------------------------------------
