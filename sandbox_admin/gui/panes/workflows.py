@@ -109,7 +109,7 @@ class WorkflowDetail(StackedDetail):
         self.steps = QTreeWidget()
         self.steps.setRootIsDecorated(False)
         self.steps.setHeaderLabels(["#", "Step", "Status", "Started", "Duration", "Retries", "Error"])
-        for column, width in enumerate((26, 105, 72, 132, 72, 48)):
+        for column, width in enumerate((26, 100, 72, 150, 72, 48)):
             self.steps.setColumnWidth(column, width)
         self.json = JsonTree()
         self.json.setColumnWidth(0, 150)
