@@ -320,6 +320,78 @@ def files_shots(out: Path, tmp: Path) -> list[Path]:
     return written
 
 
+# -- the Templates and Workflows panes (on the demo database) ----------------------------------------------
+def _demo_db(tmp: Path, files: int = 120) -> Path:
+    from sandbox_admin.demo.generator import create_demo
+    from sandbox_admin.storage import parse_timestamp
+
+    db = tmp / "demo.db"
+    create_demo(db, files=files, metrics=0, now=parse_timestamp(DEMO_NOW))
+    return db
+
+
+@shot("templates")
+def templates_shot(out: Path, tmp: Path) -> list[Path]:
+    """The demo's templates, the data-science one selected: its JSON as a tree."""
+    from sandbox_admin.gui.jobs import JobRunner
+    from sandbox_admin.gui.panes.templates import TemplatesPane
+    from sandbox_admin.storage import open_store
+
+    db = _demo_db(tmp, files=0)
+    runner = JobRunner()
+    pane = TemplatesPane(runner, settings=scratch_settings(tmp))
+    pane.resize(1280, 800)
+    pane.show()
+    store = open_store(db)
+    try:
+        pane.set_store(store)
+        settle(lambda: pane.model.loaded_all and pane.model.rowCount() > 0 and runner.is_idle())
+        pane.select_id("tmpl-data")
+        settle(lambda: pane.detail.record is not None and pane.detail.record.id == "tmpl-data")
+        return [save(pane, out / "templates.png")]
+    finally:
+        pane.set_store(None)
+        runner.wait_idle(20000)
+        store.close()
+        pane.close()
+
+
+@shot("workflows")
+def workflows_shot(out: Path, tmp: Path) -> list[Path]:
+    """Workflow runs; a failed run whose step was retried: the timeline with the error."""
+    from sandbox_admin.gui.jobs import JobRunner
+    from sandbox_admin.gui.panes.workflows import WorkflowsPane
+    from sandbox_admin.storage import open_store
+
+    db = _demo_db(tmp, files=0)
+    store = open_store(db)
+    newest = store.workflows.page(limit=25).rows  # in the first screenful
+    failed = [e for e in newest if e.status == "failed"]
+    pick = max(failed, key=lambda e: (store.workflows.timeline(e.id).retries > 0, e.step_count))
+    completed = [e for e in newest if e.status == "completed"]
+    retried = max(completed, key=lambda e: (store.workflows.timeline(e.id).retries, e.step_count))
+    runner = JobRunner()
+    pane = WorkflowsPane(runner, settings=scratch_settings(tmp))
+    pane.resize(1280, 800)
+    pane.show()
+    written: list[Path] = []
+    try:
+        pane.set_store(store)
+        settle(lambda: pane.model.rowCount() > 0 and runner.is_idle())
+        for execution, name in ((pick, "workflows.png"), (retried, "workflows-retried.png")):
+            while not pane.select_id(execution.id):
+                settle(lambda: runner.is_idle())
+            settle(lambda e=execution: pane.detail.timeline is not None
+                   and pane.detail.timeline.execution.id == e.id and runner.is_idle())
+            written.append(save(pane, out / name))
+        return written
+    finally:
+        pane.set_store(None)
+        runner.wait_idle(20000)
+        store.close()
+        pane.close()
+
+
 # -- the Maintenance pane -----------------------------------------------------------------------------------
 @shot("maintenance")
 def maintenance_shot(out: Path, tmp: Path) -> list[Path]:

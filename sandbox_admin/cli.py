@@ -714,6 +714,142 @@ def cmd_demo(args: argparse.Namespace) -> Result:
     return Result(data, text)
 
 
+# -- templates, workflows, workflow, cache ---------------------------------------------
+
+def _add_templates(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("templates", help="sandbox templates: default, uses, image, tags; read-only")
+    p.add_argument("db")
+    p.set_defaults(func=cmd_templates)
+
+
+def cmd_templates(args: argparse.Namespace) -> Result:
+    with open_store(args.db, read_only=True) as store:
+        rows = store.templates.list()
+    text = _table([("*" if t.is_default else "", t.id, t.name, t.base_image, t.usage_count,
+                    ",".join(t.tags), to_iso(t.updated_at) or "") for t in rows],
+                  ["default", "id", "name", "base image", "used", "tags", "updated (UTC)"])
+    return Result([t.as_dict() for t in rows], text + f"\n{len(rows)} templates")
+
+
+def _duration_text(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes} min {secs:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def _add_workflows(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("workflows", help="workflow executions, newest first; read-only")
+    p.add_argument("db")
+    p.add_argument("--status", action="append", default=[], metavar="S",
+                   help="only this status (repeat, or separate with commas)")
+    p.add_argument("--sandbox", metavar="ID", help="only runs in this sandbox")
+    p.add_argument("--name", metavar="N", help="only this workflow")
+    p.add_argument("--from", dest="start", metavar="T", help="started at or after T")
+    p.add_argument("--to", dest="end", metavar="T", help="started before T")
+    p.add_argument("--limit", type=_positive, default=100, metavar="N",
+                   help="at most N executions (default 100)")
+    p.set_defaults(func=cmd_workflows)
+
+
+def cmd_workflows(args: argparse.Namespace) -> Result:
+    from .storage import WorkflowFilter
+
+    statuses = frozenset(s.strip() for item in args.status for s in item.split(",") if s.strip())
+    flt = WorkflowFilter(statuses=statuses, sandbox_id=args.sandbox, workflow_name=args.name,
+                         started_from=_cli_time(args.start, "--from"), started_to=_cli_time(args.end, "--to"))
+    with open_store(args.db, read_only=True) as store:
+        page = store.workflows.page(flt, limit=min(args.limit, 2000))
+        total = len(page.rows) if page.next_cursor is None else store.workflows.count(flt)
+    rows = [(r.id, r.workflow_name, r.status, f"{min(r.current_step + 1, r.step_count)}/{r.step_count}",
+             to_iso(r.started_at) or "", _duration_text(r.duration()), r.sandbox_id or "",
+             r.error_message) for r in page.rows]
+    text = _table(rows, ["id", "workflow", "status", "step", "started (UTC)", "duration", "sandbox", "error"])
+    return Result([r.as_dict() for r in page.rows], text + f"\n{len(rows)} of {total} executions")
+
+
+def _add_workflow(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("workflow", help="one workflow execution and its steps; read-only")
+    p.add_argument("db")
+    p.add_argument("id", help="the execution's id")
+    p.set_defaults(func=cmd_workflow)
+
+
+def cmd_workflow(args: argparse.Namespace) -> Result:
+    with open_store(args.db, read_only=True) as store:
+        tl = store.workflows.timeline(args.id)
+    e = tl.execution
+    head = (f"{e.workflow_name} {e.id}: {e.status}, {_duration_text(e.duration()) or 'no duration'}"
+            f", started {to_iso(e.started_at) or '?'}" + (f", sandbox {e.sandbox_id}" if e.sandbox_id else ""))
+    if e.error_message:
+        head += f"\nerror: {e.error_message}"
+    rows = [(s.step_order, s.step_name, s.status, to_iso(s.started_at) or "", to_iso(s.completed_at) or "",
+             _duration_text(s.duration()), s.retry_count or "", s.error_message) for s in tl.steps]
+    text = head + "\n" + _table(rows, ["#", "step", "status", "started (UTC)", "completed (UTC)",
+                                       "duration", "retries", "error"])
+    return Result([s.as_dict() for s in tl.steps], text, 1 if e.status == "failed" else 0)
+
+
+def _size_arg(text: str) -> int:
+    """Bytes: ``1048576``, ``512K``, ``64M``, ``1G`` (binary units)."""
+    value = text.strip().upper().removesuffix("IB").removesuffix("B")
+    factor = 1
+    if value and value[-1] in "KMGT":
+        factor = 1024 ** ("KMGT".index(value[-1]) + 1)
+        value = value[:-1]
+    try:
+        n = int(float(value) * factor)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size in bytes (e.g. 1048576, 512K, 64M)") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError("a size is 0 or more bytes")
+    return n
+
+
+def _add_cache(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("cache", help="the file content cache: statistics and the least recently "
+                       "used entries; --clear or --budget evict")
+    p.add_argument("db")
+    p.add_argument("--limit", type=_positive, default=20, metavar="N",
+                   help="list the N least recently used entries (default 20)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--clear", action="store_true", help="delete every cached entry")
+    group.add_argument("--budget", type=_size_arg, metavar="BYTES",
+                       help="evict least recently accessed entries until the cache fits (e.g. 64M)")
+    p.set_defaults(func=cmd_cache)
+
+
+def cmd_cache(args: argparse.Namespace) -> Result:
+    writing = args.clear or args.budget is not None
+    with open_store(args.db, read_only=not writing) as store:
+        evicted = None
+        if args.clear:
+            evicted = store.cache.clear()
+        elif args.budget is not None:
+            evicted = store.cache.evict_to(args.budget)
+        stats = store.cache.stats()
+        entries = store.cache.entries(limit=min(args.limit, 10_000))
+    lines = []
+    if evicted is not None:
+        lines.append(f"evicted {evicted.removed} entries ({_human_size(evicted.freed_bytes)}); "
+                     f"budget {_human_size(evicted.budget)}")
+    lines += [f"entries: {stats.entries}", f"bytes: {_human_size(stats.bytes)} ({stats.bytes})",
+              f"compressed: {stats.compressed}", f"hits: {stats.hits}",
+              f"oldest access: {to_iso(stats.oldest_access) or '-'}",
+              f"newest access: {to_iso(stats.newest_access) or '-'}"]
+    if entries:
+        lines += ["", "least recently used first:", _table(
+            [(e.file_id, e.file_path, _human_size(e.size_bytes), e.access_count,
+              to_iso(e.last_accessed or e.cached_at) or "") for e in entries],
+            ["file", "path", "size", "reads", "last access (UTC)"])]
+    data: dict[str, Any] = {"stats": stats.as_dict(), "entries": [e.as_dict() for e in entries]}
+    if evicted is not None:
+        data["evicted"] = {k: v for k, v in evicted.as_dict().items() if k != "removed_ids"}
+    return Result(data, "\n".join(lines))
+
+
 # -- gui ------------------------------------------------------------------------------
 
 def _add_gui(sub: argparse._SubParsersAction) -> None:
@@ -797,6 +933,10 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_metrics,
     _add_metrics_rollup,
     _add_export_metrics,
+    _add_templates,
+    _add_workflows,
+    _add_workflow,
+    _add_cache,
     _add_demo,
 ]
 

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import GO_FIXTURE, sha256_file
 
 
@@ -100,3 +102,69 @@ def test_metrics_rollup_is_incremental_and_applies_retention(run_cli, go_db):
     code, out, err = run_cli("metrics-rollup", go_db, "--retention")
     assert code == 0, err
     assert "retention: deleted" in out
+
+
+# -- templates, workflows, workflow, cache ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def small_demo(tmp_path_factory):
+    from datetime import datetime, timezone
+
+    from sandbox_admin.demo import generator as demo
+
+    path = tmp_path_factory.mktemp("cli-demo") / "demo.db"
+    demo.create_demo(path, sandboxes=12, files=80, metrics=2000,
+                     now=datetime(2026, 11, 26, 12, tzinfo=timezone.utc))
+    return path
+
+
+def test_templates_lists_the_default_first_class(run_cli, small_demo):
+    code, out, err = run_cli("templates", small_demo)
+    assert code == 0, err
+    default_line = next(line for line in out.splitlines() if line.startswith("*"))
+    assert "tmpl-python" in default_line and out.rstrip().endswith("6 templates")
+    code, out, _ = run_cli("templates", small_demo, "--json")
+    data = json.loads(out)
+    assert [t["id"] for t in data if t["is_default"]] == ["tmpl-python"]
+    assert isinstance(data[0]["config"], dict) and isinstance(data[0]["tags"], list)
+
+
+def test_workflows_filters_and_one_workflow_with_its_steps(run_cli, small_demo):
+    code, out, err = run_cli("workflows", small_demo, "--status", "failed", "--json")
+    assert code == 0, err
+    failed = json.loads(out)
+    assert failed and {e["status"] for e in failed} == {"failed"}
+    sandbox = failed[0]["sandbox_id"]
+    code, out, _ = run_cli("workflows", small_demo, "--sandbox", sandbox, "--json")
+    assert {e["sandbox_id"] for e in json.loads(out)} == {sandbox}
+    code, out, _ = run_cli("workflow", small_demo, failed[0]["id"])
+    assert code == 1  # the run failed: exit 1, like a check that found a problem
+    assert "error: step " in out and "failed" in out
+    code, out, _ = run_cli("workflow", small_demo, failed[0]["id"], "--json")
+    steps = json.loads(out)
+    assert any(s["status"] == "failed" and s["error_message"] for s in steps)
+    code, _, err = run_cli("workflow", small_demo, "no-such-run")
+    assert code == 1 and err.count("\n") == 1 and "no-such-run" in err
+    code, _, err = run_cli("workflows", small_demo, "--from", "yesterday-ish")
+    assert code == 2 and err.count("\n") == 1
+
+
+def test_cache_stats_budget_and_clear(run_cli, small_demo, tmp_path):
+    import shutil
+
+    db = tmp_path / "c.db"
+    shutil.copyfile(small_demo, db)
+    code, out, err = run_cli("cache", db, "--json")
+    assert code == 0, err
+    before = json.loads(out)["stats"]
+    assert before["entries"] > 0 and before["bytes"] > 0
+    entries = json.loads(out)["entries"]
+    assert len(entries) == min(20, before["entries"]) and entries[0]["file_path"]
+    code, out, _ = run_cli("cache", db, "--budget", str(before["bytes"] // 2), "--json")
+    after = json.loads(out)
+    assert after["stats"]["bytes"] <= before["bytes"] // 2 and after["evicted"]["removed"] > 0
+    code, out, _ = run_cli("cache", db, "--clear")
+    assert code == 0 and "entries: 0" in out
+    with pytest.raises(SystemExit) as info:
+        run_cli("cache", db, "--budget", "lots")
+    assert info.value.code == 2

@@ -25,6 +25,12 @@ NOT_NULL = {
     "metrics": ("labels", "sandbox_id"),
     "audit_trail": ("old_data", "new_data", "metadata"),
     "migrations": ("description",),
+    "sandbox_templates": ("description", "config", "pre_installed_packages", "environment_vars",
+                          "resource_limits", "tags", "created_by", "created_at", "updated_at"),
+    "workflow_executions": ("input_data", "output_data", "error_message", "metadata", "started_at",
+                            "execution_time_seconds"),
+    "workflow_steps": ("input_data", "output_data", "error_message", "execution_time_seconds"),
+    "file_content_cache": ("content_data", "cached_at", "last_accessed"),
 }
 
 
@@ -87,8 +93,15 @@ def test_default_demo_is_plausible(default_demo):
         "SELECT metric_type, max(julianday(timestamp)) - min(julianday(timestamp)) FROM metrics "
         "WHERE aggregation_period = 'raw' GROUP BY sandbox_id, metric_type").fetchall()
     assert {t for t, days in spans if days > 12} == types
-    assert one("SELECT count(*) FROM sandbox_templates") == 4
-    assert one("SELECT count(*) FROM workflow_steps") > 0
+    assert one("SELECT count(*) FROM sandbox_templates") == 6
+    assert one("SELECT count(*) FROM sandbox_templates WHERE is_default") == 1
+    runs = dict(con.execute("SELECT status, count(*) FROM workflow_executions GROUP BY status").fetchall())
+    assert set(runs) == {"completed", "failed", "running"} and runs["completed"] > 2 * runs["failed"]
+    assert one("SELECT count(*) FROM workflow_steps WHERE status = 'failed' AND error_message != ''") == runs["failed"]
+    assert one("SELECT count(*) FROM workflow_steps WHERE retry_count > 0") >= 5
+    first_run = one("SELECT min(julianday(started_at)) FROM workflow_executions")
+    assert one("SELECT max(julianday(started_at)) FROM workflow_executions") - first_run > 10
+    assert one("SELECT count(*) FROM file_content_cache") >= 40
     # Go-compatible values
     for table, columns in NOT_NULL.items():
         for column in columns:

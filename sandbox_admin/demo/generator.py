@@ -11,7 +11,8 @@ and growing versions share chunks; a few metadata-only rows as the Go server wri
 them; parent_file_id version chains; some soft-deleted); ~150,000 raw metric samples
 of every type (counter, gauge, histogram, summary) over two weeks through
 :class:`MetricsStore`, plus a few of the Go server's own ``1h`` rollup rows; sandbox
-templates and workflow executions with steps.
+templates (one default), ~64 workflow runs with their steps (failed, retried, running
+ones too) and a warm file content cache (:mod:`activity`).
 
 Rows the stores stamp with the current time get their demo times afterwards, so the
 result does not depend on when it was generated.
@@ -31,6 +32,7 @@ from typing import Any, Callable, Iterator
 import peewee
 
 from ..storage import COLUMNS, SandboxRecord, Store, create_store, dumps_json, errors, rfc3339, trusted_schema, utcnow
+from . import activity
 from . import content as demo_content
 
 DEFAULT_SEED = 1
@@ -133,9 +135,12 @@ def populate(store: Store, *, seed: int = DEFAULT_SEED, sandboxes: int = DEFAULT
     plans, audits = _plan_sandboxes(rng, sandboxes, now)
     with store.transaction():
         _write_sandboxes(store, plans, audits)
-        _write_templates_and_workflows(store, rng, plans, now)
+        activity.write_templates(store, rng, now)
+        activity.write_workflows(store, rng, [(p.state["id"], p.start, p.end, p.state["status"])
+                                              for p in plans if p.ran], now)
         report(1, 4, "files")
         _write_files(store, rng, plans, files, now)
+        activity.write_cache(store, rng, now)
         _finish_deletes(store, plans)
     report(2, 4, "metrics")
     _write_metrics(store, rng, plans, metrics, now)
@@ -343,65 +348,6 @@ def _finish_deletes(store: Store, plans: list[_Sandbox]) -> None:
         if plan.deleted_at is not None:  # NULL -> value: the updated_at trigger stays quiet
             S.update({S.deleted_at: plan.deleted_at, S.updated_at: plan.state["updated_at"]}).where(
                 S.id == plan.state["id"]).execute()
-
-
-def _write_templates_and_workflows(store: Store, rng: random.Random, plans: list[_Sandbox],
-                                   now: datetime) -> None:
-    clock = _Clock(rng)
-    T, W, WS = store.models.SandboxTemplate, store.models.WorkflowExecution, store.models.WorkflowStep
-    for i, (kind, (image, workdir, command)) in enumerate(KINDS.items()):
-        created = now - timedelta(days=30 + i)
-        T.insert(
-            id=f"tmpl-{kind}", name=f"{kind.capitalize()} starter", description=f"A {kind} sandbox with {command}",
-            config={"command": command, "workspace_dir": workdir}, base_image=image,
-            pre_installed_packages=sorted(rng.sample(["git", "curl", "make", "vim", "jq", "htop"], 3)),
-            environment_vars={"LANG": "C.UTF-8"},
-            resource_limits={"cpu_limit": "1", "memory_limit": "1g"}, created_at=created,
-            updated_at=created, created_by="admin", usage_count=rng.randint(0, 40),
-            is_default=i == 0, tags=[kind, "starter"],
-        ).execute()
-    ran = [p for p in plans if p.ran]
-    steps_by_flow = {"build-and-test": ["checkout", "install", "build", "test"],
-                     "nightly-export": ["snapshot", "export", "upload"],
-                     "train-model": ["fetch-data", "train", "evaluate", "publish"]}
-    for _ in range(min(15, len(ran))):
-        plan = rng.choice(ran)
-        flow = rng.choice(tuple(steps_by_flow))
-        steps = steps_by_flow[flow]
-        started = clock.between(plan.start, plan.end)
-        status = rng.choice(("completed", "completed", "completed", "failed", "running"))
-        failing = rng.randrange(len(steps)) if status == "failed" else -1
-        n_done = len(steps) if status == "completed" else (failing + 1 if status == "failed"
-                                                            else rng.randint(1, len(steps) - 1))
-        wid = _uuid(rng)
-        t = started
-        step_rows = []
-        for order, name in enumerate(steps[:n_done]):
-            seconds = round(rng.uniform(0.5, 90), 3)
-            end = t + timedelta(seconds=seconds)
-            ok = order != failing
-            last = order == n_done - 1 and status == "running"
-            step_rows.append({
-                "execution": wid, "step_name": name, "step_order": order,
-                "status": "running" if last else ("completed" if ok else "failed"),
-                "input_data": {"step": name}, "output_data": {"ok": ok} if not last else None,
-                "error_message": "" if ok else f"{name} failed: exit status 1",
-                "started_at": t, "completed_at": None if last else end,
-                "execution_time_seconds": None if last else seconds,
-                "retry_count": 0 if ok else rng.randint(1, 3),
-            })
-            t = end
-        W.insert(
-            id=wid, workflow_name=flow, sandbox=plan.state["id"], status=status,
-            input_data={"branch": "main", "trigger": rng.choice(("push", "schedule", "manual"))},
-            output_data={"artifacts": rng.randint(0, 5)} if status == "completed" else None,
-            error_message=f"step {steps[failing]} failed" if status == "failed" else "",
-            started_at=started, completed_at=None if status == "running" else t,
-            execution_time_seconds=None if status == "running" else round((t - started).total_seconds(), 3),
-            step_count=len(steps), current_step=n_done, metadata={"runner": rng.choice(HOSTS)},
-        ).execute()
-        if step_rows:
-            WS.insert_many(step_rows).execute()
 
 
 # == files ==============================================================================

@@ -125,3 +125,36 @@ def text_colour_on(fill: QColor) -> QColor:
 
     lum = 0.2126 * channel(fill.red()) + 0.7152 * channel(fill.green()) + 0.0722 * channel(fill.blue())
     return QColor("#000000") if lum > 0.35 else QColor("#ffffff")
+
+
+# -- workflow runs -------------------------------------------------------------------------
+#: Fill per workflow execution / step status: done green, running blue, failed red.
+WORKFLOW_COLOURS: dict[str, str] = {
+    "completed": "#2e7d32",
+    "running": "#1565c0",
+    "pending": "#757575",
+    "failed": "#c62828",
+    "skipped": "#bdbdbd",
+    "cancelled": "#b26a00",
+}
+
+
+def workflow_colour(status: str) -> QColor:
+    return QColor(WORKFLOW_COLOURS.get(status.lower(), UNKNOWN_STATUS_COLOUR))
+
+
+def duration(value: float | None) -> str:
+    """``0.4 s``, ``12.3 s``, ``4 min 05 s``, ``2 h 10 min``, ``3 d 4 h``; empty for none."""
+    if value is None:
+        return ""
+    if value < 60:
+        return f"{value:.1f} s"
+    whole = int(round(value))
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes:02d} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"

@@ -44,6 +44,8 @@ from .panes.files import FilesPane
 from .panes.maintenance import MaintenancePane
 from .panes.metrics import MetricsPane
 from .panes.sandboxes import SandboxesPane
+from .panes.templates import TemplatesPane
+from .panes.workflows import WorkflowsPane
 from .preferences import Preferences, PreferencesDialog
 from .resources import app_icon, pane_icon
 from .settings import (
@@ -67,6 +69,8 @@ PANES: list[tuple[str, str, type[Pane]]] = [
     ("Sandboxes", "sandboxes", SandboxesPane),
     ("Metrics", "metrics", MetricsPane),
     ("Files", "files", FilesPane),
+    ("Templates", "templates", TemplatesPane),
+    ("Workflows", "workflows", WorkflowsPane),
     ("Maintenance", "maintenance", MaintenancePane),
 ]
 
@@ -196,6 +200,24 @@ class MainWindow(QMainWindow):
             pane.navigate.connect(self.follow_link)
             self.panes.append(pane)
             self.tabs.addTab(pane, pane_icon(icon), title)
+        # related things one click away: a sandbox's workflow runs, a new sandbox listed
+        sandboxes, workflows, templates = (self.pane(c) for c in (SandboxesPane, WorkflowsPane, TemplatesPane))
+        if sandboxes is not None and workflows is not None:
+            sandboxes.workflow_runs_requested.connect(self.show_workflow_runs)
+        if sandboxes is not None and templates is not None:
+            templates.sandbox_created.connect(lambda _id: sandboxes.refresh())
+
+    def pane(self, cls: type[Pane]) -> Any:
+        """The pane of this class (None when it is not installed)."""
+        return next((p for p in self.panes if isinstance(p, cls)), None)
+
+    def pane_by_key(self, key: str) -> Any:
+        """The pane that links call ``key`` ("files", "metrics", …)."""
+        return next((p for p in self.panes if p.key == key), None)
+
+    def show_workflow_runs(self, sandbox_id: str) -> None:
+        """The Workflows pane, showing one sandbox's runs (a link: Alt+Left comes back)."""
+        self.follow_link("workflows", {"sandbox": sandbox_id})
 
     def _build_actions(self) -> None:
         def action(text: str, slot: Callable[[], None], shortcut: Any = None, tip: str = "") -> QAction:

@@ -42,6 +42,16 @@ _LAZY = {
     "looks_like_text": "files.filetypes", "to_fts_query": "files",
     "ELLIPSIS": "files.search", "MARK_START": "files.search", "MARK_END": "files.search",
     "PATH_WEIGHT": "files.search", "SNIPPET_TOKENS": "files.search",
+    # the content cache
+    "ContentCache": "files.cache", "CacheStats": "files.cache", "CacheEntry": "files.cache",
+    "EvictResult": "files.cache",
+    # templates
+    "TemplateStore": "templates", "TemplateRecord": "templates", "TemplateCursor": "templates",
+    "TemplatePage": "templates", "TEMPLATE_EDITABLE": "templates",
+    # workflows
+    "WorkflowStore": "workflows", "WorkflowFilter": "workflows", "WorkflowCursor": "workflows",
+    "WorkflowPage": "workflows", "ExecutionRecord": "workflows", "StepRecord": "workflows",
+    "Timeline": "workflows", "EXECUTION_STATES": "workflows", "STEP_STATES": "workflows",
     # metrics
     "MetricsStore": "metrics", "Sample": "metrics", "Series": "metrics",
     "SeriesInfo": "metrics", "Points": "metrics", "MetricsRetention": "metrics",
@@ -65,7 +75,8 @@ _LAZY = {
     "ChangeProbe": "changes",
 }
 #: names that differ from the defining module's (metrics and backups each have a RetentionPolicy)
-_RENAMED = {"MetricsRetention": "RetentionPolicy", "export_metrics": "export"}
+_RENAMED = {"MetricsRetention": "RetentionPolicy", "export_metrics": "export",
+            "TEMPLATE_EDITABLE": "EDITABLE"}
 
 
 def __getattr__(name: str) -> Any:

@@ -37,10 +37,13 @@ from .models import Models, build_models
 
 if TYPE_CHECKING:  # the sub-stores import this module; import them lazily
     from .backup.manager import BackupManager
+    from .files.cache import ContentCache
     from .files.store import FileStore
     from .maintenance import Maintenance
     from .metrics.store import MetricsStore
     from .sandboxes.store import SandboxStore
+    from .templates.store import TemplateStore
+    from .workflows.store import WorkflowStore
 
 __all__ = ["Store", "open_store", "create_store", "errors", "PoolConfig", "latest_version"]
 
@@ -200,6 +203,24 @@ class Store:
         from .files.store import FileStore
 
         return FileStore(self)
+
+    @cached_property
+    def templates(self) -> "TemplateStore":
+        from .templates.store import TemplateStore
+
+        return TemplateStore(self)
+
+    @cached_property
+    def workflows(self) -> "WorkflowStore":
+        from .workflows.store import WorkflowStore
+
+        return WorkflowStore(self)
+
+    @cached_property
+    def cache(self) -> "ContentCache":
+        from .files.cache import ContentCache
+
+        return ContentCache(self)
 
     @cached_property
     def metrics(self) -> "MetricsStore":

@@ -259,6 +259,7 @@ def test_missing_index_falls_back_and_says_so(qtbot, runner, tmp_path, go_db):
     settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
     p = FilesPane(runner, settings=settings)
     qtbot.addWidget(p)
+    p.show()  # a hidden pane waits until it is shown
     store = open_store(go_db)
     try:
         with qtbot.waitSignal(p.results_loaded, timeout=WAIT):
@@ -283,9 +284,9 @@ def test_show_sandbox_switches_to_the_sandboxes_pane(qtbot, go_db, tmp_path):
     window.show()
     try:
         files = next(p for p in window.panes if isinstance(p, FilesPane))
+        window.tabs.setCurrentWidget(files)
         with qtbot.waitSignal(files.results_loaded, timeout=WAIT):
             window.open_database(go_db)
-        window.tabs.setCurrentWidget(files)
         search(qtbot, files, "data.csv")
         select(qtbot, files, CHUNKED)
         sandbox = files.detail.details.record.sandbox_id
@@ -302,6 +303,7 @@ def test_show_sandbox_switches_to_the_sandboxes_pane(qtbot, go_db, tmp_path):
 def test_read_only_store_searches_previews_and_verifies(qtbot, runner, tmp_path, go_db):
     p = FilesPane(runner, settings=QSettings(str(tmp_path / "r.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(p)
+    p.show()
     store = open_store(go_db, read_only=True)
     try:
         with qtbot.waitSignal(p.results_loaded, timeout=WAIT):
@@ -389,6 +391,27 @@ def test_a_files_versions_are_one_row_that_unfolds(qtbot, runner, tmp_path, go_d
         with qtbot.waitSignal(p.versions_loaded, timeout=WAIT):
             item.setExpanded(True)
         assert [item.child(i).data(0, ID_ROLE) for i in range(item.childCount())] == [VERSIONED_OLD]
+    finally:
+        p.set_store(None)
+        runner.wait_idle(WAIT)
+        store.close()
+
+
+
+def test_a_hidden_files_pane_waits_until_it_is_shown(qtbot, runner, tmp_path, go_db):
+    started: list[str] = []
+    runner.job_started.connect(lambda job: started.append(job.name))
+    p = FilesPane(runner, settings=QSettings(str(tmp_path / "h.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(p)
+    store = open_store(go_db)
+    try:
+        p.set_store(store)
+        p.refresh()
+        qtbot.wait(200)
+        assert started == [] and runner.is_idle()
+        with qtbot.waitSignal(p.results_loaded, timeout=WAIT):
+            p.show()
+        assert p.row_ids()
     finally:
         p.set_store(None)
         runner.wait_idle(WAIT)

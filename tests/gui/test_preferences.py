@@ -65,13 +65,13 @@ def test_ctrl_comma_opens_the_dialog_and_ok_applies_everything(qtbot, window, go
     assert QApplication.instance().palette().color(QPalette.ColorRole.Window).lightness() < 80
     when = datetime(2026, 11, 26, 1, 35, 19, tzinfo=timezone.utc)
     assert display.local_time(when) == "2026-11-26 01:35:19"
-    assert window.panes[2].page_size == 120  # Files
+    assert window.pane_by_key("files").page_size == 120  # Files
     assert window.panes[0].model.first_page == 120  # Sandboxes
-    assert window.panes[1].date_axis.utcOffset == 0  # Metrics axis in UTC
+    assert window.pane_by_key("metrics").date_axis.utcOffset == 0  # Metrics axis in UTC
     # kept for the next start, and the Maintenance pane's schedule uses the retention
     again = Preferences.load(window.settings)
     assert (again.theme, again.time_zone, again.page_size, again.keep_daily) == ("dark", "utc", 120, 7)
-    assert window.panes[3].backups.schedule().policy.keep_daily == 7
+    assert window.maintenance.backups.schedule().policy.keep_daily == 7
 
 
 def test_apply_keeps_the_dialog_open_and_light_is_light(qtbot, window):
@@ -90,6 +90,6 @@ def test_the_backup_folder_set_in_preferences_is_the_maintenance_panes(qtbot, wi
     dialog.folder_edit.setText(str(tmp_path / "elsewhere"))
     dialog.auto_hours.setValue(6)
     dialog.accept()
-    pane = window.panes[3]
+    pane = window.maintenance
     assert pane.backups_folder() == tmp_path / "elsewhere"
     assert pane.auto_hours.value() == 6

@@ -75,6 +75,7 @@ class Pane(QWidget):
         self.runner = runner
         self.settings = settings if settings is not None else app_settings()
         self.store: Any = None
+        self._when_shown: Callable[[], None] | None = None
 
     # -- what the window calls ------------------------------------------------------------
     def set_store(self, store: Any) -> None:
@@ -98,6 +99,21 @@ class Pane(QWidget):
         """Go to ``place`` (what :meth:`current_place` returned, or a link's target)."""
 
     # -- helpers for panes ----------------------------------------------------------------
+    def when_shown(self, work: Callable[[], None]) -> None:
+        """Run ``work`` now if the pane is on screen, else when it is next shown: a
+        pane behind another tab does no database work (the newest ``work`` wins)."""
+        if self.isVisible():
+            self._when_shown = None
+            work()
+        else:
+            self._when_shown = work
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt)
+        super().showEvent(event)
+        if self._when_shown is not None:
+            work, self._when_shown = self._when_shown, None
+            QTimer.singleShot(0, work)
+
     def persist_splitter(self, splitter: QSplitter, key: str) -> None:
         persist_splitter(splitter, self.settings, key)
 

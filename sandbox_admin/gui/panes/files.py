@@ -251,15 +251,21 @@ class FilesPane(Pane):
                                  else "No database is open.")
         if store is None:
             self.headline.setText("No database is open.")
+            self.when_shown(lambda: None)  # nothing left to do when shown
             return
-        self._load_sandbox_ids()
-        self.search_now()
+        self.headline.setText("Loading files…")
+        self.when_shown(self._load)
+
+    def _load(self) -> None:
+        if self.store is not None:
+            self._load_sandbox_ids()
+            self.search_now()
 
     def refresh(self) -> None:
         if self.store is None:
             return
         self._query = None
-        self.search_now()
+        self.when_shown(self.search_now)
 
     def apply_preferences(self, prefs: Any) -> None:
         self.page_size = prefs.page_size

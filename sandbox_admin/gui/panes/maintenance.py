@@ -58,6 +58,7 @@ from ..jobs import Job, JobContext, JobRunner
 from ..upgrade import ask_upgrade, upgrade_work, upgraded_text
 from .base import Latest, Pane
 from .maintenance_backups import BackupActions
+from .maintenance_cache import CLEAR_TIP, CacheBox
 from .maintenance_views import BackupTable, StatsTable, escape, stats_summary
 
 SETTINGS_PREFIX = "maintenance"
@@ -75,6 +76,7 @@ class Health:
     stats: DatabaseStats
     migrations: MigrationStatus
     rows: dict[str, int]
+    cache: Any = None  # CacheStats; None before the Go schema's version 4
 
 
 class MaintenancePane(Pane):
@@ -218,6 +220,8 @@ class MaintenancePane(Pane):
         self.house_result.setWordWrap(True)
         house.addWidget(self.house_result, 1)
         v.addLayout(house)
+        self.cache_box = CacheBox()
+        v.addWidget(self.cache_box)
         return box
 
     def _build_backups(self) -> QWidget:
@@ -290,6 +294,7 @@ class MaintenancePane(Pane):
         self.backup_action.triggered.connect(
             lambda: self.backups.back_up() if self.backup_button.isEnabled() else None)
         self.addAction(self.backup_action)
+        self.cache_box.clear_button.clicked.connect(lambda: self.clear_cache())
         self.quick_check_button.clicked.connect(lambda: self.check(quick=True))
         self.full_check_button.clicked.connect(lambda: self.check(quick=False))
         self.upgrade_button.clicked.connect(self.upgrade_schema)
@@ -406,7 +411,26 @@ class MaintenancePane(Pane):
 
     def current_dialog(self) -> QMessageBox | None:
         """The open confirmation (tests answer it by clicking its buttons)."""
-        return self.backups.current_dialog()
+        return self.backups.current_dialog() or self.cache_box.dialog
+
+    def clear_cache(self) -> QMessageBox | None:
+        """Ask, then empty the file content cache (a job); the statistics follow."""
+        if self.store is None or self.store.read_only:
+            return None
+
+        def go() -> None:
+            def done(result: Any) -> None:
+                text = (f"Cleared the content cache: {display.plural(result.removed, 'entry', 'entries')}, "
+                        f"{display.size(result.freed_bytes)}.")
+                self.cache_box.result.setText(text)
+                self.message_requested.emit("info", text, "")
+                self.action_finished.emit("clear_cache", True)
+                self.load_stats()
+
+            self._run(lambda ctx: ctx.store.cache.clear(), "Clear cache", done,
+                      lambda e: self._failed("clear_cache", e))
+
+        return self.cache_box.ask_clear(self, go)
 
     # == reading ======================================================================
     def load_stats(self) -> None:
@@ -417,7 +441,9 @@ class MaintenancePane(Pane):
 
         def work(ctx: JobContext) -> Health:
             s = ctx.store
-            return Health(s.maintenance.statistics(), s.migration_status(), dict(s.row_counts()))
+            rows = dict(s.row_counts())
+            cache = s.cache.stats() if "file_content_cache" in rows else None
+            return Health(s.maintenance.statistics(), s.migration_status(), rows, cache)
 
         def done(health: Health) -> None:
             if self._stats_latest.is_current(generation) and store is self.store:
@@ -432,6 +458,7 @@ class MaintenancePane(Pane):
             self.summary_labels[name].setText(value)
             self.summary_labels[name].setToolTip(tip)
         self.stats_table.show_stats(health.stats)
+        self.cache_box.show_stats(health.cache)
         m = health.migrations
         known = latest_version()
         if m.unknown:
@@ -692,3 +719,7 @@ class MaintenancePane(Pane):
             "Replace the database's content with the selected backup (a safety backup is made "
             "first; runs alone)")
         self.cancel_button.setEnabled(busy)
+        cache = bool(self.health and self.health.cache is not None)
+        self.cache_box.clear_button.setEnabled(has and cache and not read_only and not busy and not gate)
+        self.cache_box.clear_button.setToolTip(
+            READ_ONLY_TIP.format(what="clearing the cache") if read_only else CLEAR_TIP)

@@ -276,27 +276,15 @@ class MetricsPane(Pane):
         self._sandboxes_shown = []
         self._set_sandboxes([], None)
         self._clear_chart("No database is open." if store is None else "Loading metrics…")
-        self._stale = store is not None
-        self._load_if_shown()
+        # a hidden pane does no work: the names (and the remembered chart) are read when
+        # it is first shown, not while another pane is in front
+        self.when_shown(self._load_names if store is not None else (lambda: None))
 
     def refresh(self) -> None:
         """Reload the names and the chart (F5)."""
         if self.store is not None:
             self._descriptions = {}
-            self._stale = True
-            self._load_if_shown()
-
-    def _load_if_shown(self) -> None:
-        """A hidden pane does no work: the names (and the remembered chart) are read when
-        it is first shown, not while another pane is in front."""
-        if self._stale and self.store is not None and self.isVisible():
-            self._stale = False
-            self._load_names()
-
-    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt)
-        super().showEvent(event)
-        if self._stale:
-            QTimer.singleShot(0, self._load_if_shown)
+            self.when_shown(self._load_names)
 
     def focus_filter(self) -> None:
         self.filter_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
@@ -430,7 +418,6 @@ class MetricsPane(Pane):
 
     # == requests ===================================================================================
     _wanted_sandbox: str | None = None
-    _stale = False  # names to (re)read the next time the pane is shown
     _pending_place: dict[str, Any] | None = None
 
     def _metric_changed(self) -> None:

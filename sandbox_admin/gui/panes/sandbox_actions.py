@@ -81,6 +81,7 @@ class SandboxActions:
                 act.setEnabled(ok)
                 act.setToolTip(base_tips[act] if ok else f"{base_tips[act]}. {why}")
         self.pane.copy_id_action.setEnabled(row is not None)
+        self.pane.workflow_runs_action.setEnabled(row is not None)
         self.pane.refresh_action.setEnabled(self.pane.store is not None)
 
     def current_dialog(self) -> QDialog | None:

@@ -55,6 +55,7 @@ class SandboxDetail(StackedDetail):
 
     files_requested = Signal(str)
     metrics_requested = Signal(str)
+    runs_requested = Signal(str)
 
     GRID = (
         ("container", "Container"), ("working_dir", "Working dir"),
@@ -81,6 +82,7 @@ class SandboxDetail(StackedDetail):
         self.links: dict[str, QToolButton] = {}
         for key, text, tip in (("files", "Files", "Show this sandbox's files (Files pane)"),
                                ("metrics", "Metrics", "Chart this sandbox's metrics (Metrics pane)"),
+                               ("runs", "Runs", "This sandbox's workflow runs (Workflows pane)"),
                                ("audit", "Audit trail", "Show this sandbox's audit trail below")):
             button = QToolButton()
             button.setText(text + (" →" if key != "audit" else " ↓"))
@@ -90,6 +92,7 @@ class SandboxDetail(StackedDetail):
             self.links[key] = button
         self.links["files"].clicked.connect(lambda: self._emit(self.files_requested))
         self.links["metrics"].clicked.connect(lambda: self._emit(self.metrics_requested))
+        self.links["runs"].clicked.connect(lambda: self._emit(self.runs_requested))
         self.links["audit"].clicked.connect(self.show_audit)
         layout.addLayout(title)
 

@@ -94,6 +94,8 @@ class SandboxesPane(Pane):
     facets_loaded = Signal()
     #: An action finished: name ("soft_delete", "recover", "checkpoint", "purge"), ok.
     action_finished = Signal(str, bool)
+    #: "Workflow runs" of this sandbox were asked for (the window shows the Workflows pane).
+    workflow_runs_requested = Signal(str)
 
     def __init__(self, runner: JobRunner, parent: QWidget | None = None,
                  settings: QSettings | None = None) -> None:
@@ -144,6 +146,8 @@ class SandboxesPane(Pane):
         self.metrics_link = action("Chart Metrics", self.chart_metrics, None,
                                    "This sandbox's metrics, in the Metrics pane")
         self.audit_link = action("Audit Trail", self.show_audit, None, "This sandbox's audit trail")
+        self.workflow_runs_action = action("Workflow Runs", self._workflow_runs, None,
+                                           "The workflow runs of the selected sandbox (Workflows pane)")
         self.write_actions = (self.delete_action, self.recover_action, self.checkpoint_action,
                               self.purge_action)
 
@@ -252,6 +256,7 @@ class SandboxesPane(Pane):
         self.detail = SandboxDetail()
         self.detail.files_requested.connect(self.show_files)
         self.detail.metrics_requested.connect(self.chart_metrics)
+        self.detail.runs_requested.connect(lambda sid: self.workflow_runs_requested.emit(sid))
         self.fill_list_detail(self.splitter, self.table, self.detail, [660, 340],
                               f"{SETTINGS_PREFIX}/splitter")  # proportions: the default columns fit at 1600 px
         layout.addWidget(self.splitter, 1)
@@ -557,12 +562,17 @@ class SandboxesPane(Pane):
         if sid:
             QGuiApplication.clipboard().setText(sid)
 
+    def _workflow_runs(self) -> None:
+        sid = self.selected_id()
+        if sid:
+            self.workflow_runs_requested.emit(sid)
+
     def _table_menu(self, pos: QPoint) -> None:
         index = self.table.indexAt(pos)
         if index.isValid():
             self.table.selectRow(index.row())
         menu = QMenu(self)
-        for act in (self.files_link, self.metrics_link, self.audit_link, None,
+        for act in (self.files_link, self.metrics_link, self.workflow_runs_action, self.audit_link, None,
                     self.delete_action, self.recover_action, self.checkpoint_action, None,
                     self.copy_id_action, self.refresh_action, None, self.purge_action):
             if act is None:

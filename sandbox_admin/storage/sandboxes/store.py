@@ -151,7 +151,11 @@ class SandboxStore:
         config: Any = None,
         metadata: Any = None,
         user_id: str = "",
+        audit_metadata: dict[str, Any] | None = None,
     ) -> SandboxRecord:
+        """A new sandbox and its ``create`` audit entry (``audit_metadata`` is added to the
+        entry's metadata, e.g. the template it was made from); joins the caller's
+        transaction if there is one."""
         _text("id", id, required=True)
         values = {
             "id": id,
@@ -173,7 +177,8 @@ class SandboxStore:
             now = utcnow()
             self.models.Sandbox.insert(created_at=now, updated_at=now, **values).execute()
             record = self.get(id)
-            sandbox_audit.write(self.models, "create", id, new=record.snapshot(), user_id=user_id)
+            sandbox_audit.write(self.models, "create", id, new=record.snapshot(), user_id=user_id,
+                                metadata=audit_metadata)
         return record
 
     def _change(
