@@ -40,6 +40,44 @@ class UsageError(errors.StorageError):
     exit_code = 2
 
 
+class ReaderGone(Exception):
+    """Whoever reads our standard output stopped reading (``| head``): end quietly."""
+
+
+class OutputFailed(errors.StorageError):
+    """Standard output cannot be written (a full disk, ``> /dev/full``)."""
+
+
+class _Stdout:
+    """Standard output for commands that stream into it: a closed pipe becomes
+    :class:`ReaderGone`, any other write error :class:`OutputFailed` (never an error
+    blamed on the database)."""
+
+    def write(self, text: str) -> int:
+        try:
+            return sys.stdout.write(text)
+        except OSError as exc:
+            raise _output_error(exc) from exc
+
+    def flush(self) -> None:
+        try:
+            sys.stdout.flush()
+        except OSError as exc:
+            raise _output_error(exc) from exc
+
+
+def _output_error(exc: OSError) -> Exception:
+    import errno
+
+    if isinstance(exc, BrokenPipeError) or exc.errno in (errno.EPIPE, errno.ECONNRESET):
+        return ReaderGone()
+    return OutputFailed(f"cannot write the output: {exc.strerror or exc}")
+
+
+#: Largest whole number SQLite stores (row ids, limits).
+_MAX_INT = 2**63 - 1
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         return to_iso(value)
@@ -108,7 +146,8 @@ def cmd_info(args: argparse.Namespace) -> Result:
 def _add_migrate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("migrate", help="apply pending migrations, roll back to N, or list them")
     p.add_argument("db")
-    p.add_argument("--to", type=int, metavar="N", help="migrate up or down to schema version N")
+    p.add_argument("--to", type=_whole(0, 1_000_000), metavar="N",
+                   help="migrate up or down to schema version N")
     p.add_argument("--status", action="store_true", help="only list applied and pending versions")
     p.set_defaults(func=cmd_migrate)
 
@@ -182,23 +221,41 @@ def _open_for_backup(db: str):  # type: ignore[no-untyped-def]
         return open_store(db, read_only=True)
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
-    return value
+def _whole(low: int, high: int = _MAX_INT) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be {low} or more")
+        if value > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high:,}")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+_positive = _whole(1)
+
+#: ``backup --every`` at most (ten years): beyond it a schedule means nothing.
+_MAX_HOURS = 10 * 366 * 24
 
 
 def _hours(text: str) -> float:
+    import math
+
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of hours") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be more than 0 hours")
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError("must be a number of hours more than 0")
+    if value > _MAX_HOURS:
+        raise argparse.ArgumentTypeError(f"must be at most {_MAX_HOURS:,} hours")
     return value
 
 
@@ -379,7 +436,8 @@ def _add_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("query", help='words (all must match), "a phrase", prefix*, OR, NOT, -word, '
                    "path:NAME, content:WORD")
     p.add_argument("--sandbox", metavar="ID", help="only this sandbox's files")
-    p.add_argument("--limit", type=int, default=20, metavar="N", help="at most N results (default 20)")
+    p.add_argument("--limit", type=_whole(1, 10_000), default=20, metavar="N",
+                   help="at most N results (default 20)")
     p.add_argument("--mime", metavar="TYPE", help="only MIME types starting with TYPE, e.g. text/")
     p.add_argument("--path", metavar="PREFIX", help="only paths starting with PREFIX")
     p.add_argument("--deleted", action="store_true", help="include deleted files")
@@ -389,8 +447,6 @@ def _add_search(sub: argparse._SubParsersAction) -> None:
 def cmd_search(args: argparse.Namespace) -> Result:
     from .storage import snippet_plain
 
-    if args.limit < 1:
-        raise UsageError("--limit must be 1 or more")
     with open_store(args.db, read_only=True) as store:
         result = store.files.search(
             args.query, sandbox_id=args.sandbox, limit=args.limit, mime_prefix=args.mime,
@@ -431,7 +487,7 @@ def cmd_search(args: argparse.Namespace) -> Result:
 def _add_export_file(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export-file", help="write a stored file's reconstructed content")
     p.add_argument("db")
-    p.add_argument("file_id", type=int, help="the file's id (see `search`)")
+    p.add_argument("file_id", type=_whole(0), help="the file's id (see `search`)")
     p.add_argument("out", help="a file name, or an existing folder: the file goes to FOLDER/<its "
                    "stored path>")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
@@ -508,7 +564,10 @@ def _cli_time(text: str | None, what: str) -> datetime | None:
             except errors.StorageError:
                 delta = None
             if delta is not None:
-                return utcnow() - delta if rest[0] == "-" else utcnow() + delta
+                try:
+                    return utcnow() - delta if rest[0] == "-" else utcnow() + delta
+                except OverflowError:
+                    raise UsageError(f"--{what} {text!r} is too far from now") from None
     parsed = parse_timestamp(text)
     if parsed is None or isinstance(parsed, datetime) and parsed.tzinfo is None:
         raise UsageError(f"--{what} {text!r} is not a time; use e.g. 2026-11-26T01:00:00Z, "
@@ -659,7 +718,9 @@ def cmd_export_metrics(args: argparse.Namespace) -> Result:
             args.name or None, sandbox_id=args.sandbox, labels=_cli_labels(args.label),
             start=start, end=end, periods=args.period or ("raw",), order="series")
         if not args.output:
-            export(samples, args.format, sys.stdout, **options)
+            stdout = _Stdout()
+            export(samples, args.format, stdout, **options)
+            stdout.flush()
             args.json = False  # the export itself is the output
             return Result(None)
         out = Path(args.output)
@@ -686,11 +747,11 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("demo", help="write a deterministic demo database")
     p.add_argument("db", help="path of the new database (must not exist)")
-    p.add_argument("--seed", type=int, default=demo.DEFAULT_SEED, help="same seed, same content")
-    p.add_argument("--sandboxes", type=int, default=demo.DEFAULT_SANDBOXES, metavar="N")
-    p.add_argument("--files", type=int, default=demo.DEFAULT_FILES, metavar="N",
+    p.add_argument("--seed", type=_whole(0), default=demo.DEFAULT_SEED, help="same seed, same content")
+    p.add_argument("--sandboxes", type=_whole(0, 10_000_000), default=demo.DEFAULT_SANDBOXES, metavar="N")
+    p.add_argument("--files", type=_whole(0, 100_000_000), default=demo.DEFAULT_FILES, metavar="N",
                    help="file rows, versions included")
-    p.add_argument("--metrics", type=int, default=demo.DEFAULT_METRICS, metavar="N",
+    p.add_argument("--metrics", type=_whole(0, 1_000_000_000), default=demo.DEFAULT_METRICS, metavar="N",
                    help="raw metric samples (about)")
     p.add_argument("--now", metavar="T", help="the demo's present (default: this UTC hour); "
                    "with the same seed and --now the content is identical")
@@ -706,6 +767,9 @@ def cmd_demo(args: argparse.Namespace) -> Result:
         now = parse_timestamp(args.now)
         if now is None:
             raise UsageError(f"--now {args.now!r} is not a timestamp; use e.g. 2026-11-26 12:00:00")
+        if not 1971 <= now.year <= 9000:  # the demo reaches a year back and stays inside datetime
+            raise UsageError(f"--now {args.now!r} is out of range: use a time between the years "
+                             "1971 and 9000")
     counts = demo.create_demo(args.db, seed=args.seed, sandboxes=args.sandboxes, files=args.files,
                               metrics=args.metrics, now=now)
     data = {"path": str(Path(args.db).expanduser()), "seed": args.seed, "tables": counts}
@@ -796,21 +860,47 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_gui(args)
     try:
         result = args.func(args)
+        out = _Stdout()
+        if getattr(args, "json", False):
+            out.write(json.dumps(result.data, indent=2, default=_json_default, ensure_ascii=False) + "\n")
+        elif result.text:
+            out.write(result.text + "\n")
+        out.flush()
+    except ReaderGone:
+        _silence_stdout()
+        return 0
     except errors.StorageError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        _error_line(str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
-        print(f"{PROG}: error: interrupted; nothing more was changed", file=sys.stderr)
+        _error_line("interrupted; nothing more was changed")
         return 1
     except Exception as exc:  # a person should still get one readable line
         err = errors.translate(exc, getattr(args, "db", "") or "")
-        print(f"{PROG}: error: {err}", file=sys.stderr)
+        _error_line(str(err))
         return err.exit_code
-    if getattr(args, "json", False):
-        print(json.dumps(result.data, indent=2, default=_json_default, ensure_ascii=False))
-    elif result.text:
-        print(result.text)
     return result.exit_code
+
+
+def _error_line(message: str) -> None:
+    """One line on stderr; a closed or full stderr is not worth a traceback."""
+    try:
+        print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
+    except OSError:
+        pass
+
+
+def _silence_stdout() -> None:
+    """After the reader went away: send what is still buffered nowhere, so that the
+    interpreter's final flush does not fail with a traceback."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (tests)
+        pass
 
 
 def gui_main() -> int:

@@ -132,7 +132,10 @@ def parse_duration(value: Any) -> timedelta | None:
     match = _DURATION_RE.match(str(value))
     if not match:
         raise errors.InvalidInput(f"{value!r} is not a duration; use e.g. 30m, 24h, 7d, 1y.")
-    return timedelta(seconds=float(match.group(1)) * _UNIT[match.group(2)])
+    try:
+        return timedelta(seconds=float(match.group(1)) * _UNIT[match.group(2)])
+    except (OverflowError, ValueError):
+        raise errors.InvalidInput(f"{value!r} is too long a duration.") from None
 
 
 def format_duration(value: timedelta | None) -> str:
