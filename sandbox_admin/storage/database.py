@@ -61,6 +61,54 @@ def _writable_on_disk(path: Path) -> bool:
     return bool(mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)) and os.access(path, os.W_OK)
 
 
+def not_a_regular_file(mode: int) -> str | None:
+    """What a non-regular file is ("a FIFO (named pipe)", "a device"...), or None."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return "not a regular file"
+
+
+def _refuse_non_regular(p: Path, mode: int) -> None:
+    kind = not_a_regular_file(mode)
+    if kind is not None:
+        raise errors.NotASandboxDatabase(
+            f"{p} is {kind}, not a database file; nothing was read from it. "
+            "Choose a SandboxRunner .db file.")
+
+
+def _read_header(p: Path) -> tuple[bytes, int]:
+    """The first 100 bytes and the size of a regular file. Opened non-blocking and
+    checked with fstat before any read, so a FIFO or a device is refused at once
+    instead of waiting for a writer forever."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        _refuse_non_regular(p, os.stat(p).st_mode)  # sockets cannot even be opened
+        fd = os.open(p, flags)
+    except PermissionError as exc:
+        raise errors.CannotOpen(f"{p} cannot be read: {exc.strerror}. Check its permissions.") from exc
+    except OSError as exc:
+        raise errors.CannotOpen(f"{p} cannot be opened: {exc.strerror or exc}.") from exc
+    try:
+        st = os.fstat(fd)
+        _refuse_non_regular(p, st.st_mode)
+        header = os.pread(fd, 100, 0) if hasattr(os, "pread") else os.read(fd, 100)
+        return header, st.st_size
+    except errors.StorageError:
+        raise
+    except OSError as exc:
+        raise errors.CannotOpen(f"{p} cannot be read: {exc.strerror or exc}.") from exc
+    finally:
+        os.close(fd)
+
+
 def inspect_file(path: str | os.PathLike[str]) -> FileInfo:
     """Check that ``path`` looks like a whole SQLite file; raise a person-readable error if not."""
     p = Path(path)
@@ -68,12 +116,7 @@ def inspect_file(path: str | os.PathLike[str]) -> FileInfo:
         raise errors.NotASandboxDatabase(f"{p} is a folder, not a database file. Choose a .db file.")
     if not p.exists():
         raise errors.DatabaseNotFound(f"{p} does not exist. Check the path, or create a new database.")
-    try:
-        with open(p, "rb") as handle:
-            header = handle.read(100)
-        size = p.stat().st_size
-    except PermissionError as exc:
-        raise errors.CannotOpen(f"{p} cannot be read: {exc.strerror}. Check its permissions.") from exc
+    header, size = _read_header(p)
     if size == 0:
         raise errors.NotASandboxDatabase(f"{p} is empty (0 bytes): it is not a sandbox database.")
     if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
