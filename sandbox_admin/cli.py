@@ -149,20 +149,55 @@ def _add_migrate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--to", type=_whole(0, 1_000_000), metavar="N",
                    help="migrate up or down to schema version N")
     p.add_argument("--status", action="store_true", help="only list applied and pending versions")
+    p.add_argument("--yes", action="store_true",
+                   help="rolling back (down): do not ask for confirmation")
+    p.add_argument("--no-backup", action="store_true",
+                   help="rolling back: skip the safety backup (its dropped data is then gone)")
+    p.add_argument("--safety-dir", metavar="D",
+                   help="where the safety backup goes (default: the app's backups folder)")
     p.set_defaults(func=cmd_migrate)
+
+
+def _confirm(args: argparse.Namespace, question: str, refusal: str) -> None:
+    """A destructive step goes ahead only with ``--yes`` or a "y" typed at a terminal."""
+    if getattr(args, "yes", False):
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(f"{refusal}: add --yes to confirm. Nothing was changed.")
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() not in ("y", "yes"):
+        raise UsageError("not confirmed; nothing was changed.")
 
 
 def cmd_migrate(args: argparse.Namespace) -> Result:
     from .storage import by_version
 
+    safety = None
     with open_store(args.db, read_only=args.status) as store:
         done: list[int] = []
         if not args.status:
             if store.read_only:  # newer schema: open_store fell back to read-only
                 raise errors.SchemaTooNew(store.notices[0])
-            done = store.migrate(args.to)
+            current = store.schema_version()
+            if args.to is not None and args.to < current:
+                what = ("a reset: every table and all data are dropped" if args.to == 0 else
+                        f"tables and columns added after version {args.to} are dropped with "
+                        "their data")
+                backup = ("no safety backup is taken (--no-backup)" if args.no_backup else
+                          "a verified safety backup is taken first")
+                _confirm(args, f"Roll {args.db} back from schema version {current} to {args.to}? "
+                         f"This is {what}; {backup}.",
+                         f"rolling {args.db} back to version {args.to} drops data ({what})")
+                done, safety = store.migrate_down(args.to, safety_dir=args.safety_dir,
+                                                  backup=not args.no_backup)
+            else:
+                done = store.migrate(args.to)
         status = store.migration_status()
-    data = status.as_dict() | {"changed": done}
+    data = status.as_dict() | {"changed": done,
+                               "safety_backup": str(safety.path) if safety else None}
     known = by_version()
     rows = [
         (v, "applied" if v in status.applied else "pending", known[v].description if v in known else "(unknown: newer)")
@@ -172,6 +207,8 @@ def cmd_migrate(args: argparse.Namespace) -> Result:
     if done:
         head += f" (changed: {', '.join(map(str, done))})"
     text = head + "\n" + _table(rows, ["version", "state", "description"])
+    if safety is not None:
+        text += f"\nsafety backup of the previous content: {safety.path}"
     for problem in status.problems:
         text += f"\nproblem: {problem}"
     return Result(data, text, 1 if status.problems else 0)
@@ -368,14 +405,9 @@ def _add_restore(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_restore(args: argparse.Namespace) -> Result:
-    if not args.yes:
-        question = (f"Replace the content of {args.db} with {args.backup}? "
-                    "(a safety backup is taken first) [y/N] ")
-        if not sys.stdin.isatty():
-            raise UsageError(f"restore replaces the content of {args.db}: add --yes to confirm "
-                             "(a safety backup of it is taken first).")
-        if input(question).strip().lower() not in ("y", "yes"):
-            raise UsageError("restore not confirmed; nothing was changed.")
+    _confirm(args, f"Replace the content of {args.db} with {args.backup}? "
+             "(a safety backup is taken first)",
+             f"restore replaces the content of {args.db} (a safety backup of it is taken first)")
     with open_store(args.db) as store:
         result = store.backups.restore(args.backup, safety_dir=args.safety_dir)
     lines = [f"restored {args.db} from {result.restored_from}",
@@ -700,14 +732,18 @@ def _add_export_metrics(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--latest", action="store_true",
                    help="prometheus: only each series' newest sample (a scrape's view)")
     p.add_argument("-o", "--output", metavar="OUT", help="write to this file (default: stdout); "
-                   "with --json, print a summary of what was written")
+                   "with --json, print a summary of what was written. An existing file is "
+                   "replaced, a device or pipe written to; an SQLite database only with --force")
+    p.add_argument("--force", action="store_true",
+                   help="allow replacing OUT even when it is an SQLite database")
     p.set_defaults(func=cmd_export_metrics)
 
 
 def cmd_export_metrics(args: argparse.Namespace) -> Result:
-    import os
+    import io
 
     from .storage import export_metrics as export
+    from .storage import output_file
 
     if args.latest and args.format != "prometheus":
         raise UsageError("--latest only applies to --format prometheus")
@@ -724,19 +760,19 @@ def cmd_export_metrics(args: argparse.Namespace) -> Result:
             args.json = False  # the export itself is the output
             return Result(None)
         out = Path(args.output)
-        tmp = out.with_name(f".{out.name}.partial")
-        try:
-            with open(tmp, "w", encoding="utf-8", newline="") as handle:
-                count = export(samples, args.format, handle, **options)
-            os.replace(tmp, out)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise errors.StorageError(f"Cannot write {out}: {exc.strerror or exc}. "
-                                      "Check the folder and its permissions.") from exc
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-    data = {"path": str(out), "format": args.format, "samples": count, "size_bytes": out.stat().st_size}
+        with errors.translated(out, os_errors=True):
+            try:
+                with output_file(out, overwrite=args.force, overwrite_plain=True) as raw:
+                    handle = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+                    count = export(samples, args.format, handle, **options)
+                    handle.flush()
+                    handle.detach()
+            except BrokenPipeError:  # -o /dev/stdout into `| head`
+                raise ReaderGone() from None
+    size = out.stat().st_size if out.is_file() else None
+    data = {"path": str(out), "format": args.format, "samples": count, "size_bytes": size}
+    if size is None:
+        return Result(data, f"wrote {count:,} samples to {out} ({args.format})")
     return Result(data, f"wrote {count:,} samples to {out} ({args.format}, {data['size_bytes']:,} bytes)")
 
 

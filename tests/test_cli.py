@@ -57,7 +57,7 @@ def test_migrate_status_and_apply(run_cli, go_db):
     code, out, _ = run_cli("migrate", go_db, "--json")
     data = json.loads(out)
     assert code == 0 and data["pending"] == [] and 7 in data["applied"]
-    code, out, _ = run_cli("migrate", go_db, "--to", "6")
+    code, out, _ = run_cli("migrate", go_db, "--to", "6", "--yes")
     assert code == 0 and "schema version 6" in out
 
 

@@ -61,6 +61,8 @@ _LAZY = {
     "Maintenance": "maintenance", "CheckReport": "maintenance",
     "DatabaseStats": "maintenance", "VacuumReport": "maintenance",
     "CheckpointResult": "maintenance",
+    # writing outputs
+    "output_file": "outfile", "resolve_output": "outfile",
     # change detection
     "ChangeProbe": "changes",
 }

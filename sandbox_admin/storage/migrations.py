@@ -283,6 +283,9 @@ MIGRATIONS: list[Migration] = [
     ),
 ]
 
+#: The one down step a reset skips (see MigrationRunner._revert).
+KEEP_ON_RESET = "DROP TABLE IF EXISTS migrations"
+
 #: The first version that is ours (checksums are kept from here on).
 FIRST_OWN_VERSION = 7
 
@@ -412,7 +415,10 @@ class MigrationRunner:
                 )
             if self._table_exists("migrations"):
                 self.db.execute_sql("DELETE FROM migrations WHERE version = ?", (migration.version,))
-            self._run_steps(migration.down)
+            # A reset (down to 0) keeps the empty ``migrations`` table: the file stays
+            # recognisable as a sandbox database at version 0 and can be migrated up again.
+            # (The step stays in the definition, so the recorded checksums do not change.)
+            self._run_steps([step for step in migration.down if step != KEEP_ON_RESET])
 
     def migrate_to(self, target: int | None = None, progress: ProgressFn | None = None) -> list[int]:
         """Apply (or roll back) migrations until the schema is at ``target`` (default latest).

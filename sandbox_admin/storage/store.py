@@ -35,7 +35,7 @@ from .migrations import MigrationRunner, MigrationStatus, ProgressFn, latest_ver
 from .models import Models, build_models
 
 if TYPE_CHECKING:  # the sub-stores import this module; import them lazily
-    from .backup.manager import BackupManager
+    from .backup.manager import BackupManager, BackupResult
     from .files.store import FileStore
     from .maintenance import Maintenance
     from .metrics.store import MetricsStore
@@ -116,6 +116,27 @@ class Store:
         except (sqlite3.Error, peewee.PeeweeException) as exc:
             raise errors.translate(exc, str(self.path)) from exc
 
+    def migrate_down(self, target: int, *, safety_dir: str | Path | None = None, backup: bool = True,
+                     progress: ProgressFn | None = None) -> tuple[list[int], "BackupResult | None"]:
+        """Roll back to ``target`` (0 = a reset that empties the database), after a verified
+        safety backup in ``safety_dir`` (default: ``backups_dir``): rolling back drops
+        tables and columns, whose data is then only in that backup. ``backup=False`` only
+        when the person said so. Returns (versions rolled back, the safety backup)."""
+        self.require_writable()
+        current = self.schema_version()
+        if not 0 <= target < current:
+            raise errors.InvalidInput(
+                f"Rolling back goes to a version below the current one ({current}), not {target}.")
+        safety = None
+        if backup:
+            safety = self.backups.create(safety_dir, kind="safety")
+            if not safety.verified:
+                raise errors.BackupInvalid(
+                    f"The safety backup {safety.path.name} did not verify "
+                    f"({'; '.join(safety.problems[:2])}); nothing was rolled back. Run "
+                    "a check on the database first.")
+        return self.migrate(target, progress), safety
+
     def table_names(self) -> list[str]:
         return list(user_tables(self.db))
 
@@ -195,12 +216,27 @@ def _check_is_sandbox_db(store: Store) -> None:
     except (sqlite3.Error, peewee.PeeweeException) as exc:
         raise errors.translate(exc, str(store.path)) from exc
     missing = [t for t in REQUIRED_TABLES if t not in names]
+    if missing and _is_reset(store, names):
+        store.notices.append(
+            "schema version 0: this sandbox database was reset (emptied); migrate it up to "
+            "use it again.")
+        return
     if missing:
         what = "an empty SQLite database" if not names else "an SQLite database"
         raise errors.NotASandboxDatabase(
             f"{store.path} is {what} but not a SandboxRunner one (no "
             f"{' or '.join(missing)} table). Choose the server's sandbox_runner.db."
         )
+
+
+def _is_reset(store: Store, names: set[str]) -> bool:
+    """A database rolled back to version 0: only the Go ``migrations`` table, empty."""
+    if names != {"migrations"}:
+        return False
+    columns = {row[1] for row in store.db.execute_sql("PRAGMA table_info(migrations)").fetchall()}
+    if columns != {"id", "version", "applied_at", "description"}:
+        return False
+    return store.db.execute_sql("SELECT count(*) FROM migrations").fetchone()[0] == 0
 
 
 def open_store(
