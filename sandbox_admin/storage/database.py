@@ -260,8 +260,11 @@ class SandboxDatabase(PooledSqliteDatabase):
                 f"{self.path.name} is open read-only; reopen it for writing to change it."
             )
         self.stats.transactions += 1
+        outermost = not self.in_transaction()
         try:
             with self.atomic("IMMEDIATE"):  # nested: a savepoint
+                if outermost:  # checked inside the transaction: the schema cannot change
+                    self.refuse_foreign_triggers()
                 yield
         except errors.StorageError:
             self.stats.rollbacks += 1
@@ -272,6 +275,13 @@ class SandboxDatabase(PooledSqliteDatabase):
         except BaseException:
             self.stats.rollbacks += 1
             raise
+
+    def refuse_foreign_triggers(self) -> None:
+        """Raise errors.ForeignTriggers when a trigger we did not create is present; every
+        write transaction (and migration) calls this first (see triggers.py)."""
+        from .triggers import refuse_foreign_triggers
+
+        refuse_foreign_triggers(self, self.path.name)
 
     def _close(self, conn: sqlite3.Connection, close_conn: bool = False) -> None:
         """Check a connection back in, then apply the idle policy to the pool."""

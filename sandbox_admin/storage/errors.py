@@ -107,6 +107,14 @@ class ChecksumMismatch(StorageError):
     """Reconstructed content does not hash to the file's recorded checksum."""
 
 
+class ForeignTriggers(StorageError):
+    """The database carries triggers we did not create; writing would run them."""
+
+    def __init__(self, message: str, *, triggers: list[str] | None = None, detail: str = "") -> None:
+        super().__init__(message, detail=detail)
+        self.triggers = list(triggers or [])
+
+
 class UnsafePath(InvalidInput):
     """A stored path would lead outside the folder chosen for an export."""
 

@@ -398,8 +398,15 @@ class MigrationRunner:
                     (version, known[version].checksum, GoTimestampField().db_value(now)),
                 )
 
+    def _refuse_foreign_triggers(self) -> None:
+        """The database's own guard (SandboxDatabase.refuse_foreign_triggers), if it has one."""
+        guard = getattr(self.db, "refuse_foreign_triggers", None)
+        if guard is not None:
+            guard()
+
     def _apply(self, migration: Migration) -> None:
         with self.db.atomic("IMMEDIATE"):
+            self._refuse_foreign_triggers()
             self._run_steps(migration.up)
             self.db.execute_sql(
                 "INSERT INTO migrations (version, applied_at, description) VALUES (?, ?, ?)",
@@ -409,6 +416,7 @@ class MigrationRunner:
 
     def _revert(self, migration: Migration) -> None:
         with self.db.atomic("IMMEDIATE"):
+            self._refuse_foreign_triggers()
             if self._table_exists("admin_migrations"):
                 self.db.execute_sql(
                     "DELETE FROM admin_migrations WHERE version = ?", (migration.version,)
@@ -459,7 +467,7 @@ class MigrationRunner:
                     done.append(version)
         except (peewee.PeeweeException, errors.StorageError) as exc:
             translated = errors.translate(exc)
-            if isinstance(translated, (errors.DatabaseLocked, errors.ReadOnly)):
+            if isinstance(translated, (errors.DatabaseLocked, errors.ReadOnly, errors.ForeignTriggers)):
                 raise translated from exc
             raise errors.MigrationError(
                 f"Migration {version} failed and was rolled back ({exc}); the database is at "

@@ -38,6 +38,7 @@ from ..database import (
 )
 from ..fields import parse_timestamp, to_iso, to_utc, utcnow
 from ..migrations import MigrationRunner, latest_version
+from ..triggers import foreign_triggers
 
 #: (phase, done, total): e.g. ("copy", 1200, 5000) pages, ("checksum", bytes, bytes).
 ProgressFn = Callable[[str, int, int], None]
@@ -309,6 +310,13 @@ def _verify_content(
                     f"its schema version {max(status.unknown)} is newer than this sandbox-admin "
                     f"knows ({latest_version()}); upgrade sandbox-admin to restore it"
                 )
+            strangers = foreign_triggers(db)
+            if strangers and report.restorable:
+                report.restorable = False
+                report.refusal = (
+                    f"it carries triggers this program did not create ({', '.join(strangers)}), "
+                    "which would run on the restored database's next writes; drop them from a "
+                    "copy of it, or use another backup")
             report.tables = row_counts(db)
             if progress is not None:
                 progress("verify", 1, 1)
