@@ -671,7 +671,8 @@ def cmd_metrics(args: argparse.Namespace) -> Result:
                 series += store.metrics.chart(
                     name, start, end, args.points, sandbox_id=args.sandbox, labels=labels,
                     group_by=group_by, stats=stats)
-    data = {"series": [s.as_dict() for s in series]}
+        skipped = _note_unreadable(store)
+    data = {"series": [s.as_dict() for s in series], "unreadable_rows": skipped}
     rows = []
     for s in series:
         p = s.points
@@ -690,6 +691,23 @@ def cmd_metrics(args: argparse.Namespace) -> Result:
     return Result(data, text)
 
 
+def _note_unreadable(store: Store) -> list[int]:
+    """Tell (on stderr) which metric rows were skipped as unreadable; their ids."""
+    count, ids = store.metrics.unreadable()
+    if count:
+        more = f" and {count - len(ids)} more" if count > len(ids) else ""
+        _note(f"{count} unreadable metric rows skipped (a value that is not a number or a "
+              f"time out of range): ids {', '.join(map(str, ids))}{more}")
+    return ids
+
+
+def _note(message: str) -> None:
+    try:
+        print(f"note: {message}", file=sys.stderr, flush=True)
+    except OSError:
+        pass
+
+
 def _add_metrics_rollup(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("metrics-rollup", help="bring metric rollups up to date (and apply "
                        "retention); cron-friendly")
@@ -704,7 +722,7 @@ def cmd_metrics_rollup(args: argparse.Namespace) -> Result:
     with open_store(args.db) as store:
         store.require_writable()
         built = store.metrics.build_rollups()
-        data: dict[str, Any] = {"rollups": built.as_dict()}
+        data: dict[str, Any] = {"rollups": built.as_dict(), "unreadable_rows": _note_unreadable(store)}
         text = (f"rolled up {built.samples:,} new samples into {built.rows_written:,} rollup rows "
                 f"({built.seconds:.1f} s)")
         if args.retention:
@@ -753,6 +771,7 @@ def cmd_export_metrics(args: argparse.Namespace) -> Result:
         samples = store.metrics.iter_samples(
             args.name or None, sandbox_id=args.sandbox, labels=_cli_labels(args.label),
             start=start, end=end, periods=args.period or ("raw",), order="series")
+        _note_unreadable(store)
         if not args.output:
             stdout = _Stdout()
             export(samples, args.format, stdout, **options)

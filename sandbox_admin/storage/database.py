@@ -8,6 +8,7 @@ Peewee database configured for the way the file is to be used.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import os
 import sqlite3
@@ -169,6 +170,10 @@ def sqlite_uri(path: Path, *, read_only: bool, immutable: bool = False) -> str:
     return uri + ("?" + "&".join(params) if params else "")
 
 
+#: A text factory that never fails: invalid UTF-8 becomes U+FFFD.
+lenient_text = functools.partial(str, encoding="utf-8", errors="replace")
+
+
 @dataclass
 class QueryStats:
     """The seed's "storage metrics": counts of queries, transactions and errors."""
@@ -245,6 +250,9 @@ class SandboxDatabase(PooledSqliteDatabase):
 
     def _connect(self) -> sqlite3.Connection:
         conn = super()._connect()
+        # Text that is not UTF-8 (a hostile or damaged row) reads as U+FFFD instead of
+        # failing the whole query: the row stays visible, the rest of the page works.
+        conn.text_factory = lenient_text
         # Extensions stay off: Python's sqlite3 never enables load_extension by default,
         # and we never call enable_load_extension(True).
         return conn
