@@ -3,7 +3,13 @@ compressed cache cell that inflates to far more than it stores."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+import zlib
+
+import pytest
 
 from sandbox_admin.storage import MARK_END, MARK_START
 
@@ -24,3 +30,42 @@ def test_search_of_a_1_mib_one_word_document_is_quick(fresh_store, run_cli):
     code, out, err = run_cli("search", fresh_store.path, "word")
     assert code == 0 and "/big.txt" in out, err
     assert time.monotonic() - started < 2
+
+
+def _bomb(inflated_mib: int) -> bytes:
+    """zlib data that inflates to ``inflated_mib`` MiB of zeros (about 1000:1)."""
+    deflater = zlib.compressobj(9)
+    zeros = bytes(1 << 20)
+    parts = [deflater.compress(zeros) for _ in range(inflated_mib)]
+    return b"".join(parts) + deflater.flush()
+
+
+def _file_with_cached_cell(store, cell: bytes, size_bytes: int) -> int:
+    store.sandboxes.create("sb", "running")
+    record = store.files.create("sb", "/bomb.bin", None, checksum="0" * 64, size_bytes=size_bytes)
+    Cache = store.models.FileContentCache
+    Cache.insert(file=record.id, content_hash="1" * 64, content_data=cell, compressed=True).execute()
+    return record.id
+
+
+@pytest.mark.parametrize("claimed", [1000, 4 << 30])
+def test_a_decompression_bomb_in_the_cache_is_bounded(fresh_store, tmp_path, claimed):
+    file_id = _file_with_cached_cell(fresh_store, _bomb(600), claimed)
+    path = fresh_store.path
+    fresh_store.close()
+    script = (
+        "import resource, sys\n"
+        "from sandbox_admin.cli import main\n"
+        f"code = main(['export-file', {str(path)!r}, '{file_id}', {str(tmp_path / 'out.bin')!r}])\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "sys.exit(code)\n"
+    )
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ))
+    rss_kib = int(proc.stdout.strip().splitlines()[-1])
+    assert rss_kib < 256 * 1024, f"{rss_kib} KiB"
+    assert proc.returncode != 0 and "no stored content" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "out.bin").exists()
+    assert time.monotonic() - started < 60
