@@ -468,8 +468,8 @@ def _add_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("query", help='words (all must match), "a phrase", prefix*, OR, NOT, -word, '
                    "path:NAME, content:WORD")
     p.add_argument("--sandbox", metavar="ID", help="only this sandbox's files")
-    p.add_argument("--limit", type=_whole(1, 10_000), default=20, metavar="N",
-                   help="at most N results (default 20)")
+    p.add_argument("--limit", type=_whole(-_MAX_INT), default=20, metavar="N",
+                   help="at most N results (default 20, at most 1000)")
     p.add_argument("--mime", metavar="TYPE", help="only MIME types starting with TYPE, e.g. text/")
     p.add_argument("--path", metavar="PREFIX", help="only paths starting with PREFIX")
     p.add_argument("--deleted", action="store_true", help="include deleted files")
@@ -479,6 +479,8 @@ def _add_search(sub: argparse._SubParsersAction) -> None:
 def cmd_search(args: argparse.Namespace) -> Result:
     from .storage import snippet_plain
 
+    if not 1 <= args.limit <= 1000:
+        raise UsageError("--limit must be 1 or more (and at most 1000)")
     with open_store(args.db, read_only=True) as store:
         result = store.files.search(
             args.query, sandbox_id=args.sandbox, limit=args.limit, mime_prefix=args.mime,
