@@ -804,11 +804,11 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("demo", help="write a deterministic demo database")
     p.add_argument("db", help="path of the new database (must not exist)")
-    p.add_argument("--seed", type=_whole(0), default=demo.DEFAULT_SEED, help="same seed, same content")
-    p.add_argument("--sandboxes", type=_whole(0, 10_000_000), default=demo.DEFAULT_SANDBOXES, metavar="N")
-    p.add_argument("--files", type=_whole(0, 100_000_000), default=demo.DEFAULT_FILES, metavar="N",
+    p.add_argument("--seed", type=int, default=demo.DEFAULT_SEED, help="same seed, same content")
+    p.add_argument("--sandboxes", type=int, default=demo.DEFAULT_SANDBOXES, metavar="N")
+    p.add_argument("--files", type=int, default=demo.DEFAULT_FILES, metavar="N",
                    help="file rows, versions included")
-    p.add_argument("--metrics", type=_whole(0, 1_000_000_000), default=demo.DEFAULT_METRICS, metavar="N",
+    p.add_argument("--metrics", type=int, default=demo.DEFAULT_METRICS, metavar="N",
                    help="raw metric samples (about)")
     p.add_argument("--now", metavar="T", help="the demo's present (default: this UTC hour); "
                    "with the same seed and --now the content is identical")

@@ -62,7 +62,8 @@ _LAZY = {
     "DatabaseStats": "maintenance", "VacuumReport": "maintenance",
     "CheckpointResult": "maintenance",
     # writing outputs
-    "output_file": "outfile", "resolve_output": "outfile",
+    "output_file": "outfile", "resolve_output": "outfile", "partial_path": "outfile",
+    "publish_new": "outfile", "remove_stale_partials": "outfile",
     # change detection
     "ChangeProbe": "changes",
 }

@@ -68,15 +68,40 @@ def remove_stale_partials(folder: Path) -> list[Path]:
         pid_text, sep, token = tag.partition("-")
         if not (sep and pid_text.isdigit() and len(token) == 8):
             continue
-        if _pid_alive(int(pid_text)) and int(pid_text) != os.getpid():
+        if _pid_alive(int(pid_text)):  # still being written (or by us: not stale)
             continue
-        try:
-            if stat.S_ISREG(p.lstat().st_mode):
-                p.unlink()
-                removed.append(p)
-        except OSError:
-            pass
+        # a database built under this name leaves its -wal/-shm/-journal beside it
+        for leftover in (p, *(p.with_name(name + s) for s in ("-wal", "-shm", "-journal"))):
+            try:
+                if stat.S_ISREG(leftover.lstat().st_mode):
+                    leftover.unlink()
+                    removed.append(leftover)
+            except OSError:
+                pass
     return removed
+
+
+def partial_path(path: Path) -> Path:
+    """A private name beside ``path`` to build it under (``.NAME.PID-XXXXXXXX.partial``);
+    :func:`remove_stale_partials` removes it if the process is killed."""
+    return path.with_name(f".{path.name[:100]}.{os.getpid()}-{secrets.token_hex(4)}{PARTIAL_SUFFIX}")
+
+
+def publish_new(built: Path, path: Path) -> None:
+    """Give the complete file ``built`` its name ``path``, which must not exist: a hard
+    link (refused if the name appeared meanwhile) then the private name goes; where links
+    are not possible, a rename after a last check."""
+    try:
+        os.link(built, path)
+    except FileExistsError:
+        raise errors.InvalidInput(f"{path} appeared while it was being written; it was left "
+                                  "as it is.") from None
+    except OSError:
+        if os.path.lexists(path):
+            raise errors.InvalidInput(f"{path} already exists; it was left as it is.") from None
+        os.replace(built, path)
+        return
+    built.unlink()
 
 
 def resolve_output(target: str | os.PathLike[str], *, overwrite: bool = False,
@@ -128,7 +153,7 @@ def output_file(target: str | os.PathLike[str], *, overwrite: bool = False,
             yield handle
         return
     remove_stale_partials(path.parent)
-    temp = path.with_name(f".{path.name[:100]}.{os.getpid()}-{secrets.token_hex(4)}{PARTIAL_SUFFIX}")
+    temp = partial_path(path)
     try:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except OSError as exc:
