@@ -13,6 +13,7 @@ import heapq
 import os
 import sqlite3
 import stat
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -51,6 +52,11 @@ class FileInfo:
     wal_mode: bool
     has_wal_file: bool
     has_shm_file: bool
+    #: a rollback journal with content: a transaction interrupted by a kill or a crash
+    hot_journal: bool = False
+    #: a -wal with frames but no -shm: nobody has the database open, and reading the WAL
+    #: would create -shm (read-only opens read the main file alone and say so)
+    orphan_wal: bool = False
 
 
 def _writable_on_disk(path: Path) -> bool:
@@ -148,15 +154,83 @@ def inspect_file(path: str | os.PathLike[str]) -> FileInfo:
             f"{p} is truncated or damaged: {size:,} bytes is not a whole number of "
             f"{page_size}-byte pages. Restore it from a backup."
         )
+    shm = Path(f"{p}-shm")
+    if wal_has_frames:
+        _check_wal_belongs(p, wal, shm, page_size)
     return FileInfo(
         path=p,
         size_bytes=size,
         page_size=page_size,
         page_count=page_count if counter_valid else size // page_size,
         wal_mode=header[18] == 2 or header[19] == 2,
-        has_wal_file=Path(f"{p}-wal").exists(),
-        has_shm_file=Path(f"{p}-shm").exists(),
+        has_wal_file=wal.exists(),
+        has_shm_file=shm.exists(),
+        hot_journal=_hot_journal(Path(f"{p}-journal")),
+        orphan_wal=wal_has_frames and not shm.exists(),
     )
+
+
+_WAL_MAGIC = (0x377F0682, 0x377F0683)
+_JOURNAL_MAGIC = bytes.fromhex("d9d505f920a163d7")
+
+
+def _read_start(path: Path, n: int) -> bytes:
+    """The first ``n`` bytes of a regular file (b"" for anything else or on error)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return b""
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return b""
+        return os.read(fd, n)
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
+
+
+def _hot_journal(journal: Path) -> bool:
+    return _read_start(journal, 8) == _JOURNAL_MAGIC
+
+
+def _salt_matches(wal: Path, shm: Path, header: bytes, tries: int = 3) -> bool:
+    """Does the -shm's WAL index describe this -wal (same salt)? A live writer may be
+    between two updates (the -shm is read without locks): a mismatch is read again."""
+    for attempt in range(tries):
+        index = _read_start(shm, 48)
+        if len(index) < 40 or index[12] != 1:  # no -shm, or it describes no WAL yet
+            return True
+        mx_frame = int.from_bytes(index[16:20], sys.byteorder)
+        # SQLite copies the salt bytes from the WAL header into the -shm as they are
+        if not mx_frame or index[32:40] == header[16:24]:
+            return True
+        if attempt + 1 < tries:
+            time.sleep(0.05)
+            header = _read_start(wal, 32) or header
+    return False
+
+
+def _check_wal_belongs(p: Path, wal: Path, shm: Path, page_size: int) -> None:
+    """Refuse a -wal that cannot be this database's: SQLite would copy its pages into the
+    database at the next checkpoint. Its header must be a WAL header with the database's
+    page size and, when a -shm is there, the salt the -shm recorded for it."""
+    header = _read_start(wal, 32)
+    if len(header) < 32:
+        return
+    magic, _version, wal_page_size = (int.from_bytes(header[i:i + 4], "big") for i in (0, 4, 8))
+    if magic not in _WAL_MAGIC:
+        return  # not a valid WAL header: SQLite ignores such a file
+    why = ""
+    if wal_page_size != page_size:
+        why = f"its page size is {wal_page_size}, the database's is {page_size}"
+    elif not _salt_matches(wal, shm, header):
+        why = f"its salt differs from the one {shm.name} recorded for the database's WAL"
+    if why:
+        raise errors.ForeignWal(
+            f"{wal.name} beside {p.name} does not belong to it ({why}): it may come from another "
+            "database. Nothing was opened or changed. If the database's own WAL was lost, move "
+            f"{wal.name} (and {shm.name}) away and open it again, or restore a backup.")
 
 
 def sqlite_uri(path: Path, *, read_only: bool, immutable: bool = False) -> str:
@@ -381,10 +455,12 @@ def connect(info: FileInfo, *, read_only: bool, pool: PoolConfig = PoolConfig())
     """A database for an inspected file.
 
     Read-only opening never leaves files behind: a WAL database with no ``-wal`` file
-    (nobody has it open) is read ``immutable=1``, which creates no ``-wal``/``-shm``;
-    otherwise ``mode=ro`` shares the live server's WAL index.
+    (nobody has it open) is read ``immutable=1``, which creates no ``-wal``/``-shm``; so
+    is one whose ``-wal`` has no ``-shm`` (reading that WAL would create the ``-shm``, and
+    fails in a read-only folder): the WAL's changes are then not seen, and the store says
+    so. Otherwise ``mode=ro`` shares the live server's WAL index.
     """
-    immutable = read_only and info.wal_mode and not info.has_wal_file
+    immutable = read_only and info.wal_mode and (not info.has_wal_file or info.orphan_wal)
     return SandboxDatabase(info.path, read_only=read_only, immutable=immutable, pool=pool)
 
 

@@ -48,6 +48,14 @@ class CorruptDatabase(CannotOpen):
     """SQLite says the file is damaged (truncated, malformed pages)."""
 
 
+class ForeignWal(CannotOpen):
+    """A -wal beside the database that cannot be its own (page size or salt differ)."""
+
+
+class HotJournal(CannotOpen):
+    """An interrupted transaction (a hot rollback journal) a read-only open cannot undo."""
+
+
 class SchemaTooNew(StorageError):
     """The database was migrated by a newer program; only reading is safe."""
 

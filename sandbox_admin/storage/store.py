@@ -282,13 +282,24 @@ def open_store(
 def _open_checked(p: Path, info: FileInfo, *, read_only: bool, pool: PoolConfig) -> Store:
     db = connect(info, read_only=read_only, pool=pool)
     store = Store(p, db, info)
+    if read_only and info.orphan_wal:
+        store.notices.append(
+            f"{p.name}-wal holds changes that were not checkpointed and there is no "
+            f"{p.name}-shm: opened read-only without them (reading them would create files). "
+            "Open it for writing once to bring them into the database.")
     try:
         db.connect()
         _check_is_sandbox_db(store)
         store.migration_status()  # reads the migrations table: fails early if unreadable
     except (sqlite3.Error, peewee.PeeweeException) as exc:
         db.close_all()
-        raise errors.translate(exc, str(p)) from exc
+        translated = errors.translate(exc, str(p))
+        if read_only and info.hot_journal and isinstance(translated, errors.ReadOnly):
+            raise errors.HotJournal(
+                f"{p} has an interrupted transaction in {p.name}-journal (a program writing it "
+                "was stopped). Opening it read-only cannot roll that back; open it for writing "
+                "once (SQLite then rolls it back), or restore a backup.", detail=str(exc)) from exc
+        raise translated from exc
     except BaseException:
         db.close_all()
         raise
