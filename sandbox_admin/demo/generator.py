@@ -126,18 +126,22 @@ def create_demo(path: str | Path, *, seed: int = DEFAULT_SEED, sandboxes: int = 
     else:
         p.parent.mkdir(parents=True, exist_ok=True)
     building = partial_path(p)
-    store = create_store(building)
+    store = None
     try:
+        store = create_store(building)
         populate(store, seed=seed, sandboxes=sandboxes, files=files, metrics=metrics, now=now,
                  progress=progress)
         counts = store.row_counts()
         store.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         store.close()
         publish_new(building, p)
-    except BaseException:
-        store.close()
+    except BaseException as exc:
+        if store is not None:
+            store.close()
         for leftover in (building, Path(f"{building}-wal"), Path(f"{building}-shm")):
             leftover.unlink(missing_ok=True)
+        if isinstance(exc, errors.NotEnoughSpace):  # the name asked for, not the private one
+            raise errors.disk_full(p, detail=exc.detail) from exc
         raise
     return counts
 

@@ -358,6 +358,22 @@ class SandboxDatabase(PooledSqliteDatabase):
             self.stats.rollbacks += 1
             raise
 
+    def rollback(self) -> None:
+        """Roll back, unless SQLite already did: after SQLITE_FULL (and some I/O errors)
+        it rolls the transaction back itself, and a second ROLLBACK would replace the real
+        error with "cannot rollback - no transaction is active"."""
+        if not self.is_closed() and not self.connection().in_transaction:
+            return
+        super().rollback()
+
+    def execute_sql(self, sql, params=None, commit=None):  # type: ignore[no-untyped-def, override]
+        if (isinstance(sql, str) and sql.startswith("ROLLBACK TO SAVEPOINT") and not self.is_closed()
+                and not self.connection().in_transaction):
+            return self.cursor()  # see rollback(): the transaction is already gone
+        if commit is None:
+            return super().execute_sql(sql, params)
+        return super().execute_sql(sql, params, commit)
+
     def refuse_foreign_triggers(self) -> None:
         """Raise errors.ForeignTriggers when a trigger we did not create is present; every
         write transaction (and migration) calls this first (see triggers.py)."""

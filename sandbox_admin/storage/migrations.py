@@ -466,8 +466,9 @@ class MigrationRunner:
                     self._revert(known[version])
                     done.append(version)
         except (peewee.PeeweeException, errors.StorageError) as exc:
-            translated = errors.translate(exc)
-            if isinstance(translated, (errors.DatabaseLocked, errors.ReadOnly, errors.ForeignTriggers)):
+            translated = errors.translate(exc, str(getattr(self.db, "path", "") or ""))
+            if isinstance(translated, (errors.DatabaseLocked, errors.ReadOnly, errors.ForeignTriggers,
+                                       errors.NotEnoughSpace)):
                 raise translated from exc
             raise errors.MigrationError(
                 f"Migration {version} failed and was rolled back ({exc}); the database is at "

@@ -105,12 +105,19 @@ def write_sidecar(backup: Path, data: dict[str, Any]) -> Path:
     """Write the description atomically (temp file, fsync, rename)."""
     path = sidecar_path(backup)
     tmp = path.with_name("." + path.name + PARTIAL_MARK + str(os.getpid()))
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
     fsync_dir(path.parent)
     return path
 

@@ -228,10 +228,25 @@ class BackupManager:
             method=used,
             method_note=note,
         )
+        try:
+            self._describe(final, result, report)
+        except BaseException as exc:
+            # A backup is published with its description or not at all.
+            unlink_quietly(final)
+            unlink_quietly(sidecar_path(final))
+            if isinstance(exc, OSError):
+                raise errors.translate(exc, str(final)) from exc
+            raise
+        if keep is not None and not keep.empty:
+            plan = forget(folder, keep, source=result.source_path)
+            result.removed = list(plan.removed)
+        return result
+
+    def _describe(self, final: Path, result: BackupResult, report: Any) -> None:
         write_sidecar(final, {
             "format": SIDECAR_FORMAT,
-            "created_at": to_iso(created_at),
-            "kind": kind,
+            "created_at": to_iso(result.created_at),
+            "kind": result.kind,
             "source_path": result.source_path,
             "size_bytes": result.size_bytes,
             "sha256": result.sha256,
@@ -248,10 +263,6 @@ class BackupManager:
             "method": result.method,
             "method_note": result.method_note,
         })
-        if keep is not None and not keep.empty:
-            plan = forget(folder, keep, source=result.source_path)
-            result.removed = list(plan.removed)
-        return result
 
     def _copy_out(self, tmp: Path, progress: ProgressFn | None, cancel: CancelFn | None,
                   pages_per_step: int, lock_timeout_s: float,
