@@ -320,6 +320,9 @@ def cmd_backup(args: argparse.Namespace) -> Result:
                              keep_weekly=args.keep_weekly)
     with _open_for_backup(args.db) as store:
         if args.every is not None:
+            for odd in store.backups.future_backups(args.dir):
+                _note(f"{odd.path.name} is stamped {to_iso(odd.created_at)}, in the future (a wrong "
+                      "clock?); the schedule ignores it")
             schedule = Schedule(timedelta(hours=args.every), policy)
             run = store.backups.run_if_due(schedule, directory=args.dir)
             if not run.ran:
@@ -399,17 +402,34 @@ def _add_restore(sub: argparse._SubParsersAction) -> None:
     p.add_argument("db")
     p.add_argument("backup")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--other-database", action="store_true",
+                   help="allow a backup that was made of another database")
     p.add_argument("--safety-dir", metavar="D",
                    help="where the safety backup goes (default: the app's backups folder)")
     p.set_defaults(func=cmd_restore)
 
 
 def cmd_restore(args: argparse.Namespace) -> Result:
+    from .storage import other_users
+
+    busy = other_users(args.db)  # before we open it ourselves
+    if busy:
+        _note(f"{args.db} is in use ({'; '.join(busy)}): stop the SandboxRunner server before "
+              "restoring, or it keeps working on its own idea of the data")
     _confirm(args, f"Replace the content of {args.db} with {args.backup}? "
              "(a safety backup is taken first)",
              f"restore replaces the content of {args.db} (a safety backup of it is taken first)")
     with open_store(args.db) as store:
-        result = store.backups.restore(args.backup, safety_dir=args.safety_dir)
+        try:
+            result = store.backups.restore(args.backup, safety_dir=args.safety_dir,
+                                           allow_other_database=args.other_database)
+        except errors.ConsentRequired as exc:
+            if args.other_database or not sys.stdin.isatty() or args.yes:
+                raise UsageError(f"{exc} Add --other-database to restore it anyway.") from exc
+            args.yes = False
+            _confirm(args, f"{exc} Restore it anyway?", str(exc))
+            result = store.backups.restore(args.backup, safety_dir=args.safety_dir,
+                                           allow_other_database=True)
     lines = [f"restored {args.db} from {result.restored_from}",
              f"  safety backup of the previous content: {result.safety_backup}",
              f"  schema version {result.schema_version}", ""]

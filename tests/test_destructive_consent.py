@@ -179,3 +179,68 @@ def test_outputs_refuse_a_socket(go_db, tmp_path):
             assert stat.S_ISSOCK(path.lstat().st_mode)
     finally:
         sock.close()
+
+
+# -- restoring another database's backup, a backup from the future, a live writer ----------
+
+def test_restoring_another_databases_backup_needs_explicit_consent(go_db, tmp_path):
+    import shutil as sh
+
+    other = tmp_path / "other" / "other.db"
+    other.parent.mkdir()
+    sh.copyfile(go_db, other)
+    home = tmp_path / "home"
+    proc = _cli("backup", other, "--dir", tmp_path / "bk", "--json", home=home)
+    assert proc.returncode == 0, proc.stderr
+    backup = Path(json.loads(proc.stdout)["path"])
+    digest = sha256_file(go_db)
+    proc = _cli("restore", go_db, backup, "--yes", home=home)
+    assert proc.returncode == 2 and "backup of another database" in proc.stderr
+    assert "--other-database" in proc.stderr
+    assert sha256_file(go_db) == digest
+    with open_store(go_db) as store:
+        with pytest.raises(errors.ConsentRequired):
+            store.backups.restore(backup, safety_dir=tmp_path / "safety")
+    assert sha256_file(go_db) == digest
+    proc = _cli("restore", go_db, backup, "--yes", "--other-database", home=home)
+    assert proc.returncode == 0, proc.stderr
+    # its own backup needs no extra consent
+    proc = _cli("backup", go_db, "--dir", tmp_path / "bk2", "--json", home=home)
+    own = Path(json.loads(proc.stdout)["path"])
+    assert _cli("restore", go_db, own, "--yes", home=home).returncode == 0
+
+
+def test_a_backup_stamped_in_the_future_does_not_stop_the_schedule(go_db, tmp_path):
+    home = tmp_path / "home"
+    folder = tmp_path / "bk"
+    proc = _cli("backup", go_db, "--dir", folder, "--json", home=home)
+    first = Path(json.loads(proc.stdout)["path"])
+    sidecar = first.with_name(first.name + ".json")
+    data = json.loads(sidecar.read_text())
+    data["created_at"] = "2999-01-01T00:00:00Z"
+    sidecar.write_text(json.dumps(data))
+    proc = _cli("backup", go_db, "--dir", folder, "--every", "6", "--json", home=home)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["skipped"] is False
+    assert "in the future" in proc.stderr and first.name in proc.stderr
+
+
+def test_restore_warns_while_another_program_has_the_database_open(go_db, tmp_path):
+    import shutil as sh
+
+    backup = tmp_path / "b" / "copy.db"
+    backup.parent.mkdir()
+    sh.copyfile(go_db, backup)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sqlite3, sys, time\n"
+         "c = sqlite3.connect(sys.argv[1]); c.execute('SELECT count(*) FROM sandboxes').fetchone()\n"
+         "print('ready', flush=True); time.sleep(60)", str(go_db)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        proc = _cli("restore", go_db, backup, "--yes", home=tmp_path / "home")
+        assert f"process {holder.pid} has it open" in proc.stderr
+        assert "stop the SandboxRunner server" in proc.stderr
+    finally:
+        holder.kill()
+        holder.wait()

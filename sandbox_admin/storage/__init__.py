@@ -19,7 +19,7 @@ from importlib import import_module
 from typing import Any
 
 from . import errors
-from .database import SQLITE_VERSION, PoolConfig, library_versions
+from .database import SQLITE_VERSION, PoolConfig, library_versions, other_users
 from .fields import dumps_json, format_timestamp, is_zero_time, parse_timestamp, to_iso, utcnow
 from .migrations import MigrationStatus, by_version, latest_version
 from .store import Store, create_store, open_store
@@ -81,7 +81,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "SQLITE_VERSION", "MigrationStatus", "PoolConfig", "Store", "by_version", "create_store",
+    "SQLITE_VERSION", "MigrationStatus", "PoolConfig", "other_users", "Store", "by_version", "create_store",
     "dumps_json", "errors", "format_timestamp", "is_zero_time", "latest_version", "library_versions",
     "parse_timestamp", "to_iso", "utcnow",
     "open_store", *sorted(_LAZY),

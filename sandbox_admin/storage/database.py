@@ -233,6 +233,54 @@ def _check_wal_belongs(p: Path, wal: Path, shm: Path, page_size: int) -> None:
             f"{wal.name} (and {shm.name}) away and open it again, or restore a backup.")
 
 
+def other_users(path: str | os.PathLike[str], *, recent_s: float = 60.0) -> list[str]:
+    """Signs that other programs use the database now: a process holding its WAL index
+    (``-shm``) open, or a write within ``recent_s`` seconds. Call it only while this
+    process has no connection to the database: it opens and closes the ``-shm`` file,
+    and closing a file drops every POSIX lock this process holds on it."""
+    p = Path(path)
+    signs: list[str] = []
+    shm = Path(f"{p}-shm")
+    pid = _shm_holder(shm)
+    if pid:
+        signs.append(f"process {pid} has it open")
+    now = time.time()
+    for name in (Path(f"{p}-wal"), Path(f"{p}-journal")):  # a closed database has neither
+        try:
+            st = name.stat()
+        except OSError:
+            continue
+        age = now - st.st_mtime
+        if st.st_size > 0 and 0 <= age < recent_s:
+            signs.append(f"{name.name} was written {age:.0f} s ago")
+            break
+    return signs
+
+
+def _shm_holder(shm: Path) -> int | None:
+    """The pid of a process holding SQLite's lock on a ``-shm`` file (every connection
+    to a WAL database keeps a shared lock on its byte 128), asked with F_GETLK, which
+    takes no lock. Linux only; None elsewhere or when nobody holds it."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import fcntl
+    import struct
+
+    try:
+        fd = os.open(shm, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    try:
+        layout = "hhqqi4x"  # struct flock on 64-bit Linux
+        query = struct.pack(layout, fcntl.F_WRLCK, os.SEEK_SET, 128, 1, 0)
+        answer = struct.unpack(layout, fcntl.fcntl(fd, fcntl.F_GETLK, query))
+        return answer[4] if answer[0] != fcntl.F_UNLCK else None
+    except (OSError, struct.error):
+        return None
+    finally:
+        os.close(fd)
+
+
 def sqlite_uri(path: Path, *, read_only: bool, immutable: bool = False) -> str:
     """A ``file:`` URI with the path percent-encoded (no string formatting into SQL)."""
     uri = "file:" + quote(str(path.resolve()))

@@ -116,6 +116,12 @@ class ChecksumMismatch(StorageError):
     """Reconstructed content does not hash to the file's recorded checksum."""
 
 
+class ConsentRequired(StorageError):
+    """A step that loses or replaces data needs the person's explicit yes first."""
+
+    exit_code = 2
+
+
 class ForeignTriggers(StorageError):
     """The database carries triggers we did not create; writing would run them."""
 

@@ -71,6 +71,7 @@ from .policy import (
     Schedule,
     ScheduledRun,
     forget,
+    future_backups,
     is_due,
     last_backup_time,
     next_due,
@@ -349,16 +350,22 @@ class BackupManager:
         return forget(self.directory(directory), policy, source=str(self.store.path.resolve()),
                       dry_run=dry_run)
 
-    def last_backup_time(self, directory: str | os.PathLike[str] | None = None) -> datetime | None:
-        return last_backup_time(self.list(directory), str(self.store.path.resolve()))
+    def last_backup_time(self, directory: str | os.PathLike[str] | None = None,
+                         now: datetime | None = None) -> datetime | None:
+        return last_backup_time(self.list(directory), str(self.store.path.resolve()), now)
+
+    def future_backups(self, directory: str | os.PathLike[str] | None = None,
+                       now: datetime | None = None) -> list[BackupInfo]:
+        """Backups of this database stamped in the future (schedules ignore them)."""
+        return future_backups(self.list(directory), str(self.store.path.resolve()), now)
 
     def due(self, schedule: Schedule, now: datetime | None = None,
             directory: str | os.PathLike[str] | None = None) -> bool:
-        return is_due(self.last_backup_time(directory), schedule, now)
+        return is_due(self.last_backup_time(directory, now), schedule, now)
 
     def next_due(self, schedule: Schedule, now: datetime | None = None,
                  directory: str | os.PathLike[str] | None = None) -> datetime:
-        return next_due(self.last_backup_time(directory), schedule, now)
+        return next_due(self.last_backup_time(directory, now), schedule, now)
 
     def run_if_due(self, schedule: Schedule, now: datetime | None = None,
                    directory: str | os.PathLike[str] | None = None, **kwargs: Any) -> ScheduledRun:
@@ -366,7 +373,7 @@ class BackupManager:
 
         Drive it from a timer (GUI) or from cron (``sandbox-admin backup DB --every H``).
         """
-        last = self.last_backup_time(directory)
+        last = self.last_backup_time(directory, now)
         if not is_due(last, schedule, now):
             return ScheduledRun(False, next_due(last, schedule, now))
         result = self.create(directory, kind="scheduled", **kwargs)
