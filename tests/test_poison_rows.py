@@ -107,3 +107,31 @@ def test_the_sandboxes_pane_lists_every_row_around_a_poison_one(qtbot, go_db):
         runner.cancel_all()
         runner.wait_idle(15000)
         store.close()
+
+
+def test_the_files_pane_lists_every_row_around_a_poison_one(qtbot, go_db):
+    from PySide6.QtCore import QSettings
+
+    from sandbox_admin.gui.jobs import JobRunner
+    from sandbox_admin.gui.panes.files import FilesPane
+
+    con = sqlite3.connect(go_db)
+    newest = con.execute("SELECT max(id) FROM file_metadata WHERE deleted_at IS NULL").fetchone()[0]
+    con.execute("UPDATE file_metadata SET file_path = CAST(x'2f61ff62' AS TEXT), "
+                "mime_type = CAST(x'ff' AS TEXT) WHERE id = ?", (newest,))
+    con.commit()
+    con.close()
+    runner = JobRunner()
+    pane = FilesPane(runner, settings=QSettings(str(go_db.parent / "f.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(pane)
+    store = open_store(go_db)
+    try:
+        with qtbot.waitSignal(pane.results_loaded, timeout=15000):
+            pane.set_store(store)
+        ids = pane.row_ids()
+        assert len(ids) == 50 and newest in ids
+    finally:
+        pane.set_store(None)
+        runner.cancel_all()
+        runner.wait_idle(15000)
+        store.close()
