@@ -53,11 +53,13 @@ def test_a_decompression_bomb_in_the_cache_is_bounded(fresh_store, tmp_path, cla
     file_id = _file_with_cached_cell(fresh_store, _bomb(600), claimed)
     path = fresh_store.path
     fresh_store.close()
+    # VmHWM (peak RSS) of this process image: ru_maxrss would carry the parent's over exec
     script = (
-        "import resource, sys\n"
+        "import re, sys\n"
         "from sandbox_admin.cli import main\n"
         f"code = main(['export-file', {str(path)!r}, '{file_id}', {str(tmp_path / 'out.bin')!r}])\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "status = open('/proc/self/status').read()\n"
+        "print(re.search(r'VmHWM:\\s+(\\d+)', status).group(1))\n"
         "sys.exit(code)\n"
     )
     started = time.monotonic()
