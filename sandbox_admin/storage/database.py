@@ -233,6 +233,58 @@ def _check_wal_belongs(p: Path, wal: Path, shm: Path, page_size: int) -> None:
             f"{wal.name} (and {shm.name}) away and open it again, or restore a backup.")
 
 
+#: An orphan WAL is tried on a private copy only up to this size (database + WAL).
+ORPHAN_WAL_TRIAL_LIMIT = 512 * 1024 * 1024
+
+
+def check_orphan_wal(info: FileInfo) -> None:
+    """Before a writable open of a database whose ``-wal`` has no ``-shm`` (nobody has it
+    open; SQLite will replay the WAL and checkpoint it into the database): replay it on a
+    private copy first. If the database alone is sound and with the WAL it is not, the
+    WAL is not this database's: refuse, changing nothing. Call before any connection."""
+    import shutil
+    import tempfile
+
+    if not info.orphan_wal:
+        return
+    p, wal = info.path, Path(f"{info.path}-wal")
+    try:
+        if p.stat().st_size + wal.stat().st_size > ORPHAN_WAL_TRIAL_LIMIT:
+            return
+    except OSError:
+        return
+
+    def sound(uri: str) -> bool:
+        try:
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+        except sqlite3.Error:
+            return False
+        try:
+            conn.execute("PRAGMA trusted_schema=OFF")
+            if conn.execute("PRAGMA quick_check(1)").fetchone()[0] != "ok":
+                return False
+            names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            return "migrations" in names
+        except sqlite3.Error:
+            return False
+        finally:
+            conn.close()
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="sandbox-admin-wal-") as folder:
+            copy = Path(folder) / "trial.db"
+            shutil.copyfile(p, copy)
+            shutil.copyfile(wal, Path(f"{copy}-wal"))
+            with_wal = sound(sqlite_uri(copy, read_only=False))
+    except OSError:
+        return  # no room for a trial: SQLite's own checks are all there is
+    if not with_wal and sound(sqlite_uri(p, read_only=True, immutable=True)):
+        raise errors.ForeignWal(
+            f"{wal.name} beside {p.name} does not belong to it: the database is sound without "
+            "it and damaged with it (it may come from another database). Nothing was opened or "
+            f"changed. Move {wal.name} away and open the database again.")
+
+
 def other_users(path: str | os.PathLike[str], *, recent_s: float = 60.0) -> list[str]:
     """Signs that other programs use the database now: a process holding its WAL index
     (``-shm``) open, or a write within ``recent_s`` seconds. Call it only while this

@@ -25,6 +25,7 @@ from .database import (
     PoolConfig,
     SandboxDatabase,
     _writable_on_disk,
+    check_orphan_wal,
     connect,
     create_new,
     inspect_file,
@@ -260,6 +261,8 @@ def open_store(
             f"{p} is read-only on disk (or its folder is), so it cannot be opened for "
             "writing. Open it read-only (--read-only), or make it writable."
         )
+    if not read_only:
+        check_orphan_wal(info)  # SQLite would checkpoint a stranger's WAL into the file
     store = _open_checked(p, info, read_only=read_only, pool=pool)
     status = store.migration_status()
     if status.too_new and not read_only:

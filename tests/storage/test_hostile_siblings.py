@@ -118,3 +118,32 @@ def test_a_hot_journal_is_named_not_called_read_only(tmp_path):
     with open_store(db) as store:  # writable: SQLite rolls the transaction back
         assert store.maintenance.check().ok
     assert not journal.exists() or journal.stat().st_size == 0
+
+
+def test_a_strangers_wal_without_shm_is_tried_on_a_copy_and_refused(tmp_path):
+    ours = tmp_path / "ours" / "sandbox_runner.db"
+    ours.parent.mkdir()
+    shutil.copyfile(GO_FIXTURE, ours)
+    stranger = tmp_path / "stranger" / "s.db"
+    stranger.parent.mkdir()
+    con = sqlite3.connect(stranger)
+    con.execute("PRAGMA page_size=4096")
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA wal_autocheckpoint=0")
+    con.execute("CREATE TABLE junk (x)")
+    con.execute("INSERT INTO junk SELECT randomblob(3000) FROM generate_series(1, 400)"
+                if sqlite3.sqlite_version_info >= (3, 46) else
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 400) "
+                "INSERT INTO junk SELECT randomblob(3000) FROM n")
+    con.commit()
+    shutil.copyfile(f"{stranger}-wal", f"{ours}-wal")  # no -shm beside ours
+    con.close()
+    before = {p.name: sha256_file(p) for p in ours.parent.iterdir()}
+    with pytest.raises(errors.ForeignWal, match="damaged with it"):
+        open_store(ours)
+    proc = _cli("backup", ours, "--dir", tmp_path / "bk", home=tmp_path / "home")
+    assert proc.returncode == 2 and "does not belong" in proc.stderr
+    with open_store(ours, read_only=True) as store:  # the database alone, said so
+        assert store.row_counts()["sandboxes"] == 31
+        assert any("-wal holds changes" in n for n in store.notices)
+    assert {p.name: sha256_file(p) for p in ours.parent.iterdir()} == before
