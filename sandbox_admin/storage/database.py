@@ -466,13 +466,11 @@ class SandboxDatabase(PooledSqliteDatabase):
             return
         super().rollback()
 
-    def execute_sql(self, sql, params=None, commit=None):  # type: ignore[no-untyped-def, override]
+    def execute_sql(self, sql, params=None):  # type: ignore[no-untyped-def, override]
         if (isinstance(sql, str) and sql.startswith("ROLLBACK TO SAVEPOINT") and not self.is_closed()
                 and not self.connection().in_transaction):
             return self.cursor()  # see rollback(): the transaction is already gone
-        if commit is None:
-            return super().execute_sql(sql, params)
-        return super().execute_sql(sql, params, commit)
+        return super().execute_sql(sql, params)
 
     def refuse_foreign_triggers(self) -> None:
         """Raise errors.ForeignTriggers when a trigger we did not create is present; every
