@@ -41,6 +41,44 @@ class UsageError(errors.StorageError):
     exit_code = 2
 
 
+class ReaderGone(Exception):
+    """Whoever reads our standard output stopped reading (``| head``): end quietly."""
+
+
+class OutputFailed(errors.StorageError):
+    """Standard output cannot be written (a full disk, ``> /dev/full``)."""
+
+
+class _Stdout:
+    """Standard output for commands that stream into it: a closed pipe becomes
+    :class:`ReaderGone`, any other write error :class:`OutputFailed` (never an error
+    blamed on the database)."""
+
+    def write(self, text: str) -> int:
+        try:
+            return sys.stdout.write(text)
+        except OSError as exc:
+            raise _output_error(exc) from exc
+
+    def flush(self) -> None:
+        try:
+            sys.stdout.flush()
+        except OSError as exc:
+            raise _output_error(exc) from exc
+
+
+def _output_error(exc: OSError) -> Exception:
+    import errno
+
+    if isinstance(exc, BrokenPipeError) or exc.errno in (errno.EPIPE, errno.ECONNRESET):
+        return ReaderGone()
+    return OutputFailed(f"cannot write the output: {exc.strerror or exc}")
+
+
+#: Largest whole number SQLite stores (row ids, limits).
+_MAX_INT = 2**63 - 1
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         return to_iso(value)
@@ -109,22 +147,68 @@ def cmd_info(args: argparse.Namespace) -> Result:
 def _add_migrate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("migrate", help="apply pending migrations, roll back to N, or list them")
     p.add_argument("db")
-    p.add_argument("--to", type=int, metavar="N", help="migrate up or down to schema version N")
+    p.add_argument("--to", type=_whole(0, 1_000_000), metavar="N",
+                   help="migrate up or down to schema version N")
     p.add_argument("--status", action="store_true", help="only list applied and pending versions")
+    p.add_argument("--yes", action="store_true",
+                   help="rolling back (down): do not ask for confirmation")
+    p.add_argument("--no-backup", action="store_true",
+                   help="skip the verified safety backup taken before upgrading or rolling back "
+                   "(rolling back: the dropped data is then gone)")
+    p.add_argument("--safety-dir", metavar="D",
+                   help="where the safety backup goes (default: the database's backups folder)")
     p.set_defaults(func=cmd_migrate)
+
+
+def _confirm(args: argparse.Namespace, question: str, refusal: str) -> None:
+    """A destructive step goes ahead only with ``--yes`` or a "y" typed at a terminal."""
+    if getattr(args, "yes", False):
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(f"{refusal}: add --yes to confirm. Nothing was changed.")
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() not in ("y", "yes"):
+        raise UsageError("not confirmed; nothing was changed.")
+
+
+@dataclass(frozen=True)
+class _SafetyPath:
+    path: Path
 
 
 def cmd_migrate(args: argparse.Namespace) -> Result:
     from .storage import by_version
 
+    safety = None
     with open_store(args.db, read_only=args.status) as store:
         done: list[int] = []
         if not args.status:
             if store.read_only:  # newer schema: open_store fell back to read-only
                 raise errors.SchemaTooNew(store.notices[0])
-            done = store.migrate(args.to)
+            current = store.schema_version()
+            if args.to is not None and args.to < current:
+                what = ("a reset: every table and all data are dropped" if args.to == 0 else
+                        f"tables and columns added after version {args.to} are dropped with "
+                        "their data")
+                backup = ("no safety backup is taken (--no-backup)" if args.no_backup else
+                          "a verified safety backup is taken first")
+                _confirm(args, f"Roll {args.db} back from schema version {current} to {args.to}? "
+                         f"This is {what}; {backup}.",
+                         f"rolling {args.db} back to version {args.to} drops data ({what})")
+                done, safety = store.migrate_down(args.to, safety_dir=args.safety_dir,
+                                                  backup=not args.no_backup)
+            elif not store.migration_status().pending or args.no_backup:
+                done = store.migrate(args.to)
+            else:  # upgrading: a verified safety backup first, unless --no-backup
+                upgraded = store.migrate_safely(args.to, safety_dir=args.safety_dir)
+                done = upgraded.applied
+                safety = _SafetyPath(upgraded.safety_backup) if upgraded.safety_backup else None
         status = store.migration_status()
-    data = status.as_dict() | {"changed": done}
+    data = status.as_dict() | {"changed": done,
+                               "safety_backup": str(safety.path) if safety else None}
     known = by_version()
     rows = [
         (v, "applied" if v in status.applied else "pending", known[v].description if v in known else "(unknown: newer)")
@@ -134,6 +218,8 @@ def cmd_migrate(args: argparse.Namespace) -> Result:
     if done:
         head += f" (changed: {', '.join(map(str, done))})"
     text = head + "\n" + _table(rows, ["version", "state", "description"])
+    if safety is not None:
+        text += f"\nsafety backup of the previous content: {safety.path}"
     for problem in status.problems:
         text += f"\nproblem: {problem}"
     return Result(data, text, 1 if status.problems else 0)
@@ -183,23 +269,41 @@ def _open_for_backup(db: str):  # type: ignore[no-untyped-def]
         return open_store(db, read_only=True)
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
-    return value
+def _whole(low: int, high: int = _MAX_INT) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be {low} or more")
+        if value > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high:,}")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+_positive = _whole(1)
+
+#: ``backup --every`` at most (ten years): beyond it a schedule means nothing.
+_MAX_HOURS = 10 * 366 * 24
 
 
 def _hours(text: str) -> float:
+    import math
+
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of hours") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be more than 0 hours")
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError("must be a number of hours more than 0")
+    if value > _MAX_HOURS:
+        raise argparse.ArgumentTypeError(f"must be at most {_MAX_HOURS:,} hours")
     return value
 
 
@@ -227,6 +331,9 @@ def cmd_backup(args: argparse.Namespace) -> Result:
                              keep_weekly=args.keep_weekly)
     with _open_for_backup(args.db) as store:
         if args.every is not None:
+            for odd in store.backups.future_backups(args.dir):
+                _note(f"{odd.path.name} is stamped {to_iso(odd.created_at)}, in the future (a wrong "
+                      "clock?); the schedule ignores it")
             schedule = Schedule(timedelta(hours=args.every), policy)
             run = store.backups.run_if_due(schedule, directory=args.dir)
             if not run.ran:
@@ -306,22 +413,34 @@ def _add_restore(sub: argparse._SubParsersAction) -> None:
     p.add_argument("db")
     p.add_argument("backup")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--other-database", action="store_true",
+                   help="allow a backup that was made of another database")
     p.add_argument("--safety-dir", metavar="D",
                    help="where the safety backup goes (default: the app's backups folder)")
     p.set_defaults(func=cmd_restore)
 
 
 def cmd_restore(args: argparse.Namespace) -> Result:
-    if not args.yes:
-        question = (f"Replace the content of {args.db} with {args.backup}? "
-                    "(a safety backup is taken first) [y/N] ")
-        if not sys.stdin.isatty():
-            raise UsageError(f"restore replaces the content of {args.db}: add --yes to confirm "
-                             "(a safety backup of it is taken first).")
-        if input(question).strip().lower() not in ("y", "yes"):
-            raise UsageError("restore not confirmed; nothing was changed.")
+    from .storage import other_users
+
+    busy = other_users(args.db)  # before we open it ourselves
+    if busy:
+        _note(f"{args.db} is in use ({'; '.join(busy)}): stop the SandboxRunner server before "
+              "restoring, or it keeps working on its own idea of the data")
+    _confirm(args, f"Replace the content of {args.db} with {args.backup}? "
+             "(a safety backup is taken first)",
+             f"restore replaces the content of {args.db} (a safety backup of it is taken first)")
     with open_store(args.db) as store:
-        result = store.backups.restore(args.backup, safety_dir=args.safety_dir)
+        try:
+            result = store.backups.restore(args.backup, safety_dir=args.safety_dir,
+                                           allow_other_database=args.other_database)
+        except errors.ConsentRequired as exc:
+            if args.other_database or not sys.stdin.isatty() or args.yes:
+                raise UsageError(f"{exc} Add --other-database to restore it anyway.") from exc
+            args.yes = False
+            _confirm(args, f"{exc} Restore it anyway?", str(exc))
+            result = store.backups.restore(args.backup, safety_dir=args.safety_dir,
+                                           allow_other_database=True)
     lines = [f"restored {args.db} from {result.restored_from}",
              f"  safety backup of the previous content: {result.safety_backup}",
              f"  schema version {result.schema_version}", ""]
@@ -380,7 +499,8 @@ def _add_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("query", help='words (all must match), "a phrase", prefix*, OR, NOT, -word, '
                    "path:NAME, content:WORD")
     p.add_argument("--sandbox", metavar="ID", help="only this sandbox's files")
-    p.add_argument("--limit", type=int, default=20, metavar="N", help="at most N results (default 20)")
+    p.add_argument("--limit", type=_whole(-_MAX_INT), default=20, metavar="N",
+                   help="at most N results (default 20, at most 1000)")
     p.add_argument("--mime", metavar="TYPE", help="only MIME types starting with TYPE, e.g. text/")
     p.add_argument("--path", metavar="PREFIX", help="only paths starting with PREFIX")
     p.add_argument("--deleted", action="store_true", help="include deleted files")
@@ -390,8 +510,8 @@ def _add_search(sub: argparse._SubParsersAction) -> None:
 def cmd_search(args: argparse.Namespace) -> Result:
     from .storage import snippet_plain
 
-    if args.limit < 1:
-        raise UsageError("--limit must be 1 or more")
+    if not 1 <= args.limit <= 1000:
+        raise UsageError("--limit must be 1 or more (and at most 1000)")
     with open_store(args.db, read_only=True) as store:
         result = store.files.search(
             args.query, sandbox_id=args.sandbox, limit=args.limit, mime_prefix=args.mime,
@@ -432,7 +552,7 @@ def cmd_search(args: argparse.Namespace) -> Result:
 def _add_export_file(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export-file", help="write a stored file's reconstructed content")
     p.add_argument("db")
-    p.add_argument("file_id", type=int, help="the file's id (see `search`)")
+    p.add_argument("file_id", type=_whole(0), help="the file's id (see `search`)")
     p.add_argument("out", help="a file name, or an existing folder: the file goes to FOLDER/<its "
                    "stored path>")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
@@ -509,7 +629,10 @@ def _cli_time(text: str | None, what: str) -> datetime | None:
             except errors.StorageError:
                 delta = None
             if delta is not None:
-                return utcnow() - delta if rest[0] == "-" else utcnow() + delta
+                try:
+                    return utcnow() - delta if rest[0] == "-" else utcnow() + delta
+                except OverflowError:
+                    raise UsageError(f"--{what} {text!r} is too far from now") from None
     parsed = parse_timestamp(text)
     if parsed is None or isinstance(parsed, datetime) and parsed.tzinfo is None:
         raise UsageError(f"--{what} {text!r} is not a time; use e.g. 2026-11-26T01:00:00Z, "
@@ -581,7 +704,8 @@ def cmd_metrics(args: argparse.Namespace) -> Result:
                 series += store.metrics.chart(
                     name, start, end, args.points, sandbox_id=args.sandbox, labels=labels,
                     group_by=group_by, stats=stats)
-    data = {"series": [s.as_dict() for s in series]}
+        skipped = _note_unreadable(store)
+    data = {"series": [s.as_dict() for s in series], "unreadable_rows": skipped}
     rows = []
     for s in series:
         p = s.points
@@ -600,6 +724,23 @@ def cmd_metrics(args: argparse.Namespace) -> Result:
     return Result(data, text)
 
 
+def _note_unreadable(store: Store) -> list[int]:
+    """Tell (on stderr) which metric rows were skipped as unreadable; their ids."""
+    count, ids = store.metrics.unreadable()
+    if count:
+        more = f" and {count - len(ids)} more" if count > len(ids) else ""
+        _note(f"{count} unreadable metric rows skipped (a value that is not a number or a "
+              f"time out of range): ids {', '.join(map(str, ids))}{more}")
+    return ids
+
+
+def _note(message: str) -> None:
+    try:
+        print(f"note: {message}", file=sys.stderr, flush=True)
+    except OSError:
+        pass
+
+
 def _add_metrics_rollup(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("metrics-rollup", help="bring metric rollups up to date (and apply "
                        "retention); cron-friendly")
@@ -614,7 +755,7 @@ def cmd_metrics_rollup(args: argparse.Namespace) -> Result:
     with open_store(args.db) as store:
         store.require_writable()
         built = store.metrics.build_rollups()
-        data: dict[str, Any] = {"rollups": built.as_dict()}
+        data: dict[str, Any] = {"rollups": built.as_dict(), "unreadable_rows": _note_unreadable(store)}
         text = (f"rolled up {built.samples:,} new samples into {built.rows_written:,} rollup rows "
                 f"({built.seconds:.1f} s)")
         if args.retention:
@@ -642,14 +783,18 @@ def _add_export_metrics(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--latest", action="store_true",
                    help="prometheus: only each series' newest sample (a scrape's view)")
     p.add_argument("-o", "--output", metavar="OUT", help="write to this file (default: stdout); "
-                   "with --json, print a summary of what was written")
+                   "with --json, print a summary of what was written. An existing file is "
+                   "replaced, a device or pipe written to; an SQLite database only with --force")
+    p.add_argument("--force", action="store_true",
+                   help="allow replacing OUT even when it is an SQLite database")
     p.set_defaults(func=cmd_export_metrics)
 
 
 def cmd_export_metrics(args: argparse.Namespace) -> Result:
-    import os
+    import io
 
     from .storage import export_metrics as export
+    from .storage import output_file
 
     if args.latest and args.format != "prometheus":
         raise UsageError("--latest only applies to --format prometheus")
@@ -659,24 +804,27 @@ def cmd_export_metrics(args: argparse.Namespace) -> Result:
         samples = store.metrics.iter_samples(
             args.name or None, sandbox_id=args.sandbox, labels=_cli_labels(args.label),
             start=start, end=end, periods=args.period or ("raw",), order="series")
+        _note_unreadable(store)
         if not args.output:
-            export(samples, args.format, sys.stdout, **options)
+            stdout = _Stdout()
+            export(samples, args.format, stdout, **options)
+            stdout.flush()
             args.json = False  # the export itself is the output
             return Result(None)
         out = Path(args.output)
-        tmp = out.with_name(f".{out.name}.partial")
-        try:
-            with open(tmp, "w", encoding="utf-8", newline="") as handle:
-                count = export(samples, args.format, handle, **options)
-            os.replace(tmp, out)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise errors.StorageError(f"Cannot write {out}: {exc.strerror or exc}. "
-                                      "Check the folder and its permissions.") from exc
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-    data = {"path": str(out), "format": args.format, "samples": count, "size_bytes": out.stat().st_size}
+        with errors.translated(out, os_errors=True):
+            try:
+                with output_file(out, overwrite=args.force, overwrite_plain=True) as raw:
+                    handle = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+                    count = export(samples, args.format, handle, **options)
+                    handle.flush()
+                    handle.detach()
+            except BrokenPipeError:  # -o /dev/stdout into `| head`
+                raise ReaderGone() from None
+    size = out.stat().st_size if out.is_file() else None
+    data = {"path": str(out), "format": args.format, "samples": count, "size_bytes": size}
+    if size is None:
+        return Result(data, f"wrote {count:,} samples to {out} ({args.format})")
     return Result(data, f"wrote {count:,} samples to {out} ({args.format}, {data['size_bytes']:,} bytes)")
 
 
@@ -707,6 +855,9 @@ def cmd_demo(args: argparse.Namespace) -> Result:
         now = parse_timestamp(args.now)
         if now is None:
             raise UsageError(f"--now {args.now!r} is not a timestamp; use e.g. 2026-11-26 12:00:00")
+        if not 1971 <= now.year <= 9000:  # the demo reaches a year back and stays inside datetime
+            raise UsageError(f"--now {args.now!r} is out of range: use a time between the years "
+                             "1971 and 9000")
     counts = demo.create_demo(args.db, seed=args.seed, sandboxes=args.sandboxes, files=args.files,
                               metrics=args.metrics, now=now)
     data = {"path": str(Path(args.db).expanduser()), "seed": args.seed, "tables": counts}
@@ -980,22 +1131,47 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_gui(args)
     try:
         result = args.func(args)
+        out = _Stdout()
+        if getattr(args, "json", False):
+            out.write(json.dumps(result.data, indent=2, default=_json_default, ensure_ascii=False) + "\n")
+        elif result.text:
+            out.write(result.text + "\n")
+        out.flush()
+    except ReaderGone:
+        _silence_stdout()
+        return 0
     except errors.StorageError as exc:
-        hint = f" ({exc.cli_hint})" if exc.cli_hint else ""
-        print(f"{PROG}: error: {exc}{hint}", file=sys.stderr)
+        _error_line(str(exc) + (f" ({exc.cli_hint})" if exc.cli_hint else ""))
         return exc.exit_code
     except KeyboardInterrupt:
-        print(f"{PROG}: error: interrupted; nothing more was changed", file=sys.stderr)
+        _error_line("interrupted; nothing more was changed")
         return 1
     except Exception as exc:  # a person should still get one readable line
         err = errors.translate(exc, getattr(args, "db", "") or "")
-        print(f"{PROG}: error: {err}", file=sys.stderr)
+        _error_line(str(err))
         return err.exit_code
-    if getattr(args, "json", False):
-        print(json.dumps(result.data, indent=2, default=_json_default, ensure_ascii=False))
-    elif result.text:
-        print(result.text)
     return result.exit_code
+
+
+def _error_line(message: str) -> None:
+    """One line on stderr; a closed or full stderr is not worth a traceback."""
+    try:
+        print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
+    except OSError:
+        pass
+
+
+def _silence_stdout() -> None:
+    """After the reader went away: send what is still buffered nowhere, so that the
+    interpreter's final flush does not fail with a traceback."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (tests)
+        pass
 
 
 def gui_main() -> int:

@@ -59,7 +59,7 @@ def test_migrate_status_and_apply(run_cli, go_db):
     code, out, _ = run_cli("migrate", go_db, "--json")
     data = json.loads(out)
     assert code == 0 and data["pending"] == [] and 7 in data["applied"]
-    code, out, _ = run_cli("migrate", go_db, "--to", "6")
+    code, out, _ = run_cli("migrate", go_db, "--to", "6", "--yes")
     assert code == 0 and "schema version 6" in out
 
 
@@ -168,3 +168,17 @@ def test_cache_stats_budget_and_clear(run_cli, small_demo, tmp_path):
     with pytest.raises(SystemExit) as info:
         run_cli("cache", db, "--budget", "lots")
     assert info.value.code == 2
+
+
+def test_migrate_up_takes_a_verified_safety_backup_first(run_cli, go_db, tmp_path):
+    from sandbox_admin.storage import latest_version, verify_backup
+
+    code, out, err = run_cli("migrate", go_db, "--safety-dir", tmp_path / "safety", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["current"] == latest_version() and data["changed"]
+    backup = data["safety_backup"]
+    assert backup and verify_backup(backup).schema_version == 6  # the database as it was
+    # nothing pending: no backup; --no-backup: none either
+    code, out, _ = run_cli("migrate", go_db, "--json")
+    assert json.loads(out)["safety_backup"] is None

@@ -31,7 +31,20 @@ from typing import Any, Callable, Iterator
 
 import peewee
 
-from ..storage import COLUMNS, SandboxRecord, Store, create_store, dumps_json, errors, rfc3339, trusted_schema, utcnow
+from ..storage import (
+    COLUMNS,
+    SandboxRecord,
+    Store,
+    create_store,
+    dumps_json,
+    errors,
+    partial_path,
+    publish_new,
+    remove_stale_partials,
+    rfc3339,
+    trusted_schema,
+    utcnow,
+)
 from . import activity
 from . import content as demo_content
 
@@ -108,18 +121,30 @@ def create_demo(path: str | Path, *, seed: int = DEFAULT_SEED, sandboxes: int = 
     for name, value in (("sandboxes", sandboxes), ("files", files), ("metrics", metrics)):
         if value < 0:
             raise errors.InvalidInput(f"--{name} must be 0 or more, not {value}.")
-    store = create_store(p)
+    # Built under a private name and given its name only when complete: a killed demo
+    # leaves no plausible half-database in the way (its leftovers go at the next run).
+    if p.parent.is_dir():
+        remove_stale_partials(p.parent)
+    else:
+        p.parent.mkdir(parents=True, exist_ok=True)
+    building = partial_path(p)
+    store = None
     try:
+        store = create_store(building)
         populate(store, seed=seed, sandboxes=sandboxes, files=files, metrics=metrics, now=now,
                  progress=progress)
         counts = store.row_counts()
-    except BaseException:
+        store.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         store.close()
-        for leftover in (p, Path(f"{p}-wal"), Path(f"{p}-shm")):
+        publish_new(building, p)
+    except BaseException as exc:
+        if store is not None:
+            store.close()
+        for leftover in (building, Path(f"{building}-wal"), Path(f"{building}-shm")):
             leftover.unlink(missing_ok=True)
+        if isinstance(exc, errors.NotEnoughSpace):  # the name asked for, not the private one
+            raise errors.disk_full(p, detail=exc.detail) from exc
         raise
-    store.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    store.close()
     return counts
 
 

@@ -73,6 +73,7 @@ def upgrade_work(safety_dir: Path) -> Callable[[JobContext], SafeMigration]:
 
 def upgraded_text(result: SafeMigration) -> str:
     applied = ", ".join(map(str, result.applied))
+    backup = (f"; the safety backup is {result.safety_backup}" if result.safety_backup
+              else " (the database was empty: no backup was needed)")
     return (f"Schema upgraded from version {result.schema_before} to {result.schema_after} "
-            f"(migration{'s' * (len(result.applied) != 1)} {applied}); the safety backup is "
-            f"{result.safety_backup}.")
+            f"(migration{'s' * (len(result.applied) != 1)} {applied}){backup}.")

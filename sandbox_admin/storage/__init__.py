@@ -19,7 +19,7 @@ from importlib import import_module
 from typing import Any
 
 from . import errors
-from .database import SQLITE_VERSION, PoolConfig, library_versions
+from .database import SQLITE_VERSION, PoolConfig, library_versions, other_users
 from .fields import dumps_json, format_timestamp, is_zero_time, parse_timestamp, to_iso, utcnow
 from .migrations import MigrationStatus, by_version, latest_version
 from .store import SafeMigration, Store, create_store, open_store
@@ -71,6 +71,9 @@ _LAZY = {
     "Maintenance": "maintenance", "CheckReport": "maintenance",
     "DatabaseStats": "maintenance", "VacuumReport": "maintenance",
     "CheckpointResult": "maintenance",
+    # writing outputs
+    "output_file": "outfile", "resolve_output": "outfile", "partial_path": "outfile",
+    "publish_new": "outfile", "remove_stale_partials": "outfile",
     # change detection
     "ChangeProbe": "changes",
 }
@@ -90,6 +93,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "SQLITE_VERSION", "MigrationStatus", "PoolConfig", "SafeMigration", "Store", "by_version", "create_store",
+    "other_users",
     "dumps_json", "errors", "format_timestamp", "is_zero_time", "latest_version", "library_versions",
     "parse_timestamp", "to_iso", "utcnow",
     "open_store", *sorted(_LAZY),

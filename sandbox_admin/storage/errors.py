@@ -7,6 +7,7 @@ it in its message bar with ``error.detail`` behind a "Details" button.
 
 from __future__ import annotations
 
+import errno
 import functools
 import sqlite3
 from contextlib import ContextDecorator
@@ -49,6 +50,14 @@ class NotASandboxDatabase(CannotOpen):
 
 class CorruptDatabase(CannotOpen):
     """SQLite says the file is damaged (truncated, malformed pages)."""
+
+
+class ForeignWal(CannotOpen):
+    """A -wal beside the database that cannot be its own (page size or salt differ)."""
+
+
+class HotJournal(CannotOpen):
+    """An interrupted transaction (a hot rollback journal) a read-only open cannot undo."""
 
 
 class SchemaTooNew(StorageError):
@@ -110,6 +119,20 @@ class ChecksumMismatch(StorageError):
     """Reconstructed content does not hash to the file's recorded checksum."""
 
 
+class ConsentRequired(StorageError):
+    """A step that loses or replaces data needs the person's explicit yes first."""
+
+    exit_code = 2
+
+
+class ForeignTriggers(StorageError):
+    """The database carries triggers we did not create; writing would run them."""
+
+    def __init__(self, message: str, *, triggers: list[str] | None = None, detail: str = "") -> None:
+        super().__init__(message, detail=detail)
+        self.triggers = list(triggers or [])
+
+
 class UnsafePath(InvalidInput):
     """A stored path would lead outside the folder chosen for an export."""
 
@@ -139,7 +162,13 @@ def translate(exc: BaseException, path: str = "") -> StorageError:
                 f"{path or 'This file'} is not an SQLite database. Choose a SandboxRunner .db file.",
                 detail=text,
             )
-        if "malformed" in low or "corrupt" in low or "disk i/o error" in low:
+        if "database or disk is full" in low or ("disk i/o error" in low and _nearly_full(path)):
+            return disk_full(path, detail=text)
+        if "disk i/o error" in low:
+            return StorageError(
+                f"The database{where} could not be read or written (disk I/O error). Check the "
+                "disk and the file system, then try again.", detail=text)
+        if "malformed" in low or "corrupt" in low:
             return CorruptDatabase(
                 f"The database{where} is damaged ({text}). Restore it from a backup, "
                 "or run `sandbox-admin check` for details.",
@@ -159,9 +188,53 @@ def translate(exc: BaseException, path: str = "") -> StorageError:
         return DatabaseNotFound(f"{path or exc.filename} does not exist. Check the path.")
     if isinstance(exc, PermissionError):
         return ReadOnly(f"Permission denied{where}: {exc.strerror}. Check the file's permissions.")
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return disk_full(path or exc.filename or "", detail=text)
     if isinstance(exc, OSError):
         return StorageError(f"Cannot access{where}: {exc.strerror or exc}", detail=text)
     return StorageError(f"Unexpected error{where}: {text}", detail=repr(exc))
+
+
+def _mib(n: float) -> str:
+    return f"{n / (1024 * 1024):,.1f} MiB"
+
+
+def _free_bytes(path: object) -> int | None:
+    import os
+    import shutil
+
+    folder = os.path.dirname(os.path.abspath(str(path))) if path else os.getcwd()
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+def _nearly_full(path: object) -> bool:
+    free = _free_bytes(path)
+    return free is not None and free < 4 * 1024 * 1024
+
+
+def disk_full(path: object, *, needed: int | None = None, detail: str = "") -> "NotEnoughSpace":
+    """"Disk full: N MiB needed, M free" - and nothing else: the database is not damaged
+    (SQLite rolled the change back)."""
+    import os
+
+    free = _free_bytes(path)
+    if needed is None and path:
+        try:  # a rebuild (migration, index, VACUUM) may need about the database's size again
+            needed = os.path.getsize(str(path))
+        except OSError:
+            needed = None
+    parts = []
+    if needed:
+        parts.append(f"up to about {_mib(needed)} needed")
+    if free is not None:
+        parts.append(f"{_mib(free)} free")
+    where = f" on the disk holding {os.path.basename(str(path))}" if path else ""
+    return NotEnoughSpace(
+        f"Disk full{where}: {', '.join(parts) or 'no space left'}. Nothing was changed; free "
+        "some space and try again.", detail=detail)
 
 
 #: The low-level errors that :func:`translate` turns into ours.

@@ -198,9 +198,27 @@ def loads_json(text: Any) -> Any:
     if not isinstance(text, str):
         return text
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except ValueError:
         return text
+    if "\\ud" in text or "\\uD" in text:  # an escaped surrogate: a lone one cannot be printed
+        value = _without_lone_surrogates(value)
+    return value
+
+
+def without_lone_surrogates(text: str) -> str:
+    """``text`` with lone surrogates (never valid in UTF-8) replaced by U+FFFD; pairs kept."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return without_lone_surrogates(value)
+    if isinstance(value, list):
+        return [_without_lone_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+    return value
 
 
 class JSONField(peewee.TextField):

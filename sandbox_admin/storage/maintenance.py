@@ -375,7 +375,28 @@ class Maintenance(_Housekeeping):
         for problem in self.store.migration_status().problems:
             report.add(f"migrations: {problem}")
         report.checks.append("migrations")
+        self._check_schema_objects(report)
         return report
+
+    def _check_schema_objects(self, report: CheckReport) -> None:
+        """Triggers and views this program did not create: a foreign trigger would run
+        during our writes (which refuse to start while one is there)."""
+        from .triggers import foreign_triggers, foreign_views
+
+        try:
+            with self.store.connection():
+                triggers, views = foreign_triggers(self.db), foreign_views(self.db)
+                sql = dict(self.db.execute_sql(
+                    "SELECT name, sql FROM sqlite_master WHERE type IN ('trigger', 'view')").fetchall())
+        except (sqlite3.Error, peewee.PeeweeException) as exc:
+            report.add(str(errors.translate(exc, str(self.store.path))))
+            return
+        report.checks.append("triggers and views")
+        for name in triggers:
+            report.add(f"unknown trigger {name!r} (not created by this program; writes are refused "
+                       f"while it exists): {' '.join(str(sql.get(name) or '').split())[:200]}")
+        for name in views:
+            report.add(f"unknown view {name!r} (not created by this program)")
 
     def _check_fts(self, report: CheckReport) -> None:
         """The full-text index: FTS5's own integrity-check (a row-count comparison when

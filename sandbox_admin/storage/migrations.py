@@ -291,6 +291,9 @@ MIGRATIONS: list[Migration] = [
     ),
 ]
 
+#: The one down step a reset skips (see MigrationRunner._revert).
+KEEP_ON_RESET = "DROP TABLE IF EXISTS migrations"
+
 #: The first version that is ours (checksums are kept from here on).
 FIRST_OWN_VERSION = 7
 
@@ -403,8 +406,15 @@ class MigrationRunner:
                     (version, known[version].checksum, GoTimestampField().db_value(now)),
                 )
 
+    def _refuse_foreign_triggers(self) -> None:
+        """The database's own guard (SandboxDatabase.refuse_foreign_triggers), if it has one."""
+        guard = getattr(self.db, "refuse_foreign_triggers", None)
+        if guard is not None:
+            guard()
+
     def _apply(self, migration: Migration) -> None:
         with self.db.atomic("IMMEDIATE"):
+            self._refuse_foreign_triggers()
             self._run_steps(migration.up)
             self.db.execute_sql(
                 "INSERT INTO migrations (version, applied_at, description) VALUES (?, ?, ?)",
@@ -414,13 +424,17 @@ class MigrationRunner:
 
     def _revert(self, migration: Migration) -> None:
         with self.db.atomic("IMMEDIATE"):
+            self._refuse_foreign_triggers()
             if self._table_exists("admin_migrations"):
                 self.db.execute_sql(
                     "DELETE FROM admin_migrations WHERE version = ?", (migration.version,)
                 )
             if self._table_exists("migrations"):
                 self.db.execute_sql("DELETE FROM migrations WHERE version = ?", (migration.version,))
-            self._run_steps(migration.down)
+            # A reset (down to 0) keeps the empty ``migrations`` table: the file stays
+            # recognisable as a sandbox database at version 0 and can be migrated up again.
+            # (The step stays in the definition, so the recorded checksums do not change.)
+            self._run_steps([step for step in migration.down if step != KEEP_ON_RESET])
 
     def migrate_to(self, target: int | None = None, progress: ProgressFn | None = None) -> list[int]:
         """Apply (or roll back) migrations until the schema is at ``target`` (default latest).
@@ -460,8 +474,9 @@ class MigrationRunner:
                     self._revert(known[version])
                     done.append(version)
         except (peewee.PeeweeException, errors.StorageError) as exc:
-            translated = errors.translate(exc)
-            if isinstance(translated, (errors.DatabaseLocked, errors.ReadOnly)):
+            translated = errors.translate(exc, str(getattr(self.db, "path", "") or ""))
+            if isinstance(translated, (errors.DatabaseLocked, errors.ReadOnly, errors.ForeignTriggers,
+                                       errors.NotEnoughSpace)):
                 raise translated from exc
             raise errors.MigrationError(
                 f"Migration {version} failed and was rolled back ({exc}); the database is at "

@@ -26,6 +26,7 @@ from .database import (
     PoolConfig,
     SandboxDatabase,
     _writable_on_disk,
+    check_orphan_wal,
     connect,
     create_new,
     inspect_file,
@@ -36,7 +37,7 @@ from .migrations import MigrationRunner, MigrationStatus, ProgressFn, latest_ver
 from .models import Models, build_models
 
 if TYPE_CHECKING:  # the sub-stores import this module; import them lazily
-    from .backup.manager import BackupManager
+    from .backup.manager import BackupManager, BackupResult
     from .files.cache import ContentCache
     from .files.store import FileStore
     from .maintenance import Maintenance
@@ -58,11 +59,12 @@ class SafeMigration:
     schema_before: int
     schema_after: int
     applied: list[int]
-    safety_backup: Path
+    safety_backup: Path | None  # None: there was nothing to keep (a reset database)
 
     def as_dict(self) -> dict[str, Any]:
         return {"current": self.schema_after, "previous": self.schema_before,
-                "applied": self.applied, "safety_backup": str(self.safety_backup)}
+                "applied": self.applied,
+                "safety_backup": str(self.safety_backup) if self.safety_backup else None}
 
 
 class Store:
@@ -134,21 +136,43 @@ class Store:
         except (sqlite3.Error, peewee.PeeweeException) as exc:
             raise errors.translate(exc, str(self.path)) from exc
 
-    def migrate_safely(self, target: int | None = None, *, safety_dir: str | Path | None = None,
-                       progress: Any = None, cancel: Any = None) -> "SafeMigration":
-        """A verified safety backup first (in ``safety_dir``, or the store's backups
-        folder), then :meth:`migrate`. If the backup cannot be made or does not verify,
-        nothing is migrated. ``progress(phase, done, total)``."""
-        self.require_writable()
+    def _safety_backup(self, safety_dir: str | Path | None, progress: Any, cancel: Any,
+                       unchanged: str) -> "BackupResult":
+        """A verified backup before a step that changes the schema (BackupInvalid if not)."""
         safety = self.backups.create(safety_dir, kind="safety", progress=progress, cancel=cancel)
         if not safety.verified:
             raise errors.BackupInvalid(
                 f"The safety backup {safety.path.name} did not verify ({'; '.join(safety.problems[:2])}); "
-                f"{self.path.name} was not changed.")
+                f"{unchanged} Run a check on the database first.")
+        return safety
+
+    def migrate_safely(self, target: int | None = None, *, safety_dir: str | Path | None = None,
+                       progress: Any = None, cancel: Any = None) -> "SafeMigration":
+        """A verified safety backup first (in ``safety_dir``, or the store's backups
+        folder), then :meth:`migrate`. If the backup cannot be made or does not verify,
+        nothing is migrated. A database reset to version 0 holds nothing to keep: no
+        backup then. ``progress(phase, done, total)``."""
+        self.require_writable()
         before = self.schema_version()
+        safety = (self._safety_backup(safety_dir, progress, cancel, f"{self.path.name} was not changed.")
+                  if before > 0 else None)
         applied = self.migrate(target, None if progress is None else
                                (lambda version, text: progress("migrate", version, 0)))
-        return SafeMigration(before, self.schema_version(), applied, safety.path)
+        return SafeMigration(before, self.schema_version(), applied, safety.path if safety else None)
+
+    def migrate_down(self, target: int, *, safety_dir: str | Path | None = None, backup: bool = True,
+                     progress: ProgressFn | None = None) -> tuple[list[int], "BackupResult | None"]:
+        """Roll back to ``target`` (0 = a reset that empties the database), after a verified
+        safety backup in ``safety_dir`` (default: ``backups_dir``): rolling back drops
+        tables and columns, whose data is then only in that backup. ``backup=False`` only
+        when the person said so. Returns (versions rolled back, the safety backup)."""
+        self.require_writable()
+        current = self.schema_version()
+        if not 0 <= target < current:
+            raise errors.InvalidInput(
+                f"Rolling back goes to a version below the current one ({current}), not {target}.")
+        safety = self._safety_backup(safety_dir, None, None, "nothing was rolled back.") if backup else None
+        return self.migrate(target, progress), safety
 
     def table_names(self) -> list[str]:
         return list(user_tables(self.db))
@@ -247,12 +271,27 @@ def _check_is_sandbox_db(store: Store) -> None:
     except (sqlite3.Error, peewee.PeeweeException) as exc:
         raise errors.translate(exc, str(store.path)) from exc
     missing = [t for t in REQUIRED_TABLES if t not in names]
+    if missing and _is_reset(store, names):
+        store.notices.append(
+            "schema version 0: this sandbox database was reset (emptied); migrate it up to "
+            "use it again.")
+        return
     if missing:
         what = "an empty SQLite database" if not names else "an SQLite database"
         raise errors.NotASandboxDatabase(
             f"{store.path} is {what} but not a SandboxRunner one (no "
             f"{' or '.join(missing)} table). Choose the server's sandbox_runner.db."
         )
+
+
+def _is_reset(store: Store, names: set[str]) -> bool:
+    """A database rolled back to version 0: only the Go ``migrations`` table, empty."""
+    if names != {"migrations"}:
+        return False
+    columns = {row[1] for row in store.db.execute_sql("PRAGMA table_info(migrations)").fetchall()}
+    if columns != {"id", "version", "applied_at", "description"}:
+        return False
+    return store.db.execute_sql("SELECT count(*) FROM migrations").fetchone()[0] == 0
 
 
 def open_store(
@@ -277,6 +316,8 @@ def open_store(
             "writing. Open it read-only, or make it writable.",
             cli_hint="--read-only opens it read-only"
         )
+    if not read_only:
+        check_orphan_wal(info)  # SQLite would checkpoint a stranger's WAL into the file
     store = _open_checked(p, info, read_only=read_only, pool=pool)
     status = store.migration_status()
     if status.too_new and not read_only:
@@ -299,13 +340,24 @@ def open_store(
 def _open_checked(p: Path, info: FileInfo, *, read_only: bool, pool: PoolConfig) -> Store:
     db = connect(info, read_only=read_only, pool=pool)
     store = Store(p, db, info)
+    if read_only and info.orphan_wal:
+        store.notices.append(
+            f"{p.name}-wal holds changes that were not checkpointed and there is no "
+            f"{p.name}-shm: opened read-only without them (reading them would create files). "
+            "Open it for writing once to bring them into the database.")
     try:
         db.connect()
         _check_is_sandbox_db(store)
         store.migration_status()  # reads the migrations table: fails early if unreadable
     except (sqlite3.Error, peewee.PeeweeException) as exc:
         db.close_all()
-        raise errors.translate(exc, str(p)) from exc
+        translated = errors.translate(exc, str(p))
+        if read_only and info.hot_journal and isinstance(translated, errors.ReadOnly):
+            raise errors.HotJournal(
+                f"{p} has an interrupted transaction in {p.name}-journal (a program writing it "
+                "was stopped). Opening it read-only cannot roll that back; open it for writing "
+                "once (SQLite then rolls it back), or restore a backup.", detail=str(exc)) from exc
+        raise translated from exc
     except BaseException:
         db.close_all()
         raise

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Iterator
 from . import errors
 
 if TYPE_CHECKING:
+    import peewee
+
     from .store import Store
 
 _TRIGGER_NAME = re.compile(r"CREATE\s+TRIGGER\s+(?:IF\s+NOT\s+EXISTS\s+)?[\"'`\[]?(\w+)", re.IGNORECASE)
@@ -49,11 +51,35 @@ def known_triggers() -> dict[str, str]:
     return found
 
 
-def unknown_triggers(store: "Store") -> list[str]:
+def foreign_triggers(db: "peewee.Database") -> list[str]:
     """Triggers in the database that our migrations do not define as they are."""
     known = known_triggers()
-    rows = store.db.execute_sql("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").fetchall()
-    return [name for name, sql in rows if known.get(name) != normalise_sql(sql or "")]
+    rows = db.execute_sql("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").fetchall()
+    return sorted(name for name, sql in rows if known.get(name) != normalise_sql(sql or ""))
+
+
+def foreign_views(db: "peewee.Database") -> list[str]:
+    """Views (our migrations create none; the Go schema has none)."""
+    rows = db.execute_sql("SELECT name FROM sqlite_master WHERE type = 'view'").fetchall()
+    return sorted(str(r[0]) for r in rows)
+
+
+def refuse_foreign_triggers(db: "peewee.Database", name: str) -> None:
+    """Every write transaction starts here: a trigger we did not create could turn our
+    write against the data (delete chunks when an audit row is added, rewrite every
+    sandbox when a rollup row is), so no write runs while one is present."""
+    strangers = foreign_triggers(db)
+    if strangers:
+        raise errors.ForeignTriggers(
+            f"{name} has triggers this program did not create or that were changed "
+            f"({', '.join(strangers)}); refusing to write, which would run them. Nothing was "
+            "changed. Inspect them (sandbox-admin check lists them) and drop them, or restore "
+            "a backup.", triggers=strangers)
+
+
+def unknown_triggers(store: "Store") -> list[str]:
+    """Triggers in the database that our migrations do not define as they are."""
+    return foreign_triggers(store.db)
 
 
 @contextmanager

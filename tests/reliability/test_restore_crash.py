@@ -45,7 +45,8 @@ def progress(phase, done, total):
         last[0] = phase
     if phase == "restore":
         time.sleep(0.002)  # widen the window in which the live file is being written
-store.backups.restore(backup, safety_dir=safety, progress=progress, pages_per_step=16)
+store.backups.restore(backup, safety_dir=safety, progress=progress, pages_per_step=16,
+                      allow_other_database=True)
 print("%.4f done" % (time.monotonic() - t0), flush=True)
 store.close()
 """
@@ -230,7 +231,7 @@ def test_another_process_reading_during_a_restore_sees_old_or_new_never_a_mix(pa
                 time.sleep(0.01)
 
         with open_store(live) as store:
-            store.backups.restore(pair.backups["B"], safety_dir=tmp_path / "safety",
+            store.backups.restore(pair.backups["B"], safety_dir=tmp_path / "safety", allow_other_database=True,
                                   progress=slow, pages_per_step=8)
         final = file_digest(live)
         deadline = time.monotonic() + 30

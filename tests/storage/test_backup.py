@@ -246,7 +246,7 @@ def test_a_backup_changed_after_it_was_made_is_refused(live, bdir, tmp_path):
     assert not report.ok and report.checksum_matches is False
     with open_store(live) as store:
         with pytest.raises(errors.BackupInvalid, match="changed or damaged"):
-            store.backups.restore(result.path, safety_dir=tmp_path / "s")
+            store.backups.restore(result.path, safety_dir=tmp_path / "s", allow_other_database=True)
 
 
 def test_missing_backup_file_is_an_error_not_a_finding(tmp_path):
@@ -339,7 +339,7 @@ def test_restore_with_open_connections_in_other_threads_and_stores(live, tmp_pat
         t = threading.Thread(target=worker)
         t.start()
         t.join()
-        store.backups.restore(backup.path, safety_dir=tmp_path / "safety")
+        store.backups.restore(backup.path, safety_dir=tmp_path / "safety", allow_other_database=True)
         t = threading.Thread(target=worker)
         t.start()
         t.join()
@@ -363,7 +363,7 @@ def test_restore_converts_a_backup_of_another_page_size(live, tmp_path, bdir):
     backup = _make_backup(src, bdir)
     assert verify_backup(backup.path).page_size == 8192
     with open_store(live) as store:
-        store.backups.restore(backup.path, safety_dir=tmp_path / "safety")
+        store.backups.restore(backup.path, safety_dir=tmp_path / "safety", allow_other_database=True)
         assert store.db.execute_sql("PRAGMA page_size").fetchone()[0] == 4096
     audit_id = last_audit(sqlite3.connect(live))[0]
     assert file_digest(live, exclude_audit_ids=[audit_id]) == file_digest(backup.path)
@@ -382,7 +382,7 @@ def test_cancelled_restore_leaves_the_old_content(live, tmp_path, bdir):
 
     with open_store(live) as store:
         with pytest.raises(errors.Cancelled, match="not changed"):
-            store.backups.restore(backup.path, safety_dir=tmp_path / "safety", cancel=cancel,
+            store.backups.restore(backup.path, safety_dir=tmp_path / "safety", cancel=cancel, allow_other_database=True,
                                   pages_per_step=8,
                                   progress=lambda phase, d, t: phases.append(phase))
     assert file_digest(live) == old
@@ -403,7 +403,7 @@ def test_restore_refused_inside_a_transaction(live, tmp_path, bdir):
     with open_store(live) as store:
         with store.transaction():
             with pytest.raises(errors.InvalidInput, match="transaction"):
-                store.backups.restore(backup.path, safety_dir=tmp_path / "s")
+                store.backups.restore(backup.path, safety_dir=tmp_path / "s", allow_other_database=True)
 
 
 # -- retention and schedule ----------------------------------------------------------------------
@@ -516,7 +516,7 @@ def test_restore_into_a_damaged_database_keeps_a_damaged_safety_backup(live, tmp
         assert not store.maintenance.check().ok
         with pytest.raises(errors.BackupInvalid):
             store.backups.create(tmp_path / "plain")  # an ordinary backup refuses damage
-        result = store.backups.restore(backup.path, safety_dir=tmp_path / "safety")
+        result = store.backups.restore(backup.path, safety_dir=tmp_path / "safety", allow_other_database=True)
         assert store.maintenance.check().ok
     assert any("damaged" in n for n in result.notices)
     [entry] = list_backups(tmp_path / "safety")
@@ -534,7 +534,7 @@ def test_restore_gives_up_on_a_locked_database_and_changes_nothing(live, tmp_pat
     try:
         with open_store(live) as store:
             with pytest.raises(errors.DatabaseLocked, match="locked by another program"):
-                store.backups.restore(backup.path, safety_dir=tmp_path / "safety",
+                store.backups.restore(backup.path, safety_dir=tmp_path / "safety", allow_other_database=True,
                                       lock_timeout_s=0.5)
     finally:
         holder.execute("ROLLBACK")

@@ -24,7 +24,7 @@ from sandbox_admin.storage import errors
         (IsADirectoryError(21, "Is a directory", "/tmp"), errors.NotASandboxDatabase, "folder"),
         (FileNotFoundError(2, "No such file", "/nope.db"), errors.DatabaseNotFound, "does not exist"),
         (PermissionError(13, "Permission denied"), errors.ReadOnly, "permissions"),
-        (OSError(28, "No space left on device"), errors.StorageError, "No space left"),
+        (OSError(28, "No space left on device"), errors.NotEnoughSpace, "Disk full"),
         (ValueError("odd"), errors.StorageError, "odd"),
     ],
 )

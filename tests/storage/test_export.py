@@ -167,7 +167,7 @@ def test_cli_export_metrics_formats_and_errors(go_fixture, run_cli, tmp_path):
     code, _, err = run_cli("export-metrics", go_fixture, "--format", "csv", "--latest")
     assert code == 2 and "--latest only applies" in err
     code, _, err = run_cli("export-metrics", go_fixture, "--format", "csv", "-o", tmp_path / "no" / "x.csv")
-    assert code == 1 and "Cannot write" in err and "Traceback" not in err
+    assert code == 2 and "does not exist" in err and "Traceback" not in err
     with pytest.raises(SystemExit) as exit_:  # argparse: usage error
         run_cli("export-metrics", go_fixture, "--format", "xml")
     assert exit_.value.code == 2

@@ -219,8 +219,11 @@ class BackupActions:
             self.pane._failed("restore", error)
             self.pane.load_backups()
 
+        # The question (restore_question) names another database when the backup is of
+        # one; answering "Restore" to it is the explicit consent the store asks for.
         return self.pane._run(lambda ctx: ctx.store.backups.restore(
-            source, safety_dir=check_folder(safety_dir), progress=progress_fn(ctx), cancel=lambda: ctx.cancelled),
+            source, safety_dir=check_folder(safety_dir), progress=progress_fn(ctx),
+            cancel=lambda: ctx.cancelled, allow_other_database=True),
             f"Restore {source.name}", done, failed, exclusive=True, progress=True)
 
     # == automatic backups ============================================================

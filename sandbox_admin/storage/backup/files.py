@@ -38,6 +38,7 @@ from ..database import (
 )
 from ..fields import parse_timestamp, to_iso, to_utc, utcnow
 from ..migrations import MigrationRunner, latest_version
+from ..triggers import foreign_triggers
 
 #: (phase, done, total): e.g. ("copy", 1200, 5000) pages, ("checksum", bytes, bytes).
 ProgressFn = Callable[[str, int, int], None]
@@ -104,12 +105,19 @@ def write_sidecar(backup: Path, data: dict[str, Any]) -> Path:
     """Write the description atomically (temp file, fsync, rename)."""
     path = sidecar_path(backup)
     tmp = path.with_name("." + path.name + PARTIAL_MARK + str(os.getpid()))
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
     fsync_dir(path.parent)
     return path
 
@@ -309,6 +317,13 @@ def _verify_content(
                     f"its schema version {max(status.unknown)} is newer than this sandbox-admin "
                     f"knows ({latest_version()}); upgrade sandbox-admin to restore it"
                 )
+            strangers = foreign_triggers(db)
+            if strangers and report.restorable:
+                report.restorable = False
+                report.refusal = (
+                    f"it carries triggers this program did not create ({', '.join(strangers)}), "
+                    "which would run on the restored database's next writes; drop them from a "
+                    "copy of it, or use another backup")
             report.tables = row_counts(db)
             if progress is not None:
                 progress("verify", 1, 1)

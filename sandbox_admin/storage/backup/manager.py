@@ -71,6 +71,7 @@ from .policy import (
     Schedule,
     ScheduledRun,
     forget,
+    future_backups,
     is_due,
     last_backup_time,
     next_due,
@@ -228,10 +229,25 @@ class BackupManager:
             method=used,
             method_note=note,
         )
+        try:
+            self._describe(final, result, report)
+        except BaseException as exc:
+            # A backup is published with its description or not at all.
+            unlink_quietly(final)
+            unlink_quietly(sidecar_path(final))
+            if isinstance(exc, OSError):
+                raise errors.translate(exc, str(final)) from exc
+            raise
+        if keep is not None and not keep.empty:
+            plan = forget(folder, keep, source=result.source_path)
+            result.removed = list(plan.removed)
+        return result
+
+    def _describe(self, final: Path, result: BackupResult, report: Any) -> None:
         write_sidecar(final, {
             "format": SIDECAR_FORMAT,
-            "created_at": to_iso(created_at),
-            "kind": kind,
+            "created_at": to_iso(result.created_at),
+            "kind": result.kind,
             "source_path": result.source_path,
             "size_bytes": result.size_bytes,
             "sha256": result.sha256,
@@ -248,10 +264,6 @@ class BackupManager:
             "method": result.method,
             "method_note": result.method_note,
         })
-        if keep is not None and not keep.empty:
-            plan = forget(folder, keep, source=result.source_path)
-            result.removed = list(plan.removed)
-        return result
 
     def _copy_out(self, tmp: Path, progress: ProgressFn | None, cancel: CancelFn | None,
                   pages_per_step: int, lock_timeout_s: float,
@@ -338,16 +350,22 @@ class BackupManager:
         return forget(self.directory(directory), policy, source=str(self.store.path.resolve()),
                       dry_run=dry_run)
 
-    def last_backup_time(self, directory: str | os.PathLike[str] | None = None) -> datetime | None:
-        return last_backup_time(self.list(directory), str(self.store.path.resolve()))
+    def last_backup_time(self, directory: str | os.PathLike[str] | None = None,
+                         now: datetime | None = None) -> datetime | None:
+        return last_backup_time(self.list(directory), str(self.store.path.resolve()), now)
+
+    def future_backups(self, directory: str | os.PathLike[str] | None = None,
+                       now: datetime | None = None) -> list[BackupInfo]:
+        """Backups of this database stamped in the future (schedules ignore them)."""
+        return future_backups(self.list(directory), str(self.store.path.resolve()), now)
 
     def due(self, schedule: Schedule, now: datetime | None = None,
             directory: str | os.PathLike[str] | None = None) -> bool:
-        return is_due(self.last_backup_time(directory), schedule, now)
+        return is_due(self.last_backup_time(directory, now), schedule, now)
 
     def next_due(self, schedule: Schedule, now: datetime | None = None,
                  directory: str | os.PathLike[str] | None = None) -> datetime:
-        return next_due(self.last_backup_time(directory), schedule, now)
+        return next_due(self.last_backup_time(directory, now), schedule, now)
 
     def run_if_due(self, schedule: Schedule, now: datetime | None = None,
                    directory: str | os.PathLike[str] | None = None, **kwargs: Any) -> ScheduledRun:
@@ -355,7 +373,7 @@ class BackupManager:
 
         Drive it from a timer (GUI) or from cron (``sandbox-admin backup DB --every H``).
         """
-        last = self.last_backup_time(directory)
+        last = self.last_backup_time(directory, now)
         if not is_due(last, schedule, now):
             return ScheduledRun(False, next_due(last, schedule, now))
         result = self.create(directory, kind="scheduled", **kwargs)

@@ -155,12 +155,30 @@ class Schedule:
             raise ValueError("the backup interval must be positive")
 
 
-def last_backup_time(backups: Sequence[BackupInfo], source: str) -> datetime | None:
-    """When the newest verified backup of ``source`` was made (ours only)."""
+#: Clock differences tolerated before a backup's time counts as "in the future".
+FUTURE_SLACK = timedelta(minutes=5)
+
+
+def future_backups(backups: Sequence[BackupInfo], source: str,
+                   now: datetime | None = None) -> list[BackupInfo]:
+    """This database's backups stamped later than now (a wrong clock, a copied file): a
+    schedule ignores them, or it would wait until that date."""
     key = os.path.normcase(os.path.abspath(source))
+    limit = (to_utc(now) if now is not None else utcnow()) + FUTURE_SLACK
+    return [e for e in backups if e.origin == "sandbox-admin" and _group_key(e) == key
+            and to_utc(e.created_at) > limit]
+
+
+def last_backup_time(backups: Sequence[BackupInfo], source: str,
+                     now: datetime | None = None) -> datetime | None:
+    """When the newest verified backup of ``source`` was made (ours only, none stamped
+    in the future)."""
+    key = os.path.normcase(os.path.abspath(source))
+    limit = (to_utc(now) if now is not None else utcnow()) + FUTURE_SLACK
     times = [
         e.created_at for e in backups
         if e.origin == "sandbox-admin" and e.verified and _group_key(e) == key
+        and to_utc(e.created_at) <= limit
     ]
     return max(times) if times else None
 

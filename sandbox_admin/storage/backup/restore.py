@@ -20,7 +20,7 @@ from ... import __version__
 from .. import errors
 from ..database import raw_connection, sqlite_uri
 from ..migrations import latest_version
-from .files import PARTIAL_MARK, CancelFn, ProgressFn, VerifyReport, verify_backup
+from .files import PARTIAL_MARK, CancelFn, ProgressFn, VerifyReport, read_sidecar, verify_backup
 from .steps import (
     BUSY_SLEEP_S,
     DEFAULT_LOCK_TIMEOUT_S,
@@ -61,6 +61,17 @@ class RestoreResult:
         }
 
 
+def other_database(backup: Path, database: Path) -> str:
+    """The database a backup was made from, when its description names another one
+    than ``database`` ("" when it is this one's, or nobody recorded it)."""
+    sidecar = read_sidecar(backup)
+    source = (sidecar or {}).get("source_path")
+    if not source or not isinstance(source, str):
+        return ""
+    mine = os.path.normcase(os.path.abspath(database.resolve()))
+    return "" if os.path.normcase(os.path.abspath(source)) == mine else source
+
+
 class Restore:
     """One restore into the database of ``manager.store``."""
 
@@ -78,6 +89,7 @@ class Restore:
         user_id: str = "",
         pages_per_step: int = DEFAULT_PAGES_PER_STEP,
         lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
+        allow_other_database: bool = False,
     ) -> RestoreResult:
         """Replace the live database's content with ``backup``'s; see the module docstring.
 
@@ -102,6 +114,12 @@ class Restore:
                 f"The database {store.path.name} was not changed.",
                 detail="\n".join(report.problems),
             )
+        origin = other_database(source, store.path)
+        if origin and not allow_other_database:
+            raise errors.ConsentRequired(
+                f"{source.name} is a backup of another database ({origin}), not of "
+                f"{store.path.name}: restoring it replaces this database with that one's content. "
+                f"Confirm that this is what you want. The database {store.path.name} was not changed.")
         previous, before_counts = self._describe_live()
         safety = self.manager.create(safety_dir, kind="safety", progress=prefixed(progress, "safety "),
                              cancel=cancel, pages_per_step=pages_per_step,

@@ -12,7 +12,7 @@ import os
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, BinaryIO, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator
 
 import peewee
 from peewee import fn
@@ -142,7 +142,7 @@ class ContentStore:
             return ContentStream(record, "empty", True, lambda: iter(()))
         cached = self._cached_content(record)
         if cached is not None:
-            return ContentStream(record, "cache", verifiable, lambda: _blocks(cached))
+            return ContentStream(record, "cache", verifiable, cached)
         text = self.files.search_text(file_id).encode("utf-8")
         if text and (
             hashlib.sha256(text).hexdigest() == record.checksum
@@ -154,7 +154,11 @@ class ContentStore:
             "its metadata" + (" and the first part of its text" if record.indexed_bytes else "") + "."
         )
 
-    def _cached_content(self, record: FileRecord) -> bytes | None:
+    def _cached_content(self, record: FileRecord) -> Callable[[], Iterator[bytes]] | None:
+        """The Go server's cached copy as a block source, when it holds this file's
+        content. A compressed cell is inflated as a stream, never whole, and never past
+        the file's recorded size (or CACHE_INFLATE_LIMIT): a cell that inflates further
+        (a decompression bomb) is not this file's content."""
         Cache = self.m.FileContentCache
         row = (
             Cache.select(Cache.content_data, Cache.compressed, Cache.content_hash)
@@ -166,12 +170,21 @@ class ContentStore:
             return None
         data, compressed, content_hash = bytes(row[0]), row[1], row[2]
         if compressed:
-            try:
-                data = zlib.decompress(data, wbits=47)  # zlib or gzip header
-            except zlib.error:
-                return None
-        digest = hashlib.sha256(data).hexdigest()
-        return data if digest in (record.checksum, content_hash) else None
+            limit = record.size_bytes if record.size_bytes > 0 else CACHE_INFLATE_LIMIT
+            limit = min(limit, CACHE_INFLATE_LIMIT)
+
+            def source() -> Iterator[bytes]:
+                return _inflate(data, limit)
+        else:
+            def source() -> Iterator[bytes]:
+                return _blocks(data)
+        digest = hashlib.sha256()
+        try:
+            for block in source():  # one bounded pass to check it is this file's content
+                digest.update(block)
+        except (zlib.error, _TooBig):
+            return None
+        return source if digest.hexdigest() in (record.checksum, content_hash) else None
 
     def read_content(self, file_id: int, *, max_bytes: int = 64 * 1024 * 1024, verify: bool = True) -> bytes:
         """The whole content in memory (for previews and diffs; refuses big files)."""
@@ -313,6 +326,40 @@ class ContentStore:
         )
 
 
+
+
+#: The most a compressed cache cell is inflated to when its file's size is unknown.
+CACHE_INFLATE_LIMIT = 256 * 1024 * 1024
+_INFLATE_BLOCK = 1024 * 1024
+
+
+class _TooBig(Exception):
+    pass
+
+
+def _inflate(data: bytes, limit: int) -> Iterator[bytes]:
+    """zlib or gzip ``data`` inflated a block at a time; _TooBig past ``limit`` bytes."""
+    inflater = zlib.decompressobj(wbits=47)  # zlib or gzip header
+    pending = data
+    total = 0
+    while pending:
+        block = inflater.decompress(pending, _INFLATE_BLOCK)
+        pending = inflater.unconsumed_tail
+        total += len(block)
+        if total > limit:
+            raise _TooBig()
+        if block:
+            yield block
+        if inflater.eof:
+            break
+        if not block and not pending:
+            break
+    rest = inflater.flush()
+    total += len(rest)
+    if total > limit:
+        raise _TooBig()
+    if rest:
+        yield rest
 
 
 def _blocks(data: bytes, size: int = 1024 * 1024) -> Iterator[bytes]:

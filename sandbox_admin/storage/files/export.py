@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Iterator
 
 from .. import errors
+from ..outfile import output_file
 from .records import ExportResult
 
 if TYPE_CHECKING:
@@ -66,8 +66,6 @@ def export_to_file(content: "ContentStore", file_id: int, target: str | os.PathL
     """Write the content to exactly ``target`` (a path the person chose)."""
     path = Path(target).expanduser()
     with _file_errors(path):
-        if not path.parent.is_dir():
-            raise errors.InvalidInput(f"The folder {path.parent} does not exist; create it or choose another.")
         return _write_export(content, file_id, path, overwrite)
 
 def export_into(content: "ContentStore", file_id: int, folder: str | os.PathLike[str], *, overwrite: bool = False) -> ExportResult:
@@ -91,30 +89,17 @@ def export_into(content: "ContentStore", file_id: int, folder: str | os.PathLike
                 f"{existing}); refusing."
             )
         path.parent.mkdir(parents=True, exist_ok=True)
-        if not _within(path.parent.resolve(), base):
+        if not _within(path.parent.resolve(), base) or not _within(path.resolve(), base):
             raise errors.UnsafePath(f"Exporting {record.file_path} would write outside {base}; refusing.")
         return _write_export(content, file_id, path, overwrite)
 
 def _write_export(content: "ContentStore", file_id: int, path: Path, overwrite: bool) -> ExportResult:
-    if path.is_dir():
-        raise errors.InvalidInput(f"{path} is a folder; choose a file name.")
-    if os.path.lexists(path) and not overwrite:
+    if os.path.lexists(path) and not path.is_dir() and not overwrite:
         raise errors.InvalidInput(f"{path} already exists; choose another name or allow overwriting it.",
                                   cli_hint="--force overwrites it")
     stream = content.open_content(file_id)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name[:100]}.", suffix=".partial", dir=path.parent)
-    temp = Path(temp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            for block in stream:
-                handle.write(block)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)  # no half-written file is left behind
-        raise
+    with output_file(path, overwrite=overwrite) as handle:
+        for block in stream:
+            handle.write(block)
     assert stream.sha256 is not None
     return ExportResult(path, stream.bytes_read, stream.sha256, stream.verified, stream.record.checksum, stream.source)
-
-

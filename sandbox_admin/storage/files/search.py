@@ -60,6 +60,12 @@ MARK_END = "\x03"
 ELLIPSIS = "…"
 #: Tokens of context a snippet shows around the matches.
 SNIPPET_TOKENS = 24
+#: FTS5's snippet() costs the square of a document's hits (1 MiB of one repeated word:
+#: minutes). Documents with more indexed text than this get a snippet computed here
+#: from a window around the first match instead: linear, and bounded.
+SNIPPET_FTS_MAX_BYTES = 8 * 1024
+#: Characters of context around the first match in such a snippet.
+_WINDOW_CHARS = 120
 #: bm25 weight of a match in the path against one in the text: a person typing
 #: ``main.py`` wants main.py files before files that mention main.py.
 PATH_WEIGHT = 4.0
@@ -370,7 +376,10 @@ class _Search:
                 FS.select(
                     *self.columns(),
                     SQL("rank").alias("score"),
-                    fn.snippet(table, 1, MARK_START, MARK_END, ELLIPSIS, SNIPPET_TOKENS).alias("snip"),
+                    Case(None, [(fn.COALESCE(fn.length(Cast(FM.search_content, "BLOB")), 0)
+                                 <= SNIPPET_FTS_MAX_BYTES,
+                                 fn.snippet(table, 1, MARK_START, MARK_END, ELLIPSIS, SNIPPET_TOKENS))],
+                         None).alias("snip"),
                     fn.highlight(table, 0, MARK_START, MARK_END).alias("path_hl"),
                 )
                 .join(FM, on=(FM.id == FS.rowid))
@@ -382,9 +391,33 @@ class _Search:
             statement = _STATEMENTS[key] = query.sql()
         return statement
 
-    def fts(self, fts_query: str, limit: int, offset: int) -> list[SearchHit]:
+    def fts(self, fts_query: str, limit: int, offset: int, typed: str = "") -> list[SearchHit]:
         values = self.values() | {"fts": fts_query, "rank": self.rank_function(), "limit": limit, "offset": offset}
-        return [self.hit(r, r[8], r[9], r[10]) for r in self.rows(self.fts_statement(), values)]
+        hits = []
+        for r in self.rows(self.fts_statement(), values):
+            snippet = r[9]
+            if snippet is None and (r[7] or 0) > SNIPPET_FTS_MAX_BYTES:
+                snippet = self.window_snippet(r[0], like_terms(typed or fts_query))
+            hits.append(self.hit(r, r[8], snippet, r[10]))
+        return hits
+
+    def window_snippet(self, file_id: int, terms: list[str]) -> str:
+        """A snippet around the first match of any term in a big document, found with one
+        linear scan (the document's indexed text is at most INDEX_LIMIT)."""
+        FM = self.m.FileMetadata
+        row = FM.select(FM.search_content).where(FM.id == file_id).tuples().first()
+        text = (row[0] if row else "") or ""
+        if not terms or not text:
+            return text[: 2 * _WINDOW_CHARS]
+        words = [re.escape(t) for t in sorted(terms, key=len, reverse=True)]
+        pattern = re.compile("|".join(words), re.IGNORECASE)
+        found = pattern.search(text)
+        if found is None:
+            return text[: 2 * _WINDOW_CHARS] + ELLIPSIS
+        start = max(0, found.start() - _WINDOW_CHARS)
+        end = min(len(text), found.end() + _WINDOW_CHARS)
+        window = _mark(text[start:end], terms)
+        return (ELLIPSIS if start else "") + window + (ELLIPSIS if end < len(text) else "")
 
     def like(self, terms: list[str], limit: int, offset: int) -> list[SearchHit]:
         FM = self.m.FileMetadata
@@ -476,7 +509,7 @@ def _run(search: "_Search", typed: str, fts_query: str, limit: int, offset: int)
     attempt = fts_query
     while True:  # the translation, then (if FTS5 still objects) the words read literally
         try:
-            rows = search.fts(attempt, limit + 1, offset)
+            rows = search.fts(attempt, limit + 1, offset, typed)
         except (sqlite3.Error, peewee.PeeweeException) as exc:
             message = str(exc)
             if "no such table" in message.lower() and not fts_available(store):

@@ -44,7 +44,7 @@ from ..fields import dumps_json, loads_json, utcnow
 from ..models import bound_base
 from . import aggregation as mm
 from . import sketch as sk
-from .sql import US, SeriesTable, fetch_raw, instant_us, raw_period, to_us
+from .sql import US, SeriesTable, fetch_raw, instant_us, raw_period, readable_sample, to_us
 
 #: Rollup resolutions in seconds (the seed's 1m / 5m / 1h / 1d levels).
 RESOLUTIONS = (60, 300, 3600, 86400)
@@ -132,7 +132,10 @@ def parse_duration(value: Any) -> timedelta | None:
     match = _DURATION_RE.match(str(value))
     if not match:
         raise errors.InvalidInput(f"{value!r} is not a duration; use e.g. 30m, 24h, 7d, 1y.")
-    return timedelta(seconds=float(match.group(1)) * _UNIT[match.group(2)])
+    try:
+        return timedelta(seconds=float(match.group(1)) * _UNIT[match.group(2)])
+    except (OverflowError, ValueError):
+        raise errors.InvalidInput(f"{value!r} is too long a duration.") from None
 
 
 def format_duration(value: timedelta | None) -> str:
@@ -437,7 +440,7 @@ class Rollups:
         instant = instant_us(M.timestamp)
         in_range = (M.id > low) & (M.id <= high) & raw_period(M.aggregation_period)
         query = (M.select(M.metric_name, M.metric_type, M.labels, M.sandbox_id, instant, M.value)
-                 .where(in_range & instant.is_null(False)))
+                 .where(in_range & readable_sample(M)))
         table = SeriesTable()
         raw = fetch_raw(self.db, query, table)
         total = int(M.select(fn.COUNT(M.id)).where(in_range).scalar() or 0)

@@ -53,6 +53,36 @@ def instant_us(column: peewee.Node) -> peewee.Node:
     return whole * US + Cast(fraction * US + 0.0001, "INTEGER")
 
 
+#: Instants a sample may have and still be shown (Python's datetime range, a day inside).
+MIN_US = (datetime(1, 1, 2, tzinfo=UTC) - EPOCH) // timedelta(microseconds=1)
+MAX_US = (datetime(9999, 12, 30, tzinfo=UTC) - EPOCH) // timedelta(microseconds=1)
+_FIRST_US = (datetime(1, 1, 1, tzinfo=UTC) - EPOCH) // timedelta(microseconds=1)
+_LAST_US = (datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC) - EPOCH) // timedelta(microseconds=1)
+
+
+def readable_sample(model: Any, *, listing: bool = False) -> peewee.Node:
+    """A ``metrics`` row we can use: a number for a value and a time inside the range we
+    can represent (a day inside it, so that buckets stay representable). Rows failing
+    this are skipped (and listed by :func:`unreadable_samples`) instead of stopping every
+    query. ``listing`` (sample lists and exports) also keeps rows whose time cannot be
+    read at all (shown without a time) and the outermost day."""
+    instant = instant_us(model.timestamp)
+    number = fn.typeof(model.value).in_(["integer", "real"])
+    if listing:
+        return number & (instant.is_null() | ((instant >= _FIRST_US) & (instant <= _LAST_US)))
+    return number & instant.is_null(False) & (instant >= MIN_US) & (instant <= MAX_US)
+
+
+def unreadable_samples(db: peewee.Database, model: Any, limit: int = 20) -> tuple[int, list[int]]:
+    """How many ``metrics`` rows are unreadable, and the first ids."""
+    bad = ~readable_sample(model)
+    ids = [r[0] for r in model.select(model.id).where(bad).order_by(model.id).limit(limit)
+           .tuples().execute()]
+    if len(ids) < limit:
+        return len(ids), ids
+    return int(model.select(fn.COUNT(model.id)).where(bad).scalar() or 0), ids
+
+
 def raw_period(column: peewee.Field) -> peewee.Node:
     """Raw samples: aggregation_period 'raw' or NULL (older rows)."""
     return (column == "raw") | column.is_null()
@@ -224,7 +254,18 @@ def fetch_raw(db: peewee.Database, query: peewee.Select, table: SeriesTable) -> 
     """Run a query selecting (name, type, labels, sandbox_id, instant µs, value) and
     map its rows onto ``table``. Rows are read from the cursor directly (no model
     instances): this is the bulk path of aggregation."""
-    rows = db.execute(query).fetchall()
+    conn = db.connection()
+    lenient = conn.text_factory
+    conn.text_factory = str  # the bulk path: C-speed decoding; the lenient one only if needed
+    try:
+        rows = db.execute(query).fetchall()
+    except sqlite3.OperationalError as exc:
+        if "decode" not in str(exc):
+            raise
+        conn.text_factory = lenient
+        rows = db.execute(query).fetchall()
+    finally:
+        conn.text_factory = lenient
     if not rows:
         return RawSamples(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64))
     names, types, labels, sandboxes, ts, values = zip(*rows)

@@ -76,8 +76,10 @@ from .sql import (
     labels_match,
     period_condition,
     raw_period,
+    readable_sample,
     time_conditions,
     to_us,
+    unreadable_samples,
 )
 
 __all__ = [
@@ -139,8 +141,8 @@ class MetricsStore:
         )
 
     # -- reading raw samples ------------------------------------------------------------------
-    def _conditions(self, *, names=None, types=None, sandbox_id=None, labels=None,
-                    start_us=None, end_us=None, periods=("raw",), prefilter=True) -> list[Any]:
+    def _conditions(self, *, names=None, types=None, sandbox_id=None, labels=None, start_us=None,
+                    end_us=None, periods=("raw",), prefilter=True, listing=False) -> list[Any]:
         M = self.store.models.Metric
         conds: list[Any] = []
         names = as_list(names)
@@ -157,7 +159,14 @@ class MetricsStore:
                      else period_condition(M.aggregation_period, periods))
         conds.extend(label_conditions(M.labels, labels))
         conds.extend(time_conditions(M.timestamp, start_us, end_us, prefilter))
+        conds.append(readable_sample(M, listing=listing))
         return conds
+
+    def unreadable(self, limit: int = 20) -> tuple[int, list[int]]:
+        """Rows skipped as unreadable (a value that is not a number, a time out of range):
+        how many, and the first ``limit`` ids."""
+        with self.store.connection():
+            return unreadable_samples(self.db, self.store.models.Metric, limit)
 
     def iter_samples(
         self, names: str | Sequence[str] | None = None, *, types: str | Sequence[str] | None = None,
@@ -174,7 +183,7 @@ class MetricsStore:
         instant = instant_us(M.timestamp)
         conds = self._conditions(names=names, types=types, sandbox_id=sandbox_id, labels=labels,
                                  start_us=to_us(start, "start"), end_us=to_us(end, "end"),
-                                 periods=periods)
+                                 periods=periods, listing=True)
         query = M.select(M.id, M.metric_name, M.metric_type, M.labels, M.value, M.timestamp,
                          M.sandbox_id, M.aggregation_period, instant.alias("t_us"))
         for cond in conds:
@@ -409,6 +418,7 @@ class MetricsStore:
                 conds.append(M.sandbox_id.concat("").in_(as_list(sandbox_id)))
             conds += label_conditions(M.labels, labels)
             conds += time_conditions(M.timestamp, start_us, end_us, prefilter=False)
+            conds.append(readable_sample(M))
         for cond in conds + [instant.is_null(False)]:
             query = query.where(cond)
         return query
