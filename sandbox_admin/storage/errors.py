@@ -107,6 +107,10 @@ class ChecksumMismatch(StorageError):
     """Reconstructed content does not hash to the file's recorded checksum."""
 
 
+class AddressInUse(StorageError):
+    """The address a metrics endpoint should listen on is taken or cannot be used."""
+
+
 class UnsafePath(InvalidInput):
     """A stored path would lead outside the folder chosen for an export."""
 

@@ -1,0 +1,260 @@
+"""A read-only Prometheus / OpenMetrics endpoint for a live database.
+
+:class:`MetricsEndpoint` serves ``/metrics`` over HTTP (``prometheus_client``'s WSGI
+app, content negotiation included: OpenMetrics 1.0 for Prometheus, text 0.0.4 for
+others) from a custom collector over :class:`.scrape.LatestSamples`. Each scrape folds
+in only the rows written since the last one (see :mod:`.scrape`).
+
+What a scrape shows:
+
+* every series' latest sample, with its labels plus ``sandbox_id`` (and ``instance``
+  when a name was given): gauges as they are, counters as ``<name>_total``, the Go
+  server's histogram observations as cumulative ``_bucket{le}`` / ``_count`` / ``_sum``,
+  summaries as ``{quantile}`` / ``_count`` / ``_sum``. No sample timestamps: Prometheus
+  stamps the scrape, so a quiet series stays current instead of being dropped as old;
+  history goes through ``export-metrics --format openmetrics`` and backfilling;
+* ``sandbox_status{sandbox_id, status} 1`` for each sandbox not deleted;
+* our own health: ``sandbox_admin_database_size_bytes``, ``..._wal_size_bytes``,
+  ``..._last_backup_age_seconds``, ``..._table_rows{table}``, the scrape's own time,
+  its errors and whether it answered from the last good state (``..._stale``).
+"""
+
+from __future__ import annotations
+
+import errno
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+from prometheus_client.core import Metric
+from prometheus_client.exposition import ThreadingWSGIServer, make_wsgi_app
+from prometheus_client.registry import CollectorRegistry
+
+from .. import errors
+from .export import _Names, label_name
+from .scrape import LatestSamples, Snapshot, newest_backup_time
+
+DEFAULT_LISTEN = "127.0.0.1:9464"
+PREFIX = "sandbox_admin_"
+_HEALTH = {
+    "database_size_bytes": "Size of the database file in bytes",
+    "wal_size_bytes": "Size of the database's write-ahead log in bytes",
+    "last_backup_age_seconds": "Seconds since the newest backup of this database",
+    "watermark": "Highest metrics row id folded into this endpoint's view",
+    "rows_behind": "Metric rows written but not read yet (read by the next scrapes)",
+    "refresh_seconds": "How long the last scrape's read of the database took",
+    "refresh_errors": "Scrapes that could not read the database (locked, busy, gone)",
+    "series": "Metric series this endpoint shows",
+}
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT``, ``:PORT`` (loopback) or ``[::1]:PORT`` -> (host, port)."""
+    host, sep, port = str(text).strip().rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise errors.InvalidInput(f"{text!r} is not an address to listen on; use e.g. 127.0.0.1:9464.")
+    host = host.strip("[]") or "127.0.0.1"
+    return host, int(port)
+
+
+class SnapshotCollector:
+    """A ``prometheus_client`` custom collector over one :class:`LatestSamples`."""
+
+    def __init__(self, samples: LatestSamples, instance: str | None = None) -> None:
+        self.samples = samples
+        self.instance = instance or None
+        self.lock = threading.Lock()
+        self.last: Snapshot | None = None
+        self.scrapes = 0
+
+    def describe(self) -> list[Metric]:
+        return []  # unchecked collector: names depend on the database
+
+    def refresh(self) -> Snapshot:
+        with self.lock:  # one reader of the state at a time
+            self.last = self.samples.refresh()
+            self.scrapes += 1
+            return self.last
+
+    def collect(self) -> Iterator[Metric]:
+        snap = self.refresh()
+        yield from self.families(snap)
+
+    def _labels(self, items: Iterable[tuple[str, str]], sandbox: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for key, value in items:
+            key = label_name(key)
+            if key not in ("le", "quantile") or extra is None:
+                out[key] = value
+        if sandbox and "sandbox_id" not in out:
+            out["sandbox_id"] = sandbox
+        if self.instance:
+            out["instance"] = self.instance
+        if extra:
+            out.update(extra)
+        return out
+
+    def families(self, snap: Snapshot) -> Iterator[Metric]:
+        names = _Names()
+        for own in ("sandbox_status", *(PREFIX + k for k in (*_HEALTH, "table_rows", "stale", "scrapes"))):
+            names.family(own, "gauge")
+        families: dict[tuple[str, str], Metric] = {}
+
+        def family(name: str, type_: str) -> tuple[Metric, str]:
+            prom_type = type_ if type_ in ("counter", "gauge", "histogram", "summary") else "unknown"
+            fam = names.family(name, type_)
+            found = families.get((name, type_))
+            if found is None:
+                found = families[(name, type_)] = Metric(fam, f"{name} ({type_}) from SandboxRunner", prom_type)
+            return found, fam
+
+        for (name, type_, _, sandbox), latest in sorted(snap.latest.items()):
+            metric, fam = family(name, type_)
+            if type_ == "counter":
+                metric.add_sample(fam + "_total", self._labels(latest.labels, sandbox), latest.value)
+            elif type_ == "histogram":  # rows that already are buckets
+                le = dict(latest.labels).get("le", "+Inf")
+                metric.add_sample(fam + "_bucket", self._labels(latest.labels, sandbox, {"le": le}), latest.value)
+            else:
+                metric.add_sample(fam, self._labels(latest.labels, sandbox), latest.value)
+        for (name, type_, _, sandbox), dist in sorted(snap.distributions.items()):
+            metric, fam = family(name, type_)
+            labels = self._labels(dist.labels, sandbox)
+            if type_ == "histogram":
+                for bound, count in dist.cumulative():
+                    le = "+Inf" if bound == float("inf") else repr(float(bound))
+                    metric.add_sample(fam + "_bucket", {**labels, "le": le}, count)
+            else:
+                for q, value in dist.quantiles():
+                    metric.add_sample(fam, {**labels, "quantile": repr(q)}, value)
+            metric.add_sample(fam + "_count", labels, dist.count)
+            metric.add_sample(fam + "_sum", labels, dist.sum)
+        yield from families.values()
+
+        status = Metric("sandbox_status", "1 for each sandbox not deleted, with its status", "gauge")
+        for sb in snap.sandboxes:
+            status.add_sample("sandbox_status", self._labels((("status", sb.status),), sb.sandbox_id), 1)
+        yield status
+        for key, help_text in _HEALTH.items():
+            if key in snap.health:
+                m = Metric(PREFIX + key, help_text, "gauge")
+                m.add_sample(PREFIX + key, self._labels((), ""), snap.health[key])
+                yield m
+        rows = Metric(PREFIX + "table_rows", "Rows per table (counted at most once a minute)", "gauge")
+        for table, n in sorted(snap.table_rows.items()):
+            rows.add_sample(PREFIX + "table_rows", self._labels((("table", table),), ""), n)
+        yield rows
+        stale = Metric(PREFIX + "stale", "1 when this scrape answered from the last good state "
+                       "(the database was locked or could not be read)", "gauge")
+        stale.add_sample(PREFIX + "stale", self._labels((), ""), 1 if snap.stale else 0)
+        yield stale
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+        pass
+
+
+@dataclass
+class EndpointState:
+    address: str
+    running: bool
+    scrapes: int
+    stale: bool
+    error: str | None
+    series: int
+
+
+class MetricsEndpoint:
+    """``/metrics`` for one database, served from a thread until :meth:`stop`."""
+
+    def __init__(self, store: Any, listen: str = DEFAULT_LISTEN, *, instance: str | None = None,
+                 backups_dir: Path | None = None, busy_timeout_ms: int = 50,
+                 max_rows: int = 500_000) -> None:
+        self.host, self.port = parse_listen(listen)
+        source = Path(store.path)
+        self.samples = LatestSamples(
+            store, busy_timeout_ms=busy_timeout_ms, max_rows=max_rows,
+            last_backup=lambda: newest_backup_time(backups_dir, source))
+        self.collector = SnapshotCollector(self.samples, instance)
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(self.collector)
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def address(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/metrics"
+
+    def _app(self) -> Any:
+        metrics = make_wsgi_app(self.registry)
+
+        def app(environ: dict[str, Any], start_response: Any) -> Any:
+            path = environ.get("PATH_INFO", "/")
+            if path == "/metrics":
+                return metrics(environ, start_response)
+            if path == "/":
+                start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
+                return [b"sandbox-admin metrics endpoint: see /metrics\n"]
+            start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
+            return [b"not found; the metrics are at /metrics\n"]
+
+        return app
+
+    def start(self) -> "MetricsEndpoint":
+        """Bind and serve from a daemon thread; :class:`errors.AddressInUse` if taken."""
+        server_class = type("Server", (ThreadingWSGIServer,), {})
+        if ":" in self.host:
+            import socket
+
+            server_class.address_family = socket.AF_INET6
+        try:
+            self._server = make_server(self.host, self.port, self._app(), server_class,
+                                       handler_class=_QuietHandler)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise errors.AddressInUse(
+                    f"{self.host}:{self.port} is already in use by another program; "
+                    "choose another port or stop that program.") from exc
+            raise errors.AddressInUse(
+                f"Cannot listen on {self.host}:{self.port}: {exc.strerror or exc}.") from exc
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
+                                        name="metrics-endpoint", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Block until :meth:`stop` (from a signal handler or another thread)."""
+        while self._thread is not None and self._thread.is_alive():
+            self._thread.join(0.5)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+        with self.collector.lock:
+            self.samples.close()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def state(self) -> EndpointState:
+        last = self.collector.last
+        return EndpointState(self.address, self.running, self.collector.scrapes,
+                             bool(last and last.stale), last.error if last else None,
+                             len(last.latest) + len(last.distributions) if last else 0)
+
+    def __enter__(self) -> "MetricsEndpoint":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
