@@ -49,6 +49,8 @@ setup() {
   local py; py=$(find_python)
   # Debian's python3 has venv only with python3-venv.
   "$py" -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
+  # The tests run a real Prometheus (and promtool) on loopback: Debian's package.
+  if [ "$extra" = "[test]" ]; then need+=(prometheus); fi
   apt_install "${need[@]}"
   if [ ! -x .venv/bin/python ]; then
     "$py" -m venv .venv
