@@ -219,7 +219,7 @@ class LatestSamples:
         if watermark <= 0:
             self.seeded = True
             return
-        RS, R = RM.Series, RM.Rollup
+        RS = RM.Series
         series = self._run(conn, RS.select(RS.id, RS.metric_name, RS.metric_type, RS.labels,
                                            RS.sandbox_id, RS.last_t_us, RS.last_value))
         dist_ids: dict[int, Key] = {}
@@ -232,26 +232,46 @@ class LatestSamples:
             elif last_t is not None and last_v is not None:
                 self.latest[key] = Latest(items, int(last_t), float(last_v))
         if dist_ids:
-            rows = self._run(conn, R.select(R.series_id, R.count, R.sum, R.sum_err, R.min, R.max,
-                                            R.sketch)
-                             .where((R.resolution == RESOLUTIONS[-1]) & R.series_id.in_(list(dist_ids))))
-            for sid, count, total, err, lo, hi, blob in rows:
-                dist = self.distributions[dist_ids[sid]]
-                dist.count += int(count)
-                dist.sum = math.fsum((dist.sum, float(total), float(err)))
-                if blob:
-                    bins = sk.decode_rows([blob], [0])
-                    codes, counts = bins.code.tolist(), bins.count.tolist()
-                elif lo == hi:
-                    codes, counts = sk.codes(np.array([float(lo)])).tolist(), [int(count)]
-                else:
-                    codes, counts = [], []
-                values = sk.values_of(np.array(codes, np.int64)).tolist() if codes else []
-                for code, n, v in zip(codes, counts, values):
-                    dist.bins[code] = dist.bins.get(code, 0) + int(n)
-                    dist.buckets[bisect.bisect_left(DEFAULT_BUCKETS, v)] += int(n)
+            self._seed_distributions(conn, dist_ids)
         self.watermark = watermark
         self.seeded = True
+
+    def _seed_distributions(self, conn: sqlite3.Connection, dist_ids: dict[int, Key]) -> None:
+        """Counts, sums and sketch bins of every histogram/summary from the 1-day rollups,
+        decoded in one go."""
+        RS, R = self.rollup_models.Series, self.rollup_models.Rollup
+        order = list(dist_ids)
+        index = {sid: i for i, sid in enumerate(order)}
+        kinds = RS.select(RS.id).where(RS.metric_type.in_(["histogram", "summary"]))
+        rows = self._run(conn, R.select(R.series_id, R.count, R.sum, R.sum_err, R.min, R.max, R.sketch)
+                         .where((R.resolution == RESOLUTIONS[-1]) & R.series_id.in_(kinds)))
+        blobs, blob_rows, flat_rows, flat_values, flat_counts = [], [], [], [], []
+        for sid, count, total, err, lo, hi, blob in rows:
+            if sid not in index:  # buckets / quantiles given as rows: shown as latest values
+                continue
+            dist = self.distributions[dist_ids[sid]]
+            dist.count += int(count)
+            dist.sum = math.fsum((dist.sum, float(total), float(err)))
+            if blob:
+                blobs.append(blob)
+                blob_rows.append(index[sid])
+            elif blob is None and lo == hi:  # all values equal: no sketch stored
+                flat_rows.append(index[sid])
+                flat_values.append(float(lo))
+                flat_counts.append(int(count))
+        parts = [sk.decode_rows(blobs, blob_rows)] if blobs else []
+        if flat_rows:
+            parts.append(sk.Bins(np.array(flat_rows, np.int64), sk.codes(np.array(flat_values)),
+                                 np.array(flat_counts, np.int64)))
+        bins = sk.merge(sk.Bins.concat(parts))
+        if not len(bins):
+            return
+        where = np.searchsorted(np.array(DEFAULT_BUCKETS), sk.values_of(bins.code), side="left")
+        for row, code, n, b in zip(bins.row.tolist(), bins.code.tolist(), bins.count.tolist(),
+                                   where.tolist()):
+            dist = self.distributions[dist_ids[order[row]]]
+            dist.bins[code] = dist.bins.get(code, 0) + n
+            dist.buckets[b] += n
 
     def _read_new(self, conn: sqlite3.Connection) -> None:
         M = self.models.Metric
