@@ -155,7 +155,7 @@ def test_backfilled_history_matches_our_aggregation(demo_db, tmp_path, run_cli):
     assert len(ours) == 1 and len(ours[0].points) > 24
     history = tmp_path / "history.om"
     code, _, err = run_cli("export-metrics", demo_db, "--format", "openmetrics", "--name", "cpu_usage",
-                           "--sandbox", info.sandbox_id, "-o", history)
+                           "--name", "request_latency_seconds", "--sandbox", info.sandbox_id, "-o", history)
     assert code == 0, err
     data = tmp_path / "data"
     subprocess.run([str(PROMTOOL), "tsdb", "create-blocks-from", "openmetrics", str(history), str(data)],
@@ -175,6 +175,13 @@ def test_backfilled_history_matches_our_aggregation(demo_db, tmp_path, run_cli):
 
         counts, sums = query_range("count_over_time"), query_range("sum_over_time")
         maxes, lasts = query_range("max_over_time"), query_range("last_over_time")
+        # histogram observations became cumulative _count/_sum/_bucket that promtool took
+        with open_store(demo_db, read_only=True) as store:
+            observed = [s.value for s in store.metrics.iter_samples(
+                "request_latency_seconds", sandbox_id=info.sandbox_id)]
+        hsel = 'request_latency_seconds_count{sandbox_id="%s"}' % info.sandbox_id
+        found = prom.api("query", query=f"max(last_over_time({hsel}[30d]))", time=end + 7 * 86400)["result"]
+        assert observed and float(found[0]["value"][1]) == len(observed)
     for i, t in enumerate(points.t.tolist()):
         key = round(t)
         if points.count[i] == 0:

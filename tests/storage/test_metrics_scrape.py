@@ -73,6 +73,12 @@ def test_each_scrape_reads_only_the_rows_after_its_watermark(store):
     assert next(d for (n, *_), d in snap.distributions.items() if n == "lat").count == 3
     samples.refresh()
     assert samples.rows_read == 12  # nothing new: nothing read
+    store.db.execute_sql("DELETE FROM metrics WHERE id > 4")  # as after restoring an older copy
+    store.db.execute_sql("DELETE FROM sqlite_sequence WHERE name = 'metrics'")
+    store.metrics.record_batch([Sample("cpu", 5.0, labels={"host": "b"}, sandbox_id="sb-b", timestamp=_at(500))])
+    snap = samples.refresh()
+    assert samples.watermark == 5 and _latest(snap, "cpu", "sb-b", host="b") == [5.0]
+    assert not snap.distributions  # started again from what is there
     samples.close()
 
 

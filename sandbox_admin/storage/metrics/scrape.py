@@ -276,6 +276,10 @@ class LatestSamples:
     def _read_new(self, conn: sqlite3.Connection) -> None:
         M = self.models.Metric
         top = self._run(conn, M.select(fn.MAX(M.id)))[0][0] or 0
+        if top < self.watermark:  # ids went back: the content was replaced (a restore)
+            self.watermark, self.seeded = 0, False
+            self.latest, self.distributions = {}, {}
+            self._seed(conn)
         high = min(int(top), self.watermark + self.max_rows)
         self.behind = max(0, int(top) - high)
         if high <= self.watermark:
