@@ -8,6 +8,7 @@ import io
 import math
 import sqlite3
 import time
+import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
 
@@ -141,6 +142,10 @@ def test_endpoint_serves_openmetrics_and_text_and_refuses_a_taken_port(store):
         status = {s.labels["sandbox_id"]: s.labels["status"] for s in families["sandbox_status"].samples}
         assert status == {"sb-a": "running", "sb-b": "running"}
         assert "sandbox_admin_table_rows" in families and "sandbox_admin_stale" in families
+        root = url.removesuffix("metrics")
+        assert b"/metrics" in urllib.request.urlopen(root, timeout=10).read()
+        with pytest.raises(urllib.error.HTTPError, match="404"):
+            urllib.request.urlopen(root + "other", timeout=10)
         text = urllib.request.urlopen(url, timeout=10).read().decode()
         assert "# TYPE req_total counter" in text and "# EOF" not in text
         with pytest.raises(errors.AddressInUse, match="already in use"):

@@ -227,11 +227,6 @@ class MetricsEndpoint:
         self._thread.start()
         return self
 
-    def serve_forever(self) -> None:
-        """Block until :meth:`stop` (from a signal handler or another thread)."""
-        while self._thread is not None and self._thread.is_alive():
-            self._thread.join(0.5)
-
     def stop(self) -> None:
         if self._server is not None:
             self._server.shutdown()
