@@ -39,7 +39,7 @@ def store(go_db):
     s.close()
 
 
-def test_serve_to_prometheus_starts_shows_its_address_and_stops(qtbot, pane, runner, store, tmp_path):
+def test_serve_to_prometheus_starts_shows_its_address_and_stops(qtbot, store, pane, runner, tmp_path):
     pane.set_store(store)
     serve = pane.serve
     assert not serve.running and serve.state_label.text() == OFF_TEXT  # off by default
@@ -65,7 +65,7 @@ def test_serve_to_prometheus_starts_shows_its_address_and_stops(qtbot, pane, run
         urllib.request.urlopen(url, timeout=2)
 
 
-def test_a_taken_port_is_a_clear_message(qtbot, pane, runner, store):
+def test_a_taken_port_is_a_clear_message(qtbot, store, pane, runner):
     messages = []
     pane.message_requested.connect(lambda *m: messages.append(m))
     pane.set_store(store)
@@ -84,7 +84,7 @@ def test_a_taken_port_is_a_clear_message(qtbot, pane, runner, store):
     assert messages[0][0] == "error" and "already in use" in messages[0][1]
 
 
-def test_another_database_stops_serving(qtbot, pane, runner, store):
+def test_another_database_stops_serving(qtbot, store, pane, runner):
     pane.set_store(store)
     pane.serve.start("127.0.0.1:0")
     qtbot.waitUntil(lambda: pane.serve.running, timeout=WAIT)

@@ -194,3 +194,23 @@ def test_open_store_then_endpoint_on_a_read_only_store(store):
         samples = LatestSamples(ro)
         assert _latest(samples.refresh(), "cpu", "sb-b", host="b") == [9.0]
         samples.close()
+
+
+def test_the_cached_exposition_is_prometheus_clients_own_and_follows_changes(store):
+    from prometheus_client.exposition import choose_encoder, generate_latest
+
+    endpoint = MetricsEndpoint(store, "127.0.0.1:0", instance="s1")
+    collector = endpoint.collector
+    for accept in ("", "application/openmetrics-text; version=1.0.0"):
+        encoder, content_type = choose_encoder(accept)
+        collector.render(encoder, content_type)  # fills the cache
+        store.metrics.record_batch([Sample("cpu", 42.0, labels={"host": "a"}, sandbox_id="sb-a",
+                                           timestamp=_at(1000 + len(accept)))])
+        cached = collector.render(encoder, content_type).decode()
+        whole = encoder(endpoint.registry).decode()  # everything encoded afresh
+        strip = ("sandbox_admin_refresh_seconds", "# HELP sandbox_admin_refresh", "# TYPE sandbox_admin_refresh")
+        assert [x for x in cached.splitlines() if not x.startswith(strip)] == \
+               [x for x in whole.splitlines() if not x.startswith(strip)]
+        assert 'cpu{host="a",instance="s1",sandbox_id="sb-a"} 42.0' in cached
+    assert generate_latest(endpoint.registry)
+    endpoint.samples.close()

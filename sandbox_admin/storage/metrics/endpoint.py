@@ -22,14 +22,16 @@ What a scrape shows:
 from __future__ import annotations
 
 import errno
+import gzip
 import threading
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from prometheus_client.core import Metric
-from prometheus_client.exposition import ThreadingWSGIServer, make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer, choose_encoder, gzip_accepted
 from prometheus_client.registry import CollectorRegistry
 
 from .. import errors
@@ -59,8 +61,44 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+#: one series of a family: (cache key, token that changes with its content, its samples)
+Entry = tuple[Any, Any, Callable[[], list[tuple[str, dict[str, str], float]]]]
+
+
+@dataclass
+class Family:
+    name: str
+    doc: str
+    type: str
+    entries: list[Entry]
+
+    def metric(self, with_samples: bool = True) -> Metric:
+        m = Metric(self.name, self.doc, self.type)
+        if with_samples:
+            for _, _, samples in self.entries:
+                for name, labels, value in samples():
+                    m.add_sample(name, labels, value)
+        return m
+
+
+class _One:
+    """What an encoder wants (something with ``collect()``) for one metric family."""
+
+    def __init__(self, metric: Metric) -> None:
+        self.metric = metric
+
+    def collect(self) -> list[Metric]:
+        return [self.metric]
+
+
 class SnapshotCollector:
-    """A ``prometheus_client`` custom collector over one :class:`LatestSamples`."""
+    """A ``prometheus_client`` custom collector over one :class:`LatestSamples`.
+
+    :meth:`render` is what the endpoint serves: the same families, each series' text
+    made by ``prometheus_client``'s encoder and kept until that series changes, so a
+    scrape re-encodes only what changed since the previous one (the exposition of a
+    hundred thousand series otherwise costs seconds).
+    """
 
     def __init__(self, samples: LatestSamples, instance: str | None = None) -> None:
         self.samples = samples
@@ -68,19 +106,57 @@ class SnapshotCollector:
         self.lock = threading.Lock()
         self.last: Snapshot | None = None
         self.scrapes = 0
+        self._cache: dict[str, dict[Any, tuple[Any, str]]] = {}
 
     def describe(self) -> list[Metric]:
         return []  # unchecked collector: names depend on the database
 
     def refresh(self) -> Snapshot:
         with self.lock:  # one reader of the state at a time
-            self.last = self.samples.refresh()
-            self.scrapes += 1
-            return self.last
+            return self._refresh()
+
+    def _refresh(self) -> Snapshot:
+        self.last = self.samples.refresh()
+        self.scrapes += 1
+        return self.last
 
     def collect(self) -> Iterator[Metric]:
-        snap = self.refresh()
-        yield from self.families(snap)
+        with self.lock:
+            families = self.families(self._refresh())
+            metrics = [f.metric() for f in families]
+        yield from metrics
+
+    def render(self, encoder: Callable[[Any], bytes], content_type: str) -> bytes:
+        """A scrape: refresh, then the exposition in ``encoder``'s format."""
+        with self.lock:
+            snap = self._refresh()
+            cache = self._cache.setdefault(content_type, {})
+            seen: set[Any] = set()
+            parts: list[str] = []
+            for family in self.families(snap):
+                header = encoder(_One(family.metric(False))).decode("utf-8")
+                parts.append("".join(line + "\n" for line in header.splitlines()
+                                     if line.startswith(("# HELP", "# TYPE", "# UNIT"))))
+                for key, token, samples in family.entries:
+                    hit = cache.get(key) if key is not None else None
+                    if hit is None or hit[0] != token:
+                        m = Metric(family.name, family.doc, family.type)
+                        for name, labels, value in samples():
+                            m.add_sample(name, labels, value)
+                        text = encoder(_One(m)).decode("utf-8")
+                        hit = (token, "".join(line + "\n" for line in text.splitlines()
+                                              if not line.startswith("#")))
+                        if key is not None:
+                            cache[key] = hit
+                    if key is not None:
+                        seen.add(key)
+                    parts.append(hit[1])
+            if len(cache) > len(seen):  # series gone: forget them
+                for key in set(cache) - seen:
+                    del cache[key]
+        if content_type.startswith("application/openmetrics-text"):
+            parts.append("# EOF\n")
+        return "".join(parts).encode("utf-8")
 
     def _labels(self, items: Iterable[tuple[str, str]], sandbox: str, extra: dict[str, str] | None = None) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -96,60 +172,69 @@ class SnapshotCollector:
             out.update(extra)
         return out
 
-    def families(self, snap: Snapshot) -> Iterator[Metric]:
+    def families(self, snap: Snapshot) -> list[Family]:
         names = _Names()
         for own in ("sandbox_status", *(PREFIX + k for k in (*_HEALTH, "table_rows", "stale", "scrapes"))):
             names.family(own, "gauge")
-        families: dict[tuple[str, str], Metric] = {}
+        families: dict[tuple[str, str], Family] = {}
 
-        def family(name: str, type_: str) -> tuple[Metric, str]:
-            prom_type = type_ if type_ in ("counter", "gauge", "histogram", "summary") else "unknown"
-            fam = names.family(name, type_)
+        def family(name: str, type_: str) -> Family:
             found = families.get((name, type_))
             if found is None:
-                found = families[(name, type_)] = Metric(fam, f"{name} ({type_}) from SandboxRunner", prom_type)
-            return found, fam
+                prom_type = type_ if type_ in ("counter", "gauge", "histogram", "summary") else "unknown"
+                found = families[(name, type_)] = Family(
+                    names.family(name, type_), f"{name} ({type_}) from SandboxRunner", prom_type, [])
+            return found
 
-        for (name, type_, _, sandbox), latest in sorted(snap.latest.items()):
-            metric, fam = family(name, type_)
-            if type_ == "counter":
-                metric.add_sample(fam + "_total", self._labels(latest.labels, sandbox), latest.value)
-            elif type_ == "histogram":  # rows that already are buckets
-                le = dict(latest.labels).get("le", "+Inf")
-                metric.add_sample(fam + "_bucket", self._labels(latest.labels, sandbox, {"le": le}), latest.value)
-            else:
-                metric.add_sample(fam, self._labels(latest.labels, sandbox), latest.value)
-        for (name, type_, _, sandbox), dist in sorted(snap.distributions.items()):
-            metric, fam = family(name, type_)
-            labels = self._labels(dist.labels, sandbox)
-            if type_ == "histogram":
-                for bound, count in dist.cumulative():
-                    le = "+Inf" if bound == float("inf") else repr(float(bound))
-                    metric.add_sample(fam + "_bucket", {**labels, "le": le}, count)
-            else:
-                for q, value in dist.quantiles():
-                    metric.add_sample(fam, {**labels, "quantile": repr(q)}, value)
-            metric.add_sample(fam + "_count", labels, dist.count)
-            metric.add_sample(fam + "_sum", labels, dist.sum)
-        yield from families.values()
+        for key, latest in sorted(snap.latest.items()):
+            fam = family(key[0], key[1])
+            fam.entries.append((key, latest.seq, partial(self._latest_samples, fam, key[3], latest)))
+        for key, dist in sorted(snap.distributions.items()):
+            fam = family(key[0], key[1])
+            fam.entries.append((key, dist.seq, partial(self._distribution_samples, fam, key[3], dist)))
+        out = list(families.values())
 
-        status = Metric("sandbox_status", "1 for each sandbox not deleted, with its status", "gauge")
+        status = Family("sandbox_status", "1 for each sandbox not deleted, with its status", "gauge", [])
         for sb in snap.sandboxes:
-            status.add_sample("sandbox_status", self._labels((("status", sb.status),), sb.sandbox_id), 1)
-        yield status
+            labels = self._labels((("status", sb.status),), sb.sandbox_id)
+            status.entries.append((("sandbox_status", sb.sandbox_id), sb.status,
+                                   partial(lambda lab: [("sandbox_status", lab, 1)], labels)))
+        out.append(status)
         for key, help_text in _HEALTH.items():
             if key in snap.health:
-                m = Metric(PREFIX + key, help_text, "gauge")
-                m.add_sample(PREFIX + key, self._labels((), ""), snap.health[key])
-                yield m
-        rows = Metric(PREFIX + "table_rows", "Rows per table (counted at most once a minute)", "gauge")
-        for table, n in sorted(snap.table_rows.items()):
-            rows.add_sample(PREFIX + "table_rows", self._labels((("table", table),), ""), n)
-        yield rows
-        stale = Metric(PREFIX + "stale", "1 when this scrape answered from the last good state "
-                       "(the database was locked or could not be read)", "gauge")
-        stale.add_sample(PREFIX + "stale", self._labels((), ""), 1 if snap.stale else 0)
-        yield stale
+                sample = [(PREFIX + key, self._labels((), ""), snap.health[key])]
+                out.append(Family(PREFIX + key, help_text, "gauge", [(None, None, partial(list, sample))]))
+        rows = [(PREFIX + "table_rows", self._labels((("table", t),), ""), n)
+                for t, n in sorted(snap.table_rows.items())]
+        out.append(Family(PREFIX + "table_rows", "Rows per table (counted at most once a minute)",
+                          "gauge", [(None, None, partial(list, rows))]))
+        stale = [(PREFIX + "stale", self._labels((), ""), 1 if snap.stale else 0)]
+        out.append(Family(PREFIX + "stale", "1 when this scrape answered from the last good state "
+                          "(the database was locked or could not be read)", "gauge",
+                          [(None, None, partial(list, stale))]))
+        return out
+
+    def _latest_samples(self, fam: Family, sandbox: str, latest: Any) -> list[tuple[str, dict[str, str], float]]:
+        if fam.type == "counter":
+            return [(fam.name + "_total", self._labels(latest.labels, sandbox), latest.value)]
+        if fam.type == "histogram":  # rows that already are buckets
+            le = dict(latest.labels).get("le", "+Inf")
+            return [(fam.name + "_bucket", self._labels(latest.labels, sandbox, {"le": le}), latest.value)]
+        return [(fam.name, self._labels(latest.labels, sandbox), latest.value)]
+
+    def _distribution_samples(self, fam: Family, sandbox: str, dist: Any) -> list[tuple[str, dict[str, str], float]]:
+        labels = self._labels(dist.labels, sandbox)
+        out: list[tuple[str, dict[str, str], float]] = []
+        if fam.type == "histogram":
+            for bound, count in dist.cumulative():
+                le = "+Inf" if bound == float("inf") else repr(float(bound))
+                out.append((fam.name + "_bucket", {**labels, "le": le}, count))
+        else:
+            for q, value in dist.quantiles():
+                out.append((fam.name, {**labels, "quantile": repr(q)}, value))
+        out.append((fam.name + "_count", labels, dist.count))
+        out.append((fam.name + "_sum", labels, dist.sum))
+        return out
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -190,11 +275,19 @@ class MetricsEndpoint:
         return f"http://{host}:{self.port}/metrics"
 
     def _app(self) -> Any:
-        metrics = make_wsgi_app(self.registry)
+        def metrics(environ: dict[str, Any], start_response: Any) -> Any:
+            encoder, content_type = choose_encoder(environ.get("HTTP_ACCEPT", ""))
+            body = self.collector.render(encoder, content_type)
+            headers = [("Content-Type", content_type)]
+            if gzip_accepted(environ.get("HTTP_ACCEPT_ENCODING", "")):
+                body = gzip.compress(body, compresslevel=1)  # fast: bodies can be tens of MB
+                headers.append(("Content-Encoding", "gzip"))
+            start_response("200 OK", headers + [("Content-Length", str(len(body)))])
+            return [body]
 
         def app(environ: dict[str, Any], start_response: Any) -> Any:
             path = environ.get("PATH_INFO", "/")
-            if path == "/metrics":
+            if path == "/metrics" and environ.get("REQUEST_METHOD", "GET") in ("GET", "HEAD"):
                 return metrics(environ, start_response)
             if path == "/":
                 start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])

@@ -27,6 +27,7 @@ seeded from rollups are placed by their sketch bin (within 1 % of a bucket bound
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 import os
 import sqlite3
@@ -47,6 +48,8 @@ from .sql import canonical_labels, instant_us
 
 #: series key: (name, type, canonical labels text, sandbox id or '')
 Key = tuple[str, str, str, str]
+#: every new or changed series state gets the next number (what an exposition may cache by)
+_SEQ = itertools.count(1)
 
 
 @dataclass
@@ -56,6 +59,7 @@ class Latest:
     labels: tuple[tuple[str, str], ...]
     t_us: int
     value: float
+    seq: int = field(default_factory=lambda: next(_SEQ))
 
 
 @dataclass
@@ -68,6 +72,7 @@ class Distribution:
     buckets: list[int] = field(default_factory=lambda: [0] * (len(DEFAULT_BUCKETS) + 1))
     bins: dict[int, int] = field(default_factory=dict)
     t_us: int = 0
+    seq: int = field(default_factory=lambda: next(_SEQ))
 
     def observe(self, codes: np.ndarray, values: np.ndarray, t_us: int) -> None:
         self.count += len(values)
@@ -77,6 +82,7 @@ class Distribution:
         for c in codes.tolist():
             self.bins[c] = self.bins.get(c, 0) + 1
         self.t_us = max(self.t_us, t_us)
+        self.seq = next(_SEQ)
 
     def cumulative(self) -> list[tuple[float, int]]:
         """(upper bound, observations <= it), the last bound +Inf."""
@@ -104,7 +110,8 @@ class SandboxState:
 
 @dataclass
 class Snapshot:
-    """One consistent view for an exposition (shared, do not change it)."""
+    """One consistent view for an exposition, valid until the next refresh (histograms
+    and summaries are the live objects; do not change them)."""
 
     latest: dict[Key, Latest]
     distributions: dict[Key, Distribution]
@@ -203,7 +210,7 @@ class LatestSamples:
         }
         if self.backup_t is not None:
             health["last_backup_age_seconds"] = max(0.0, time.time() - self.backup_t)
-        return Snapshot(dict(self.latest), {k: _copy(d) for k, d in self.distributions.items()},
+        return Snapshot(dict(self.latest), dict(self.distributions),
                         list(self.sandboxes), health, dict(self.table_rows), self.stale,
                         self.last_error)
 
@@ -272,6 +279,7 @@ class LatestSamples:
             dist = self.distributions[dist_ids[order[row]]]
             dist.bins[code] = dist.bins.get(code, 0) + n
             dist.buckets[b] += n
+            dist.seq = next(_SEQ)
 
     def _read_new(self, conn: sqlite3.Connection) -> None:
         M = self.models.Metric
@@ -360,10 +368,6 @@ def _size(path: Path) -> float:
         return float(os.stat(path).st_size)
     except OSError:
         return 0.0
-
-
-def _copy(d: Distribution) -> Distribution:
-    return Distribution(d.labels, d.count, d.sum, list(d.buckets), dict(d.bins), d.t_us)
 
 
 __all__ = ["Distribution", "Latest", "LatestSamples", "SandboxState", "Snapshot",
