@@ -1,9 +1,11 @@
 """A read-only Prometheus / OpenMetrics endpoint for a live database.
 
-:class:`MetricsEndpoint` serves ``/metrics`` over HTTP (``prometheus_client``'s WSGI
-app, content negotiation included: OpenMetrics 1.0 for Prometheus, text 0.0.4 for
-others) from a custom collector over :class:`.scrape.LatestSamples`. Each scrape folds
-in only the rows written since the last one (see :mod:`.scrape`).
+:class:`MetricsEndpoint` serves ``/metrics`` over HTTP from a custom
+``prometheus_client`` collector over :class:`.scrape.LatestSamples`, in the format the
+scraper asks for (``prometheus_client``'s own content negotiation and encoders:
+OpenMetrics 1.0 for Prometheus, text 0.0.4 for others; gzip when accepted). Each scrape
+folds in only the rows written since the last one (see :mod:`.scrape`) and re-encodes
+only the series that changed (:meth:`SnapshotCollector.render`).
 
 What a scrape shows:
 
