@@ -52,6 +52,8 @@ _HEALTH = {
     "refresh_errors": "Scrapes that could not read the database (locked, busy, gone)",
     "series": "Metric series this endpoint shows",
 }
+#: names our own families take before the database's (a metric named so gets a suffix)
+OWN_FAMILIES = ("sandbox_status", *(PREFIX + k for k in (*_HEALTH, "table_rows", "stale")))
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -109,6 +111,7 @@ class SnapshotCollector:
         self.last: Snapshot | None = None
         self.scrapes = 0
         self._cache: dict[str, dict[Any, tuple[Any, str]]] = {}
+        self._plan_cache: tuple[int, list[tuple[Family, list[tuple[bool, Any]]]]] | None = None
 
     def describe(self) -> list[Metric]:
         return []  # unchecked collector: names depend on the database
@@ -130,35 +133,72 @@ class SnapshotCollector:
 
     def render(self, encoder: Callable[[Any], bytes], content_type: str) -> bytes:
         """A scrape: refresh, then the exposition in ``encoder``'s format."""
+
+        def encode(fam: Family, samples: list[tuple[str, dict[str, str], float]]) -> str:
+            m = Metric(fam.name, fam.doc, fam.type)
+            for name, labels, value in samples:
+                m.add_sample(name, labels, value)
+            text = encoder(_One(m)).decode("utf-8")
+            return "".join(line + "\n" for line in text.splitlines() if not line.startswith("#"))
+
+        def header(fam: Family) -> str:
+            text = encoder(_One(fam.metric(False))).decode("utf-8")
+            return "".join(line + "\n" for line in text.splitlines()
+                           if line.startswith(("# HELP", "# TYPE", "# UNIT")))
+
         with self.lock:
             snap = self._refresh()
             cache = self._cache.setdefault(content_type, {})
-            seen: set[Any] = set()
+            plan, fresh = self._plan(snap)
+            if fresh and len(cache) > len(snap.latest) + len(snap.distributions) + len(snap.sandboxes):
+                keep = set(snap.latest) | set(snap.distributions) | {("sandbox_status", sb.sandbox_id) for sb in snap.sandboxes}
+                for key in set(cache) - keep:  # series gone: forget them
+                    del cache[key]
             parts: list[str] = []
-            for family in self.families(snap):
-                header = encoder(_One(family.metric(False))).decode("utf-8")
-                parts.append("".join(line + "\n" for line in header.splitlines()
-                                     if line.startswith(("# HELP", "# TYPE", "# UNIT"))))
-                for key, token, samples in family.entries:
+            for fam, keys in plan:
+                parts.append(header(fam))
+                for is_dist, key in keys:
+                    state = snap.distributions[key] if is_dist else snap.latest[key]
+                    hit = cache.get(key)
+                    if hit is None or hit[0] != state.seq:
+                        samples = (self._distribution_samples(fam, key[3], state) if is_dist
+                                   else self._latest_samples(fam, key[3], state))
+                        hit = cache[key] = (state.seq, encode(fam, samples))
+                    parts.append(hit[1])
+            for fam in self._own_families(snap):
+                parts.append(header(fam))
+                for key, token, samples in fam.entries:
                     hit = cache.get(key) if key is not None else None
                     if hit is None or hit[0] != token:
-                        m = Metric(family.name, family.doc, family.type)
-                        for name, labels, value in samples():
-                            m.add_sample(name, labels, value)
-                        text = encoder(_One(m)).decode("utf-8")
-                        hit = (token, "".join(line + "\n" for line in text.splitlines()
-                                              if not line.startswith("#")))
+                        hit = (token, encode(fam, samples()))
                         if key is not None:
                             cache[key] = hit
-                    if key is not None:
-                        seen.add(key)
                     parts.append(hit[1])
-            if len(cache) > len(seen):  # series gone: forget them
-                for key in set(cache) - seen:
-                    del cache[key]
         if content_type.startswith("application/openmetrics-text"):
             parts.append("# EOF\n")
         return "".join(parts).encode("utf-8")
+
+    def _plan(self, snap: Snapshot) -> tuple[list[tuple[Family, list[tuple[bool, Any]]]], bool]:
+        """The data families in order with their series keys; sorted again only when a
+        series appeared (``keys_version``). Returns (plan, whether it was made anew)."""
+        if self._plan_cache is not None and self._plan_cache[0] == snap.keys_version:
+            return self._plan_cache[1], False
+        names = _Names()
+        for own in OWN_FAMILIES:
+            names.family(own, "gauge")
+        groups: dict[tuple[str, str], tuple[Family, list[tuple[bool, Any]]]] = {}
+        for is_dist, source in ((False, snap.latest), (True, snap.distributions)):
+            for key in sorted(source):
+                group = groups.get((key[0], key[1]))
+                if group is None:
+                    prom_type = key[1] if key[1] in ("counter", "gauge", "histogram", "summary") else "unknown"
+                    group = groups[(key[0], key[1])] = (Family(
+                        names.family(key[0], key[1]), f"{key[0]} ({key[1]}) from SandboxRunner",
+                        prom_type, []), [])
+                group[1].append((is_dist, key))
+        plan = list(groups.values())
+        self._plan_cache = (snap.keys_version, plan)
+        return plan, True
 
     def _labels(self, items: Iterable[tuple[str, str]], sandbox: str, extra: dict[str, str] | None = None) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -175,32 +215,26 @@ class SnapshotCollector:
         return out
 
     def families(self, snap: Snapshot) -> list[Family]:
-        names = _Names()
-        for own in ("sandbox_status", *(PREFIX + k for k in (*_HEALTH, "table_rows", "stale", "scrapes"))):
-            names.family(own, "gauge")
-        families: dict[tuple[str, str], Family] = {}
+        """Every family with all its series (what ``collect()`` yields)."""
+        out = []
+        for fam, keys in self._plan(snap)[0]:
+            entries: list[Entry] = []
+            for is_dist, key in keys:
+                if is_dist:
+                    state = snap.distributions[key]
+                    entries.append((key, state.seq, partial(self._distribution_samples, fam, key[3], state)))
+                else:
+                    state = snap.latest[key]
+                    entries.append((key, state.seq, partial(self._latest_samples, fam, key[3], state)))
+            out.append(Family(fam.name, fam.doc, fam.type, entries))
+        return out + self._own_families(snap)
 
-        def family(name: str, type_: str) -> Family:
-            found = families.get((name, type_))
-            if found is None:
-                prom_type = type_ if type_ in ("counter", "gauge", "histogram", "summary") else "unknown"
-                found = families[(name, type_)] = Family(
-                    names.family(name, type_), f"{name} ({type_}) from SandboxRunner", prom_type, [])
-            return found
-
-        for key, latest in sorted(snap.latest.items()):
-            fam = family(key[0], key[1])
-            fam.entries.append((key, latest.seq, partial(self._latest_samples, fam, key[3], latest)))
-        for key, dist in sorted(snap.distributions.items()):
-            fam = family(key[0], key[1])
-            fam.entries.append((key, dist.seq, partial(self._distribution_samples, fam, key[3], dist)))
-        out = list(families.values())
-
+    def _own_families(self, snap: Snapshot) -> list[Family]:
+        out = []
         status = Family("sandbox_status", "1 for each sandbox not deleted, with its status", "gauge", [])
         for sb in snap.sandboxes:
-            labels = self._labels((("status", sb.status),), sb.sandbox_id)
             status.entries.append((("sandbox_status", sb.sandbox_id), sb.status,
-                                   partial(lambda lab: [("sandbox_status", lab, 1)], labels)))
+                                   partial(self._status_samples, sb.sandbox_id, sb.status)))
         out.append(status)
         for key, help_text in _HEALTH.items():
             if key in snap.health:
@@ -215,6 +249,9 @@ class SnapshotCollector:
                           "(the database was locked or could not be read)", "gauge",
                           [(None, None, partial(list, stale))]))
         return out
+
+    def _status_samples(self, sandbox: str, status: str) -> list[tuple[str, dict[str, str], float]]:
+        return [("sandbox_status", self._labels((("status", status),), sandbox), 1)]
 
     def _latest_samples(self, fam: Family, sandbox: str, latest: Any) -> list[tuple[str, dict[str, str], float]]:
         if fam.type == "counter":

@@ -120,6 +120,8 @@ class Snapshot:
     table_rows: dict[str, int]
     stale: bool
     error: str | None
+    #: changes whenever a series appears or the state starts again (not on new values)
+    keys_version: int = 0
 
 
 class LatestSamples:
@@ -151,6 +153,7 @@ class LatestSamples:
         self.last_refresh_s = 0.0
         self.rows_read = 0
         self.behind = 0
+        self.keys_version = 0
 
     # -- connection --------------------------------------------------------------------
     def _connection(self) -> sqlite3.Connection:
@@ -212,10 +215,11 @@ class LatestSamples:
             health["last_backup_age_seconds"] = max(0.0, time.time() - self.backup_t)
         return Snapshot(dict(self.latest), dict(self.distributions),
                         list(self.sandboxes), health, dict(self.table_rows), self.stale,
-                        self.last_error)
+                        self.last_error, self.keys_version)
 
     def _seed(self, conn: sqlite3.Connection) -> None:
         """Start from the rollups (each series' last sample, distributions) if any."""
+        self.keys_version += 1
         db_tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if not {"admin_metric_series", "admin_metric_rollups", "admin_metric_state"} <= db_tables:
             self.seeded = True
@@ -314,12 +318,15 @@ class LatestSamples:
                 pending.setdefault(key, []).append((t_us, value))
                 continue
             seen = latest.get(key)
+            if seen is None:
+                self.keys_version += 1
             if seen is None or t_us >= seen.t_us:
                 latest[key] = Latest(items, t_us, float(value))
         for key, samples in pending.items():
             dist = self.distributions.get(key)
             if dist is None:
                 dist = self.distributions[key] = Distribution(canonical_labels(key[2])[1])
+                self.keys_version += 1
             values = np.array([v for _, v in samples], np.float64)
             dist.observe(sk.codes(values), values, max(t for t, _ in samples))
 
