@@ -43,13 +43,14 @@ find_python() {
   echo "Python 3.11 or newer is needed" >&2; return 1
 }
 
-#: for the test suite only: validators of the .desktop and AppStream files
-TEST_APT_PACKAGES=(desktop-file-utils appstream)
+#: for the test suite only: validators of the .desktop and AppStream files, and a real
+#: Prometheus (with promtool) that the metrics tests run on loopback
+TEST_APT_PACKAGES=(desktop-file-utils appstream prometheus)
 
 setup() {
   local extra="$1"
   local need=("${QT_APT_PACKAGES[@]}")
-  [ "$extra" = "[test]" ] && need+=("${TEST_APT_PACKAGES[@]}")
+  if [ "$extra" = "[test]" ]; then need+=("${TEST_APT_PACKAGES[@]}"); fi
   local py; py=$(find_python)
   # Debian's python3 has venv only with python3-venv.
   "$py" -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)

@@ -771,7 +771,8 @@ def cmd_metrics_rollup(args: argparse.Namespace) -> Result:
 def _add_export_metrics(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export-metrics", help="export raw metric samples (opens read-only)")
     p.add_argument("db")
-    p.add_argument("--format", required=True, choices=("json", "csv", "prometheus"))
+    p.add_argument("--format", required=True, choices=("json", "csv", "prometheus", "openmetrics"),
+                   help="openmetrics: history for `promtool tsdb create-blocks-from openmetrics`")
     p.add_argument("--name", action="append", default=[], metavar="N", help="metric name (repeatable)")
     p.add_argument("--sandbox", metavar="ID", help="only this sandbox's samples")
     p.add_argument("--label", action="append", default=[], metavar="K=V",
@@ -782,6 +783,9 @@ def _add_export_metrics(sub: argparse._SubParsersAction) -> None:
                    help="raw (default) or the Go server's own 1m, 5m, 1h… rows (repeatable)")
     p.add_argument("--latest", action="store_true",
                    help="prometheus: only each series' newest sample (a scrape's view)")
+    p.add_argument("--instance", metavar="NAME",
+                   help="openmetrics: add the label instance=NAME to every series (as "
+                   "serve-metrics --instance does)")
     p.add_argument("-o", "--output", metavar="OUT", help="write to this file (default: stdout); "
                    "with --json, print a summary of what was written. An existing file is "
                    "replaced, a device or pipe written to; an SQLite database only with --force")
@@ -798,7 +802,11 @@ def cmd_export_metrics(args: argparse.Namespace) -> Result:
 
     if args.latest and args.format != "prometheus":
         raise UsageError("--latest only applies to --format prometheus")
-    options = {"latest_only": True} if args.latest else {}
+    if args.instance is not None and args.format != "openmetrics":
+        raise UsageError("--instance only applies to --format openmetrics")
+    options: dict[str, Any] = {"latest_only": True} if args.latest else {}
+    if args.instance:
+        options["labels"] = {"instance": args.instance}
     start, end = _cli_time(args.start, "from"), _cli_time(args.end, "to")
     with open_store(args.db, read_only=True) as store:
         samples = store.metrics.iter_samples(
@@ -826,6 +834,52 @@ def cmd_export_metrics(args: argparse.Namespace) -> Result:
     if size is None:
         return Result(data, f"wrote {count:,} samples to {out} ({args.format})")
     return Result(data, f"wrote {count:,} samples to {out} ({args.format}, {data['size_bytes']:,} bytes)")
+
+
+def _add_serve_metrics(sub: argparse._SubParsersAction) -> None:
+    from .storage import DEFAULT_LISTEN
+
+    p = sub.add_parser("serve-metrics", help="a read-only Prometheus/OpenMetrics endpoint "
+                       "(/metrics) for a live database; runs until stopped")
+    p.add_argument("db")
+    p.add_argument("--listen", default=DEFAULT_LISTEN, metavar="HOST:PORT",
+                   help=f"address to listen on (default {DEFAULT_LISTEN}, loopback only; "
+                   "port 0 picks a free one)")
+    p.add_argument("--instance", metavar="NAME",
+                   help="add the label instance=NAME to every series (use honor_labels in "
+                   "the scrape config to keep it)")
+    p.set_defaults(func=cmd_serve_metrics)
+
+
+def cmd_serve_metrics(args: argparse.Namespace) -> Result:
+    import signal
+    import threading
+
+    from .storage import MetricsEndpoint
+
+    with open_store(args.db, read_only=True) as store:
+        endpoint = MetricsEndpoint(store, args.listen, instance=args.instance,
+                                   backups_dir=store.backups_dir)
+        endpoint.start()
+        stopping = threading.Event()
+
+        def stop(signum: int, frame: Any) -> None:
+            stopping.set()
+
+        previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            print(f"serving {args.db} at {endpoint.address} (Ctrl+C to stop)", file=sys.stderr,
+                  flush=True)
+            while not stopping.wait(0.5):
+                if not endpoint.running:
+                    raise errors.StorageError("the metrics endpoint stopped unexpectedly")
+        finally:
+            endpoint.stop()
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+        state = endpoint.state()
+    args.json = False
+    return Result(None, f"stopped after {state.scrapes:,} scrapes")
 
 
 # -- demo -----------------------------------------------------------------------------
@@ -1088,6 +1142,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_workflows,
     _add_workflow,
     _add_cache,
+    _add_serve_metrics,
     _add_demo,
 ]
 

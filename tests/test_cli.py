@@ -182,3 +182,52 @@ def test_migrate_up_takes_a_verified_safety_backup_first(run_cli, go_db, tmp_pat
     # nothing pending: no backup; --no-backup: none either
     code, out, _ = run_cli("migrate", go_db, "--json")
     assert json.loads(out)["safety_backup"] is None
+
+
+# -- serve-metrics, export-metrics --format openmetrics ---------------------------------------
+
+def test_export_metrics_openmetrics_for_promtool(run_cli, go_db, tmp_path):
+    out = tmp_path / "history.om"
+    code, _, err = run_cli("export-metrics", go_db, "--format", "openmetrics", "--instance", "go-1",
+                           "-o", out, "--json")
+    assert code == 0, err
+    text = out.read_text()
+    assert text.endswith("# EOF\n") and "# TYPE " in text and 'instance="go-1"' in text
+    samples = [line for line in text.splitlines() if not line.startswith("#")]
+    assert samples and all(len(line.rsplit(" ", 1)[1].split(".")[1]) == 3 for line in samples)  # seconds.ms
+
+
+def test_export_metrics_instance_needs_openmetrics(run_cli, go_db):
+    code, _, err = run_cli("export-metrics", go_db, "--format", "csv", "--instance", "x")
+    assert code == 2 and err.count("\n") == 1 and "--instance" in err
+
+
+def test_serve_metrics_refuses_a_bad_address_and_a_missing_file(run_cli, go_db, tmp_path):
+    code, _, err = run_cli("serve-metrics", go_db, "--listen", "nowhere")
+    assert code == 2 and err.startswith("sandbox-admin: error:") and err.count("\n") == 1
+    code, _, err = run_cli("serve-metrics", tmp_path / "missing.db")
+    assert code == 2 and err.count("\n") == 1
+
+
+def test_serve_metrics_runs_until_sigterm(go_db):
+    import os
+    import signal
+    import urllib.request
+
+    from tests.conftest import ROOT
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sandbox_admin", "serve-metrics", str(go_db), "--listen", "127.0.0.1:0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    try:
+        line = proc.stderr.readline()
+        url = line.split(" at ", 1)[1].split()[0]
+        assert url.startswith("http://127.0.0.1:")
+        body = urllib.request.urlopen(url, timeout=10).read().decode()
+        assert "sandbox_status{" in body and "sandbox_admin_database_size_bytes" in body
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err
+    assert "stopped after 1 scrapes" in out

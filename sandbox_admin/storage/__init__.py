@@ -59,6 +59,9 @@ _LAZY = {
     "METRIC_TYPES": "metrics", "DEFAULT_STATS": "metrics", "PERCENTILES": "metrics",
     "step_seconds": "metrics", "DEFAULT_BUCKETS": "metrics", "write_csv": "metrics",
     "write_json": "metrics", "write_prometheus": "metrics",
+    "write_openmetrics": "metrics.export", "MetricsEndpoint": "metrics.endpoint",
+    "EndpointState": "metrics.endpoint", "DEFAULT_LISTEN": "metrics.endpoint",
+    "LatestSamples": "metrics.scrape",
     # backups
     "BackupManager": "backup", "BackupInfo": "backup", "BackupResult": "backup",
     "RestoreResult": "backup", "VerifyReport": "backup", "RetentionPolicy": "backup",

@@ -133,6 +133,10 @@ class ForeignTriggers(StorageError):
         self.triggers = list(triggers or [])
 
 
+class AddressInUse(StorageError):
+    """The address a metrics endpoint should listen on is taken or cannot be used."""
+
+
 class UnsafePath(InvalidInput):
     """A stored path would lead outside the folder chosen for an export."""
 

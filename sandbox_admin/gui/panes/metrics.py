@@ -65,6 +65,7 @@ from .metrics_chart import (
     value_units,
     with_gaps,
 )
+from .metrics_serve import ServeControl
 
 ZOOM_DEBOUNCE_MS = 250
 SETTINGS = "metrics"
@@ -217,6 +218,9 @@ class MetricsPane(Pane):
         charts.setStretchFactor(1, 1)
         charts.setSizes([600, 220])
         rv.addWidget(charts, 1)
+        self.serve = ServeControl(self.runner)
+        self.serve.message_requested.connect(self.message_requested)
+        rv.addWidget(self.serve)
 
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
@@ -268,6 +272,7 @@ class MetricsPane(Pane):
     def set_store(self, store: Any) -> None:
         """Show ``store``'s metrics (None: nothing open)."""
         self.store = store
+        self.serve.set_store(store)
         self._cancel_job()
         self._latest.invalidate()
         self.types = {}

@@ -32,7 +32,7 @@ from typing import Any, Iterable, Iterator, TextIO
 from ..fields import to_iso
 from .sql import to_us
 
-FORMATS = ("json", "csv", "prometheus")
+FORMATS = ("json", "csv", "prometheus", "openmetrics")
 DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 SUMMARY_QUANTILES = (0.5, 0.9, 0.95, 0.99)
 
@@ -230,7 +230,91 @@ def _write_summary(out: TextIO, family: str, labels: dict[str, Any], sandbox: st
     out.write(f"{family}_count{_labels(labels, sandbox)} {len(values)}{stamp}\n")
 
 
-WRITERS = {"json": write_json, "csv": write_csv, "prometheus": write_prometheus}
+# -- OpenMetrics (history for backfilling) -----------------------------------------------
+
+def _seconds_text(ms: int) -> str:
+    whole, frac = divmod(ms, 1000)
+    return f"{whole}.{frac:03d}"
+
+
+def write_openmetrics(samples: Iterable[Any], out: TextIO, *,
+                      buckets: tuple[float, ...] = DEFAULT_BUCKETS,
+                      labels: dict[str, str] | None = None) -> int:
+    """Samples grouped by name and type (``iter_samples(order="series")``); ``labels``
+    are added to every series (e.g. ``{"instance": "server-1"}``). Samples without a
+    readable timestamp are left out (Prometheus needs one)."""
+    names = _Names()
+    extra = tuple(sorted((labels or {}).items()))
+    counter = [0]
+
+    def counted(it: Iterable[Any]) -> Iterator[Any]:
+        for s in it:
+            counter[0] += 1
+            if s.timestamp is not None:
+                yield s
+
+    for (name, type_), family_samples in groupby(counted(samples), key=lambda s: (s.name, s.type)):
+        family = names.family(name, type_)
+        om_type = type_ if type_ in ("counter", "gauge", "histogram", "summary") else "unknown"
+        out.write(f"# HELP {family} {escape_help(f'{name} ({type_}) exported by sandbox-admin')}\n")
+        out.write(f"# TYPE {family} {om_type}\n")
+        for sandbox, sandbox_samples in groupby(family_samples, key=lambda s: s.sandbox_id):
+            runs: dict[tuple, list[Any]] = {}
+            for s in sandbox_samples:
+                runs.setdefault(tuple(sorted((s.labels or {}).items())), []).append(s)
+            for items, series in sorted(runs.items()):
+                series.sort(key=lambda s: to_us(s.timestamp))
+                _write_om_series(out, family, om_type, dict(items), sandbox, series, extra, buckets)
+    out.write("# EOF\n")
+    return counter[0]
+
+
+def _by_ms(series: list[Any]) -> Iterator[tuple[int, list[Any]]]:
+    """(ms, samples) in time order: what Prometheus can store of one series."""
+    return ((ms, list(group)) for ms, group in groupby(series, key=lambda s: to_us(s.timestamp) // 1000))
+
+
+def _write_om_series(out: TextIO, family: str, om_type: str, labels: dict[str, Any],
+                     sandbox: str | None, series: list[Any], extra: tuple[tuple[str, str], ...],
+                     buckets: tuple[float, ...]) -> None:
+    observations = (om_type == "histogram" and "le" not in labels
+                    or om_type == "summary" and "quantile" not in labels)
+    if not observations:
+        if om_type == "histogram":
+            rest = {k: v for k, v in labels.items() if k != "le"}
+            text, name = _labels(rest, sandbox, (*extra, ("le", str(labels["le"])))), family + "_bucket"
+        else:
+            name = family + "_total" if om_type == "counter" else family
+            text = _labels(labels, sandbox, extra)
+        for ms, group in _by_ms(series):
+            out.write(f"{name}{text} {_number(group[-1].value)} {_seconds_text(ms)}\n")
+        return
+    plain = _labels(labels, sandbox, extra)
+    bucket_text = [_labels(labels, sandbox, (*extra, ("le", _number(b)))) for b in buckets]
+    inf_text = _labels(labels, sandbox, (*extra, ("le", "+Inf")))
+    counts = [0] * len(buckets)
+    n, parts = 0, []
+    for ms, group in _by_ms(series):
+        for s in group:
+            v = float(s.value)
+            n += 1
+            parts.append(v)
+            for i, bound in enumerate(buckets):
+                if v <= bound:
+                    counts[i] += 1
+        total = _number(math.fsum(parts))
+        parts = [math.fsum(parts)]
+        stamp = _seconds_text(ms)
+        if om_type == "histogram":
+            for text, c in zip(bucket_text, counts):
+                out.write(f"{family}_bucket{text} {c} {stamp}\n")
+            out.write(f"{family}_bucket{inf_text} {n} {stamp}\n")
+        out.write(f"{family}_count{plain} {n} {stamp}\n")
+        out.write(f"{family}_sum{plain} {total} {stamp}\n")
+
+
+WRITERS = {"json": write_json, "csv": write_csv, "prometheus": write_prometheus,
+           "openmetrics": write_openmetrics}
 
 
 def export(samples: Iterable[Any], fmt: str, out: TextIO, **options: Any) -> int:
