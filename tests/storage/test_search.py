@@ -336,3 +336,25 @@ def test_locked_database_is_an_error_not_a_fallback(corpus) -> None:  # type: ig
         finally:
             blocker.execute("ROLLBACK")
             blocker.close()
+
+
+def test_punctuated_words_rank_files_holding_the_literal_text_first(fresh_store):
+    """The tokenizer reads C++ as "c": LICENSE files full of "(c)" must not bury the C++ file."""
+    add_sandbox(fresh_store)
+    f = fresh_store.files
+    licence = "Copyright (c) 2024 (c) the authors (c) all rights reserved (c).\n"
+    noise = [f.create("sb-1", f"/vendor/lib{i}/LICENSE", licence * 3).id for i in range(6)]
+    cpp = f.create("sb-1", "/docs/languages.md", "We write the engine in C++ and the tools in Go. " * 2
+                   + "filler words " * 200).id
+    node = f.create("sb-1", "/docs/web.md", "The web front end runs on node.js 20.\n" + "more text " * 300).id
+    slash = f.create("sb-1", "/notes.txt", "switch a/b testing on\n" + "x " * 400).id
+    f.create("sb-1", "/other.txt", "node is a graph term; js is short for javascript; a and b\n")
+    for query, wanted in (("C++", cpp), ("node.js", node), ("a/b", slash)):
+        hits = f.search(query, limit=10).hits
+        assert hits and hits[0].file_id == wanted, (query, [h.file_path for h in hits])
+    # without punctuation the order is exactly FTS5's bm25
+    plain = [h.file_id for h in f.search("copyright", limit=10).hits]
+    raw = [r[0] for r in fresh_store.db.execute_sql(
+        "SELECT rowid FROM file_search_fts WHERE file_search_fts MATCH 'copyright' "
+        "AND rank MATCH 'bm25(4.0, 1.0)' ORDER BY rank").fetchall()]
+    assert plain == raw and set(plain) == set(noise)

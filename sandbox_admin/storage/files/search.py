@@ -237,6 +237,19 @@ def like_terms(text: str) -> list[str]:
     return terms
 
 
+_LITERAL_RE = re.compile(r"\w[^\w\s]|[^\w\s]\w")
+
+
+def literal_term(text: str) -> str:
+    """The first typed word whose punctuation the index cannot see (``C++``, ``node.js``,
+    ``a/b``), lowercased; '' when there is none. The tokenizer reads ``C++`` as ``c``
+    (which "(c)" matches too), so files holding the literal text are ranked first."""
+    for term in like_terms(text):
+        if _LITERAL_RE.search(term) or (term[-1:] in "+#" and _WORD_RE.search(term)):
+            return term.lower()
+    return ""
+
+
 # -- searching ---------------------------------------------------------------------------------------
 
 def fts_available(store: "Store") -> bool:
@@ -366,12 +379,19 @@ class _Search:
         weight = float(PATH_WEIGHT if weight is None else weight)
         return f"bm25({weight!r}, 1.0)"  # a bound value, not SQL text
 
-    def fts_statement(self) -> tuple[str, list[Any]]:
-        key = ("fts", *self.shape())
+    def fts_statement(self, literal: bool = False) -> tuple[str, list[Any]]:
+        """The ranked FTS5 query; with ``literal``, rows holding the typed text itself
+        (slot ``lit``, in the path or the indexed text) come first, bm25 within each."""
+        key = ("fts", literal, *self.shape())
         statement = _STATEMENTS.get(key)
         if statement is None:
             FM, FS = self.m.FileMetadata, self.m.FileSearch
             table = FS._meta.entity
+            order: list[Any] = [SQL("rank")]  # handed to FTS5, which sorts by bm25 ascending
+            if literal:
+                holds = ((fn.instr(fn.lower(FM.file_path), _slot("lit")) > 0)
+                         | (fn.instr(fn.lower(FM.search_content), _slot("lit")) > 0))
+                order.insert(0, Case(None, [(holds, 0)], 1))
             query = (
                 FS.select(
                     *self.columns(),
@@ -384,7 +404,7 @@ class _Search:
                 )
                 .join(FM, on=(FM.id == FS.rowid))
                 .where(FS.match(_slot("fts")), NodeList((SQL("rank MATCH"), _slot("rank"))), *self.conditions())
-                .order_by(SQL("rank"))  # handed to FTS5, which sorts by bm25 ascending
+                .order_by(*order)
                 .limit(_slot("limit"))
                 .offset(_slot("offset"))
             )
@@ -393,8 +413,11 @@ class _Search:
 
     def fts(self, fts_query: str, limit: int, offset: int, typed: str = "") -> list[SearchHit]:
         values = self.values() | {"fts": fts_query, "rank": self.rank_function(), "limit": limit, "offset": offset}
+        literal = literal_term(typed)
+        if literal:
+            values["lit"] = literal
         hits = []
-        for r in self.rows(self.fts_statement(), values):
+        for r in self.rows(self.fts_statement(bool(literal)), values):
             snippet = r[9]
             if snippet is None and (r[7] or 0) > SNIPPET_FTS_MAX_BYTES:
                 snippet = self.window_snippet(r[0], like_terms(typed or fts_query))
