@@ -416,3 +416,27 @@ def test_a_hidden_files_pane_waits_until_it_is_shown(qtbot, runner, tmp_path, go
         p.set_store(None)
         runner.wait_idle(WAIT)
         store.close()
+
+
+def test_searching_cpp_shows_the_file_that_says_cpp_first(qtbot, runner, tmp_path):
+    from sandbox_admin.storage import create_store
+
+    store = create_store(tmp_path / "cpp.db")
+    now = "2026-11-26 01:00:00+00:00"
+    store.models.Sandbox.insert(id="sb", status="running", created_at=now, updated_at=now).execute()
+    for i in range(5):
+        store.files.create("sb", f"/vendor/lib{i}/LICENSE", "Copyright (c) the authors (c).\n" * 4)
+    wanted = store.files.create("sb", "/docs/stack.md", "Written in C++ mostly. " + "words " * 300).id
+    p = FilesPane(runner, settings=QSettings(str(tmp_path / "c.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(p)
+    p.show()
+    try:
+        with qtbot.waitSignal(p.results_loaded, timeout=WAIT):
+            p.set_store(store)
+        search(qtbot, p, "C++")
+        assert p.row_ids()[0] == wanted
+        assert "<b>" in p.item_for(wanted).data(0, HTML_ROLE)  # the match is highlighted
+    finally:
+        p.set_store(None)
+        runner.wait_idle(WAIT)
+        store.close()
