@@ -184,6 +184,8 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_menus()
         self.runner.exclusive_changed.connect(lambda _: self._update_actions())
+        self._outside_change: tuple[float, str] | None = None  # (when, what) the watch last saw
+        self.maintenance.outside_activity = self.outside_activity
         self.tabs.currentChanged.connect(self._tab_changed)
         self._claim_window_shortcuts()
         self._restore_window_state()
@@ -350,6 +352,15 @@ class MainWindow(QMainWindow):
             act.setToolTip(why or ("A maintenance job is running; wait for it." if busy else act.statusTip()))
         for act in (self.backup_action, self.check_action, self.stats_action):
             act.setEnabled(has and not busy)
+
+    def outside_activity(self, recent_s: float = 120.0) -> str:
+        """'' unless another program changed the open database in the last ``recent_s``
+        seconds (the change watch polls every 2 s), e.g. a SandboxRunner server writing."""
+        if self._outside_change is None:
+            return ""
+        when, what = self._outside_change
+        age = time.monotonic() - when
+        return f"{what} {age:.0f} s ago" if age < recent_s else ""
 
     # == links between panes, back and forward ============================================
     def follow_link(self, key: str, place: dict[str, Any]) -> None:
@@ -603,6 +614,7 @@ class MainWindow(QMainWindow):
     def _set_store(self, store: Store | None, status: DatabaseStatus | None,
                    probe: ChangeProbe | None) -> None:
         self.store, self.status, self.probe = store, status, probe
+        self._outside_change = None  # what the watch saw concerned the previous database
         self._writes_seen = probe.writes.count if probe is not None else 0
         self.runner.set_store(store)
         self.watcher.watch(probe)
@@ -660,6 +672,7 @@ class MainWindow(QMainWindow):
             job.succeeded.connect(self._offer_upgrade)
 
     def _database_changed(self, what: str) -> None:
+        self._outside_change = (time.monotonic(), what)
         action = "Reopen" if self.status is not None and self.status.immutable else "Refresh"
         self.message_bar.show_message(
             "info", f"{what[:1].upper()}{what[1:]} since it was loaded here; what you see may be "

@@ -488,3 +488,24 @@ def test_our_own_writes_refresh_the_status_without_f5(qtbot, window, go_db):
     with qtbot.waitSignal(window.status_updated, timeout=5000):  # an exclusive job too
         window.runner.submit(lambda ctx: ctx.store.maintenance.checkpoint("PASSIVE"), name="Checkpoint",
                              exclusive=True)
+
+
+def test_restoring_while_another_program_writes_warns_first(qtbot, window, go_db, tmp_path):
+    from PySide6.QtWidgets import QMessageBox
+
+    open_and_wait(qtbot, window, go_db)
+    pane = window.maintenance
+    backup = window.store.backups.create(tmp_path / "b").path
+    assert window.outside_activity() == ""
+    con = sqlite3.connect(go_db)  # another program (a server) writes meanwhile
+    with con:
+        con.execute("UPDATE sandboxes SET status = 'stopped' WHERE rowid = 1")
+    con.close()
+    qtbot.waitUntil(lambda: window.message_bar.find("changed") is not None, timeout=10000)
+    assert "another program changed" in window.outside_activity()
+    pane.backups.restore_path(backup)
+    qtbot.waitUntil(lambda: isinstance(pane.current_dialog(), QMessageBox), timeout=15000)
+    text = pane.current_dialog().text()
+    assert "Warning:" in text and "stop it before restoring" in text
+    pane.current_dialog().button(QMessageBox.StandardButton.Cancel).click()
+    assert window.runner.wait_idle(10000)

@@ -96,6 +96,9 @@ class MaintenancePane(Pane):
                  settings: QSettings | None = None) -> None:
         super().__init__(runner, parent, settings)
         self.backups = BackupActions(self)
+        #: what says that another program uses the database now ('' when nothing does);
+        #: the window fills it in from its change watch
+        self.outside_activity: Callable[[], str] = lambda: ""
         self._dialog_upgrade: QMessageBox | None = None
         self.health: Health | None = None
         self.last_check: CheckReport | None = None

@@ -183,8 +183,12 @@ class BackupActions:
 
     def _ask_restore(self, entry: BackupInfo) -> QMessageBox:
         live = self.pane.health.rows if self.pane.health else None
-        box = QMessageBox(QMessageBox.Icon.Warning, "Restore backup",
-                          restore_question(entry, self.pane.store.path, self.pane.backups_folder(), live),
+        text = restore_question(entry, self.pane.store.path, self.pane.backups_folder(), live)
+        busy = self.pane.outside_activity()
+        if busy:  # a SandboxRunner server writing meanwhile keeps its own idea of the data
+            text = (f"<p><b>Warning:</b> {escape(busy)}. If a SandboxRunner server uses this "
+                    "database, stop it before restoring.</p>" + text)
+        box = QMessageBox(QMessageBox.Icon.Warning, "Restore backup", text,
                           QMessageBox.StandardButton.Cancel, self.pane)
         box.setTextFormat(Qt.TextFormat.RichText)
         box.setStyleSheet("QLabel#qt_msgbox_label { min-width: 520px; }")
