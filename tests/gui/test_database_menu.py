@@ -100,3 +100,22 @@ def test_confirmations_fade_problems_stay_and_the_panes_do_not_move(qtbot, windo
     assert pane.table.mapTo(window, pane.table.rect().topLeft()) == button  # nothing moved down
     qtbot.waitUntil(lambda: done not in window.message_bar.messages(), timeout=3000)
     assert problem in window.message_bar.messages() and offer in window.message_bar.messages()
+
+
+def test_tab_reaches_the_pane_s_controls_and_its_table(qtbot, window, go_db):
+    from PySide6.QtWidgets import QApplication
+
+    _open(qtbot, window, go_db)
+    pane = window.panes[0]
+    pane.filter_edit.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is pane.filter_edit, timeout=WAIT)
+    seen = []
+    for _ in range(40):
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
+        widget = QApplication.focusWidget()
+        assert widget is not None and widget.isVisible()  # never into a hidden control
+        seen.append(widget)
+    assert pane.table in seen and pane.deleted_check in seen and pane.only_deleted_check in seen
+    # the order follows the screen: the filters before the table
+    assert seen.index(pane.only_deleted_check) < seen.index(pane.table)
+    assert pane.table.focusPolicy() & Qt.FocusPolicy.TabFocus
