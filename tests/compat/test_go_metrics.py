@@ -128,3 +128,13 @@ def test_cli_metrics_and_export_read_the_fixture_without_writing(go_fixture, run
     assert code == 0 and "21,847 samples" in out
     assert sha256_file(go_fixture) == before
     assert not (go_fixture.parent / (go_fixture.name + "-wal")).exists()
+
+
+def test_metric_names_come_from_an_index_walk_and_match_the_series(go_store, go_counts):
+    from playhouse.test_utils import count_queries
+
+    with count_queries() as counter:
+        names = go_store.metrics.names()
+    assert names == dict(sorted(go_counts["metric_names"].items()))
+    assert names == {s.name: s.type for s in sorted(go_store.metrics.series(), key=lambda s: s.name)}
+    assert counter.count <= 2 + len(names)  # the walk, one type look-up each, the rollups

@@ -38,7 +38,7 @@ from datetime import datetime
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
-from peewee import fn
+from peewee import Select, fn
 
 from .. import errors
 from ..fields import parse_timestamp
@@ -283,8 +283,26 @@ class MetricsStore:
         return conds
 
     def names(self) -> dict[str, str]:
-        """Metric name -> type (raw samples and rollups)."""
-        return {s.name: s.type for s in self.series()}
+        """Metric name -> type (samples and rollups), in name order.
+
+        A loose index scan: each next name is one seek in ``idx_metrics_name_timestamp``
+        (``min(metric_name) > previous``), so a database of millions of samples answers in
+        about a millisecond instead of grouping every row."""
+        M = self.store.models.Metric
+        base = M.select(fn.MIN(M.metric_name).alias("name")).cte("names", recursive=True, columns=("name",))
+        following = M.select(fn.MIN(M.metric_name)).where(M.metric_name > base.c.name)
+        names = base.union_all(Select(columns=[following]).from_(base).where(base.c.name.is_null(False)))
+        query = names.select_from(names.c.name).where(names.c.name.is_null(False))
+        found: dict[str, str] = {}
+        with self.store.connection():
+            for (name,) in query.bind(self.db).tuples():
+                kind = M.select(M.metric_type).where(M.metric_name == name).limit(1).scalar()
+                found[name] = kind or ""
+            if self.rollups.available():  # series whose raw samples retention removed
+                RS = self.rollups.M.Series
+                for name, kind in RS.select(RS.metric_name, RS.metric_type).distinct().tuples():
+                    found.setdefault(name, kind)
+        return dict(sorted(found.items()))
 
     def extent(self, name: str | Sequence[str] | None = None) -> tuple[datetime | None, datetime | None]:
         """First and last sample time (raw and rollups)."""
