@@ -11,8 +11,10 @@ import numpy as np
 import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QColor
 
 from sandbox_admin.gui.jobs import JobRunner
+from sandbox_admin.gui.panes import metrics_chart as mc
 from sandbox_admin.gui.panes.metrics import ALL_SANDBOXES, MetricsPane
 from sandbox_admin.storage import create_store, open_store
 from sandbox_admin.storage.metrics.store import Sample
@@ -70,13 +72,26 @@ def test_names_listed_with_types(qtbot, pane, runner, store):
     assert len(visible) == 2 and all("request" in v for v in visible)
 
 
-def test_cpu_usage_one_curve_per_series_over_the_extent(qtbot, pane, runner, store):
+def test_cpu_usage_of_26_sandboxes_is_the_fleet_and_the_top_8_over_the_extent(qtbot, pane, runner, store):
     open_metric(qtbot, pane, runner, store, "cpu_usage")
     expected = store.metrics.series("cpu_usage")
     first, last = store.metrics.extent("cpu_usage")
+    answer = pane.answer
+    assert answer.folded == len(expected) == 26 and answer.band is not None
+    assert len(answer.series) == 1 + mc.TOP_N and len(pane.curves) == 1 + mc.TOP_N
+    assert pane._labels[0].startswith("all 26 series (average")
     items = plotted_items(pane)
-    assert len(items) == len(expected) == 26
-    assert len({i.opts["pen"].color().name() for i in items}) == 26  # distinct colours
+    assert len(items) == len(pane.curves) + 2  # the lines and the band's two edges
+    # the top 8 by max: no series left out has a higher max than one shown
+    maxima = {mc.series_key(s): np.nanmax(s.points.max) for s in store.metrics.chart(
+        "cpu_usage", answer.start, answer.end, answer.request.target_points)}
+    shown = [mc.series_key(s) for s in answer.series[1:]]
+    assert min(maxima[k] for k in shown) >= max(v for k, v in maxima.items() if k not in shown)
+    # the band holds every series: min <= average <= max
+    low, high = answer.band
+    centre = answer.series[0].points.avg
+    ok = ~np.isnan(centre)
+    assert np.all(low[ok] <= centre[ok] + 1e-9) and np.all(centre[ok] <= high[ok] + 1e-9)
     x0, x1 = pane.visible_x_range()
     assert x0 <= first.timestamp() and x1 >= last.timestamp()
     assert x1 - x0 < (last - first).total_seconds() * 1.05  # fits the data, not "now"
@@ -84,10 +99,10 @@ def test_cpu_usage_one_curve_per_series_over_the_extent(qtbot, pane, runner, sto
     assert np.nanmin(data_x) <= first.timestamp() and np.nanmax(data_x) >= last.timestamp() - 2 * 3600
     assert "average" in pane.plot.getAxis("left").labelText
     assert pane.empty_text() == ""
-    # the table: one row per series; samples add up to the store's count (nothing double counted)
-    assert pane.table.rowCount() == 26
-    total = sum(int(pane.table.item(r, 1).data(Qt.ItemDataRole.UserRole)) for r in range(26))
-    assert total == sum(s.count for s in expected)
+    # the table: the fleet's row counts every sample once (nothing double counted)
+    assert pane.table.rowCount() == 1 + mc.TOP_N
+    fleet_row = next(r for r in range(pane.table.rowCount()) if pane.table.item(r, 0).text().startswith("all"))
+    assert int(pane.table.item(fleet_row, 1).data(Qt.ItemDataRole.UserRole)) == sum(s.count for s in expected)
     # the legend toggles a line
     pane.table.item(0, 0).setCheckState(Qt.CheckState.Unchecked)
     assert sum(not c.isVisible() for c in pane.curves) == 1
@@ -98,10 +113,11 @@ def test_counter_shows_a_rate(qtbot, pane, runner, store):
     assert "rate" in pane.plot.getAxis("left").labelText
     series = pane.answer.series
     assert series and all(s.type == "counter" for s in series)
-    assert len(plotted_items(pane)) == len(series)
     y = pane._curve_data[0][1]
     np.testing.assert_allclose(y, series[0].points.rate)
-    assert np.all(np.asarray(y) >= 0)  # reset-aware: a rate never goes negative
+    assert np.all(np.asarray(y)[~np.isnan(y)] >= 0)  # reset-aware: a rate never goes negative
+    if pane.answer.band is not None:  # many series: the fleet's line is their summed rate
+        assert pane._labels[0].startswith(f"all {pane.answer.folded} series (sum")
 
 
 def test_sandbox_filter_narrows_to_one_curve(qtbot, pane, runner, store):
@@ -119,7 +135,7 @@ def test_sandbox_filter_narrows_to_one_curve(qtbot, pane, runner, store):
     assert x0 == pytest.approx(first.timestamp(), abs=1)  # "All data" of one sandbox: its own extent
     pane.sandbox_combo.setCurrentIndex(0)
     idle(qtbot, pane, runner)
-    assert len(plotted_items(pane)) == 26
+    assert pane.answer.folded == 26 and len(pane.curves) == 1 + mc.TOP_N
 
 
 def test_zoom_requeries_at_a_finer_step_and_crosshair_lists_values(qtbot, pane, runner, store):
@@ -236,7 +252,7 @@ def test_newer_request_wins(qtbot, pane, runner, store):
     idle(qtbot, pane, runner)
     assert drawn[-1] == "sandbox_up" and drawn.count("sandbox_up") == 1
     assert pane.answer.request.name == "sandbox_up"
-    assert len(plotted_items(pane)) == len(store.metrics.series("sandbox_up"))
+    assert pane.answer.folded == len(store.metrics.series("sandbox_up")) > mc.FLEET_ABOVE
     assert "sandbox_up" in pane.plot.getAxis("left").labelText
 
 
@@ -249,7 +265,7 @@ def test_legend_choice_survives_a_zoom(qtbot, pane, runner, store):
     pane.set_x_range(x0 + (x1 - x0) * 0.85, x0 + (x1 - x0) * 0.95)  # every sandbox has data here
     qtbot.waitUntil(lambda: len(pane.requests) > sent, timeout=WAIT)
     idle(qtbot, pane, runner)
-    assert label in pane._labels and len(pane.curves) == 26
+    assert label in pane._labels and len(pane.curves) == 1 + mc.TOP_N
     hidden = [lab for lab, c in zip(pane._labels, pane.curves) if not c.isVisible()]
     assert hidden == [label]
     assert all(name != label for name, _ in pane.crosshair_values((x0 + x1) / 2))
@@ -301,7 +317,9 @@ def test_chart_helpers():
               S("aaaaaaaa-1", {"container": "c-a", "status": "500"}),
               S("bbbbbbbb-2", {"container": "c-b", "status": "200"})]
     assert mc.series_labels(series) == ["aaaaaaaa status=200", "aaaaaaaa status=500", "bbbbbbbb status=200"]
-    assert len(set(mc.colours(26))) == 26
+    # a series' colour comes from its identity: the same wherever it is in an answer
+    assert mc.colour_for(series[0]) == mc.colour_for(S("aaaaaaaa-1", {"status": "200", "container": "c-a"}))
+    assert len({mc.colour_for(S(f"sb-{i}", {})) for i in range(40)}) == len(mc.PALETTE)
 
 
 def test_unreadable_metrics_reach_the_message_bar(qtbot, pane, runner, go_db):
@@ -389,3 +407,31 @@ def test_a_hidden_pane_does_no_database_work_until_it_is_shown(qtbot, runner, se
     assert "List metrics" in started
     hidden.set_store(None)
     runner.wait_idle(WAIT)
+
+
+def test_axes_are_honest_after_switching_metrics(qtbot, pane, runner, store):
+    """memory (GiB) -> cpu (0-100) -> latency (seconds): the axis shows each one's values."""
+    open_metric(qtbot, pane, runner, store, "memory_bytes")
+    for name in ("memory_bytes", "cpu_usage", "request_latency_seconds", "cpu_usage"):
+        assert pane.select_metric(name)  # switching, as a person clicks the list
+        idle(qtbot, pane, runner)
+        qtbot.wait(50)
+        assert pane.answer.request.name == name
+        data = np.concatenate([np.asarray(y)[~np.isnan(y)] for _, y, _ in pane._curve_data])
+        axis = pane.plot.getAxis("left")
+        lo, hi = pane.plot.getViewBox().viewRange()[1]
+        assert lo <= data.min() + 1e-9 and hi >= data.max() - 1e-9, (name, lo, hi, data.min(), data.max())
+        assert hi - lo < (data.max() - data.min()) * 3 + 1e-6  # fitted, not a leftover range
+        if name == "cpu_usage":
+            assert axis.autoSIPrefixScale == 1.0  # no stale "(x1e-09)" from the bytes before
+
+
+def test_a_series_keeps_its_colour_under_another_range(qtbot, pane, runner, store):
+    open_metric(qtbot, pane, runner, store, "memory_bytes")
+    pane.sandbox_combo.setCurrentIndex(2)  # one sandbox
+    idle(qtbot, pane, runner)
+    colour = pane.curves[0].opts["pen"].color().name()
+    pane.set_preset("24 h")
+    idle(qtbot, pane, runner)
+    assert pane.curves[0].opts["pen"].color().name() == colour
+    assert colour == QColor(*mc.colour_for(pane.answer.series[0])).name()

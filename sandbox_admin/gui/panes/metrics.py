@@ -47,13 +47,18 @@ from ..theme import ink, ink_name
 from .base import Latest, Pane
 from .metrics_chart import (
     ALL_DATA,
+    FLEET_ABOVE,
+    FLEET_COLOUR,
     PRESETS,
+    TOP_BY,
+    TOP_N,
     ChartAnswer,
     ChartRequest,
     Description,
     axis_label,
     axis_units,
-    colours,
+    colour_for,
+    fleet_view,
     gap_threshold,
     number,
     plotted,
@@ -167,6 +172,14 @@ class MetricsPane(Pane):
             bar.addWidget(button)
         self.preset_buttons[self._preset or ALL_DATA].setChecked(True)
         bar.addStretch(1)
+        bar.addWidget(QLabel("Top by:"))
+        self.top_by_combo = QComboBox()
+        self.top_by_combo.addItems(list(TOP_BY))
+        self.top_by_combo.setToolTip(f"With more than {FLEET_ABOVE} series, the chart shows the fleet "
+                                     f"(an aggregate with its min–max band) and the top {TOP_N} series by "
+                                     "this statistic over the range")
+        self.top_by_combo.currentIndexChanged.connect(lambda _: self._redraw_range())
+        bar.addWidget(self.top_by_combo)
         self.info_label = QLabel()
         self.info_label.setToolTip("Bucket step and where the numbers come from "
                                    "(raw samples or rollups)")
@@ -423,6 +436,7 @@ class MetricsPane(Pane):
 
     # == requests ===================================================================================
     _wanted_sandbox: str | None = None
+    band_items: list[Any] = []  # the fleet's band (edges and fill), when one is drawn
     _pending_place: dict[str, Any] | None = None
 
     def _metric_changed(self) -> None:
@@ -474,7 +488,8 @@ class MetricsPane(Pane):
             return
         sandbox_id = sandbox if sandbox is not None else self.current_sandbox()
         width = self.plot.getViewBox().width() or self.plot.width()
-        req = ChartRequest(name, sandbox_id, start, end, int(target_points(int(width)) * scale), preset)
+        req = ChartRequest(name, sandbox_id, start, end, int(target_points(int(width)) * scale), preset,
+                           top_by=self.top_by_combo.currentText() or "max")
         req.known = self._descriptions.get(name)
         self._send(req, keep_view=preset is None)
 
@@ -502,8 +517,13 @@ class MetricsPane(Pane):
             stats = DEFAULT_STATS + (("p95",) if typ in QUANTILE_TYPES else ())
             series = metrics.chart(req.name, start, end, req.target_points, sandbox_id=req.sandbox_id,
                                    stats=stats)
-            return ChartAnswer(req, typ, extent, sandboxes, start, end, series, time.perf_counter() - began,
-                               described)
+            answer = ChartAnswer(req, typ, extent, sandboxes, start, end, series, 0.0, described)
+            if len(series) > FLEET_ABOVE:  # a bounded number of lines, whatever the fleet's size
+                ctx.check_cancelled()
+                aggregate, answer.band, top = fleet_view(series, typ, by=req.top_by)
+                answer.series, answer.folded, answer.top_by = [aggregate, *top], len(series), req.top_by
+            answer.seconds = time.perf_counter() - began
+            return answer
 
         def done(answer: ChartAnswer) -> None:
             if not self._latest.is_current(generation):
@@ -525,6 +545,16 @@ class MetricsPane(Pane):
 
         self._job = self.runner.submit(work, name=f"Chart {req.name}", on_result=done,
                                        on_error=failed, store=store)
+
+    def _redraw_range(self) -> None:
+        """Ask again for what is shown (the preset, or the visible range)."""
+        if self.answer is None:
+            return
+        if self._preset:
+            self._request(preset=self._preset)
+        else:
+            x0, x1 = self.visible_x_range()
+            self._request(start=x0, end=x1)
 
     def _cancel_job(self) -> None:
         if self._job is not None:
@@ -570,10 +600,24 @@ class MetricsPane(Pane):
         self.empty_label.setVisible(bool(message))
         self.empty_label.raise_()
 
+    def _add_band(self, t: Any, band: tuple[Any, Any], gap: float, rgb: tuple[int, int, int],
+                  label: str) -> None:
+        """The fleet's min–max band under its aggregate line (two edges and a fill)."""
+        edges = []
+        for y in band:
+            tt, yy = with_gaps(t, y, gap)
+            edge = pg.PlotDataItem(tt, yy, pen=pg.mkPen((*rgb, 90), width=1), connect="finite")
+            self.plot.addItem(edge)
+            edges.append(edge)
+        fill = pg.FillBetweenItem(edges[0], edges[1], brush=pg.mkBrush(*rgb, 45))
+        self.plot.addItem(fill)
+        self.band_items = [*edges, fill]
+
     def _remove_curves(self) -> None:
-        for c in self.curves + self.p95_curves:
+        for c in self.curves + self.p95_curves + self.band_items:
             if c is not None:
                 self.plot.removeItem(c)
+        self.band_items = []
         self.curves = []
         self.p95_curves = []
         self._curve_data = []
@@ -590,15 +634,27 @@ class MetricsPane(Pane):
             self._sandboxes_shown = list(answer.sandboxes)
             self._set_sandboxes(answer.sandboxes, req.sandbox_id)
         units = axis_units(req.name, answer.metric_type)
-        self.plot.getAxis("left").enableAutoSIPrefix(units is not None)  # no "(x0.001)" without units
+        axis = self.plot.getAxis("left")
+        axis.enableAutoSIPrefix(units is not None)  # no "(x0.001)" without units
+        if units is None:  # pyqtgraph keeps the last scale it computed (from the metric before)
+            axis.autoSIPrefixScale, axis.labelUnitPrefix = 1.0, ""
+        self.plot.getViewBox().enableAutoRange(y=True)  # each metric's own values, not the last range
         self.plot.setLabel("left", axis_label(req.name, answer.metric_type), units=units)
         labels = series_labels(answer.series)
-        palette = colours(len(answer.series))
+        palette = [colour_for(s) for s in answer.series]
+        if answer.band is not None:
+            how = "sum" if answer.metric_type == "counter" else "average"
+            labels[0] = f"all {answer.folded:,} series ({how}; band: min–max)"
+            palette[0] = FLEET_COLOUR
         self._labels = labels
-        for s, label, rgb in zip(answer.series, labels, palette):
+        for i, (s, label, rgb) in enumerate(zip(answer.series, labels, palette)):
             gap = gap_threshold(s.points.t, s.step_seconds)
             t, y = with_gaps(s.points.t, plotted(s), gap)
-            curve = pg.PlotDataItem(t, y, pen=pg.mkPen(rgb, width=1.5), name=label, connect="finite")
+            fleet = i == 0 and answer.band is not None
+            curve = pg.PlotDataItem(t, y, pen=pg.mkPen(rgb, width=2.5 if fleet else 1.5), name=label,
+                                    connect="finite")
+            if fleet:
+                self._add_band(s.points.t, answer.band, gap, rgb, label)
             self.plot.addItem(curve)
             # after addItem: clipping looks at the item's ViewBox, which it has only now
             curve.setDownsampling(auto=True, method="peak")
@@ -607,7 +663,7 @@ class MetricsPane(Pane):
             self.curves.append(curve)
             self._curve_data.append((s.points.t, plotted(s), gap))
             p95 = s.points.percentiles.get("p95")
-            if p95 is not None and len(answer.series) <= MAX_P95_SERIES:
+            if p95 is not None and len(answer.series) <= MAX_P95_SERIES and answer.band is None:
                 t, y = with_gaps(s.points.t, p95, gap)
                 upper = pg.PlotDataItem(t, y, pen=pg.mkPen(rgb, width=1, style=Qt.PenStyle.DashLine),
                                         connect="finite")
@@ -633,9 +689,9 @@ class MetricsPane(Pane):
         step = answer.series[0].step_seconds if answer.series else 0
         source = answer.series[0].source if answer.series else ""
         where = "rollups" if source.startswith("rollup") else "raw samples"
-        self.info_label.setText(
-            f"{display.plural(len(answer.series), 'series', 'series')} · step {step_text(step)} · {where}"
-            if answer.series else "")
+        count = (f"{answer.folded:,} series: the fleet and the top {len(answer.series) - 1} by {answer.top_by}"
+                 if answer.band is not None else display.plural(len(answer.series), "series", "series"))
+        self.info_label.setText(f"{count} · step {step_text(step)} · {where}" if answer.series else "")
         self.info_label.setToolTip(f"Answered in {answer.seconds * 1000:.0f} ms from {source or 'nothing'}")
         if answer.series:
             self._show_empty("")
