@@ -672,13 +672,18 @@ def _add_metrics(sub: argparse._SubParsersAction) -> None:
                    help="series (default: one line per sandbox and label set), sandbox, labels, "
                    "none, or a label name")
     p.add_argument("--percentiles", action="store_true", help="add p50, p90, p95, p99")
+    p.add_argument("--top", type=_positive, metavar="N",
+                   help="the fleet view the app charts: per metric, one aggregate series (counters "
+                   "summed, others averaged, with min and max across series) and the top N series")
+    p.add_argument("--by", choices=("max", "avg", "last"), default="max",
+                   help="the statistic --top ranks by (default: max)")
     p.add_argument("--source", choices=("auto", "raw", "rollup"), default="raw",
                    help="with --step: raw samples (exact, default), rollups, or auto")
     p.set_defaults(func=cmd_metrics)
 
 
 def cmd_metrics(args: argparse.Namespace) -> Result:
-    from .storage import DEFAULT_STATS, PERCENTILES, step_seconds
+    from .storage import DEFAULT_STATS, PERCENTILES, fleet_view, step_seconds
 
     start, end = _cli_time(args.start, "from"), _cli_time(args.end, "to")
     labels = _cli_labels(args.label)
@@ -695,17 +700,25 @@ def cmd_metrics(args: argparse.Namespace) -> Result:
                 f"{', '.join(sorted(known)) or 'no metrics'}."
             )
         series = []
+        folded: dict[str, int] = {}
         for name in names:
             if step is not None:
-                series += store.metrics.aggregate(
+                found = store.metrics.aggregate(
                     name, step_seconds=step, start=start, end=end, sandbox_id=args.sandbox,
                     labels=labels, group_by=group_by, stats=stats, source=args.source)
             else:
-                series += store.metrics.chart(
+                found = store.metrics.chart(
                     name, start, end, args.points, sandbox_id=args.sandbox, labels=labels,
                     group_by=group_by, stats=stats)
+            if args.top and len(found) > args.top:
+                aggregate, _band, top = fleet_view(found, found[0].type, by=args.by, top_n=args.top)
+                folded[name] = len(found)
+                found = [aggregate, *top]
+            series += found
         skipped = _note_unreadable(store)
     data = {"series": [s.as_dict() for s in series], "unreadable_rows": skipped}
+    if args.top:
+        data["fleet"] = {name: {"series": n, "top": args.top, "by": args.by} for name, n in folded.items()}
     rows = []
     for s in series:
         p = s.points
@@ -721,6 +734,9 @@ def cmd_metrics(args: argparse.Namespace) -> Result:
     text = _table(rows, ["name", "type", "sandbox", "labels", "step", "points", "samples", "min",
                          "max", "avg (counters: mean rate)", "source"])
     text += f"\n{len(series)} series" + ("" if series else " (no samples in the range)")
+    for name, n in folded.items():
+        text += (f"\n{name}: {n:,} series folded into the first row (sandbox empty: the fleet), "
+                 f"then the top {args.top} by {args.by}")
     return Result(data, text)
 
 

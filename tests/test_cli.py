@@ -231,3 +231,16 @@ def test_serve_metrics_runs_until_sigterm(go_db):
         out, err = proc.communicate(timeout=15)
     assert proc.returncode == 0, err
     assert "stopped after 1 scrapes" in out
+
+
+def test_metrics_top_shows_what_the_chart_shows(run_cli, go_db):
+    code, out, err = run_cli("metrics", go_db, "--name", "cpu_usage", "--top", "3", "--by", "max", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["fleet"] == {"cpu_usage": {"series": 26, "top": 3, "by": "max"}}
+    rows = data["series"]
+    assert len(rows) == 4 and rows[0]["sandbox_id"] is None  # the fleet first, then the top 3
+    peaks = [max(p["max"] for p in s["points"]) for s in rows[1:]]
+    assert peaks == sorted(peaks, reverse=True)
+    code, out, _ = run_cli("metrics", go_db, "--name", "cpu_usage", "--top", "3")
+    assert "26 series folded into the first row" in out

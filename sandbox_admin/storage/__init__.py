@@ -56,6 +56,8 @@ _LAZY = {
     "MetricsStore": "metrics", "Sample": "metrics", "Series": "metrics",
     "SeriesInfo": "metrics", "Points": "metrics", "MetricsRetention": "metrics",
     "parse_duration": "metrics.rollups", "export_metrics": "metrics.export",
+    "fleet_view": "metrics.fleet", "plotted": "metrics.fleet", "series_key": "metrics.fleet",
+    "FLEET_ABOVE": "metrics.fleet", "TOP_N": "metrics.fleet", "TOP_BY": "metrics.fleet",
     "METRIC_TYPES": "metrics", "DEFAULT_STATS": "metrics", "PERCENTILES": "metrics",
     "step_seconds": "metrics", "DEFAULT_BUCKETS": "metrics", "write_csv": "metrics",
     "write_json": "metrics", "write_prometheus": "metrics",

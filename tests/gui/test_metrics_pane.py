@@ -17,6 +17,7 @@ from sandbox_admin.gui.jobs import JobRunner
 from sandbox_admin.gui.panes import metrics_chart as mc
 from sandbox_admin.gui.panes.metrics import ALL_SANDBOXES, MetricsPane
 from sandbox_admin.storage import create_store, open_store
+from sandbox_admin.storage.metrics import fleet
 from sandbox_admin.storage.metrics.store import Sample
 
 WAIT = 15000
@@ -78,14 +79,14 @@ def test_cpu_usage_of_26_sandboxes_is_the_fleet_and_the_top_8_over_the_extent(qt
     first, last = store.metrics.extent("cpu_usage")
     answer = pane.answer
     assert answer.folded == len(expected) == 26 and answer.band is not None
-    assert len(answer.series) == 1 + mc.TOP_N and len(pane.curves) == 1 + mc.TOP_N
+    assert len(answer.series) == 1 + fleet.TOP_N and len(pane.curves) == 1 + fleet.TOP_N
     assert pane._labels[0].startswith("all 26 series (average")
     items = plotted_items(pane)
     assert len(items) == len(pane.curves) + 2  # the lines and the band's two edges
     # the top 8 by max: no series left out has a higher max than one shown
-    maxima = {mc.series_key(s): np.nanmax(s.points.max) for s in store.metrics.chart(
+    maxima = {fleet.series_key(s): np.nanmax(s.points.max) for s in store.metrics.chart(
         "cpu_usage", answer.start, answer.end, answer.request.target_points)}
-    shown = [mc.series_key(s) for s in answer.series[1:]]
+    shown = [fleet.series_key(s) for s in answer.series[1:]]
     assert min(maxima[k] for k in shown) >= max(v for k, v in maxima.items() if k not in shown)
     # the band holds every series: min <= average <= max
     low, high = answer.band
@@ -100,7 +101,7 @@ def test_cpu_usage_of_26_sandboxes_is_the_fleet_and_the_top_8_over_the_extent(qt
     assert "average" in pane.plot.getAxis("left").labelText
     assert pane.empty_text() == ""
     # the table: the fleet's row counts every sample once (nothing double counted)
-    assert pane.table.rowCount() == 1 + mc.TOP_N
+    assert pane.table.rowCount() == 1 + fleet.TOP_N
     fleet_row = next(r for r in range(pane.table.rowCount()) if pane.table.item(r, 0).text().startswith("all"))
     assert int(pane.table.item(fleet_row, 1).data(Qt.ItemDataRole.UserRole)) == sum(s.count for s in expected)
     # the legend toggles a line
@@ -135,7 +136,7 @@ def test_sandbox_filter_narrows_to_one_curve(qtbot, pane, runner, store):
     assert x0 == pytest.approx(first.timestamp(), abs=1)  # "All data" of one sandbox: its own extent
     pane.sandbox_combo.setCurrentIndex(0)
     idle(qtbot, pane, runner)
-    assert pane.answer.folded == 26 and len(pane.curves) == 1 + mc.TOP_N
+    assert pane.answer.folded == 26 and len(pane.curves) == 1 + fleet.TOP_N
 
 
 def test_zoom_requeries_at_a_finer_step_and_crosshair_lists_values(qtbot, pane, runner, store):
@@ -252,7 +253,7 @@ def test_newer_request_wins(qtbot, pane, runner, store):
     idle(qtbot, pane, runner)
     assert drawn[-1] == "sandbox_up" and drawn.count("sandbox_up") == 1
     assert pane.answer.request.name == "sandbox_up"
-    assert pane.answer.folded == len(store.metrics.series("sandbox_up")) > mc.FLEET_ABOVE
+    assert pane.answer.folded == len(store.metrics.series("sandbox_up")) > fleet.FLEET_ABOVE
     assert "sandbox_up" in pane.plot.getAxis("left").labelText
 
 
@@ -265,7 +266,7 @@ def test_legend_choice_survives_a_zoom(qtbot, pane, runner, store):
     pane.set_x_range(x0 + (x1 - x0) * 0.85, x0 + (x1 - x0) * 0.95)  # every sandbox has data here
     qtbot.waitUntil(lambda: len(pane.requests) > sent, timeout=WAIT)
     idle(qtbot, pane, runner)
-    assert label in pane._labels and len(pane.curves) == 1 + mc.TOP_N
+    assert label in pane._labels and len(pane.curves) == 1 + fleet.TOP_N
     hidden = [lab for lab, c in zip(pane._labels, pane.curves) if not c.isVisible()]
     assert hidden == [label]
     assert all(name != label for name, _ in pane.crosshair_values((x0 + x1) / 2))
@@ -288,8 +289,6 @@ def test_histogram_average_with_p95_for_one_sandbox(qtbot, pane, runner, store):
 
 
 def test_chart_helpers():
-    from sandbox_admin.gui.panes import metrics_chart as mc
-
     assert mc.axis_units("memory_bytes", "gauge") == "B"
     assert mc.axis_units("requests_total", "counter") is None
     assert mc.axis_units("sent_bytes_total", "counter") == "B/s"

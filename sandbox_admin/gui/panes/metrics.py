@@ -40,28 +40,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...storage import DEFAULT_STATS, errors
+from ...storage import DEFAULT_STATS, FLEET_ABOVE, TOP_BY, TOP_N, errors, fleet_view, plotted
 from .. import display
 from ..jobs import Job, JobContext, JobRunner
 from ..theme import ink, ink_name
 from .base import Latest, Pane
 from .metrics_chart import (
     ALL_DATA,
-    FLEET_ABOVE,
     FLEET_COLOUR,
     PRESETS,
-    TOP_BY,
-    TOP_N,
     ChartAnswer,
     ChartRequest,
     Description,
     axis_label,
     axis_units,
     colour_for,
-    fleet_view,
     gap_threshold,
     number,
-    plotted,
     preset_range,
     series_labels,
     step_text,

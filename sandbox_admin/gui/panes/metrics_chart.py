@@ -7,13 +7,14 @@ from another pane) without building a window.
 from __future__ import annotations
 
 import math
-import warnings
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Sequence
 
 import numpy as np
+
+from ...storage import series_key
 
 #: Range presets (label, seconds; None = the metric's whole extent). Grafana-like, but
 #: anchored at the metric's newest sample rather than "now": a copied database or an
@@ -113,12 +114,6 @@ def target_points(width_px: int) -> int:
     return int(min(MAX_POINTS, max(MIN_POINTS, width_px // 2)))
 
 
-#: More series than this and a chart shows the fleet: one aggregate line with its
-#: min–max band, and the top :data:`TOP_N` series by the chosen statistic.
-FLEET_ABOVE = 12
-TOP_N = 8
-TOP_BY = ("max", "avg", "last")
-
 #: Distinguishable colours (a series keeps its colour: see :func:`colour_for`).
 PALETTE = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14),
            (23, 190, 207), (140, 86, 75), (227, 119, 194), (188, 189, 34), (127, 127, 127),
@@ -126,59 +121,9 @@ PALETTE = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 
 FLEET_COLOUR = (90, 90, 90)
 
 
-def series_key(series: Any) -> str:
-    """A series' identity: its sandbox and labels (not its place in an answer)."""
-    return f"{series.sandbox_id or ''}|" + ",".join(f"{k}={v}" for k, v in sorted(series.labels.items()))
-
-
 def colour_for(series: Any) -> tuple[int, int, int]:
     """The same colour for the same series under any range, zoom or filter."""
     return PALETTE[zlib.crc32(series_key(series).encode("utf-8", "surrogatepass")) % len(PALETTE)]
-
-
-def fleet_view(series: list[Any], metric_type: str, by: str = "max",
-               top_n: int = TOP_N) -> tuple[Any, tuple[np.ndarray, np.ndarray], list[Any]]:
-    """(the aggregate as a Series, its (low, high) band, the top ``top_n`` series by ``by``)
-    for a chart of many series; built in the worker, so drawing stays a few items.
-
-    Counters add up (the fleet's rate per second); other types average, with the
-    min–max of the series as the band."""
-    from ...storage import Points, Series
-
-    grid = np.unique(np.concatenate([s.points.t for s in series]))
-    values = np.full((len(series), len(grid)), np.nan)
-    counts = np.zeros(len(grid))
-    for i, s in enumerate(series):
-        where = np.searchsorted(grid, s.points.t)
-        values[i, where] = plotted(s)
-        counts[where] += s.points.count
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns are expected
-        present = ~np.isnan(values)
-        centre = np.nansum(values, axis=0) if metric_type == "counter" else np.nanmean(values, axis=0)
-        centre[~present.any(axis=0)] = np.nan
-        low, high = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
-    score = np.array([_score(s, by) for s in series], dtype=float)
-    order = [i for i in np.argsort(-np.nan_to_num(score, nan=-np.inf), kind="stable") if not np.isnan(score[i])]
-    first = series[0]
-    points = Points(t=grid, count=counts, sum=np.nan_to_num(centre), min=low, max=high, avg=centre,
-                    last=centre, increase=None, rate=centre if metric_type == "counter" else None)
-    aggregate = Series(first.name, first.type, {}, None, first.step_seconds, points, first.source)
-    return aggregate, (low, high), [series[i] for i in order[:top_n]]
-
-
-def _score(series: Any, by: str) -> float:
-    """A series' statistic over the answer's range, as its table row shows it: the
-    highest sample (``max``), the mean of its buckets (``avg``), its last value (``last``);
-    for counters, of their rate per second."""
-    counter = series.type == "counter" and series.points.rate is not None
-    values = series.points.rate if counter else {"max": series.points.max, "last": series.points.last}.get(
-        by, series.points.avg)
-    values = np.asarray(values, dtype=float)
-    values = values[~np.isnan(values)]
-    if not len(values):
-        return float("nan")
-    return float(values.max() if by == "max" else values[-1] if by == "last" else values.mean())
 
 
 def series_labels(series: Sequence[Any]) -> list[str]:
@@ -203,14 +148,6 @@ def series_labels(series: Sequence[Any]) -> list[str]:
         parts += [f"{k}={s.labels[k]}" for k in shown if k in s.labels]
         out.append(" ".join(parts))
     return out
-
-
-def plotted(series: Any) -> np.ndarray:
-    """The values a chart draws: a counter's rate per second, otherwise the average."""
-    p = series.points
-    if series.type == "counter" and p.rate is not None:
-        return p.rate
-    return p.avg
 
 
 def gap_threshold(t: np.ndarray, step: float) -> float:

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from . import sketch as sk
+from .records import Points, Series
+from .sql import US
 
 I64 = np.int64
 F64 = np.float64
@@ -237,3 +239,30 @@ def materialise_flat_sketches(p: Partials, missing: np.ndarray) -> Partials:
     extra = sk.Bins(rows.astype(I64), sk.codes(p.min[rows]), p.count[rows].astype(I64))
     p.bins = sk.merge(sk.Bins.concat([p.bins, extra]))
     return p
+
+
+def to_series(p: Partials, infos: list[dict[str, Any]], step_us: int, source: str,
+               percentiles: Mapping[str, np.ndarray]) -> list[Series]:
+    """Bucket partials (grouped by series key) as one :class:`Series` each."""
+    out: list[Series] = []
+    if not len(p):
+        return out
+    avg = p.avg()
+    step_s = step_us / US
+    bounds = np.flatnonzero(np.append(True, p.key[1:] != p.key[:-1]))
+    ends = np.append(bounds[1:], len(p))
+    for a, b in zip(bounds.tolist(), ends.tolist()):
+        info = infos[int(p.key[a])]
+        sl = slice(a, b)
+        counter = info["type"] == "counter"
+        points = Points(
+            t=p.bucket[sl] / US, count=p.count[sl], sum=p.sum[sl], min=p.min[sl], max=p.max[sl],
+            avg=avg[sl], last=p.last[sl],
+            increase=p.increase[sl] if counter else None,
+            rate=p.increase[sl] / step_s if counter else None,
+            percentiles={k: v[sl] for k, v in percentiles.items()},
+        )
+        out.append(Series(info["name"], info["type"], info["labels"], info["sandbox_id"],
+                          step_s, points, source))
+    out.sort(key=lambda s: (s.sandbox_id or "", sorted(s.labels.items())))
+    return out

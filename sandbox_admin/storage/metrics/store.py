@@ -482,7 +482,7 @@ class MetricsStore:
         delta[~counter[key]] = 0.0
         p, exact = mm.from_samples(group_of[key], t, v, step_us, delta=delta, exact_qs=list(qs.values()))
         percentiles = {stat: exact[q] for stat, q in qs.items()}
-        return self._to_series(p, infos, step_us, source, percentiles)
+        return mm.to_series(p, infos, step_us, source, percentiles)
 
     def _aggregate_rollup(self, name, step_us, resolution, start_us, end_us, sandbox_id, labels,
                           group_by, qs) -> list[Series]:
@@ -541,7 +541,7 @@ class MetricsStore:
         merged = mm.merge(mm.Partials.concat(parts), step_us, group_of, with_bins=want_bins)
         by_q = merged.quantiles(qs.values()) if qs else {}
         percentiles = {stat: by_q[q] for stat, q in qs.items()}
-        return self._to_series(merged, infos, step_us, f"rollup:{resolution}", percentiles)
+        return mm.to_series(merged, infos, step_us, f"rollup:{resolution}", percentiles)
 
     def _rollup_partials(self, rows: list[tuple], ids: dict[int, int], table: SeriesTable,
                          want_bins: bool) -> mm.Partials:
@@ -564,31 +564,6 @@ class MetricsStore:
             p.sketched &= np.array([b != b"" for b in blobs], bool)
             p = mm.materialise_flat_sketches(p, flat)
         return p
-
-    def _to_series(self, p: mm.Partials, infos: list[dict[str, Any]], step_us: int, source: str,
-                   percentiles: Mapping[str, np.ndarray]) -> list[Series]:
-        out: list[Series] = []
-        if not len(p):
-            return out
-        avg = p.avg()
-        step_s = step_us / US
-        bounds = np.flatnonzero(np.append(True, p.key[1:] != p.key[:-1]))
-        ends = np.append(bounds[1:], len(p))
-        for a, b in zip(bounds.tolist(), ends.tolist()):
-            info = infos[int(p.key[a])]
-            sl = slice(a, b)
-            counter = info["type"] == "counter"
-            points = Points(
-                t=p.bucket[sl] / US, count=p.count[sl], sum=p.sum[sl], min=p.min[sl], max=p.max[sl],
-                avg=avg[sl], last=p.last[sl],
-                increase=p.increase[sl] if counter else None,
-                rate=p.increase[sl] / step_s if counter else None,
-                percentiles={k: v[sl] for k, v in percentiles.items()},
-            )
-            out.append(Series(info["name"], info["type"], info["labels"], info["sandbox_id"],
-                              step_s, points, source))
-        out.sort(key=lambda s: (s.sandbox_id or "", sorted(s.labels.items())))
-        return out
 
     # -- rollups and retention ---------------------------------------------------------------------
     def build_rollups(self, progress: Any = None) -> BuildReport:

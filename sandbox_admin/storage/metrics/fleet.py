@@ -1,0 +1,77 @@
+"""Charts of many series: the fleet's aggregate with its band, and the top few.
+
+A chart of 16,000 series is unreadable and slow to draw; :func:`fleet_view` folds them
+into one aggregate line (counters: the summed rate per second; other types: the
+average) with the min–max band, and picks the top N series by a statistic. It runs
+where the data is (a worker, the CLI), so drawing stays a handful of lines.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from .records import Points, Series
+
+#: More series than this and a chart shows the fleet.
+FLEET_ABOVE = 12
+TOP_N = 8
+TOP_BY = ("max", "avg", "last")
+
+
+def plotted(series: Any) -> np.ndarray:
+    """The values a chart draws: a counter's rate per second, otherwise the average."""
+    p = series.points
+    if series.type == "counter" and p.rate is not None:
+        return p.rate
+    return p.avg
+
+
+def series_key(series: Any) -> str:
+    """A series' identity: its sandbox and labels (not its place in an answer)."""
+    return f"{series.sandbox_id or ''}|" + ",".join(f"{k}={v}" for k, v in sorted(series.labels.items()))
+
+
+def fleet_view(series: list[Any], metric_type: str, by: str = "max",
+               top_n: int = TOP_N) -> tuple[Any, tuple[np.ndarray, np.ndarray], list[Any]]:
+    """(the aggregate as a Series, its (low, high) band, the top ``top_n`` series by ``by``)
+    for a chart of many series; built in the worker, so drawing stays a few items.
+
+    Counters add up (the fleet's rate per second); other types average, with the
+    min–max of the series as the band."""
+    grid = np.unique(np.concatenate([s.points.t for s in series]))
+    values = np.full((len(series), len(grid)), np.nan)
+    counts = np.zeros(len(grid))
+    for i, s in enumerate(series):
+        where = np.searchsorted(grid, s.points.t)
+        values[i, where] = plotted(s)
+        counts[where] += s.points.count
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns are expected
+        present = ~np.isnan(values)
+        centre = np.nansum(values, axis=0) if metric_type == "counter" else np.nanmean(values, axis=0)
+        centre[~present.any(axis=0)] = np.nan
+        low, high = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+    score = np.array([_score(s, by) for s in series], dtype=float)
+    order = [i for i in np.argsort(-np.nan_to_num(score, nan=-np.inf), kind="stable") if not np.isnan(score[i])]
+    first = series[0]
+    points = Points(t=grid, count=counts, sum=np.nan_to_num(centre), min=low, max=high, avg=centre,
+                    last=centre, increase=None, rate=centre if metric_type == "counter" else None)
+    aggregate = Series(first.name, first.type, {}, None, first.step_seconds, points, first.source)
+    return aggregate, (low, high), [series[i] for i in order[:top_n]]
+
+
+def _score(series: Any, by: str) -> float:
+    """A series' statistic over the answer's range, as its table row shows it: the
+    highest sample (``max``), the mean of its buckets (``avg``), its last value (``last``);
+    for counters, of their rate per second."""
+    counter = series.type == "counter" and series.points.rate is not None
+    values = series.points.rate if counter else {"max": series.points.max, "last": series.points.last}.get(
+        by, series.points.avg)
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    if not len(values):
+        return float("nan")
+    return float(values.max() if by == "max" else values[-1] if by == "last" else values.mean())
