@@ -506,6 +506,45 @@ def window_size_shots(out: Path, tmp: Path) -> list[Path]:
     return written
 
 
+@shot("metrics-fleet")
+def metrics_fleet_shots(out: Path, tmp: Path) -> list[Path]:
+    """cpu_usage of 50 sandboxes as the fleet (average, min-max band, top 8 by max), and
+    one sandbox chosen: its own line in its own colour."""
+    from sandbox_admin.demo.generator import create_demo
+    from sandbox_admin.gui.jobs import JobRunner
+    from sandbox_admin.gui.panes.metrics import MetricsPane
+    from sandbox_admin.storage import open_store, parse_timestamp
+
+    db = tmp / "demo.db"
+    create_demo(db, files=0, metrics=60000, now=parse_timestamp(DEMO_NOW))
+    runner = JobRunner()
+    pane = MetricsPane(runner, settings=scratch_settings(tmp))
+    pane.resize(1280, 800)
+    pane.show()
+    store = open_store(db, read_only=True)
+    written: list[Path] = []
+    try:
+        pane.set_store(store)
+        settle(lambda: pane.names_list.count() > 0)
+        for name, shot_name in (("cpu_usage", "metrics-fleet"), ("request_latency_seconds", "metrics-fleet-latency")):
+            pane.select_metric(name)
+            settle(lambda: pane.answer is not None and pane.answer.request.name == name
+                   and not pane.busy() and runner.is_idle())
+            written.append(save(pane, out / f"{shot_name}.png"))
+        pane.select_metric("cpu_usage")
+        settle(lambda: pane.answer is not None and not pane.busy() and runner.is_idle())
+        pane.sandbox_combo.setCurrentIndex(3)
+        settle(lambda: pane.answer is not None and pane.answer.band is None and not pane.busy()
+               and runner.is_idle())
+        written.append(save(pane, out / "metrics-one-sandbox.png"))
+    finally:
+        pane.set_store(None)
+        runner.wait_idle(20000)
+        store.close()
+        pane.close()
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python packaging/screenshots.py")
     parser.add_argument("names", nargs="*", help=f"shots to render (default: all: {', '.join(SHOTS)})")
