@@ -35,7 +35,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMenu,
     QSplitter,
-    QTableView,
     QToolBar,
     QToolButton,
     QVBoxLayout,
@@ -49,6 +48,7 @@ from ..message_bar import MessageBar
 from ..models.sandboxes import COLUMNS, SandboxTableModel, column_index, headline
 from ..widgets.badges import BadgeDelegate
 from ..widgets.columns import ColumnChooser, ColumnSpec
+from ..widgets.record_table import record_table
 from .base import Latest, Pane
 from .sandbox_actions import SETTINGS_PREFIX, TIPS, SandboxActions
 from .sandbox_detail import SandboxDetail, SandboxDetails
@@ -225,26 +225,15 @@ class SandboxesPane(Pane):
         layout.addWidget(self.notice)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.table = QTableView()
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.setShowGrid(False)
-        self.table.setWordWrap(False)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.table = record_table(self.model)
         self.table.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        vheader = self.table.verticalHeader()
-        vheader.setVisible(False)
-        vheader.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        vheader.setDefaultSectionSize(self.fontMetrics().height() + 8)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)  # no per-row sizing
         header = self.table.horizontalHeader()
         header.setSectionsClickable(True)
         header.setSortIndicatorShown(True)
         header.setHighlightSections(False)
         header.setStretchLastSection(False)
-        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.table.setItemDelegateForColumn(column_index("status"), BadgeDelegate(self.table))
         self.columns = ColumnChooser(
             self.table, [ColumnSpec(c.title, c.visible, self._default_width(c.key, c.width))

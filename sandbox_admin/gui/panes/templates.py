@@ -15,17 +15,15 @@ from __future__ import annotations
 import html
 from typing import Any, Callable
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence, QShowEvent
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMessageBox,
     QSplitter,
-    QTableView,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -38,6 +36,7 @@ from ..models.paged import ROW_ROLE, PagedColumn, PagedTableModel
 from ..widgets.badges import BadgeDelegate, BadgeLabel
 from ..widgets.detail import StackedDetail, field_grid, title_font
 from ..widgets.json_tree import JsonTree
+from ..widgets.record_table import record_table
 from .base import Pane
 
 SETTINGS_PREFIX = "templates"
@@ -177,19 +176,7 @@ class TemplatesPane(Pane):
         self.headline.setTextFormat(Qt.TextFormat.RichText)
         layout.addWidget(self.headline)
 
-        self.table = QTableView()
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.setShowGrid(False)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
-        header = self.table.horizontalHeader()
-        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
+        self.table = record_table(self.model)
         self.table.setItemDelegateForColumn(1, BadgeDelegate(self.table))
         fm = self.table.fontMetrics()
         for column, sample in enumerate(("Minimal shell", "★ default", "jupyter/scipy-notebook",
@@ -213,28 +200,21 @@ class TemplatesPane(Pane):
                                  else "No database is open.")
         self.model.set_query(None, None)
         self._stale = store is not None
-        if store is not None and self.isVisible():
-            self._load()
+        self.when_shown(self._load)
         self._update_actions()
         self._update_headline()
 
     def _load(self) -> None:
         self._stale = False
-        self.model.set_query(self.store, _fetch)
-
-    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt)
-        super().showEvent(event)
-        if self._stale:
-            QTimer.singleShot(0, lambda: self._stale and self._load())
+        if self.store is not None:
+            self.model.set_query(self.store, _fetch)
 
     def refresh(self) -> None:
         if self.store is None:
             return
-        if not self.isVisible():
-            self._stale = True
-            return
         self._wanted = self.selected_id() or self._wanted
-        self._load()
+        self._stale = True
+        self.when_shown(self._load)
 
     def focus_filter(self) -> None:
         self.filter_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)

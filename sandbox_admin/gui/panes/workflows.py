@@ -14,18 +14,16 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QColor, QKeySequence, QShowEvent
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QScrollArea,
     QSplitter,
-    QTableView,
     QTabWidget,
     QToolButton,
     QTreeWidget,
@@ -41,6 +39,7 @@ from ..models.paged import ROW_ROLE, PagedColumn, PagedTableModel
 from ..widgets.badges import BadgeDelegate, BadgeLabel
 from ..widgets.detail import StackedDetail, field_grid, title_font
 from ..widgets.json_tree import JsonTree, one_line
+from ..widgets.record_table import record_table
 from ..widgets.step_timeline import StepTimeline
 from .base import Latest, Pane
 
@@ -226,20 +225,7 @@ class WorkflowsPane(Pane):
         self.headline.setWordWrap(True)
         layout.addWidget(self.headline)
 
-        self.table = QTableView()
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.setShowGrid(False)
-        self.table.setWordWrap(False)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
-        header = self.table.horizontalHeader()
-        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
+        self.table = record_table(self.model)
         self.table.setItemDelegateForColumn(2, BadgeDelegate(self.table))
         fm = self.table.fontMetrics()
         for column, sample in enumerate(("2026-11-26 01:35:22", "deploy-preview", "completed",
@@ -275,10 +261,11 @@ class WorkflowsPane(Pane):
         self._stale = store is not None
         if store is None or self.isVisible():
             self._load()
-        else:
+        else:  # a hidden pane waits until it is shown
             self.model.set_query(None, None)
             self._filter = self.current_filter()
             self._update_headline()
+            self.when_shown(self._load)
 
     def _load(self) -> None:
         self._stale = False
@@ -286,20 +273,13 @@ class WorkflowsPane(Pane):
         if self.store is not None:
             self._load_names()
 
-    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt)
-        super().showEvent(event)
-        if self._stale:
-            QTimer.singleShot(0, lambda: self._stale and self._load())
-
     def refresh(self) -> None:
         """Reload the runs and the workflow names (F5); a hidden pane waits until shown."""
         if self.store is None:
             return
-        if not self.isVisible():
-            self._stale = True
-            return
         self._wanted = self.selected_id() or self._wanted
-        self._load()
+        self._stale = not self.isVisible()
+        self.when_shown(self._load)
 
     def focus_filter(self) -> None:
         self.sandbox_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
