@@ -12,8 +12,6 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QLabel,
     QSplitter,
     QTabWidget,
     QToolButton,
@@ -24,8 +22,7 @@ from PySide6.QtWidgets import (
 
 from .. import display
 from ..widgets.audit_diff import AuditTrail, value_text
-from ..widgets.badges import BadgeLabel
-from ..widgets.detail import StackedDetail, field_grid, title_font
+from ..widgets.detail import StackedDetail, field_grid
 from ..widgets.json_tree import PATH_ROLE, JsonTree, one_line, rich_tooltip
 
 JSON_FIELDS = ("environment", "config", "metadata", "recovery_data")
@@ -71,14 +68,7 @@ class SandboxDetail(StackedDetail):
         self.details: SandboxDetails | None = None
         layout = self.page_layout
 
-        title = QHBoxLayout()
-        self.id_label = QLabel()
-        self.id_label.setFont(title_font(self.id_label.font()))
-        self.id_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.badges = BadgeLabel()
-        title.addWidget(self.id_label)
-        title.addWidget(self.badges)
-        title.addStretch(1)
+        title, self.id_label, self.badges = self.add_title_row()
         self.links: dict[str, QToolButton] = {}
         for key, text, tip in (("files", "Files", "Show this sandbox's files (Files pane)"),
                                ("metrics", "Metrics", "Chart this sandbox's metrics (Metrics pane)"),
@@ -94,7 +84,6 @@ class SandboxDetail(StackedDetail):
         self.links["metrics"].clicked.connect(lambda: self._emit(self.metrics_requested))
         self.links["runs"].clicked.connect(lambda: self._emit(self.runs_requested))
         self.links["audit"].clicked.connect(self.show_audit)
-        layout.addLayout(title)
 
         grid, self.fields = field_grid(self.GRID)
         layout.addLayout(grid)

@@ -33,8 +33,9 @@ from ...storage import TemplateRecord, errors
 from .. import display
 from ..jobs import JobRunner
 from ..models.paged import ROW_ROLE, PagedColumn, PagedTableModel
-from ..widgets.badges import BadgeDelegate, BadgeLabel
-from ..widgets.detail import StackedDetail, field_grid, title_font
+from ..theme import ink_name
+from ..widgets.badges import BadgeDelegate
+from ..widgets.detail import StackedDetail, field_grid
 from ..widgets.json_tree import JsonTree
 from ..widgets.record_table import record_table
 from .base import Pane
@@ -74,17 +75,10 @@ class TemplateDetail(StackedDetail):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Select a template to see its details.", parent)
         self.record: TemplateRecord | None = None
-        title = QHBoxLayout()
-        self.name_label = QLabel()
-        self.name_label.setFont(title_font(self.name_label.font()))
-        self.badges = BadgeLabel()
-        title.addWidget(self.name_label)
-        title.addWidget(self.badges)
-        title.addStretch(1)
-        self.page_layout.addLayout(title)
+        _row, self.name_label, self.badges = self.add_title_row()
         self.description = QLabel()
         self.description.setWordWrap(True)
-        self.description.setStyleSheet("color: #424242;")
+        self.description.setStyleSheet(f"color: {ink_name('label')};")
         self.page_layout.addWidget(self.description)
         grid, self.fields = field_grid(self.GRID)
         self.page_layout.addLayout(grid)

@@ -36,8 +36,9 @@ from ...storage import EXECUTION_STATES, ExecutionRecord, Timeline, WorkflowFilt
 from .. import display
 from ..jobs import JobContext, JobRunner
 from ..models.paged import ROW_ROLE, PagedColumn, PagedTableModel
-from ..widgets.badges import BadgeDelegate, BadgeLabel
-from ..widgets.detail import StackedDetail, field_grid, title_font
+from ..theme import ink_name
+from ..widgets.badges import BadgeDelegate
+from ..widgets.detail import StackedDetail, field_grid
 from ..widgets.json_tree import JsonTree, one_line
 from ..widgets.record_table import record_table
 from ..widgets.step_timeline import StepTimeline
@@ -79,16 +80,9 @@ class WorkflowDetail(StackedDetail):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Select a workflow run to see its steps.", parent)
         self.timeline: Timeline | None = None
-        title = QHBoxLayout()
-        self.name_label = QLabel()
-        self.name_label.setFont(title_font(self.name_label.font()))
-        self.badges = BadgeLabel()
-        title.addWidget(self.name_label)
-        title.addWidget(self.badges)
-        title.addStretch(1)
-        self.page_layout.addLayout(title)
+        _row, self.name_label, self.badges = self.add_title_row()
         self.id_label = QLabel()
-        self.id_label.setStyleSheet("color: #616161;")
+        self.id_label.setStyleSheet(f"color: {ink_name('label')};")
         self.id_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.page_layout.addWidget(self.id_label)
         grid, self.fields = field_grid(self.GRID)

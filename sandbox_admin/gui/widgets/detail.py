@@ -7,10 +7,11 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QGridLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 from superqt import QElidingLabel
 
 from ..theme import ink_name
+from .badges import BadgeLabel
 
 
 class Field(QElidingLabel):
@@ -71,6 +72,19 @@ class StackedDetail(QWidget):
         self.page_layout.setContentsMargins(6, 4, 4, 4)
         self.page_layout.setSpacing(4)
         self.stack.addWidget(self.page)
+
+    def add_title_row(self) -> tuple[QHBoxLayout, QLabel, BadgeLabel]:
+        """The page's first row: a bold title, its badges, room for links on the right."""
+        row = QHBoxLayout()
+        title = QLabel()
+        title.setFont(title_font(title.font()))
+        title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        badges = BadgeLabel()
+        row.addWidget(title)
+        row.addWidget(badges)
+        row.addStretch(1)
+        self.page_layout.addLayout(row)
+        return row, title, badges
 
     def show_message(self, text: str) -> None:
         self.details = None
