@@ -434,3 +434,15 @@ def test_a_series_keeps_its_colour_under_another_range(qtbot, pane, runner, stor
     idle(qtbot, pane, runner)
     assert pane.curves[0].opts["pen"].color().name() == colour
     assert colour == QColor(*mc.colour_for(pane.answer.series[0])).name()
+
+
+def test_the_sandbox_filter_copes_with_20000_sandboxes(qtbot, pane):
+    rows = [(f"sb-{i:05d}-{'x' * 8}", i) for i in range(20_000)]
+    pane._set_sandboxes(rows, "sb-12345-xxxxxxxx")  # a model answered on demand, no 20,000 items
+    assert pane.sandbox_combo.count() == 20_001 and pane.current_sandbox() == "sb-12345-xxxxxxxx"
+    completer = pane.sandbox_combo.completer()
+    assert completer.filterMode() == Qt.MatchFlag.MatchContains  # type any part of an id
+    completer.setCompletionPrefix("19999")
+    assert completer.currentCompletion().startswith("sb-19999")
+    pane.set_sandbox(None)
+    assert pane.current_sandbox() is None

@@ -19,12 +19,13 @@ import time
 from typing import Any
 
 import pyqtgraph as pg  # after PySide6 (gui/__init__.py sets PYQTGRAPH_QT_LIB)
-from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QAbstractListModel, QEvent, QModelIndex, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
     QComboBox,
+    QCompleter,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -142,7 +143,14 @@ class MetricsPane(Pane):
         self.names_list = QListWidget()
         self.names_list.currentItemChanged.connect(lambda *_: self._metric_changed())
         self.sandbox_combo = QComboBox()
-        self.sandbox_combo.setToolTip("Chart every sandbox's series, or only one sandbox's")
+        self.sandbox_choices = SandboxChoices(self.sandbox_combo)
+        self.sandbox_combo.setModel(self.sandbox_choices)
+        self.sandbox_combo.setEditable(True)  # type part of an id to find it among thousands
+        self.sandbox_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.sandbox_combo.completer().setFilterMode(Qt.MatchFlag.MatchContains)
+        self.sandbox_combo.completer().setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        self.sandbox_combo.setToolTip("Chart every sandbox's series, or only one sandbox's "
+                                      "(type part of its id to find it)")
         self.sandbox_combo.currentIndexChanged.connect(lambda _: self._sandbox_changed())
         lv.addWidget(self.filter_edit)
         lv.addWidget(self.names_list, 1)
@@ -355,8 +363,8 @@ class MetricsPane(Pane):
         return self.sandbox_combo.currentData()
 
     def set_sandbox(self, sandbox_id: str | None) -> None:
-        i = self.sandbox_combo.findData(sandbox_id)
-        if i >= 0:
+        i = self.sandbox_choices.row_of(sandbox_id)
+        if i or not sandbox_id:
             self.sandbox_combo.setCurrentIndex(i)
 
     def set_preset(self, preset: str) -> None:
@@ -465,14 +473,12 @@ class MetricsPane(Pane):
     _filling_combo = False
 
     def _set_sandboxes(self, sandboxes: list[tuple[str, int]], current: str | None) -> None:
+        """The sandbox filter's choices: a model answered on demand, so 20,000 sandboxes cost
+        the GUI thread nothing until the list is opened (or typed into)."""
         self._filling_combo = True
         try:
-            self.sandbox_combo.clear()
-            self.sandbox_combo.addItem(ALL_SANDBOXES, None)
-            for sid, count in sandboxes:
-                self.sandbox_combo.addItem(f"{sid}  ({display.count(count)})", sid)
-            i = self.sandbox_combo.findData(current) if current else 0
-            self.sandbox_combo.setCurrentIndex(max(0, i))
+            self.sandbox_choices.set_rows(sandboxes)
+            self.sandbox_combo.setCurrentIndex(self.sandbox_choices.row_of(current))
         finally:
             self._filling_combo = False
 
@@ -824,3 +830,36 @@ def _num_item(value: float | int | None, text: str | None = None, units: str | N
     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
     return item
 
+
+class SandboxChoices(QAbstractListModel):
+    """"All sandboxes" and then each sandbox with its sample count, formatted when shown."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[tuple[str, int]] = []
+        self._index: dict[str, int] = {}
+
+    def set_rows(self, rows: list[tuple[str, int]]) -> None:
+        self.beginResetModel()
+        self._rows = list(rows)
+        self._index = {sid: i + 1 for i, (sid, _) in enumerate(self._rows)}
+        self.endResetModel()
+
+    def row_of(self, sandbox_id: str | None) -> int:
+        return self._index.get(sandbox_id, 0) if sandbox_id else 0
+
+    def rowCount(self, parent: Any = QModelIndex()) -> int:  # noqa: N802 (Qt)
+        return 0 if parent.isValid() else len(self._rows) + 1
+
+    def data(self, index: Any, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        row = index.row()
+        if not index.isValid() or not 0 <= row <= len(self._rows):
+            return None
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
+            if row == 0:
+                return ALL_SANDBOXES
+            sid, count = self._rows[row - 1]
+            return f"{sid}  ({display.count(count)})"
+        if role == Qt.ItemDataRole.UserRole:
+            return None if row == 0 else self._rows[row - 1][0]
+        return None
