@@ -174,15 +174,10 @@ def _confirm(args: argparse.Namespace, question: str, refusal: str) -> None:
         raise UsageError("not confirmed; nothing was changed.")
 
 
-@dataclass(frozen=True)
-class _SafetyPath:
-    path: Path
-
-
 def cmd_migrate(args: argparse.Namespace) -> Result:
     from .storage import by_version
 
-    safety = None
+    safety: Path | None = None  # the safety backup taken before changing the schema
     with open_store(args.db, read_only=args.status) as store:
         done: list[int] = []
         if not args.status:
@@ -198,17 +193,17 @@ def cmd_migrate(args: argparse.Namespace) -> Result:
                 _confirm(args, f"Roll {args.db} back from schema version {current} to {args.to}? "
                          f"This is {what}; {backup}.",
                          f"rolling {args.db} back to version {args.to} drops data ({what})")
-                done, safety = store.migrate_down(args.to, safety_dir=args.safety_dir,
-                                                  backup=not args.no_backup)
+                done, backup_result = store.migrate_down(args.to, safety_dir=args.safety_dir,
+                                                         backup=not args.no_backup)
+                safety = backup_result.path if backup_result else None
             elif not store.migration_status().pending or args.no_backup:
                 done = store.migrate(args.to)
             else:  # upgrading: a verified safety backup first, unless --no-backup
                 upgraded = store.migrate_safely(args.to, safety_dir=args.safety_dir)
-                done = upgraded.applied
-                safety = _SafetyPath(upgraded.safety_backup) if upgraded.safety_backup else None
+                done, safety = upgraded.applied, upgraded.safety_backup
         status = store.migration_status()
     data = status.as_dict() | {"changed": done,
-                               "safety_backup": str(safety.path) if safety else None}
+                               "safety_backup": str(safety) if safety else None}
     known = by_version()
     rows = [
         (v, "applied" if v in status.applied else "pending", known[v].description if v in known else "(unknown: newer)")
@@ -219,7 +214,7 @@ def cmd_migrate(args: argparse.Namespace) -> Result:
         head += f" (changed: {', '.join(map(str, done))})"
     text = head + "\n" + _table(rows, ["version", "state", "description"])
     if safety is not None:
-        text += f"\nsafety backup of the previous content: {safety.path}"
+        text += f"\nsafety backup of the previous content: {safety}"
     for problem in status.problems:
         text += f"\nproblem: {problem}"
     return Result(data, text, 1 if status.problems else 0)

@@ -365,7 +365,7 @@ class MainWindow(QMainWindow):
     # == links between panes, back and forward ============================================
     def follow_link(self, key: str, place: dict[str, Any]) -> None:
         """A pane's link: show pane ``key`` at ``place``; Alt+Left comes back."""
-        target = next((p for p in self.panes if p.key == key), None)
+        target = self.pane_by_key(key)
         if target is None:
             return
         self._note_current()
@@ -427,7 +427,7 @@ class MainWindow(QMainWindow):
     # == the Database menu ===============================================================
     @property
     def maintenance(self) -> MaintenancePane:
-        return next(p for p in self.panes if isinstance(p, MaintenancePane))
+        return self.pane(MaintenancePane)
 
     def show_pane(self, pane: Pane) -> None:
         self.tabs.setCurrentWidget(pane)

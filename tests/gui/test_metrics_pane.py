@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
 from sandbox_admin.gui.jobs import JobRunner
@@ -20,28 +20,12 @@ from sandbox_admin.storage import create_store, open_store
 from sandbox_admin.storage.metrics import fleet
 from sandbox_admin.storage.metrics.store import Sample
 
+from .metrics_fixtures import pane, store  # noqa: F401  (fixtures)
+
 WAIT = 15000
 ZOOM_WAIT = 400  # longer than the zoom debounce: lets a (wrong) re-query start
 
 
-@pytest.fixture
-def pane(qtbot, runner, tmp_path: Path):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    p = MetricsPane(runner, settings=settings)
-    qtbot.addWidget(p)
-    p.resize(1300, 800)
-    p.show()
-    qtbot.waitExposed(p)
-    yield p
-    p.set_store(None)
-    runner.wait_idle(WAIT)
-
-
-@pytest.fixture
-def store(go_db):
-    s = open_store(go_db, read_only=True)
-    yield s
-    s.close()
 
 
 def idle(qtbot, pane: MetricsPane, runner: JobRunner) -> None:

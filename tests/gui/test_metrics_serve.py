@@ -10,33 +10,14 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
 
-from sandbox_admin.gui.panes.metrics import MetricsPane
 from sandbox_admin.gui.panes.metrics_serve import OFF_TEXT
-from sandbox_admin.storage import open_store
+
+from .metrics_fixtures import pane, store  # noqa: F401  (fixtures)
 
 WAIT = 15000
 
 
-@pytest.fixture
-def pane(qtbot, runner, tmp_path: Path):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    p = MetricsPane(runner, settings=settings)
-    qtbot.addWidget(p)
-    p.resize(1300, 800)
-    p.show()
-    qtbot.waitExposed(p)
-    yield p
-    p.set_store(None)
-    runner.wait_idle(WAIT)
-
-
-@pytest.fixture
-def store(go_db):
-    s = open_store(go_db, read_only=True)
-    yield s
-    s.close()
 
 
 def test_serve_to_prometheus_starts_shows_its_address_and_stops(qtbot, store, pane, runner, tmp_path):

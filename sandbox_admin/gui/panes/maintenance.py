@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence, QShowEvent
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -109,7 +109,6 @@ class MaintenancePane(Pane):
         self._busy: Job | None = None  # the job shown in the progress row
         self._auto_job: Job | None = None
         self._stats_latest = Latest()
-        self._stale = False
         self._list_latest = Latest()
         self._build_ui()
         self._load_settings()
@@ -383,7 +382,6 @@ class MaintenancePane(Pane):
         self._update_headline()
         self._update_actions()
         self.backups._update_auto()
-        self._stale = store is not None
         if store is not None:
             self.refresh()
             if self.auto_check.isChecked():
@@ -395,19 +393,13 @@ class MaintenancePane(Pane):
         While the pane is hidden this waits until it is shown: the statistics read
         every page of the file (dbstat), which need not slow down opening a big database.
         """
-        if self.store is None:
-            return
-        if not self.isVisible():
-            self._stale = True
-            return
-        self._stale = False
-        self.load_stats()
-        self.load_backups()
+        if self.store is not None:
+            self.when_shown(self._load)
 
-    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt)
-        super().showEvent(event)
-        if self._stale:
-            QTimer.singleShot(0, self.refresh)
+    def _load(self) -> None:
+        if self.store is not None:
+            self.load_stats()
+            self.load_backups()
 
     def focus_filter(self) -> None:
         self.backup_table.setFocus(Qt.FocusReason.ShortcutFocusReason)

@@ -159,8 +159,8 @@ class LatestSamples:
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             uri = sqlite_uri(self.path, read_only=True)
+            # raw_connection's timeout is SQLite's busy timeout for this connection
             self._conn = raw_connection(uri, timeout_s=self.busy_timeout_ms / 1000, query_only=True)
-            self._conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
         return self._conn
 
     def close(self) -> None:
