@@ -202,6 +202,26 @@ def test_series_lists_each_series_with_extent_and_count(store):
     assert m.names() == {"cpu": "gauge"}
 
 
+def test_catalogue_lists_the_same_series_from_rollups_and_the_tail(store):
+    m = store.metrics
+    assert m.catalogue("cpu") == []
+    m.record_batch([Sample("cpu", i, labels={"h": "x"}, sandbox_id="sb-a", timestamp=_at(90 + 7 * i))
+                    for i in range(40)]
+                   + [Sample("cpu", 1, labels={"h": "y"}, sandbox_id="sb-a", timestamp=_at(4000))]
+                   + [Sample("mem", 1, sandbox_id="sb-b", timestamp=_at(5))])
+    assert m.catalogue("cpu") == m.series("cpu")  # no rollups yet: the exact listing
+    m.build_rollups()
+    # after the build: new samples of a known series, and a series seen only since
+    m.record_batch([Sample("cpu", 5, labels={"h": "x"}, sandbox_id="sb-a", timestamp=_at(9000)),
+                    Sample("cpu", 2, sandbox_id="sb-b", timestamp=_at(30))])
+    exact, quick = m.series("cpu", include_rollups=False), m.catalogue("cpu")
+    assert [(s.sandbox_id, s.labels, s.count, s.last, s.type) for s in quick] == [
+        (s.sandbox_id, s.labels, s.count, s.last, s.type) for s in exact]
+    for e, q in zip(exact, quick):  # first: the start of its first minute bucket
+        assert e.first - timedelta(seconds=60) < q.first <= e.first
+    assert quick[0].first == _at(60) and quick[0].count == 41
+
+
 # -- aggregation ---------------------------------------------------------------------------
 
 def test_aggregate_stats_percentiles_and_grouping(store):

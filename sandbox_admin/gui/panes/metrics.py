@@ -41,7 +41,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...storage import DEFAULT_STATS, FLEET_ABOVE, TOP_BY, TOP_N, errors, fleet_view, plotted
+from ...storage import DEFAULT_STATS, FLEET_ABOVE, TOP_BY, TOP_N, errors, fleet_chart, plotted
 from .. import display
 from ..jobs import Job, JobContext, JobRunner
 from ..theme import ink, ink_name
@@ -100,6 +100,7 @@ class MetricsPane(Pane):
         self.requests: list[ChartRequest] = []  # every chart request sent (tests, diagnostics)
         self._latest = Latest()
         self._names_latest = Latest()
+        self._describe_latest = Latest()
         self._job: Job | None = None
         saved = self.settings.value(f"{SETTINGS}/preset", ALL_DATA)
         self._preset: str | None = saved if saved in dict(PRESETS) else ALL_DATA
@@ -506,9 +507,16 @@ class MetricsPane(Pane):
         def work(ctx: JobContext) -> ChartAnswer:
             began = time.perf_counter()
             metrics = store.metrics
-            described = req.known or Description.from_infos(metrics.series(req.name), fallback_type)
+            described = req.known
+            if described is None and req.sandbox_id is not None:  # that sandbox's own extent
+                described = Description.from_infos(metrics.catalogue(req.name), fallback_type)
+            if described is None:  # the sandbox list follows in its own job (see done)
+                typ, sandboxes = fallback_type, None
+                first, last = metrics.quick_extent(req.name)
+                extent = (first.timestamp(), last.timestamp()) if first and last else None
+            else:
+                typ, extent, sandboxes = described.type, described.extent(req.sandbox_id), described.counts()
             ctx.check_cancelled()
-            typ, extent, sandboxes = described.type, described.extent(req.sandbox_id), described.counts()
             start, end = req.start, req.end
             if req.preset is not None:
                 start, end = preset_range(req.preset, extent)
@@ -516,13 +524,10 @@ class MetricsPane(Pane):
                 return ChartAnswer(req, typ, extent, sandboxes, 0.0, 0.0, [], time.perf_counter() - began,
                                    described)
             stats = DEFAULT_STATS + (("p95",) if typ in QUANTILE_TYPES else ())
-            series = metrics.chart(req.name, start, end, req.target_points, sandbox_id=req.sandbox_id,
-                                   stats=stats)
-            answer = ChartAnswer(req, typ, extent, sandboxes, start, end, series, 0.0, described)
-            if len(series) > FLEET_ABOVE:  # a bounded number of lines, whatever the fleet's size
-                ctx.check_cancelled()
-                aggregate, answer.band, top = fleet_view(series, typ, by=req.top_by)
-                answer.series, answer.folded, answer.top_by = [aggregate, *top], len(series), req.top_by
+            chart = fleet_chart(metrics, req.name, start, end, req.target_points, sandbox_id=req.sandbox_id,
+                                metric_type=typ, by=req.top_by, stats=stats)
+            answer = ChartAnswer(req, typ, extent, sandboxes, start, end, chart.series, 0.0, described,
+                                 chart.band, chart.folded, chart.top_by if chart.folded else "")
             answer.seconds = time.perf_counter() - began
             return answer
 
@@ -533,6 +538,8 @@ class MetricsPane(Pane):
             if answer.description is not None and store is self.store:
                 self._descriptions[answer.request.name] = answer.description
             self._draw(answer, keep_view)
+            if answer.description is None and store is self.store:
+                self._describe(answer.request.name)
 
         def failed(error: errors.StorageError) -> None:
             if not self._latest.is_current(generation):
@@ -546,6 +553,29 @@ class MetricsPane(Pane):
 
         self._job = self.runner.submit(work, name=f"Chart {req.name}", on_result=done,
                                        on_error=failed, store=store)
+
+    def _describe(self, name: str) -> None:
+        """List ``name``'s series (for the sandbox filter) after its chart is shown."""
+        generation, store = self._describe_latest.next(), self.store
+        fallback_type = self.types.get(name, "gauge")
+
+        def work(ctx: JobContext) -> Description:
+            return Description.from_infos(store.metrics.catalogue(name), fallback_type)
+
+        def done(described: Description) -> None:
+            if not self._describe_latest.is_current(generation) or store is not self.store:
+                return
+            self._descriptions[name] = described
+            if self.current_metric() == name:
+                self._sandboxes_shown = described.counts()
+                self._set_sandboxes(self._sandboxes_shown, self.current_sandbox())
+
+        def failed(error: errors.StorageError) -> None:
+            if self._describe_latest.is_current(generation) and not isinstance(error, errors.Cancelled):
+                self.message_requested.emit("error", str(error), error.detail)
+
+        self.runner.submit(work, name=f"List the series of {name}", on_result=done, on_error=failed,
+                           store=store)
 
     def _redraw_range(self) -> None:
         """Ask again for what is shown (the preset, or the visible range)."""
@@ -631,7 +661,8 @@ class MetricsPane(Pane):
             self._hidden = set()  # legend choices last while zooming, not across metrics
         self.answer = answer
         self._remove_curves()
-        if answer.sandboxes != self._sandboxes_shown or self.current_sandbox() != req.sandbox_id:
+        if answer.sandboxes is not None and (answer.sandboxes != self._sandboxes_shown
+                                             or self.current_sandbox() != req.sandbox_id):
             self._sandboxes_shown = list(answer.sandboxes)
             self._set_sandboxes(answer.sandboxes, req.sandbox_id)
         units = axis_units(req.name, answer.metric_type)

@@ -79,7 +79,7 @@ class ChartAnswer:
     request: ChartRequest
     metric_type: str
     extent: tuple[float, float] | None  # Unix seconds of the metric's first/last sample
-    sandboxes: list[tuple[str, int]]  # sandbox id, samples (for the filter)
+    sandboxes: list[tuple[str, int]] | None  # sandbox id, samples (for the filter); None: not listed yet
     start: float  # the range drawn (Unix seconds)
     end: float
     series: list[Any] = field(default_factory=list)  # storage.metrics.Series

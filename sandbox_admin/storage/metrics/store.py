@@ -38,11 +38,11 @@ from datetime import datetime
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
-from peewee import Select, fn
 
 from .. import errors
 from ..fields import parse_timestamp
 from . import aggregation as mm
+from . import catalogue
 from . import sketch as sk
 from .ingest import RowMaker
 from .records import (
@@ -222,87 +222,33 @@ class MetricsStore:
         include_rollups: bool = True,
     ) -> list[SeriesInfo]:
         """Distinct series (name + labels + sandbox [+ period]) with first/last time and
-        sample count. Series whose raw samples retention has removed are listed from
-        their rollups (count 0, first/last from the rollups)."""
-        M = self.store.models.Metric
-        instant = instant_us(M.timestamp)
-        conds = self._conditions(names=names, types=types, sandbox_id=sandbox_id, labels=labels,
-                                 start_us=to_us(start, "start"), end_us=to_us(end, "end"),
-                                 periods=periods)
-        query = (M.select(M.metric_name, M.metric_type, M.labels, M.sandbox_id, M.aggregation_period,
-                          fn.COUNT(M.id), fn.MIN(instant), fn.MAX(instant))
-                 .group_by(M.metric_name, M.metric_type, M.labels, M.sandbox_id, M.aggregation_period))
-        for cond in conds:
-            query = query.where(cond)
-        merged: dict[tuple, list[Any]] = {}
-        with self.store.connection():
-            for name, typ, lab, sid, period, count, first, last in self.db.execute(query):
-                text, items = canonical_labels(lab)
-                key = (name, typ, text, sid or "", period or "raw")
-                entry = merged.setdefault(key, [items, 0, None, None])
-                entry[1] += count
-                entry[2] = _extreme(min, entry[2], first)
-                entry[3] = _extreme(max, entry[3], last)
-            if include_rollups and list(periods) == ["raw"] and self.rollups.available():
-                self._series_from_rollups(merged, names, types, sandbox_id, labels)
-        out = [
-            SeriesInfo(name, typ, dict(items), sid or None, from_us(first), from_us(last), count, period)
-            for (name, typ, _, sid, period), (items, count, first, last) in merged.items()
-        ]
-        out.sort(key=lambda s: (s.name, s.period, s.sandbox_id or "", sorted(s.labels.items())))
-        return out
-
-    def _series_from_rollups(self, merged: dict, names, types, sandbox_id, labels) -> None:
-        RS, R = self.rollups.M.Series, self.rollups.M.Rollup
-        query = (RS.select(RS.metric_name, RS.metric_type, RS.labels, RS.sandbox_id,
-                           fn.MIN(R.bucket), fn.MAX(R.last_t_us))
-                 .join(R, on=(R.series_id == RS.id)).where(R.resolution == RESOLUTIONS[-1])
-                 .group_by(RS.id))
-        for cond in self._series_conditions(names, types, sandbox_id):
-            query = query.where(cond)
-        for name, typ, text, sid, first_bucket, last_us in query.tuples():
-            _, items = canonical_labels(text)
-            if not labels_match(items, labels):
-                continue
-            key = (name, typ, text, sid or "", "raw")
-            if key not in merged:
-                merged[key] = [items, 0, first_bucket * US, last_us]
-            else:
-                entry = merged[key]
-                entry[2] = _extreme(min, entry[2], first_bucket * US)
+        sample count, exact, from the raw samples (see :func:`.catalogue.series`)."""
+        return catalogue.series(self, names, types=types, sandbox_id=sandbox_id, labels=labels,
+                                start=start, end=end, periods=periods, include_rollups=include_rollups)
 
     def _series_conditions(self, names, types, sandbox_id) -> list[Any]:
+        """Filters on the rollups' series table."""
         RS = self.rollups.M.Series
         conds = []
-        if as_list(names) is not None:
-            conds.append(RS.metric_name.in_(as_list(names)))
-        if as_list(types) is not None:
-            conds.append(RS.metric_type.in_(as_list(types)))
-        if as_list(sandbox_id) is not None:
-            conds.append(RS.sandbox_id.in_(as_list(sandbox_id)))
+        for column, wanted in ((RS.metric_name, names), (RS.metric_type, types), (RS.sandbox_id, sandbox_id)):
+            if as_list(wanted) is not None:
+                conds.append(column.in_(as_list(wanted)))
         return conds
 
-    def names(self) -> dict[str, str]:
-        """Metric name -> type (samples and rollups), in name order.
+    def catalogue(self, name: str) -> list[SeriesInfo]:
+        """A metric's series, quickly: from the rollup tables when they are built (see
+        :func:`.catalogue.catalogue`), else as :meth:`series`."""
+        return catalogue.catalogue(self, name)
 
-        A loose index scan: each next name is one seek in ``idx_metrics_name_timestamp``
-        (``min(metric_name) > previous``), so a database of millions of samples answers in
-        about a millisecond instead of grouping every row."""
-        M = self.store.models.Metric
-        base = M.select(fn.MIN(M.metric_name).alias("name")).cte("names", recursive=True, columns=("name",))
-        following = M.select(fn.MIN(M.metric_name)).where(M.metric_name > base.c.name)
-        names = base.union_all(Select(columns=[following]).from_(base).where(base.c.name.is_null(False)))
-        query = names.select_from(names.c.name).where(names.c.name.is_null(False))
-        found: dict[str, str] = {}
-        with self.store.connection():
-            for (name,) in query.bind(self.db).tuples():
-                kind = M.select(M.metric_type).where(M.metric_name == name).limit(1).scalar()
-                found[name] = kind or ""
-            if self.rollups.available():  # series whose raw samples retention removed
-                RS = self.rollups.M.Series
-                for name, kind in RS.select(RS.metric_name, RS.metric_type).distinct().tuples():
-                    found.setdefault(name, kind)
-        return dict(sorted(found.items()))
+    def quick_extent(self, name: str) -> tuple[datetime | None, datetime | None]:
+        """First and last sample time of ``name``, from the rollups when built (first: the
+        start of its first day bucket); exact otherwise (see :func:`.catalogue.extent`)."""
+        first, last = catalogue.extent(self, name)
+        return from_us(first), from_us(last)
+
+    def names(self) -> dict[str, str]:
+        """Metric name -> type (samples and rollups), in name order."""
+        return catalogue.names(self)
 
     def extent(self, name: str | Sequence[str] | None = None) -> tuple[datetime | None, datetime | None]:
         """First and last sample time (raw and rollups)."""
@@ -371,27 +317,41 @@ class MetricsStore:
         otherwise raw samples are aggregated. The range is widened to whole steps, so
         the rollup and raw answers are the same buckets.
         """
+        with self.store.connection(), self.db.atomic():
+            plan = self.plan(name, start, end, target_points)
+            if plan is None:
+                return []
+            resolution, step, start_al, end_al = plan
+            qs = _percentile_qs(stats)
+            if resolution is None:
+                return self._aggregate_raw(name, step, start_al, end_al, sandbox_id, labels, group_by, qs)
+            return self._aggregate_rollup(name, step, resolution, start_al, end_al, sandbox_id,
+                                          labels, group_by, qs)
+
+    def plan(self, name: str, start: Any, end: Any, target_points: int) -> tuple[int | None, int, int, int] | None:
+        """How :meth:`chart` reads ``[start, end)``: (rollup resolution or None for raw
+        samples, step µs, start and end widened to whole steps); None: no data."""
         if target_points < 1:
             raise errors.InvalidInput("target_points must be at least 1.")
         # one read transaction: rollups, watermark and raw rows from the same snapshot
         with self.store.connection(), self.db.atomic():
             start_us, end_us = to_us(start, "start"), to_us(end, "end")
             if start_us is None or end_us is None:
-                first, last = self.extent(name)
-                if first is None:
-                    return []
+                first, last = self.quick_extent(name)
+                if first is None or last is None:
+                    return None
                 start_us = to_us(first) if start_us is None else start_us
                 end_us = to_us(last) + 1 if end_us is None else end_us
             if end_us <= start_us:
                 raise errors.InvalidInput("The chart's end must be after its start.")
             desired = (end_us - start_us) / target_points
-            qs = _percentile_qs(stats)
             state = self.rollups.state() if self.rollups.available() else {}
             kept = self.rollups.kept_from(state) if state else {}
             built = self.rollups.watermark(state) > 0 if state else False
             levels = [r for r in RESOLUTIONS if kept.get(str(r), -(2**62)) <= start_us]
             fitting = [r for r in levels if r * US <= 2 * desired]
             raw_ok = kept.get("raw", -(2**62)) <= start_us
+            resolution: int | None
             if built and fitting:
                 resolution = fitting[-1]
                 step = resolution * US * max(1, round(desired / (resolution * US)))
@@ -400,12 +360,7 @@ class MetricsStore:
             else:
                 resolution = levels[0]
                 step = resolution * US
-            start_al = (start_us // step) * step
-            end_al = -((-end_us) // step) * step
-            if resolution is None:
-                return self._aggregate_raw(name, step, start_al, end_al, sandbox_id, labels, group_by, qs)
-            return self._aggregate_rollup(name, step, resolution, start_al, end_al, sandbox_id,
-                                          labels, group_by, qs)
+            return resolution, step, (start_us // step) * step, -((-end_us) // step) * step
 
     def _rollup_level(self, step_us: int, start_us: int | None) -> int | None:
         if not self.rollups.available():
@@ -585,8 +540,3 @@ class MetricsStore:
                         progress: Any = None) -> RetentionReport:
         return self.rollups.apply_retention(policy, now, progress)
 
-
-def _extreme(pick: Any, a: Any, b: Any) -> Any:
-    if a is None:
-        return b
-    return a if b is None else pick(a, b)

@@ -1,0 +1,235 @@
+"""The fleet view of a metric computed by SQLite over the rollup tables.
+
+:func:`.fleet.fleet_view` builds the fleet from every series' points, which means
+bringing every (series, bucket) row into Python: on a server's database (16,000 series,
+hundreds of thousands of rollup rows per metric) that alone takes seconds. Here SQLite
+folds the rows where they are: one query gives the aggregate line and its band per
+bucket, one gives each series' score; only the top few series are then read in full.
+
+The answer is the same as :func:`.fleet.fleet_view` of :meth:`MetricsStore.chart`:
+
+* per series and bucket of the chart's step, the plotted value is ``sum / count`` (the
+  average) or, for counters, ``increase / step`` (the rate per second);
+* the aggregate is the mean of the series' values (counters: their sum), the band their
+  minimum and maximum;
+* a series' score over the range is the largest sample (counters: the largest rate),
+  the mean of its bucket values, or its last value.
+
+Samples not rolled up yet (above the rollups' watermark) are newer rows; the buckets
+from the first of them on are built the exact way (:func:`.fleet.fleet_view`) and the
+two parts are joined, scores included.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+from peewee import JOIN, fn
+
+from ..fields import dumps_json
+from .fleet import FLEET_ABOVE, TOP_N, fleet_view
+from .records import DEFAULT_GROUP, DEFAULT_STATS, Points, Series, _percentile_qs
+from .sql import US, as_list, canonical_labels, instant_us, raw_period, readable_sample
+
+#: a series' identity: its sandbox id and canonical labels text
+Ident = tuple[str, str]
+
+
+@dataclass
+class FleetChart:
+    """A chart's series: every one (``folded == 0``), or the fleet: ``series[0]`` is the
+    aggregate (its band in ``band``) and the rest the top few of ``folded`` series."""
+
+    series: list[Series]
+    band: tuple[np.ndarray, np.ndarray] | None = None
+    folded: int = 0
+    top_by: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def fleet_chart(metrics: Any, name: str, start: Any, end: Any, target_points: int, *,
+                sandbox_id: str | Sequence[str] | None = None, metric_type: str = "gauge",
+                by: str = "max", top_n: int = TOP_N, stats: Sequence[str] = DEFAULT_STATS,
+                fold_above: int = FLEET_ABOVE) -> FleetChart:
+    """``name`` over ``[start, end)``: every series when there are at most ``fold_above``,
+    else the fleet (see the module docstring)."""
+    with metrics.store.connection(), metrics.db.atomic():  # one snapshot
+        plan = metrics.plan(name, start, end, target_points)
+        if plan is None:
+            return FleetChart([], top_by=by)
+        resolution, step, start_al, end_al = plan
+        if resolution is None or len(as_list(sandbox_id) or ()) == 1:
+            return _from_series(metrics.chart(name, start, end, target_points, sandbox_id=sandbox_id,
+                                              stats=stats), metric_type, by, top_n, fold_above)
+        split = _tail_start(metrics, name, step, start_al, end_al)
+        head = _Head(metrics, name, resolution, step, start_al, split, sandbox_id, metric_type == "counter")
+        tail = (metrics._aggregate_rollup(name, step, resolution, split, end_al, sandbox_id, None,
+                                          DEFAULT_GROUP, {}) if split < end_al else [])
+        scores = head.scores(by)  # every series with data in the head
+        keys = set(scores) | {_ident(s) for s in tail}
+        if len(keys) <= fold_above:
+            return _from_series(metrics.chart(name, start, end, target_points, sandbox_id=sandbox_id,
+                                              stats=stats), metric_type, by, top_n, fold_above)
+        aggregate, band = _join(head, tail, metric_type, name, step, resolution)
+        best = _top(scores, tail, by, top_n)
+        rank = {k: i for i, (k, _) in enumerate(best)}
+        sandboxes = sorted({sandbox for sandbox, _ in rank})
+        exact = metrics._aggregate_rollup(name, step, resolution, start_al, end_al, sandboxes or None, None,
+                                          DEFAULT_GROUP, _percentile_qs(stats))
+        top = sorted((s for s in exact if _ident(s) in rank), key=lambda s: rank[_ident(s)])
+        return FleetChart([aggregate, *top], band, len(keys), by)
+
+
+def _from_series(series: list[Series], metric_type: str, by: str, top_n: int,
+                 fold_above: int) -> FleetChart:
+    if len(series) <= fold_above:
+        return FleetChart(series, top_by=by)
+    aggregate, band, top = fleet_view(series, metric_type, by=by, top_n=top_n)
+    return FleetChart([aggregate, *top], band, len(series), by)
+
+
+def _tail_start(metrics: Any, name: str, step: int, start_al: int, end_al: int) -> int:
+    """Where the exact part starts: the step holding the oldest sample not rolled up yet
+    (``end_al``: none)."""
+    M = metrics.store.models.Metric
+    watermark = metrics.rollups.watermark()
+    instant = instant_us(M.timestamp)
+    # a walk of the rowid range above the watermark (the name test as an expression, so
+    # SQLite does not pick the name index and scan all of the metric's rows)
+    oldest = (M.select(fn.MIN(instant))
+              .where((M.id > watermark) & (M.metric_name.concat("") == name)
+                     & raw_period(M.aggregation_period) & readable_sample(M)
+                     & (instant < end_al)).scalar())
+    if oldest is None:
+        return end_al
+    return min(end_al, max(start_al, (int(oldest) // step) * step))
+
+
+class _Head:
+    """The rolled-up part ``[start, split)`` of a fleet, folded by SQLite."""
+
+    def __init__(self, metrics: Any, name: str, resolution: int, step: int, start: int, split: int,
+                 sandbox_id: Any, counter: bool) -> None:
+        self.metrics, self.name, self.counter = metrics, name, counter
+        self.step_s = step / US
+        RS, R = metrics.rollups.M.Series, metrics.rollups.M.Rollup
+        self.RS, self.R = RS, R
+        # series first (the name index), then each one's rows by the rollups' primary key: a CROSS
+        # JOIN keeps that order; left to itself SQLite scans every series' rows of the level
+        rows = (RS.select().join(R, JOIN.CROSS).where(R.series_id == RS.id)
+                .where((RS.metric_name == name) & (R.resolution == resolution)
+                       & (R.bucket >= start // US) & (R.bucket < split // US)))
+        if as_list(sandbox_id) is not None:
+            rows = rows.where(RS.sandbox_id.in_(as_list(sandbox_id)))
+        bucket = (R.bucket * US - start) / step  # whole steps from the start (integers)
+        if step == resolution * US:  # one rollup row per (series, bucket): no grouping needed
+            per = rows.select(R.series_id.alias("sid"), bucket.alias("b"), R.count.alias("c"),
+                              R.sum.alias("s"), R.max.alias("hi"), R.increase.alias("inc"))
+        else:
+            per = rows.select(R.series_id.alias("sid"), bucket.alias("b"), fn.SUM(R.count).alias("c"),
+                              fn.SUM(R.sum).alias("s"), fn.MAX(R.max).alias("hi"),
+                              fn.SUM(R.increase).alias("inc")).group_by(R.series_id, bucket)
+        self.rows, self.per = rows, per.cte("per")
+        self.start, self.step = start, step
+
+    def _fetch(self, query: Any) -> list[tuple]:
+        """Rows as plain tuples (Peewee's row wrapper costs more than the query here)."""
+        return self.metrics.db.execute(query).fetchall()
+
+    def value(self) -> Any:
+        """A (series, bucket) row's plotted value."""
+        c = self.per.c
+        return c.inc / self.step_s if self.counter else c.s / c.c
+
+    def buckets(self) -> tuple[np.ndarray, ...]:
+        """Bucket start (s), samples, aggregate, band low, band high."""
+        c, v = self.per.c, self.value()
+        centre = fn.SUM(v) if self.counter else fn.AVG(v)
+        query = (self.per.select_from(c.b, fn.SUM(c.c), centre, fn.MIN(v), fn.MAX(v))
+                 .group_by(c.b).order_by(c.b))
+        rows = self._fetch(query)
+        cols = list(zip(*rows)) or [(), (), (), (), ()]
+        b = np.array(cols[0], np.int64)
+        t = (self.start + b * self.step) / US
+        return (t, np.array(cols[1], np.float64), *(np.array(x, np.float64) for x in cols[2:]))
+
+    def _ids(self) -> dict[int, Ident]:
+        """Series id -> identity (the series table holds canonical label text)."""
+        RS = self.RS
+        query = RS.select(RS.id, RS.sandbox_id, RS.labels).where(RS.metric_name == self.name)
+        return {sid: (sandbox or "", text) for sid, sandbox, text in self._fetch(query)}
+
+    def scores(self, by: str) -> dict[Ident, tuple[float, float, float]]:
+        """Series key -> (score, weight, time of the last value) for merging with the tail:
+        max (weight 1), the sum of bucket values (weight: buckets), or the last value."""
+        c, v = self.per.c, self.value()
+        if by == "max":
+            stat = [fn.MAX(v if self.counter else c.hi), fn.COUNT(c.b), fn.MAX(c.b)]
+        elif by == "avg":
+            stat = [fn.SUM(v), fn.COUNT(c.b), fn.MAX(c.b)]
+        elif self.counter:  # last: the rate of the last bucket (a bare column of the one MAX)
+            stat = [v, fn.COUNT(c.b), fn.MAX(c.b)]
+        else:  # last: the last sample, from the rollup row holding it
+            R = self.R
+            query = self.rows.select(R.series_id, R.last, fn.COUNT(R.bucket), fn.MAX(R.last_t_us)
+                                     ).group_by(R.series_id)
+            ids = self._ids()
+            return {ids[sid]: (float(a), float(n), float(b)) for sid, a, n, b in self._fetch(query)}
+        ids = self._ids()
+        query = self.per.select_from(c.sid, *stat).group_by(c.sid)
+        return {ids[sid]: (float(a), float(n), float(b)) for sid, a, n, b in self._fetch(query)
+                if a is not None}
+
+
+def _join(head: _Head, tail: list[Series], metric_type: str, name: str, step: int,
+          resolution: int) -> tuple[Series, tuple[np.ndarray, np.ndarray]]:
+    t, count, centre, low, high = head.buckets()
+    if tail:
+        part, (tlow, thigh), _ = fleet_view(tail, metric_type, top_n=0)
+        t = np.concatenate([t, part.points.t])
+        count = np.concatenate([count, part.points.count])
+        centre = np.concatenate([centre, part.points.avg])
+        low, high = np.concatenate([low, tlow]), np.concatenate([high, thigh])
+    counter = metric_type == "counter"
+    points = Points(t=t, count=count, sum=np.nan_to_num(centre), min=low, max=high, avg=centre,
+                    last=centre, increase=None, rate=centre if counter else None)
+    aggregate = Series(name, metric_type, {}, None, step / US, points, f"rollup:{resolution}")
+    return aggregate, (low, high)
+
+
+def _top(scores: dict[Ident, tuple[float, float, float]], tail: list[Series], by: str,
+         top_n: int) -> list[tuple[Ident, float]]:
+    """The ``top_n`` series keys by their score over head and tail together."""
+    merged = dict(scores)
+    for s in tail:
+        values = _values(s, by)
+        if not len(values):
+            continue
+        key = _ident(s)
+        if by == "max":
+            mine = (float(values.max()), 1.0, 0.0)
+            old = merged.get(key)
+            merged[key] = mine if old is None or mine[0] > old[0] else old
+        elif by == "avg":
+            a, n, _ = merged.get(key, (0.0, 0.0, 0.0))
+            merged[key] = (a + float(values.sum()), n + len(values), 0.0)
+        else:
+            merged[key] = (float(values[-1]), 1.0, float("inf"))  # the tail is newer
+    final = {k: (a / n if by == "avg" and n else a) for k, (a, n, _) in merged.items()}
+    return sorted(final.items(), key=lambda kv: (-kv[1], kv[0]))[:top_n]
+
+
+def _ident(s: Series) -> Ident:
+    return s.sandbox_id or "", canonical_labels(dumps_json(s.labels))[0]
+
+
+def _values(s: Series, by: str) -> np.ndarray:
+    p = s.points
+    if s.type == "counter" and p.rate is not None:
+        values = p.rate
+    else:
+        values = {"max": p.max, "last": p.last}.get(by, p.avg)
+    values = np.asarray(values, dtype=float)
+    return values[~np.isnan(values)]

@@ -1,0 +1,80 @@
+"""The fleet view folded by SQLite over the rollups equals the one built from every series."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+
+from sandbox_admin.storage import FLEET_ABOVE, fleet_chart, fleet_view, series_key
+from sandbox_admin.storage.metrics.store import Sample
+
+T0 = datetime(2026, 11, 20, tzinfo=timezone.utc)
+SANDBOXES = [f"sb-{i:02d}" for i in range(30)]
+
+
+def _samples(rng: random.Random, start_s: int, hours: float, kinds=("gauge", "counter")) -> list[Sample]:
+    out = []
+    for sid in SANDBOXES:
+        level, total = rng.uniform(0, 100), rng.uniform(0, 1000)
+        for i in range(int(hours * 6)):  # every ten minutes, with gaps
+            if rng.random() < 0.2:
+                continue
+            at = T0 + timedelta(seconds=start_s + i * 600 + rng.randint(0, 500))
+            if "gauge" in kinds:
+                out.append(Sample("load", level + rng.uniform(-20, 20), sandbox_id=sid, timestamp=at,
+                                  labels={"host": f"h{int(sid[-2:]) % 3}"}))
+            if "counter" in kinds:
+                total = 0.0 if rng.random() < 0.02 else total + rng.uniform(0, 50)  # resets too
+                out.append(Sample("jobs_total", total, type="counter", sandbox_id=sid, timestamp=at))
+    return out
+
+
+@pytest.fixture
+def fleet_store(fresh_store):
+    for sid in SANDBOXES:
+        fresh_store.models.Sandbox.create(id=sid, status="running")
+    rng = random.Random(7)
+    fresh_store.metrics.record_batch(_samples(rng, 0, 30))
+    fresh_store.metrics.build_rollups()
+    return fresh_store, rng
+
+
+def _same(store, name: str, kind: str, start: datetime, end: datetime, points: int) -> None:
+    m = store.metrics
+    exact = m.chart(name, start, end, points)
+    assert len(exact) > FLEET_ABOVE
+    for by in ("max", "avg", "last"):
+        quick = fleet_chart(m, name, start, end, points, metric_type=kind, by=by)
+        aggregate, band, top = fleet_view(exact, kind, by=by)
+        assert quick.folded == len(exact)
+        got = quick.series[0].points
+        assert np.array_equal(got.t, aggregate.points.t)
+        assert np.allclose(got.avg, aggregate.points.avg, equal_nan=True), by
+        assert np.allclose(quick.band[0], band[0], equal_nan=True)
+        assert np.allclose(quick.band[1], band[1], equal_nan=True)
+        assert [series_key(s) for s in quick.series[1:]] == [series_key(s) for s in top], by
+        assert quick.series[0].source.startswith("rollup:")
+
+
+@pytest.mark.parametrize("name, kind", [("load", "gauge"), ("jobs_total", "counter")])
+def test_fleet_from_rollups_equals_the_fleet_of_every_series(fleet_store, name, kind):
+    store, _ = fleet_store
+    _same(store, name, kind, T0, T0 + timedelta(hours=30), 100)  # one rollup row per step
+    _same(store, name, kind, T0, T0 + timedelta(hours=30), 12)  # steps of several rows
+
+
+@pytest.mark.parametrize("name, kind", [("load", "gauge"), ("jobs_total", "counter")])
+def test_samples_not_rolled_up_yet_are_in_the_fleet(fleet_store, name, kind):
+    store, rng = fleet_store
+    store.metrics.record_batch(_samples(rng, 30 * 3600, 6))  # newer than the rollups
+    _same(store, name, kind, T0, T0 + timedelta(hours=36), 72)
+
+
+def test_a_few_series_are_charted_one_by_one(fleet_store):
+    store, _ = fleet_store
+    answer = fleet_chart(store.metrics, "load", T0, T0 + timedelta(hours=30), 50, sandbox_id=SANDBOXES[:3])
+    assert answer.folded == 0 and answer.band is None
+    assert {s.sandbox_id for s in answer.series} == set(SANDBOXES[:3])
