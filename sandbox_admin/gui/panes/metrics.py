@@ -112,6 +112,7 @@ class MetricsPane(Pane):
         self._drawn_span = 1.0
         self._hidden: set[str] = set()  # series labels unticked in the table
         self._descriptions: dict[str, Description] = {}  # per metric, until a refresh
+        self._extents: dict[str, tuple[float, float]] = {}  # per metric, until a refresh
 
         self._build_ui()
         self._zoom_timer = QTimer(self, singleShot=True, interval=ZOOM_DEBOUNCE_MS)
@@ -294,6 +295,7 @@ class MetricsPane(Pane):
         self._latest.invalidate()
         self.types = {}
         self._descriptions = {}
+        self._extents = {}
         self.names_list.clear()
         self._sandboxes_shown = []
         self._set_sandboxes([], None)
@@ -306,6 +308,7 @@ class MetricsPane(Pane):
         """Reload the names and the chart (F5)."""
         if self.store is not None:
             self._descriptions = {}
+            self._extents = {}
             self.when_shown(self._load_names)
 
     def focus_filter(self) -> None:
@@ -493,6 +496,7 @@ class MetricsPane(Pane):
         req = ChartRequest(name, sandbox_id, start, end, int(target_points(int(width)) * scale), preset,
                            top_by=self.top_by_combo.currentText() or "max")
         req.known = self._descriptions.get(name)
+        req.extent = self._extents.get(name) if sandbox_id is None else None
         self._send(req, keep_view=preset is None)
 
     def _send(self, req: ChartRequest, keep_view: bool) -> None:
@@ -511,9 +515,10 @@ class MetricsPane(Pane):
             if described is None and req.sandbox_id is not None:  # that sandbox's own extent
                 described = Description.from_infos(metrics.catalogue(req.name), fallback_type)
             if described is None:  # the sandbox list follows in its own job (see done)
-                typ, sandboxes = fallback_type, None
-                first, last = metrics.quick_extent(req.name)
-                extent = (first.timestamp(), last.timestamp()) if first and last else None
+                typ, sandboxes, extent = fallback_type, None, req.extent
+                if extent is None:
+                    first, last = metrics.quick_extent(req.name)
+                    extent = (first.timestamp(), last.timestamp()) if first and last else None
             else:
                 typ, extent, sandboxes = described.type, described.extent(req.sandbox_id), described.counts()
             ctx.check_cancelled()
@@ -537,6 +542,8 @@ class MetricsPane(Pane):
             self._job = None
             if answer.description is not None and store is self.store:
                 self._descriptions[answer.request.name] = answer.description
+            if answer.request.sandbox_id is None and answer.extent is not None and store is self.store:
+                self._extents[answer.request.name] = answer.extent
             self._draw(answer, keep_view)
             if answer.description is None and store is self.store:
                 self._describe(answer.request.name)

@@ -45,6 +45,8 @@ class ChartRequest:
     known: "Description | None" = None
     #: with many series: the top few by this statistic (see :data:`TOP_BY`)
     top_by: str = "max"
+    #: the metric's first and last sample (Unix seconds) when an earlier answer gave them
+    extent: tuple[float, float] | None = None
 
 
 @dataclass

@@ -22,6 +22,7 @@ two parts are joined, scores included.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -65,14 +66,19 @@ def fleet_chart(metrics: Any, name: str, start: Any, end: Any, target_points: in
                                               stats=stats), metric_type, by, top_n, fold_above)
         split = _tail_start(metrics, name, step, start_al, end_al)
         head = _Head(metrics, name, resolution, step, start_al, split, sandbox_id, metric_type == "counter")
-        tail = (metrics._aggregate_rollup(name, step, resolution, split, end_al, sandbox_id, None,
-                                          DEFAULT_GROUP, {}) if split < end_al else [])
-        scores = head.scores(by)  # every series with data in the head
-        keys = set(scores) | {_ident(s) for s in tail}
-        if len(keys) <= fold_above:
-            return _from_series(metrics.chart(name, start, end, target_points, sandbox_id=sandbox_id,
-                                              stats=stats), metric_type, by, top_n, fold_above)
-        aggregate, band = _join(head, tail, metric_type, name, step, resolution)
+        # the two folds read the same rows: SQLite runs them at once on two connections
+        # (it lets go of the GIL while it works), so a chart costs one pass, not two
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fleet-buckets") as pool:
+            buckets = pool.submit(_own_connection, metrics.store, head.buckets)
+            scores = head.scores(by)  # every series with data in the head
+            tail = (metrics._aggregate_rollup(name, step, resolution, split, end_al, sandbox_id, None,
+                                              DEFAULT_GROUP, {}) if split < end_al else [])
+            keys = set(scores) | {_ident(s) for s in tail}
+            if len(keys) <= fold_above:
+                return _from_series(metrics.chart(name, start, end, target_points, sandbox_id=sandbox_id,
+                                                  stats=stats), metric_type, by, top_n, fold_above)
+            folded = buckets.result()
+        aggregate, band = _join(folded, tail, metric_type, name, step, resolution)
         best = _top(scores, tail, by, top_n)
         rank = {k: i for i, (k, _) in enumerate(best)}
         sandboxes = sorted({sandbox for sandbox, _ in rank})
@@ -183,9 +189,14 @@ class _Head:
                 if a is not None}
 
 
-def _join(head: _Head, tail: list[Series], metric_type: str, name: str, step: int,
+def _own_connection(store: Any, fn: Any) -> Any:
+    with store.connection():
+        return fn()
+
+
+def _join(folded: tuple[np.ndarray, ...], tail: list[Series], metric_type: str, name: str, step: int,
           resolution: int) -> tuple[Series, tuple[np.ndarray, np.ndarray]]:
-    t, count, centre, low, high = head.buckets()
+    t, count, centre, low, high = folded
     if tail:
         part, (tlow, thigh), _ = fleet_view(tail, metric_type, top_n=0)
         t = np.concatenate([t, part.points.t])
