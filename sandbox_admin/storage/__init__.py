@@ -62,7 +62,8 @@ _LAZY = {
     "METRIC_TYPES": "metrics", "DEFAULT_STATS": "metrics", "PERCENTILES": "metrics",
     "step_seconds": "metrics", "DEFAULT_BUCKETS": "metrics", "write_csv": "metrics",
     "write_json": "metrics", "write_prometheus": "metrics",
-    "write_openmetrics": "metrics.export", "MetricsEndpoint": "metrics.endpoint",
+    "write_openmetrics": "metrics.export", "chart_rows": "metrics.export", "write_chart": "metrics.export",
+    "MetricsEndpoint": "metrics.endpoint",
     "EndpointState": "metrics.endpoint", "DEFAULT_LISTEN": "metrics.endpoint",
     "LatestSamples": "metrics.scrape",
     # backups

@@ -299,7 +299,9 @@ def test_chart_helpers():
     series = [S("aaaaaaaa-1", {"container": "c-a", "status": "200"}),
               S("aaaaaaaa-1", {"container": "c-a", "status": "500"}),
               S("bbbbbbbb-2", {"container": "c-b", "status": "200"})]
-    assert mc.series_labels(series) == ["aaaaaaaa status=200", "aaaaaaaa status=500", "bbbbbbbb status=200"]
+    assert mc.series_labels(series) == ["c-a status=200", "c-a status=500", "c-b status=200"]  # containers named
+    assert mc.series_labels([S("aaaaaaaa-1", {"status": "1"}), S("bbbbbbbb-2", {"status": "2"})]) == [
+        "aaaaaaaa", "bbbbbbbb"]  # no container label: the short id
     # a series' colour comes from its identity: the same wherever it is in an answer
     assert mc.colour_for(series[0]) == mc.colour_for(S("aaaaaaaa-1", {"status": "200", "container": "c-a"}))
     assert len({mc.colour_for(S(f"sb-{i}", {})) for i in range(40)}) == len(mc.PALETTE)

@@ -15,33 +15,43 @@ a counter), histograms and summaries the average of their observations.
 
 from __future__ import annotations
 
+import io
 import time
 from typing import Any
 
 import pyqtgraph as pg  # after PySide6 (gui/__init__.py sets PYQTGRAPH_QT_LIB)
 from PySide6.QtCore import QAbstractListModel, QEvent, QModelIndex, QObject, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPixmap
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QButtonGroup,
     QComboBox,
     QCompleter,
+    QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
     QMenu,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from ...storage import DEFAULT_STATS, FLEET_ABOVE, TOP_BY, TOP_N, errors, fleet_chart, plotted
+from ...storage import (
+    DEFAULT_STATS,
+    FLEET_ABOVE,
+    TOP_BY,
+    TOP_N,
+    FleetChart,
+    chart_rows,
+    errors,
+    fleet_chart,
+    output_file,
+    plotted,
+    write_chart,
+)
 from .. import display
 from ..jobs import Job, JobContext, JobRunner
 from ..theme import ink, ink_name
@@ -66,13 +76,13 @@ from .metrics_chart import (
     value_units,
     with_gaps,
 )
+from .metrics_legend import SeriesLegend
 from .metrics_serve import ServeControl
 
 ZOOM_DEBOUNCE_MS = 250
 SETTINGS = "metrics"
 ALL_SANDBOXES = "All sandboxes"
 NAME_ROLE = Qt.ItemDataRole.UserRole
-TABLE_COLUMNS = ("Series", "Samples", "Min", "Max", "Last")
 #: Crosshair entries per column of the tooltip.
 TOOLTIP_ROWS = 22
 #: Types whose chart also shows the 95th percentile (dashed), when few series are shown.
@@ -89,6 +99,8 @@ class MetricsPane(Pane):
     names_loaded = Signal(dict)
     #: A chart answer was drawn (or an empty one shown).
     chart_drawn = Signal()
+    #: An export was written (its path).
+    exported = Signal(str)
 
     def __init__(self, runner: JobRunner, parent: QWidget | None = None,
                  settings: QSettings | None = None) -> None:
@@ -120,6 +132,7 @@ class MetricsPane(Pane):
         self.plot.getViewBox().sigXRangeChanged.connect(self._x_range_changed)
         self._mouse_proxy = pg.SignalProxy(self.plot.scene().sigMouseMoved, rateLimit=60,
                                            slot=self._mouse_moved)
+        self.plot.scene().sigMouseClicked.connect(self._clicked)
         self.set_store(None)
 
     # == building ================================================================================
@@ -158,6 +171,22 @@ class MetricsPane(Pane):
         lv.addWidget(self.names_list, 1)
         lv.addWidget(QLabel("Sandbox"))
         lv.addWidget(self.sandbox_combo)
+        lv.addWidget(QLabel("Lines"))
+        self.group_combo = QComboBox()
+        self.group_combo.addItem("One per series", None)
+        self.group_combo.setToolTip("One line per series (the fleet and its top series when there are "
+                                    "many), or one line per value of a label, its series merged")
+        self.group_combo.currentIndexChanged.connect(lambda _: self._redraw_range())
+        lv.addWidget(self.group_combo)
+        self.top_by_label = QLabel("Top series by")
+        lv.addWidget(self.top_by_label)
+        self.top_by_combo = QComboBox()
+        self.top_by_combo.addItems(list(TOP_BY))
+        self.top_by_combo.setToolTip(f"With more than {FLEET_ABOVE} series, the chart shows the fleet "
+                                     f"(an aggregate with its min–max band) and the top {TOP_N} series by "
+                                     "this statistic over the range")
+        self.top_by_combo.currentIndexChanged.connect(lambda _: self._redraw_range())
+        lv.addWidget(self.top_by_combo)
 
         # right: presets, chart, table
         right = QWidget()
@@ -177,18 +206,19 @@ class MetricsPane(Pane):
             bar.addWidget(button)
         self.preset_buttons[self._preset or ALL_DATA].setChecked(True)
         bar.addStretch(1)
-        bar.addWidget(QLabel("Top by:"))
-        self.top_by_combo = QComboBox()
-        self.top_by_combo.addItems(list(TOP_BY))
-        self.top_by_combo.setToolTip(f"With more than {FLEET_ABOVE} series, the chart shows the fleet "
-                                     f"(an aggregate with its min–max band) and the top {TOP_N} series by "
-                                     "this statistic over the range")
-        self.top_by_combo.currentIndexChanged.connect(lambda _: self._redraw_range())
-        bar.addWidget(self.top_by_combo)
         self.info_label = QLabel()
         self.info_label.setToolTip("Bucket step and where the numbers come from "
                                    "(raw samples or rollups)")
         bar.addWidget(self.info_label)
+        self.export_button = QToolButton(text="Export", autoRaise=True)
+        self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.export_button.setToolTip("Save the chart's visible data (CSV, JSON) or the chart itself (PNG)")
+        export_menu = QMenu(self.export_button)
+        export_menu.addAction("Visible Data as CSV…", lambda: self._ask_export("csv"))
+        export_menu.addAction("Visible Data as JSON…", lambda: self._ask_export("json"))
+        export_menu.addAction("Chart as PNG…", lambda: self._ask_export("png"))
+        self.export_button.setMenu(export_menu)
+        bar.addWidget(self.export_button)
         rv.addLayout(bar)
 
         self.date_axis = pg.DateAxisItem(orientation="bottom")  # local time
@@ -213,25 +243,35 @@ class MetricsPane(Pane):
         self.plot.installEventFilter(self)
         self._style_chart()
 
-        self.table = QTableWidget(0, len(TABLE_COLUMNS))
-        self.table.setHorizontalHeaderLabels(TABLE_COLUMNS)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setToolTip("The legend: untick a series to hide its line")
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for c in range(1, len(TABLE_COLUMNS)):
-            header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSortIndicator(0, Qt.SortOrder.AscendingOrder)
-        self.table.itemChanged.connect(self._table_item_changed)
-        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.table.customContextMenuRequested.connect(self._series_menu)
-        self.table.itemDoubleClicked.connect(lambda item: self.show_series_sandbox(item.row()))
+        self.table = SeriesLegend()
+        self.table.visibility_changed.connect(self._set_line_shown)
+        self.table.hovered.connect(self.highlight)
+        self.table.isolate_requested.connect(self.isolate)
+        self.table.all_requested.connect(self.show_all)
+        self.table.sandbox_requested.connect(self._show_line_sandbox)
+
+        legend = QWidget()
+        legend_layout = QVBoxLayout(legend)
+        legend_layout.setContentsMargins(0, 0, 0, 0)
+        legend_layout.setSpacing(2)
+        legend_bar = QHBoxLayout()
+        self.legend_label = QLabel("")
+        legend_bar.addWidget(self.legend_label, 1)
+        self.show_all_button = QToolButton(text="Show All", autoRaise=True)
+        self.show_all_button.setToolTip("Show every line (Ctrl+Shift+A)")
+        self.show_all_button.setShortcut(QKeySequence("Ctrl+Shift+A"))
+        self.show_all_button.clicked.connect(lambda: self.show_all(True))
+        self.hide_all_button = QToolButton(text="Hide All", autoRaise=True)
+        self.hide_all_button.setToolTip("Hide every line (tick one to see it alone)")
+        self.hide_all_button.clicked.connect(lambda: self.show_all(False))
+        legend_bar.addWidget(self.show_all_button)
+        legend_bar.addWidget(self.hide_all_button)
+        legend_layout.addLayout(legend_bar)
+        legend_layout.addWidget(self.table, 1)
 
         charts = QSplitter(Qt.Orientation.Vertical)
         charts.addWidget(self.plot)
-        charts.addWidget(self.table)
+        charts.addWidget(legend)
         charts.setStretchFactor(0, 3)
         charts.setStretchFactor(1, 1)
         charts.setSizes([600, 220])
@@ -345,21 +385,14 @@ class MetricsPane(Pane):
             name = self.current_metric() or next(iter(self.types))
         self.select_metric(name, place.get("sandbox"))
 
-    def _series_menu(self, pos: Any) -> None:
-        row = self.table.rowAt(pos.y())
-        if row < 0:
-            return
-        menu = QMenu(self)
-        menu.addAction("Show Sandbox", lambda: self.show_series_sandbox(row))
-        menu.exec(self.table.viewport().mapToGlobal(pos))
-
     def show_series_sandbox(self, row: int) -> None:
         """The Sandboxes pane with the sandbox of the series in table row ``row``."""
-        item = self.table.item(row, 0)
-        index = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
-        if self.answer is None or index is None or index >= len(self.answer.series):
+        self._show_line_sandbox(self.table.line_of(row))
+
+    def _show_line_sandbox(self, line: int) -> None:
+        if self.answer is None or not 0 <= line < len(self.answer.series):
             return
-        sid = self.answer.series[index].sandbox_id
+        sid = self.answer.series[line].sandbox_id
         if sid:
             self.navigate.emit("sandboxes", {"select": sid})
 
@@ -494,7 +527,8 @@ class MetricsPane(Pane):
         sandbox_id = sandbox if sandbox is not None else self.current_sandbox()
         width = self.plot.getViewBox().width() or self.plot.width()
         req = ChartRequest(name, sandbox_id, start, end, int(target_points(int(width)) * scale), preset,
-                           top_by=self.top_by_combo.currentText() or "max")
+                           top_by=self.top_by_combo.currentText() or "max",
+                           group_by=self.group_combo.currentData())
         req.known = self._descriptions.get(name)
         req.extent = self._extents.get(name) if sandbox_id is None else None
         self._send(req, keep_view=preset is None)
@@ -529,8 +563,13 @@ class MetricsPane(Pane):
                 return ChartAnswer(req, typ, extent, sandboxes, 0.0, 0.0, [], time.perf_counter() - began,
                                    described)
             stats = DEFAULT_STATS + (("p95",) if typ in QUANTILE_TYPES else ())
-            chart = fleet_chart(metrics, req.name, start, end, req.target_points, sandbox_id=req.sandbox_id,
-                                metric_type=typ, by=req.top_by, stats=stats)
+            if req.group_by:  # one line per value of a label: a handful, whatever the fleet
+                lines = metrics.chart(req.name, start, end, req.target_points, sandbox_id=req.sandbox_id,
+                                      group_by=(req.group_by,), stats=stats)
+                chart = FleetChart(lines)
+            else:
+                chart = fleet_chart(metrics, req.name, start, end, req.target_points, sandbox_id=req.sandbox_id,
+                                    metric_type=typ, by=req.top_by, stats=stats)
             answer = ChartAnswer(req, typ, extent, sandboxes, start, end, chart.series, 0.0, described,
                                  chart.band, chart.folded, chart.top_by if chart.folded else "")
             answer.seconds = time.perf_counter() - began
@@ -542,6 +581,7 @@ class MetricsPane(Pane):
             self._job = None
             if answer.description is not None and store is self.store:
                 self._descriptions[answer.request.name] = answer.description
+                self._set_group_choices(answer.description.label_keys)
             if answer.request.sandbox_id is None and answer.extent is not None and store is self.store:
                 self._extents[answer.request.name] = answer.extent
             self._draw(answer, keep_view)
@@ -576,6 +616,7 @@ class MetricsPane(Pane):
             if self.current_metric() == name:
                 self._sandboxes_shown = described.counts()
                 self._set_sandboxes(self._sandboxes_shown, self.current_sandbox())
+                self._set_group_choices(described.label_keys)
 
         def failed(error: errors.StorageError) -> None:
             if self._describe_latest.is_current(generation) and not isinstance(error, errors.Cancelled):
@@ -660,6 +701,8 @@ class MetricsPane(Pane):
         self.p95_curves = []
         self._curve_data = []
         self._labels = []
+        self._pens = []
+        self.highlighted = -1
         self._hide_crosshair()
 
     def _draw(self, answer: ChartAnswer, keep_view: bool) -> None:
@@ -690,8 +733,9 @@ class MetricsPane(Pane):
             gap = gap_threshold(s.points.t, s.step_seconds)
             t, y = with_gaps(s.points.t, plotted(s), gap)
             fleet = i == 0 and answer.band is not None
-            curve = pg.PlotDataItem(t, y, pen=pg.mkPen(rgb, width=2.5 if fleet else 1.5), name=label,
-                                    connect="finite")
+            width = 2.5 if fleet else 1.5
+            curve = pg.PlotDataItem(t, y, pen=pg.mkPen(rgb, width=width), name=label, connect="finite")
+            self._pens.append((rgb, width))
             if fleet:
                 self._add_band(s.points.t, answer.band, gap, rgb, label)
             self.plot.addItem(curve)
@@ -725,6 +769,10 @@ class MetricsPane(Pane):
         x0, x1 = self.visible_x_range()
         self._drawn_span = max(x1 - x0, 1e-3)
         self._fill_table()
+        self.legend_label.setText(
+            "" if not answer.series else
+            f"{len(answer.series) - 1} series with the most {answer.top_by}, and the fleet" if answer.band is not None
+            else f"{len(answer.series)} lines by {req.group_by}" if req.group_by else "")
         step = answer.series[0].step_seconds if answer.series else 0
         source = answer.series[0].source if answer.series else ""
         where = "rollups" if source.startswith("rollup") else "raw samples"
@@ -742,42 +790,159 @@ class MetricsPane(Pane):
         self.chart_drawn.emit()
 
     def _fill_table(self) -> None:
-        """One row per series, its numbers over the visible range; the row's box is the
-        legend's toggle."""
-        series = self.answer.series if self.answer is not None else []
-        units = value_units(self.answer.request.name, self.answer.metric_type) if self.answer else None
+        """The legend's rows: each line's numbers over the visible range."""
+        a = self.answer
+        units = value_units(a.request.name, a.metric_type) if a is not None else None
         x0, x1 = self.visible_x_range()
-        self.table.blockSignals(True)
-        self.table.setSortingEnabled(False)
-        self.table.setRowCount(len(series))
-        for row, (s, label, rgb) in enumerate(zip(series, self._labels, self._palette)):
-            n, lo, hi, last = _window(s.points, s.step_seconds, x0, x1)
-            pix = QPixmap(12, 12)
-            pix.fill(QColor(*rgb))
-            first = QTableWidgetItem(QIcon(pix), label)
-            first.setFlags(first.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            first.setCheckState(Qt.CheckState.Unchecked if label in self._hidden else Qt.CheckState.Checked)
-            first.setData(Qt.ItemDataRole.UserRole, row)
-            tip = [f"sandbox: {s.sandbox_id or '—'}"] + [f"{k}: {v}" for k, v in sorted(s.labels.items())]
-            first.setToolTip("\n".join(tip))
-            u = units
-            cells = [first, _num_item(n, display.count(n)), _num_item(lo, units=u), _num_item(hi, units=u),
-                     _num_item(last, units=u)]
-            for col, item in enumerate(cells):
-                self.table.setItem(row, col, item)
-        self.table.setSortingEnabled(True)
-        self.table.blockSignals(False)
+        self.table.fill(a.series if a is not None else [], self._labels, self._palette, self._hidden, units, x0, x1)
 
-    def _table_item_changed(self, item: QTableWidgetItem) -> None:
-        if item.column() != 0:
+    # == which line is which =========================================================
+    highlighted = -1  # the line drawn thicker, the others dimmed (-1: none)
+    _pens: list[tuple[tuple[int, int, int], float]] = []
+
+    def highlight(self, line: int) -> None:
+        """Draw ``line`` thicker and dim the others (-1: every line as drawn)."""
+        if line == self.highlighted or line >= len(self.curves):
             return
-        index = item.data(Qt.ItemDataRole.UserRole)
-        if index is not None and 0 <= index < len(self.curves):
-            shown = item.checkState() == Qt.CheckState.Checked
-            self.curves[index].setVisible(shown)
-            if self.p95_curves[index] is not None:
-                self.p95_curves[index].setVisible(shown)
-            (self._hidden.discard if shown else self._hidden.add)(self._labels[index])
+        self.highlighted = line
+        for i, (curve, (rgb, width)) in enumerate(zip(self.curves, self._pens)):
+            if line < 0:
+                pen, z = pg.mkPen(rgb, width=width), 0
+            elif i == line:
+                pen, z = pg.mkPen(rgb, width=width + 1.5), 10
+            else:
+                pen, z = pg.mkPen((*rgb, 55), width=width), 0
+            curve.setPen(pen)
+            curve.setZValue(z)
+        for item in self.band_items:
+            item.setOpacity(1.0 if line <= 0 else 0.35)
+        self.table.mark(line)
+
+    def line_shown(self, line: int) -> bool:
+        return 0 <= line < len(self.curves) and self.curves[line].isVisible()
+
+    def _set_line_shown(self, line: int, shown: bool) -> None:
+        if not 0 <= line < len(self.curves):
+            return
+        self.curves[line].setVisible(shown)
+        if self.p95_curves[line] is not None:
+            self.p95_curves[line].setVisible(shown)
+        if line == 0 and self.band_items:
+            for item in self.band_items:
+                item.setVisible(shown)
+        (self._hidden.discard if shown else self._hidden.add)(self._labels[line])
+        self.table.set_checked(line, shown)
+
+    def isolate(self, line: int) -> None:
+        """Show only ``line`` (clicking it again, or Show All, brings the others back)."""
+        for i in range(len(self.curves)):
+            self._set_line_shown(i, i == line)
+
+    def show_all(self, shown: bool = True) -> None:
+        for i in range(len(self.curves)):
+            self._set_line_shown(i, shown)
+
+    def nearest_line(self, scene_pos: Any, within_px: float = 10.0) -> int:
+        """The shown line closest to a point of the chart (in pixels), -1: none that close."""
+        if self.answer is None:
+            return -1
+        vb = self.plot.getViewBox()
+        x = vb.mapSceneToView(scene_pos).x()
+        best, best_d = -1, within_px
+        for i, (curve, (t, y, gap), s) in enumerate(zip(self.curves, self._curve_data, self.answer.series)):
+            if not curve.isVisible():
+                continue
+            v = value_at(t, y, x, s.step_seconds, gap)
+            if v is None:
+                continue
+            d = abs(vb.mapViewToScene(pg.Point(x, v)).y() - scene_pos.y())
+            if d < best_d:
+                best, best_d = i, d
+        return best
+
+    def _clicked(self, event: Any) -> None:
+        """A click on a line shows it alone; a click on the line shown alone shows all."""
+        if event.button() != Qt.MouseButton.LeftButton or event.double():
+            return
+        line = self.nearest_line(event.scenePos())
+        if line < 0:
+            return
+        alone = all(not c.isVisible() for i, c in enumerate(self.curves) if i != line)
+        if alone:
+            self.show_all(True)
+        else:
+            self.isolate(line)
+
+    def _set_group_choices(self, keys: list[str]) -> None:
+        """The "Lines" choices: one per series, or one per value of each label."""
+        current = self.group_combo.currentData()
+        self.group_combo.blockSignals(True)
+        self.group_combo.clear()
+        self.group_combo.addItem("One per series", None)
+        for key in keys:
+            self.group_combo.addItem(f"One per {key}", key)
+        at = self.group_combo.findData(current) if current else 0
+        self.group_combo.setCurrentIndex(max(at, 0))
+        self.group_combo.blockSignals(False)
+        self.top_by_combo.setEnabled(self.group_combo.currentData() is None)
+        if current and at < 0:  # that label is not in this metric: one line per series again
+            self._redraw_range()
+
+    # == export ====================================================================
+    def _ask_export(self, fmt: str) -> None:
+        if self.answer is None or not self.answer.series:
+            self.message_requested.emit("info", "There is no chart to export yet.", "")
+            return
+        name = self.answer.request.name
+        filters = {"csv": "CSV files (*.csv)", "json": "JSON files (*.json)", "png": "PNG images (*.png)"}
+        path, _ = QFileDialog.getSaveFileName(self, f"Export {name}", f"{name}.{fmt}", filters[fmt])
+        if path:
+            if fmt == "png":
+                self.export_png(path)
+            else:
+                self.export_visible(path, fmt)
+
+    def visible_rows(self) -> list[dict[str, Any]]:
+        """The buckets of the shown lines inside the visible range (what an export writes)."""
+        if self.answer is None:
+            return []
+        x0, x1 = self.visible_x_range()
+        shown = [(s, label) for s, label, c in zip(self.answer.series, self._labels, self.curves) if c.isVisible()]
+        return chart_rows([s for s, _ in shown], [label for _, label in shown], x0, x1)
+
+    def export_visible(self, path: str, fmt: str) -> Job:
+        """Write the visible data (:meth:`visible_rows`) to ``path`` as CSV or JSON, in a worker."""
+        rows = self.visible_rows()
+
+        def work(ctx: JobContext) -> int:
+            # the save dialog asked before replacing a file; a database is never replaced
+            with output_file(path, overwrite_plain=True) as raw:
+                out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+                n = write_chart(rows, out, fmt)
+                out.flush()
+                out.detach()  # the file is output_file's to close (and rename into place)
+            return n
+
+        def done(n: int) -> None:
+            self.message_requested.emit("info", f"Exported {n:,} buckets to {path}.", "")
+            self.exported.emit(path)
+
+        def failed(error: errors.StorageError) -> None:
+            self.message_requested.emit("error", str(error), error.detail)
+
+        return self.runner.submit(work, name=f"Export {fmt.upper()}", on_result=done, on_error=failed, store=None)
+
+    def export_png(self, path: str) -> bool:
+        """Save the chart as it is shown (the crosshair hidden)."""
+        self._hide_crosshair()
+        saved = self.plot.grab().save(path, "PNG")
+        if saved:
+            self.message_requested.emit("info", f"Saved the chart to {path}.", "")
+            self.exported.emit(path)
+        else:
+            self.message_requested.emit("error", f"Could not save the chart to {path}.",
+                                        "Check that the folder exists and can be written to.")
+        return saved
 
     # == crosshair =================================================================================
     def _mouse_moved(self, event: tuple[Any]) -> None:
@@ -788,6 +953,7 @@ class MetricsPane(Pane):
             self._hide_crosshair()
             return
         x = vb.mapSceneToView(pos).x()
+        self.highlight(self.nearest_line(pos))
         self.show_crosshair(x, self.plot.mapFromScene(pos))
 
     def crosshair_values(self, x: float) -> list[tuple[str, float]]:
@@ -835,38 +1001,13 @@ class MetricsPane(Pane):
     def _hide_crosshair(self) -> None:
         self.vline.setVisible(False)
         self.hover_label.hide()
-
-
-def _window(points: Any, step: float, x0: float, x1: float) -> tuple[int, float | None, float | None, float | None]:
-    """Samples, min, max and last value of the buckets overlapping ``[x0, x1]``."""
-    keep = (points.t < x1) & (points.t + step > x0)
-    if not keep.any():
-        return 0, None, None, None
-    return (int(points.count[keep].sum()), float(points.min[keep].min()), float(points.max[keep].max()),
-            float(points.last[keep][-1]))
+        self.highlight(-1)
 
 
 def _dt(x: float) -> Any:
     from datetime import datetime, timezone
 
     return datetime.fromtimestamp(x, timezone.utc)
-
-
-class _NumItem(QTableWidgetItem):
-    """Sorts by number, shows formatted text."""
-
-    def __lt__(self, other: QTableWidgetItem) -> bool:  # noqa: D105
-        a, b = self.data(Qt.ItemDataRole.UserRole), other.data(Qt.ItemDataRole.UserRole)
-        if a is None or b is None:
-            return (a is None) > (b is None)
-        return a < b
-
-
-def _num_item(value: float | int | None, text: str | None = None, units: str | None = None) -> QTableWidgetItem:
-    item = _NumItem(text if text is not None else number(value, units))
-    item.setData(Qt.ItemDataRole.UserRole, value)
-    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-    return item
 
 
 class SandboxChoices(QAbstractListModel):

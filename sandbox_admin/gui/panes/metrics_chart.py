@@ -47,6 +47,8 @@ class ChartRequest:
     top_by: str = "max"
     #: the metric's first and last sample (Unix seconds) when an earlier answer gave them
     extent: tuple[float, float] | None = None
+    #: one line per value of this label (None: one per series)
+    group_by: str | None = None
 
 
 @dataclass
@@ -55,16 +57,20 @@ class Description:
 
     type: str
     sandboxes: dict[str | None, tuple[float, float, int]]
+    #: the label names its series have (what a chart can be grouped by)
+    label_keys: list[str] = field(default_factory=list)
 
     @classmethod
     def from_infos(cls, infos: Sequence[Any], fallback_type: str) -> "Description":
         per: dict[str | None, tuple[float, float, int]] = {}
+        keys: set[str] = set()
         for i in infos:
+            keys.update(i.labels)
             if i.first is None or i.last is None:
                 continue
             a, b, n = per.get(i.sandbox_id, (math.inf, -math.inf, 0))
             per[i.sandbox_id] = (min(a, i.first.timestamp()), max(b, i.last.timestamp()), n + i.count)
-        return cls(infos[0].type if infos else fallback_type, per)
+        return cls(infos[0].type if infos else fallback_type, per, sorted(keys))
 
     def extent(self, sandbox_id: str | None = None) -> tuple[float, float] | None:
         spans = [v for k, v in self.sandboxes.items() if sandbox_id is None or k == sandbox_id]
@@ -128,10 +134,14 @@ def colour_for(series: Any) -> tuple[int, int, int]:
     return PALETTE[zlib.crc32(series_key(series).encode("utf-8", "surrogatepass")) % len(PALETTE)]
 
 
+#: labels that name a series' container (shown instead of its sandbox's short id)
+CONTAINER_LABELS = ("container", "container_name")
+
+
 def series_labels(series: Sequence[Any]) -> list[str]:
-    """A short, distinct label per series: the sandbox id's first part plus the labels
-    that tell series apart (labels that only repeat the sandbox, like its container
-    name, are left out)."""
+    """A short, distinct label per series: its container's name (or its sandbox id's
+    first part) plus the labels that tell series apart (labels that only repeat the
+    sandbox are left out)."""
     keys: set[str] = set()
     for s in series:
         keys.update(s.labels)
@@ -146,7 +156,8 @@ def series_labels(series: Sequence[Any]) -> list[str]:
             shown.append(key)
     out = []
     for s in series:
-        parts = [s.sandbox_id[:8] if s.sandbox_id else "(all)"]
+        container = next((s.labels[k] for k in CONTAINER_LABELS if s.labels.get(k)), None)
+        parts = [container or (s.sandbox_id[:8] if s.sandbox_id else "(all)")]
         parts += [f"{k}={s.labels[k]}" for k in shown if k in s.labels]
         out.append(" ".join(parts))
     return out

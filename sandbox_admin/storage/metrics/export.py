@@ -26,9 +26,11 @@ import csv
 import json
 import math
 import re
+from datetime import datetime, timezone
 from itertools import groupby
-from typing import Any, Iterable, Iterator, TextIO
+from typing import Any, Iterable, Iterator, Sequence, TextIO
 
+from .. import errors
 from ..fields import to_iso
 from .sql import to_us
 
@@ -323,3 +325,52 @@ def export(samples: Iterable[Any], fmt: str, out: TextIO, **options: Any) -> int
 
         raise errors.InvalidInput(f"Unknown export format {fmt!r}; use {', '.join(FORMATS)}.")
     return WRITERS[fmt](samples, out, **options)
+
+
+# -- a chart's data ------------------------------------------------------------------------
+
+CHART_CSV_COLUMNS = ("time", "series", "name", "type", "sandbox_id", "labels", "step_seconds",
+                     "samples", "value", "min", "max", "last")
+
+
+def chart_rows(series: Sequence[Any], titles: Sequence[str], start: float, end: float) -> list[dict[str, Any]]:
+    """A chart's buckets overlapping ``[start, end)`` (Unix seconds), one dict each: what
+    the line shows (``value``: a counter's rate per second, otherwise the average) with
+    the bucket's samples, min, max and last value; ``titles`` name each series."""
+    rows: list[dict[str, Any]] = []
+    for s, title in zip(series, titles):
+        p = s.points
+        shown = p.rate if s.type == "counter" and p.rate is not None else p.avg
+        for i in range(len(p)):
+            t = float(p.t[i])
+            if t >= end or t + s.step_seconds <= start:
+                continue
+            rows.append({
+                "time": to_iso(datetime.fromtimestamp(t, timezone.utc)), "series": title, "name": s.name,
+                "type": s.type, "sandbox_id": s.sandbox_id, "labels": dict(s.labels),
+                "step_seconds": s.step_seconds, "samples": int(p.count[i]), "value": _json_value(float(shown[i])),
+                "min": _json_value(float(p.min[i])), "max": _json_value(float(p.max[i])),
+                "last": _json_value(float(p.last[i])),
+            })
+    return rows
+
+
+def write_chart(rows: Sequence[dict[str, Any]], out: TextIO, fmt: str) -> int:
+    """``rows`` of :func:`chart_rows` as CSV (labels as compact sorted JSON) or JSON."""
+    if fmt == "json":
+        json.dump({"buckets": list(rows)}, out, indent=1, ensure_ascii=False, sort_keys=False)
+        out.write("\n")
+        return len(rows)
+    if fmt != "csv":
+        raise errors.InvalidInput(f"Unknown chart format {fmt!r}; use csv or json.")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CHART_CSV_COLUMNS)
+    for r in rows:
+        cells = []
+        for column in CHART_CSV_COLUMNS:
+            value = r[column]
+            if column == "labels":
+                value = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            cells.append("" if value is None else value)
+        writer.writerow(cells)
+    return len(rows)

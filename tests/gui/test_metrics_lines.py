@@ -1,0 +1,158 @@
+"""Which line is which in the Metrics pane: hover highlights, a click isolates, show or
+hide all, one line per label value, and exporting what is shown (real pane, real store)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QImage
+
+from .metrics_fixtures import pane, store  # noqa: F401  (fixtures)
+from .test_metrics_pane import WAIT, idle, open_metric
+
+
+def _alpha(curve) -> int:
+    return curve.opts["pen"].color().alpha()
+
+
+def _width(curve) -> float:
+    return curve.opts["pen"].widthF()
+
+
+def _point_on(pane, line: int) -> QPointF:
+    """A scene point on ``line`` (its middle bucket), where a person would hover."""
+    t, y, _gap = pane._curve_data[line]
+    finite = [i for i in range(len(t)) if y[i] == y[i]]
+    i = finite[len(finite) // 2]
+    return pane.plot.getViewBox().mapViewToScene(QPointF(float(t[i]), float(y[i])))
+
+
+def test_hovering_a_legend_row_highlights_its_line_and_dims_the_rest(qtbot, pane, runner, store):
+    open_metric(qtbot, pane, runner, store, "cpu_usage")
+    assert len(pane.curves) > 3
+    row = 2
+    line = pane.table.line_of(row)
+    pane.table.cellEntered.emit(row, 0)  # what the mouse entering the row sends
+    assert pane.highlighted == line
+    assert _width(pane.curves[line]) > 2 and _alpha(pane.curves[line]) == 255
+    assert all(_alpha(c) < 100 for i, c in enumerate(pane.curves) if i != line)
+    pane.table.hovered.emit(-1)  # the mouse left the table
+    assert pane.highlighted == -1 and all(_alpha(c) == 255 for c in pane.curves)
+
+
+def test_hovering_a_line_in_the_chart_highlights_it_and_marks_its_row(qtbot, pane, runner, store):
+    open_metric(qtbot, pane, runner, store, "cpu_usage")
+    line = 3
+    at = _point_on(pane, line)
+    assert pane.nearest_line(at) == line
+    view_point = pane.plot.mapFromScene(at)
+    qtbot.mouseMove(pane.plot.viewport(), QPoint(int(view_point.x()), int(view_point.y())))
+    qtbot.waitUntil(lambda: pane.highlighted >= 0, timeout=WAIT)  # via the rate-limited proxy
+    assert pane.highlighted == pane.nearest_line(pane.plot.mapToScene(view_point))
+    assert pane.table.selectionModel().isRowSelected(pane.table.row_of(pane.highlighted))
+    # far from every line: nothing is highlighted
+    vb = pane.plot.getViewBox()
+    (x0, x1), (y0, y1) = vb.viewRange()
+    assert pane.nearest_line(vb.mapViewToScene(QPointF((x0 + x1) / 2, y1 + (y1 - y0)))) == -1
+
+
+def test_a_click_shows_a_line_alone_and_a_second_click_brings_the_rest_back(qtbot, pane, runner, store):
+    open_metric(qtbot, pane, runner, store, "cpu_usage")
+    line = 2
+
+    class Click:  # what pyqtgraph's scene hands to sigMouseClicked
+        def __init__(self, pos):
+            self._pos = pos
+
+        def button(self):
+            return Qt.MouseButton.LeftButton
+
+        def double(self):
+            return False
+
+        def scenePos(self):  # noqa: N802 (pyqtgraph)
+            return self._pos
+
+    pane.plot.scene().sigMouseClicked.emit(Click(_point_on(pane, line)))
+    assert [c.isVisible() for c in pane.curves] == [i == line for i in range(len(pane.curves))]
+    assert all(not item.isVisible() for item in pane.band_items)  # the fleet's band goes with it
+    checked = [pane.table.item(pane.table.row_of(i), 0).checkState() == Qt.CheckState.Checked
+               for i in range(len(pane.curves))]
+    assert checked == [i == line for i in range(len(pane.curves))]  # the legend agrees
+    pane.plot.scene().sigMouseClicked.emit(Click(_point_on(pane, line)))
+    assert all(c.isVisible() for c in pane.curves)
+
+
+def test_show_all_and_hide_all(qtbot, pane, runner, store):
+    open_metric(qtbot, pane, runner, store, "cpu_usage")
+    pane.hide_all_button.click()
+    assert not any(c.isVisible() for c in pane.curves)
+    assert pane.visible_rows() == []
+    pane.table.item(0, 0).setCheckState(Qt.CheckState.Checked)  # tick one: it alone
+    assert sum(c.isVisible() for c in pane.curves) == 1
+    pane.show_all_button.click()
+    assert all(c.isVisible() for c in pane.curves)
+    pane.table.isolate_requested.emit(1)  # the legend's "Show Only This Series"
+    assert [c.isVisible() for c in pane.curves] == [i == 1 for i in range(len(pane.curves))]
+
+
+def test_one_line_per_label_value(qtbot, pane, runner, store):
+    open_metric(qtbot, pane, runner, store, "cpu_usage")
+    keys = [pane.group_combo.itemData(i) for i in range(pane.group_combo.count())]
+    assert keys[0] is None and "host" in keys
+    hosts = {s.labels.get("host") for s in store.metrics.series("cpu_usage")}
+    pane.group_combo.setCurrentIndex(keys.index("host"))
+    idle(qtbot, pane, runner)
+    answer = pane.answer
+    assert answer.request.group_by == "host" and answer.band is None
+    assert {s.labels.get("host") for s in answer.series} == hosts
+    assert len(pane.curves) == len(hosts)
+    # every sample counted once: the lines add up to the metric's samples in range
+    total = sum(s.count for s in store.metrics.series("cpu_usage"))
+    assert sum(int(s.points.count.sum()) for s in answer.series) == total
+    assert not pane.top_by_combo.isEnabled()
+    pane.group_combo.setCurrentIndex(0)
+    idle(qtbot, pane, runner)
+    assert pane.answer.band is not None and pane.top_by_combo.isEnabled()
+
+
+def test_export_the_visible_data_and_the_chart(qtbot, pane, runner, store, tmp_path: Path):
+    open_metric(qtbot, pane, runner, store, "cpu_usage")
+    pane.isolate(1)
+    x0, x1 = pane.visible_x_range()
+    pane.set_x_range(x0 + (x1 - x0) / 2, x1)  # only the newer half is visible
+    idle(qtbot, pane, runner)
+    x0, x1 = pane.visible_x_range()
+    shown = [label for label, c in zip(pane._labels, pane.curves) if c.isVisible()]
+    assert len(shown) == 1
+    with qtbot.waitSignal(pane.exported, timeout=WAIT):
+        pane.export_visible(str(tmp_path / "chart.csv"), "csv")
+    rows = list(csv.DictReader((tmp_path / "chart.csv").open(encoding="utf-8")))
+    assert rows and {r["series"] for r in rows} == set(shown)
+    answer = pane.answer
+    line = pane.curves.index(next(c for c in pane.curves if c.isVisible()))
+    s = answer.series[line]
+    inside = [i for i in range(len(s.points.t)) if s.points.t[i] < x1 and s.points.t[i] + s.step_seconds > x0]
+    assert len(rows) == len(inside)
+    assert float(rows[0]["value"]) == float(s.points.avg[inside[0]])
+    assert json.loads(rows[0]["labels"]) == s.labels
+    with qtbot.waitSignal(pane.exported, timeout=WAIT):
+        pane.export_visible(str(tmp_path / "chart.json"), "json")
+    data = json.loads((tmp_path / "chart.json").read_text(encoding="utf-8"))
+    assert len(data["buckets"]) == len(rows) and data["buckets"][0]["series"] == shown[0]
+    assert pane.export_png(str(tmp_path / "chart.png"))
+    image = QImage(str(tmp_path / "chart.png"))
+    assert image.width() == pane.plot.width() and image.height() == pane.plot.height()
+    # a folder that does not exist, or a database: a message, nothing written
+    messages = []
+    pane.message_requested.connect(lambda kind, text, detail: messages.append((kind, text)))
+    pane.export_visible(str(tmp_path / "missing" / "chart.csv"), "csv")
+    qtbot.waitUntil(lambda: any(kind == "error" for kind, _ in messages), timeout=WAIT)
+    assert not (tmp_path / "missing").exists()
+    before = Path(store.path).read_bytes()
+    pane.export_visible(str(store.path), "csv")
+    qtbot.waitUntil(lambda: sum(kind == "error" for kind, _ in messages) == 2, timeout=WAIT)
+    assert Path(store.path).read_bytes() == before
