@@ -156,3 +156,34 @@ def test_export_the_visible_data_and_the_chart(qtbot, pane, runner, store, tmp_p
     pane.export_visible(str(store.path), "csv")
     qtbot.waitUntil(lambda: sum(kind == "error" for kind, _ in messages) == 2, timeout=WAIT)
     assert Path(store.path).read_bytes() == before
+
+
+def test_chosen_sandboxes_chart_one_line_per_series(qtbot, pane, runner, store):
+    open_metric(qtbot, pane, runner, store, "cpu_usage")
+    qtbot.waitUntil(lambda: pane.sandbox_combo.count() > 20, timeout=WAIT)  # the series are listed
+    picker = pane.open_picker()
+    assert picker.proxy.rowCount() == pane.sandbox_combo.count() - 1
+    everyone = [picker.model.data(picker.model.index(r, 0), Qt.ItemDataRole.UserRole)
+                for r in range(picker.model.rowCount())]
+    wanted = everyone[3:6]
+    picker.filter_edit.setText(wanted[0][-6:].upper())  # any part of an id, any case
+    assert 1 <= picker.proxy.rowCount() < len(everyone)
+    for r in range(picker.proxy.rowCount()):
+        index = picker.proxy.index(r, 0)
+        if picker.proxy.data(index, Qt.ItemDataRole.UserRole) == wanted[0]:
+            picker.proxy.setData(index, Qt.CheckState.Checked.value, Qt.ItemDataRole.CheckStateRole)
+    picker.filter_edit.clear()
+    for sid in wanted[1:]:
+        picker.model.setData(picker.model.index(everyone.index(sid), 0), Qt.CheckState.Checked.value,
+                             Qt.ItemDataRole.CheckStateRole)
+    assert picker.chosen() == wanted and "3 chosen" in picker.count_label.text()
+    picker.accept()
+    idle(qtbot, pane, runner)
+    answer = pane.answer
+    assert answer.request.sandbox_id == tuple(wanted) and answer.band is None and answer.folded == 0
+    assert {s.sandbox_id for s in answer.series} == set(wanted)
+    assert pane.current_sandbox() == tuple(wanted)
+    assert pane.sandbox_combo.currentText() == "3 chosen sandboxes"
+    pane.choose_sandboxes([])  # back to every sandbox: the fleet
+    idle(qtbot, pane, runner)
+    assert pane.answer.band is not None and pane.current_sandbox() is None

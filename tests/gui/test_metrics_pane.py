@@ -15,7 +15,8 @@ from PySide6.QtGui import QColor
 
 from sandbox_admin.gui.jobs import JobRunner
 from sandbox_admin.gui.panes import metrics_chart as mc
-from sandbox_admin.gui.panes.metrics import ALL_SANDBOXES, MetricsPane
+from sandbox_admin.gui.panes.metrics import MetricsPane
+from sandbox_admin.gui.panes.metrics_sandboxes import ALL_SANDBOXES
 from sandbox_admin.storage import create_store, open_store
 from sandbox_admin.storage.metrics import fleet
 from sandbox_admin.storage.metrics.store import Sample
@@ -423,12 +424,14 @@ def test_a_series_keeps_its_colour_under_another_range(qtbot, pane, runner, stor
 
 
 def test_the_sandbox_filter_copes_with_20000_sandboxes(qtbot, pane):
-    rows = [(f"sb-{i:05d}-{'x' * 8}", i) for i in range(20_000)]
+    rows = [(f"sb-{i:05d}-{'x' * 8}", i, f"box-{i}") for i in range(20_000)]
     pane._set_sandboxes(rows, "sb-12345-xxxxxxxx")  # a model answered on demand, no 20,000 items
     assert pane.sandbox_combo.count() == 20_001 and pane.current_sandbox() == "sb-12345-xxxxxxxx"
     completer = pane.sandbox_combo.completer()
     assert completer.filterMode() == Qt.MatchFlag.MatchContains  # type any part of an id
     completer.setCompletionPrefix("19999")
-    assert completer.currentCompletion().startswith("sb-19999")
+    assert "sb-19999" in completer.currentCompletion()
+    completer.setCompletionPrefix("box-777")  # or of its container's name
+    assert completer.currentCompletion().startswith("box-777")
     pane.set_sandbox(None)
     assert pane.current_sandbox() is None

@@ -20,7 +20,7 @@ import time
 from typing import Any
 
 import pyqtgraph as pg  # after PySide6 (gui/__init__.py sets PYQTGRAPH_QT_LIB)
-from PySide6.QtCore import QAbstractListModel, QEvent, QModelIndex, QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -77,11 +77,11 @@ from .metrics_chart import (
     with_gaps,
 )
 from .metrics_legend import SeriesLegend
+from .metrics_sandboxes import Choice, SandboxChoices, SandboxPicker
 from .metrics_serve import ServeControl
 
 ZOOM_DEBOUNCE_MS = 250
 SETTINGS = "metrics"
-ALL_SANDBOXES = "All sandboxes"
 NAME_ROLE = Qt.ItemDataRole.UserRole
 #: Crosshair entries per column of the tooltip.
 TOOLTIP_ROWS = 22
@@ -119,7 +119,7 @@ class MetricsPane(Pane):
         self._setting_range = False
         self._labels: list[str] = []
         self._curve_data: list[tuple[Any, Any, float]] = []
-        self._sandboxes_shown: list[tuple[str, int]] = []
+        self._sandboxes_shown: list[tuple[str, int, str]] = []
         self._palette: list[tuple[int, int, int]] = []
         self._drawn_span = 1.0
         self._hidden: set[str] = set()  # series labels unticked in the table
@@ -169,7 +169,13 @@ class MetricsPane(Pane):
         self.sandbox_combo.currentIndexChanged.connect(lambda _: self._sandbox_changed())
         lv.addWidget(self.filter_edit)
         lv.addWidget(self.names_list, 1)
-        lv.addWidget(QLabel("Sandbox"))
+        sandbox_row = QHBoxLayout()
+        sandbox_row.addWidget(QLabel("Sandbox"), 1)
+        self.choose_button = QToolButton(text="Choose…", autoRaise=True)
+        self.choose_button.setToolTip("Tick several sandboxes to chart them side by side")
+        self.choose_button.clicked.connect(self.open_picker)
+        sandbox_row.addWidget(self.choose_button)
+        lv.addLayout(sandbox_row)
         lv.addWidget(self.sandbox_combo)
         lv.addWidget(QLabel("Lines"))
         self.group_combo = QComboBox()
@@ -359,7 +365,7 @@ class MetricsPane(Pane):
         item = self.names_list.currentItem()
         return item.data(NAME_ROLE) if item is not None else None
 
-    def select_metric(self, name: str, sandbox_id: str | None = None) -> bool:
+    def select_metric(self, name: str, sandbox_id: Choice = None) -> bool:
         """Chart ``name`` (optionally one sandbox's series); False if there is no such metric."""
         for i in range(self.names_list.count()):
             item = self.names_list.item(i)
@@ -396,13 +402,30 @@ class MetricsPane(Pane):
         if sid:
             self.navigate.emit("sandboxes", {"select": sid})
 
-    def current_sandbox(self) -> str | None:
+    def current_sandbox(self) -> Choice:
+        """None (every sandbox), one sandbox's id, or the chosen few (a tuple)."""
         return self.sandbox_combo.currentData()
 
-    def set_sandbox(self, sandbox_id: str | None) -> None:
+    def set_sandbox(self, sandbox_id: Choice) -> None:
         i = self.sandbox_choices.row_of(sandbox_id)
         if i or not sandbox_id:
             self.sandbox_combo.setCurrentIndex(i)
+
+    def choose_sandboxes(self, ids: list[str]) -> None:
+        """Chart these sandboxes (one line per series); an empty list: every sandbox."""
+        self.sandbox_choices.set_chosen(ids)
+        self.sandbox_combo.setCurrentIndex(1 if ids else 0)
+        self._sandbox_changed()
+
+    def open_picker(self) -> SandboxPicker | None:
+        """The dialog to tick sandboxes (returned open; it charts them when accepted)."""
+        if self.current_metric() is None:
+            return None
+        picker = SandboxPicker(self.sandbox_choices.rows, self.sandbox_choices.chosen, self)
+        picker.accepted.connect(lambda: self.choose_sandboxes(picker.chosen()))
+        picker.finished.connect(picker.deleteLater)
+        picker.open()
+        return picker
 
     def set_preset(self, preset: str) -> None:
         """Chart one of :data:`PRESETS` (anchored at the metric's newest sample)."""
@@ -509,7 +532,7 @@ class MetricsPane(Pane):
 
     _filling_combo = False
 
-    def _set_sandboxes(self, sandboxes: list[tuple[str, int]], current: str | None) -> None:
+    def _set_sandboxes(self, sandboxes: list[tuple[str, int, str]], current: Choice) -> None:
         """The sandbox filter's choices: a model answered on demand, so 20,000 sandboxes cost
         the GUI thread nothing until the list is opened (or typed into)."""
         self._filling_combo = True
@@ -783,8 +806,9 @@ class MetricsPane(Pane):
         if answer.series:
             self._show_empty("")
         elif answer.extent is None:
-            self._show_empty(f"No data for {req.name}"
-                             + (" in this sandbox." if req.sandbox_id else "."))
+            where = ("" if not req.sandbox_id else " in this sandbox" if isinstance(req.sandbox_id, str)
+                     else " in these sandboxes")
+            self._show_empty(f"No data for {req.name}{where}.")
         else:
             self._show_empty(f"No data for {req.name} in this range. Choose “All data” to see all of it.")
         self.chart_drawn.emit()
@@ -1008,37 +1032,3 @@ def _dt(x: float) -> Any:
     from datetime import datetime, timezone
 
     return datetime.fromtimestamp(x, timezone.utc)
-
-
-class SandboxChoices(QAbstractListModel):
-    """"All sandboxes" and then each sandbox with its sample count, formatted when shown."""
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[tuple[str, int]] = []
-        self._index: dict[str, int] = {}
-
-    def set_rows(self, rows: list[tuple[str, int]]) -> None:
-        self.beginResetModel()
-        self._rows = list(rows)
-        self._index = {sid: i + 1 for i, (sid, _) in enumerate(self._rows)}
-        self.endResetModel()
-
-    def row_of(self, sandbox_id: str | None) -> int:
-        return self._index.get(sandbox_id, 0) if sandbox_id else 0
-
-    def rowCount(self, parent: Any = QModelIndex()) -> int:  # noqa: N802 (Qt)
-        return 0 if parent.isValid() else len(self._rows) + 1
-
-    def data(self, index: Any, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        row = index.row()
-        if not index.isValid() or not 0 <= row <= len(self._rows):
-            return None
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
-            if row == 0:
-                return ALL_SANDBOXES
-            sid, count = self._rows[row - 1]
-            return f"{sid}  ({display.count(count)})"
-        if role == Qt.ItemDataRole.UserRole:
-            return None if row == 0 else self._rows[row - 1][0]
-        return None

@@ -28,6 +28,8 @@ PRESETS: tuple[tuple[str, float | None], ...] = (
     ("All data", None),
 )
 ALL_DATA = "All data"
+#: labels that name a series' container (shown instead of its sandbox's short id)
+CONTAINER_LABELS = ("container", "container_name")
 #: Chart points per pixel of plot width (1 = one bucket per pixel).
 MIN_POINTS, MAX_POINTS = 100, 2000
 
@@ -35,7 +37,7 @@ MIN_POINTS, MAX_POINTS = 100, 2000
 @dataclass
 class ChartRequest:
     name: str
-    sandbox_id: str | None
+    sandbox_id: str | tuple[str, ...] | None  # every sandbox, one, or a chosen few
     start: float | None  # Unix seconds; None = the extent
     end: float | None
     target_points: int
@@ -59,27 +61,36 @@ class Description:
     sandboxes: dict[str | None, tuple[float, float, int]]
     #: the label names its series have (what a chart can be grouped by)
     label_keys: list[str] = field(default_factory=list)
+    #: each sandbox's container name, from its series' labels
+    containers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_infos(cls, infos: Sequence[Any], fallback_type: str) -> "Description":
         per: dict[str | None, tuple[float, float, int]] = {}
         keys: set[str] = set()
+        containers: dict[str, str] = {}
         for i in infos:
             keys.update(i.labels)
+            container = next((i.labels[k] for k in CONTAINER_LABELS if i.labels.get(k)), None)
+            if container and i.sandbox_id:
+                containers[i.sandbox_id] = container
             if i.first is None or i.last is None:
                 continue
             a, b, n = per.get(i.sandbox_id, (math.inf, -math.inf, 0))
             per[i.sandbox_id] = (min(a, i.first.timestamp()), max(b, i.last.timestamp()), n + i.count)
-        return cls(infos[0].type if infos else fallback_type, per, sorted(keys))
+        return cls(infos[0].type if infos else fallback_type, per, sorted(keys), containers)
 
-    def extent(self, sandbox_id: str | None = None) -> tuple[float, float] | None:
-        spans = [v for k, v in self.sandboxes.items() if sandbox_id is None or k == sandbox_id]
+    def extent(self, sandbox_id: str | tuple[str, ...] | None = None) -> tuple[float, float] | None:
+        """First and last sample of every sandbox, one, or a few (a tuple)."""
+        wanted = (sandbox_id,) if isinstance(sandbox_id, str) else sandbox_id
+        spans = [v for k, v in self.sandboxes.items() if wanted is None or k in wanted]
         if not spans:
             return None
         return min(s[0] for s in spans), max(s[1] for s in spans)
 
-    def counts(self) -> list[tuple[str, int]]:
-        return sorted((k, v[2]) for k, v in self.sandboxes.items() if k)
+    def counts(self) -> list[tuple[str, int, str]]:
+        """(sandbox id, samples, container name or "") of each sandbox, by id."""
+        return sorted((k, v[2], self.containers.get(k, "")) for k, v in self.sandboxes.items() if k)
 
 
 @dataclass
@@ -87,7 +98,7 @@ class ChartAnswer:
     request: ChartRequest
     metric_type: str
     extent: tuple[float, float] | None  # Unix seconds of the metric's first/last sample
-    sandboxes: list[tuple[str, int]] | None  # sandbox id, samples (for the filter); None: not listed yet
+    sandboxes: list[tuple[str, int, str]] | None  # id, samples, container (the filter); None: not yet
     start: float  # the range drawn (Unix seconds)
     end: float
     series: list[Any] = field(default_factory=list)  # storage.metrics.Series
@@ -132,10 +143,6 @@ FLEET_COLOUR = (90, 90, 90)
 def colour_for(series: Any) -> tuple[int, int, int]:
     """The same colour for the same series under any range, zoom or filter."""
     return PALETTE[zlib.crc32(series_key(series).encode("utf-8", "surrogatepass")) % len(PALETTE)]
-
-
-#: labels that name a series' container (shown instead of its sandbox's short id)
-CONTAINER_LABELS = ("container", "container_name")
 
 
 def series_labels(series: Sequence[Any]) -> list[str]:
