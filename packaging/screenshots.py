@@ -533,10 +533,35 @@ def metrics_fleet_shots(out: Path, tmp: Path) -> list[Path]:
             written.append(save(pane, out / f"{shot_name}.png"))
         pane.select_metric("cpu_usage")
         settle(lambda: pane.answer is not None and not pane.busy() and runner.is_idle())
+        pane.highlight(3)  # what hovering a line or its legend row does
+        written.append(save(pane, out / "metrics-fleet-highlight.png"))
+        pane.highlight(-1)
         pane.sandbox_combo.setCurrentIndex(3)
         settle(lambda: pane.answer is not None and pane.answer.band is None and not pane.busy()
                and runner.is_idle())
         written.append(save(pane, out / "metrics-one-sandbox.png"))
+        chosen = [row[0] for row in pane.sandbox_choices.rows[2:7]]
+        pane.choose_sandboxes(chosen)
+        settle(lambda: pane.answer is not None and pane.answer.request.sandbox_id == tuple(chosen)
+               and not pane.busy() and runner.is_idle())
+        written.append(save(pane, out / "metrics-chosen.png"))
+        picker = pane.open_picker()
+        picker.filter_edit.setText(chosen[0][:3])
+        settle()
+        written.append(save(picker, out / "metrics-picker.png"))
+        picker.reject()
+        pane.select_metric("request_latency_seconds", tuple(chosen[:2]))  # a histogram: p95 dashed
+        settle(lambda: pane.answer is not None and pane.answer.request.name == "request_latency_seconds"
+               and not pane.busy() and runner.is_idle())
+        written.append(save(pane, out / "metrics-histogram-p95.png"))
+        pane.choose_sandboxes([])
+        pane.select_metric("cpu_usage")
+        pane.resize(1024 - 60, 700 - 80)  # the pane inside a 1024×700 window
+        settle(lambda: pane.answer is not None and pane.answer.band is not None and not pane.busy()
+               and runner.is_idle())
+        pane.group_combo.setCurrentIndex(max(0, pane.group_combo.findData("host")))
+        settle(lambda: pane.answer is not None and not pane.busy() and runner.is_idle())
+        written.append(save(pane, out / "metrics-by-host-small.png"))
     finally:
         pane.set_store(None)
         runner.wait_idle(20000)

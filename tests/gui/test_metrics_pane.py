@@ -239,7 +239,7 @@ def test_newer_request_wins(qtbot, pane, runner, store):
     assert drawn[-1] == "sandbox_up" and drawn.count("sandbox_up") == 1
     assert pane.answer.request.name == "sandbox_up"
     assert pane.answer.folded == len(store.metrics.series("sandbox_up")) > fleet.FLEET_ABOVE
-    assert "sandbox_up" in pane.plot.getAxis("left").labelText
+    assert pane.plot.getPlotItem().titleLabel.text == "sandbox_up"
 
 
 def test_legend_choice_survives_a_zoom(qtbot, pane, runner, store):
@@ -306,6 +306,13 @@ def test_chart_helpers():
     # a series' colour comes from its identity: the same wherever it is in an answer
     assert mc.colour_for(series[0]) == mc.colour_for(S("aaaaaaaa-1", {"status": "200", "container": "c-a"}))
     assert len({mc.colour_for(S(f"sb-{i}", {})) for i in range(40)}) == len(mc.PALETTE)
+    # the lines of one chart look different, however their identities hash
+    many = [S(f"sb-{i}", {}) for i in range(40)]
+    clashing = [s for s in many if mc.colour_for(s) == mc.colour_for(many[0])][:3] + many[1:6]
+    assert len(set(mc.colours_for(clashing))) == len(clashing)
+    assert mc.colours_for(clashing) == [mc.colours_for(list(reversed(clashing)))[-1 - i]
+                                        for i in range(len(clashing))]  # the order shown does not matter
+    assert mc.colours_for(clashing)[0] == mc.colour_for(clashing[0])  # the first keeps its own
 
 
 def test_unreadable_metrics_reach_the_message_bar(qtbot, pane, runner, go_db):

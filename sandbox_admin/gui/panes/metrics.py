@@ -65,7 +65,7 @@ from .metrics_chart import (
     Description,
     axis_label,
     axis_units,
-    colour_for,
+    colours_for,
     gap_threshold,
     number,
     preset_range,
@@ -308,6 +308,8 @@ class MetricsPane(Pane):
             f" padding: 4px; color: {ink_name('chart_text')}; }}")
         self.empty_label.setStyleSheet(
             f"QLabel {{ color: {ink_name('label')}; font-size: 15px; background: transparent; }}")
+        if getattr(self, "answer", None) is not None:
+            self.plot.setTitle(self.answer.request.name, size="10pt", color=ink_name("chart_text"))
 
     def apply_preferences(self, prefs: Any) -> None:
         utc = prefs.time_zone == "utc"
@@ -537,7 +539,7 @@ class MetricsPane(Pane):
         the GUI thread nothing until the list is opened (or typed into)."""
         self._filling_combo = True
         try:
-            self.sandbox_choices.set_rows(sandboxes)
+            self.sandbox_choices.set_rows(sandboxes, current if isinstance(current, tuple) else None)
             self.sandbox_combo.setCurrentIndex(self.sandbox_choices.row_of(current))
         finally:
             self._filling_combo = False
@@ -694,6 +696,7 @@ class MetricsPane(Pane):
         self.table.setRowCount(0)
         self.info_label.setText("")
         self.plot.setLabel("left", "")
+        self.plot.setTitle(None)
         self._show_empty(message)
 
     def _show_empty(self, message: str) -> None:
@@ -745,8 +748,9 @@ class MetricsPane(Pane):
             axis.autoSIPrefixScale, axis.labelUnitPrefix = 1.0, ""
         self.plot.getViewBox().enableAutoRange(y=True)  # each metric's own values, not the last range
         self.plot.setLabel("left", axis_label(req.name, answer.metric_type), units=units)
+        self.plot.setTitle(req.name, size="10pt", color=ink_name("chart_text"))  # exported PNGs say what they show
         labels = series_labels(answer.series)
-        palette = [colour_for(s) for s in answer.series]
+        palette = colours_for(answer.series)
         if answer.band is not None:
             how = "sum" if answer.metric_type == "counter" else "average"
             labels[0] = f"all {answer.folded:,} series ({how}; band: min–max)"
@@ -758,6 +762,11 @@ class MetricsPane(Pane):
             fleet = i == 0 and answer.band is not None
             width = 2.5 if fleet else 1.5
             curve = pg.PlotDataItem(t, y, pen=pg.mkPen(rgb, width=width), name=label, connect="finite")
+            if len(s.points.t) <= 2:  # too few buckets for a line to show: dots
+                curve.setSymbol("o")
+                curve.setSymbolSize(6)
+                curve.setSymbolBrush(pg.mkBrush(*rgb))
+                curve.setSymbolPen(pg.mkPen(rgb))
             self._pens.append((rgb, width))
             if fleet:
                 self._add_band(s.points.t, answer.band, gap, rgb, label)
@@ -782,7 +791,7 @@ class MetricsPane(Pane):
                 self.p95_curves.append(None)
         self._palette = palette
         if any(c is not None for c in self.p95_curves):
-            self.plot.setLabel("left", axis_label(req.name, answer.metric_type) + " (dashed: p95)", units=units)
+            self.plot.setLabel("left", axis_label(req.name, answer.metric_type) + ", dashed: p95", units=units)
         if not keep_view and answer.end > answer.start:
             self._setting_range = True
             try:
@@ -794,7 +803,9 @@ class MetricsPane(Pane):
         self._fill_table()
         self.legend_label.setText(
             "" if not answer.series else
-            f"{len(answer.series) - 1} series with the most {answer.top_by}, and the fleet" if answer.band is not None
+            f"The fleet, and the {len(answer.series) - 1} series with the highest "
+            f"{dict(max='maximum', avg='average', last='last value').get(answer.top_by, answer.top_by)}"
+            if answer.band is not None
             else f"{len(answer.series)} lines by {req.group_by}" if req.group_by else "")
         step = answer.series[0].step_seconds if answer.series else 0
         source = answer.series[0].source if answer.series else ""

@@ -133,16 +133,41 @@ def target_points(width_px: int) -> int:
     return int(min(MAX_POINTS, max(MIN_POINTS, width_px // 2)))
 
 
-#: Distinguishable colours (a series keeps its colour: see :func:`colour_for`).
+#: Distinguishable colours (a series keeps its colour: see :func:`colours_for`); no grey,
+#: which is the fleet's.
 PALETTE = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14),
-           (23, 190, 207), (140, 86, 75), (227, 119, 194), (188, 189, 34), (127, 127, 127),
-           (57, 59, 121), (173, 73, 74)]
+           (23, 190, 207), (140, 86, 75), (227, 119, 194), (188, 189, 34), (0, 90, 50),
+           (57, 59, 121), (250, 200, 40)]
 FLEET_COLOUR = (90, 90, 90)
 
 
+def _slot(series: Any) -> int:
+    return zlib.crc32(series_key(series).encode("utf-8", "surrogatepass")) % len(PALETTE)
+
+
 def colour_for(series: Any) -> tuple[int, int, int]:
-    """The same colour for the same series under any range, zoom or filter."""
-    return PALETTE[zlib.crc32(series_key(series).encode("utf-8", "surrogatepass")) % len(PALETTE)]
+    """A series' own colour, from its identity (not its place in an answer)."""
+    return PALETTE[_slot(series)]
+
+
+def colours_for(series: Sequence[Any]) -> list[tuple[int, int, int]]:
+    """Each line's colour: its own (:func:`colour_for`) unless a line before it (by
+    identity, so the same lines always share out the same way) has it; then the next
+    free one. A series keeps its colour under any range or zoom unless two of the lines
+    shown would otherwise look alike."""
+    out: list[tuple[int, int, int]] = [PALETTE[0]] * len(series)
+    taken: set[int] = set()
+    for i in sorted(range(len(series)), key=lambda i: series_key(series[i])):
+        slot = _slot(series[i])
+        for step in range(len(PALETTE)):
+            if (slot + step) % len(PALETTE) not in taken:
+                slot = (slot + step) % len(PALETTE)
+                break
+        taken.add(slot)
+        if len(taken) == len(PALETTE):
+            taken.clear()  # more lines than colours: start sharing again
+        out[i] = PALETTE[slot]
+    return out
 
 
 def series_labels(series: Sequence[Any]) -> list[str]:
@@ -164,8 +189,9 @@ def series_labels(series: Sequence[Any]) -> list[str]:
     out = []
     for s in series:
         container = next((s.labels[k] for k in CONTAINER_LABELS if s.labels.get(k)), None)
-        parts = [container or (s.sandbox_id[:8] if s.sandbox_id else "(all)")]
-        parts += [f"{k}={s.labels[k]}" for k in shown if k in s.labels]
+        own = [f"{k}={s.labels[k]}" for k in shown if k in s.labels]
+        parts = [container or (s.sandbox_id[:8] if s.sandbox_id else "" if own else "(all)")]
+        parts = [p for p in parts if p] + own
         out.append(" ".join(parts))
     return out
 
@@ -223,9 +249,11 @@ def axis_units(name: str, metric_type: str) -> str | None:
 
 
 def axis_label(name: str, metric_type: str) -> str:
+    """The y axis's title (the metric's name is selected on the left; a short title is
+    never clipped, even in a small window)."""
     if metric_type == "counter":
-        return f"{name} — rate (per second)"
-    return f"{name} — average per bucket"
+        return "rate per second"
+    return "average per bucket"
 
 
 def step_text(step: float) -> str:
