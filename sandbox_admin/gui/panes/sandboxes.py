@@ -21,6 +21,7 @@ from PySide6.QtGui import (
     QIcon,
     QKeySequence,
     QPainter,
+    QPaintEvent,
     QPixmap,
 )
 from PySide6.QtWidgets import (
@@ -35,6 +36,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMenu,
     QSplitter,
+    QTableView,
     QToolBar,
     QToolButton,
     QVBoxLayout,
@@ -45,7 +47,7 @@ from ...storage import SandboxFilter, errors, utcnow
 from .. import display
 from ..jobs import JobContext, JobRunner
 from ..message_bar import MessageBar
-from ..models.sandboxes import COLUMNS, SandboxTableModel, column_index, headline
+from ..models.sandboxes import COLUMNS, PaintGate, SandboxTableModel, column_index, headline
 from ..widgets.badges import BadgeDelegate
 from ..widgets.columns import ColumnChooser, ColumnSpec
 from ..widgets.record_table import record_table
@@ -81,6 +83,22 @@ def _dot_icon(colour: str) -> QIcon:
     painter.drawEllipse(1, 1, 8, 8)
     painter.end()
     return QIcon(pix)
+
+
+class SandboxTable(QTableView):
+    """The sandboxes table: closes the model's paint gate while it paints, so that the
+    paging worker does not compete with the painting for the GIL (see PaintGate)."""
+
+    def __init__(self, gate: PaintGate, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._gate = gate
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt API
+        self._gate.close()
+        try:
+            super().paintEvent(event)
+        finally:
+            self._gate.open()
 
 
 class SandboxesPane(Pane):
@@ -225,7 +243,7 @@ class SandboxesPane(Pane):
         layout.addWidget(self.notice)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.table = record_table(self.model)
+        self.table = record_table(self.model, table=SandboxTable(self.model.paint_gate))
         self.table.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)  # no per-row sizing
@@ -300,6 +318,8 @@ class SandboxesPane(Pane):
 
     def apply_preferences(self, prefs: Any) -> None:
         self.model.first_page = prefs.page_size
+        self.model.clear_formatting()  # times in another zone
+        self.table.viewport().update()
 
     # -- links --------------------------------------------------------------------------------------------
     def show_files(self, sandbox_id: str | None = None) -> None:
