@@ -90,6 +90,7 @@ COLUMNS: tuple[Column, ...] = (
            width=150),
 )
 COLUMN_KEYS = tuple(c.key for c in COLUMNS)
+_COLUMN_COUNT = len(COLUMNS)
 
 
 def column_index(key: str) -> int:
@@ -214,6 +215,24 @@ _FONT = int(Qt.ItemDataRole.FontRole)
 _LAZY = object()  # a role not formatted in advance (see _lazy_value)
 
 
+class _Formatted:
+    """A painted row: typed once, each cell's roles made when the cell is first painted."""
+
+    __slots__ = ("row", "deleted", "cells")
+
+    def __init__(self, row: Row) -> None:
+        self.row = row
+        self.deleted = row.is_deleted
+        self.cells: list[dict[int, Any] | None] = [None] * _COLUMN_COUNT
+
+    def badges(self) -> list[tuple[str, str]]:
+        status = self.row.status
+        badges = [(status or "(none)", display.status_colour(status or "").name())]
+        if self.deleted:
+            badges.append(("deleted", display.STATUS_COLOURS["deleted"]))
+        return badges
+
+
 class SandboxTableModel(QAbstractTableModel):
     """Lazy, read-only table of sandboxes for one query (filter + sort)."""
 
@@ -233,7 +252,7 @@ class SandboxTableModel(QAbstractTableModel):
         self._rows: list[tuple] = []  # listing rows (see Row)
         self._index: dict[str, int] | None = {}  # id -> row, filled when asked (row_of)
         self._indexed = 0  # rows[:_indexed] are in _index
-        self._cells: dict[int, tuple[dict[int, Any], ...]] = {}  # row -> per column: role -> value
+        self._cells: dict[int, _Formatted] = {}  # painted rows, formatted
         #: Rows typed and formatted for painting so far (on the GUI thread; tests bound it).
         self.rows_formatted = 0
         #: The paging worker waits at this gate while the view paints (see PaintGate).
@@ -310,6 +329,14 @@ class SandboxTableModel(QAbstractTableModel):
 
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802
         return 0 if parent.isValid() else len(COLUMNS)
+
+    def index(self, row: int, column: int, parent: Index = QModelIndex()) -> QModelIndex:
+        """QAbstractTableModel's, in one Python call: its C++ version asks rowCount() and
+        columnCount() for every painted cell, two more calls into Python (and two more
+        waits for the GIL when a worker holds it)."""
+        if 0 <= row < len(self._rows) and 0 <= column < _COLUMN_COUNT and not parent.isValid():
+            return self.createIndex(row, column)
+        return QModelIndex()
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: N802
         if parent.isValid():
@@ -502,7 +529,7 @@ class SandboxTableModel(QAbstractTableModel):
         i = index.row()
         if role not in _HANDLED_ROLES or not index.isValid() or i >= len(self._rows):
             return None
-        value = (self._cells.get(i) or self._format(i))[index.column()].get(role, _LAZY)
+        value = self._cell(i, index.column()).get(role, _LAZY)
         return self._lazy_value(i, index.column(), role) if value is _LAZY else value
 
     def multiData(self, index: Index, roleDataSpan: QModelRoleDataSpan) -> None:  # noqa: N802,N803
@@ -515,7 +542,7 @@ class SandboxTableModel(QAbstractTableModel):
                 item.clearData()
             return
         column = index.column()
-        cell = (self._cells.get(i) or self._format(i))[column]
+        cell = self._cell(i, column)
         for item in roleDataSpan:
             role = item.role()
             value = cell.get(role, _LAZY)
@@ -530,26 +557,31 @@ class SandboxTableModel(QAbstractTableModel):
         """Format rows again when next painted (the time zone or palette changed)."""
         self._cells.clear()
 
-    def _format(self, i: int) -> tuple[dict[int, Any], ...]:
-        """Row ``i`` typed and formatted for painting: per column, role -> value (cached)."""
+    def _cell(self, i: int, column: int) -> dict[int, Any]:
+        """Role -> value of a painted cell: formatted when first painted, then cached."""
+        formatted = self._cells.get(i)
+        if formatted is None:
+            formatted = self._format(i)
+        cell = formatted.cells[column]
+        if cell is None:
+            row, key, deleted = formatted.row, COLUMN_KEYS[column], formatted.deleted
+            cell = formatted.cells[column] = {
+                _DISPLAY: self._text(row, key), _ALIGNMENT: _ALIGN[column],
+                _FOREGROUND: self._deleted_ink if deleted else None,
+                _FONT: self._struck if deleted and key != "status" else None,
+                DIMMED_ROLE: deleted, ID_ROLE: row.id,
+                BADGES_ROLE: formatted.badges() if key == "status" else None,
+            }
+        return cell
+
+    def _format(self, i: int) -> _Formatted:
+        """Row ``i`` typed, its cells to be formatted as they are painted (hidden columns
+        never are)."""
         self.rows_formatted += 1
-        row = typed_row(self._rows[i])
-        deleted = row.is_deleted
-        ink = self._deleted_ink if deleted else None
-        struck = self._struck if deleted else None
-        badges = [(row.status or "(none)", display.status_colour(row.status or "").name())]
-        if deleted:
-            badges.append(("deleted", display.STATUS_COLOURS["deleted"]))
-        cells = tuple(
-            {_DISPLAY: self._text(row, key), _ALIGNMENT: _ALIGN[column], _FOREGROUND: ink,
-             _FONT: None if key == "status" else struck, DIMMED_ROLE: deleted, ID_ROLE: row.id,
-             BADGES_ROLE: badges if key == "status" else None}
-            for column, key in enumerate(COLUMN_KEYS)
-        )
         if len(self._cells) >= CELL_CACHE:
             self._cells.clear()
-        self._cells[i] = cells
-        return cells
+        formatted = self._cells[i] = _Formatted(typed_row(self._rows[i]))
+        return formatted
 
     def _lazy_value(self, i: int, column: int, role: int) -> Any:
         """The roles nobody paints (tooltips, the Row, sort keys): made when asked."""
