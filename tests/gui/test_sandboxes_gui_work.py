@@ -150,8 +150,9 @@ def test_the_paging_worker_runs_no_python_per_row_and_stops_at_the_gate(big_db):
         store.close()
     # Between batches of a few hundred rows the worker looks at the gate…
     assert waits[10_000] >= 10_000 // 512
-    # …and that is all the Python that grows with the page: no per-row work.
-    assert lines[10_000] - lines[100] < 10_000 // 10, lines
+    # …and that is all the Python that grows with the page (a few lines per batch), no
+    # per-row work: a loop over the rows would run at least a line per row.
+    assert lines[10_000] - lines[100] < 10_000 // 4, lines
 
 
 def test_the_gate_is_closed_while_the_table_paints(qtbot, pane, runner, big_db, monkeypatch):

@@ -187,6 +187,7 @@ def fetch_rows(ctx: JobContext, store: Any, query: Query, cursor: Any, limit: in
         if gate is not None:
             gate.wait()
 
+    between()  # a paint under way: building the query is Python too
     page = store.sandboxes.listing(query.flt, sort=query.sort, descending=query.descending,
                                    after=cursor, limit=limit, between=between)
     return _PageResult(page.rows, page.next_cursor, time.perf_counter() - start)

@@ -13,7 +13,18 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from PySide6.QtCore import QDateTime, QEvent, QModelIndex, QObject, QPoint, QSettings, Qt, Signal
+from PySide6.QtCore import (
+    QDateTime,
+    QEvent,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QPoint,
+    QSettings,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import (
     QAction,
     QColor,
@@ -86,18 +97,34 @@ def _dot_icon(colour: str) -> QIcon:
 
 
 class SandboxTable(QTableView):
-    """The sandboxes table: closes the model's paint gate while it paints, so that the
-    paging worker does not compete with the painting for the GIL (see PaintGate)."""
+    """The sandboxes table: holds the paging worker at the model's paint gate from the
+    moment rows arrive until they are painted, so that the paint does not compete with
+    the worker for the GIL (or wait while the OS has paused a worker holding it; see
+    PaintGate). Should no paint follow, the gate opens after PAINT_EXPECTED_MS."""
+
+    PAINT_EXPECTED_MS = 100
 
     def __init__(self, gate: PaintGate, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._gate = gate
+        self._reopen = QTimer(self)
+        self._reopen.setSingleShot(True)
+        self._reopen.setInterval(self.PAINT_EXPECTED_MS)
+        self._reopen.timeout.connect(gate.open)
+
+    def rowsInserted(self, parent: QModelIndex | QPersistentModelIndex, start: int,  # noqa: N802
+                     end: int) -> None:
+        super().rowsInserted(parent, start, end)
+        if self.isVisible():  # a paint is coming
+            self._gate.close()
+            self._reopen.start()
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt API
         self._gate.close()
         try:
             super().paintEvent(event)
         finally:
+            self._reopen.stop()
             self._gate.open()
 
 

@@ -12,7 +12,7 @@ from typing import Any, Callable
 from .query import Cursor, sort_key, where
 
 #: Rows per fetch between two ``between()`` calls (see :func:`keyset_page`).
-BATCH = 256
+BATCH = 64
 
 
 def read_rows(db: Any, model: Any, terms: list[Any], key: Any, descending: bool, limit: int,
