@@ -183,9 +183,9 @@ def fetch_rows(ctx: JobContext, store: Any, query: Query, cursor: Any, limit: in
     start = time.perf_counter()
 
     def between() -> None:
-        ctx.check_cancelled()
         if gate is not None:
             gate.wait()
+        ctx.check_cancelled()
 
     between()  # a paint under way: building the query is Python too
     page = store.sandboxes.listing(query.flt, sort=query.sort, descending=query.descending,
