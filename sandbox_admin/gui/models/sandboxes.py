@@ -146,7 +146,9 @@ class _PageResult:
 
 
 class PaintGate:
-    """Closed while the table paints; the paging worker waits at it between batches.
+    """Closed from the moment rows arrive in a shown table until they are painted, and
+    while any paint runs (see panes.sandboxes.SandboxTable); the paging worker waits at
+    it before its query and between batches of rows.
 
     Painting calls the Python model once per cell from C++, and every such call takes
     the GIL. A worker reading rows at the same time takes and drops the GIL per row, so
