@@ -4,9 +4,11 @@ Figures (ours vs a baseline measured in the same run):
 - set_store → first rows painted, vs raw sqlite3 connecting and fetching the same
   first page (target: ours < 1 s wall);
 - the longest event-loop stall (10 ms heartbeat) while scrolling to the end and
-  counting, vs the 100 ms budget (and vs a 16.7 ms frame in the note);
+  counting, vs the 100 ms budget (target: < 50 ms; the note says how many ticks came
+  later than a 16.7 ms frame, the most GUI-thread CPU time between two ticks, and
+  the load average, since a loaded machine stretches every wall-clock gap);
 - loading every row through the pane (pages in workers, rows inserted into the view)
-  vs raw sqlite3 reading the same keyset pages.
+  vs raw sqlite3 reading the same keyset pages (target: <= 2x).
 """
 
 from __future__ import annotations
@@ -129,6 +131,7 @@ def run(quick: bool = False) -> list[Figure]:
             load_all = time.perf_counter() - load_start + first_visible
             _wait(runner.is_idle, 60)
             max_gap = heartbeat.stop()
+            load = os.getloadavg()[0]
             assert model.rowCount() == counts["live"] == model.total
         finally:
             pane.set_store(None)
@@ -144,9 +147,11 @@ def run(quick: bool = False) -> list[Figure]:
                target="ours < 1 s wall",
                note=f"baseline: raw sqlite3 connect + same first page ({table_model.FIRST_PAGE} rows)"),
         Figure(f"max event-loop stall, scroll to end + count ({label})", max_gap, 0.100,
-               target="< 1.0x (100 ms)",
+               target="< 0.5x (50 ms)",
                note=f"baseline: the 100 ms budget; {heartbeat.over_frame} of {heartbeat.ticks} "
-                    "10 ms ticks came later than a 16.7 ms frame"),
-        Figure(f"load every row through the pane ({label})", load_all, raw_all,
+                    "10 ms ticks came later than a 16.7 ms frame; less the GUI thread's waits "
+                    f"for a CPU: {heartbeat.max_stall * 1000:.0f} ms; most GUI-thread CPU between "
+                    f"two ticks {heartbeat.max_busy * 1000:.0f} ms; load average {load:.2f}"),
+        Figure(f"load every row through the pane ({label})", load_all, raw_all, target="<= 2x",
                note=f"baseline: raw sqlite3 keyset pages, tuples only; data generated in {gen_s:.1f} s"),
     ]

@@ -2,14 +2,48 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from PySide6.QtCore import QObject, Qt, QTimer
 
 
+class _RunDelay:
+    """Seconds the calling thread has spent runnable but waiting for a CPU (Linux
+    schedstat); None elsewhere. On a loaded machine that wait stretches every gap, and
+    it is the machine's doing, not the program's."""
+
+    def __init__(self) -> None:
+        try:
+            self._fd: int | None = os.open("/proc/thread-self/schedstat", os.O_RDONLY)
+        except OSError:
+            self._fd = None
+
+    def __call__(self) -> float | None:
+        if self._fd is None:
+            return None
+        try:
+            return int(os.pread(self._fd, 128, 0).split()[1]) / 1e9
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 class Heartbeat(QObject):
-    """A ``interval_ms`` precise timer; ``max_gap`` is the longest time between two ticks
-    (seconds). A gap of ~interval is healthy; a long gap means the GUI thread was busy."""
+    """A ``interval_ms`` precise timer, measured between ticks (seconds):
+
+    - ``max_gap``: the longest wall time between two ticks. ~interval is healthy; a long
+      gap means the GUI thread was busy, blocked (waiting for the GIL, say) or not given
+      a CPU by the OS;
+    - ``max_stall``: the longest gap less the time the GUI thread was runnable but
+      waiting for a CPU (Linux; elsewhere equal to ``max_gap``): the stall the program
+      causes by its work and its waits, whatever else the machine runs;
+    - ``max_busy``: the most CPU time the GUI thread used between two ticks.
+    """
 
     def __init__(self, interval_ms: int = 10, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -19,26 +53,41 @@ class Heartbeat(QObject):
         self.timer.setInterval(interval_ms)
         self.timer.timeout.connect(self._tick)
         self.max_gap = 0.0
+        self.max_stall = 0.0
+        self.max_busy = 0.0
         self.ticks = 0
         self.over_frame = 0  # gaps longer than a 60 Hz frame (16.7 ms)
-        self._last = 0.0
+        self._run_delay: _RunDelay | None = None
+        self._last = self._last_cpu = 0.0
+        self._last_delay: float | None = None
 
     def start(self) -> None:
-        self.max_gap = 0.0
+        self.max_gap = self.max_stall = self.max_busy = 0.0
         self.ticks = 0
         self.over_frame = 0
+        self._run_delay = _RunDelay()  # opened here: it reads the thread that opens it
         self._last = time.perf_counter()
+        self._last_cpu = time.thread_time()
+        self._last_delay = self._run_delay()
         self.timer.start()
 
     def stop(self) -> float:
         self._tick()
         self.timer.stop()
+        if self._run_delay is not None:
+            self._run_delay.close()
         return self.max_gap
 
     def _tick(self) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.thread_time()
+        delay = self._run_delay() if self._run_delay is not None else None
         gap = now - self._last
-        self._last = now
+        stall = gap
+        if delay is not None and self._last_delay is not None:
+            stall = max(0.0, gap - (delay - self._last_delay))
+        self.max_busy = max(self.max_busy, cpu - self._last_cpu)
+        self.max_stall = max(self.max_stall, stall)
+        self._last, self._last_cpu, self._last_delay = now, cpu, delay
         self.ticks += 1
         if gap > 1 / 60:
             self.over_frame += 1

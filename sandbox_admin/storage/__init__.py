@@ -29,6 +29,8 @@ _LAZY = {
     # sandboxes
     "SandboxStore": "sandboxes", "SandboxRecord": "sandboxes", "SandboxFilter": "sandboxes",
     "Cursor": "sandboxes", "Page": "sandboxes", "AuditRecord": "sandboxes",
+    "ListingPage": "sandboxes", "LISTING_COLUMNS": "sandboxes", "listing_values": "sandboxes",
+    "listing_row": "sandboxes",
     "Checkpoint": "sandboxes", "COLUMNS": "sandboxes", "SORTABLE": "sandboxes",
     "UPDATABLE": "sandboxes", "ACTIONS": "sandboxes", "rfc3339": "sandboxes.audit",
     "trusted_schema": "triggers",

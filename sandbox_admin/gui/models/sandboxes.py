@@ -8,15 +8,20 @@ and never counts: after the first page a worker estimates the total
 ``total_changed``. Every job carries the generation it was started for, so an answer
 for an old query (the filter changed meanwhile) is dropped, and its job cancelled.
 
-Rows are kept as compact :class:`Row` objects built in the worker (a million rows of
-full records with parsed JSON would cost gigabytes); the detail panel loads the full
-record by id.
+Rows are kept as the plain tuples sqlite3 reads (``SandboxStore.listing``: the shown
+columns as stored), so the worker runs almost no Python per row and barely holds the
+GIL; a million full records with parsed JSON would cost gigabytes and seconds of
+Python. The GUI thread types and formats a row only when it is painted (a small cache
+of formatted rows), never per arrived row; while the table paints, the paging worker
+waits (:class:`PaintGate`), so painting does not queue for the GIL behind it. The
+detail panel loads the full record by id.
 """
 
 from __future__ import annotations
 
 import gc
 import html
+import threading
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -33,7 +38,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor, QFont
 
-from ...storage import SandboxFilter, SandboxRecord, errors
+from ...storage import SandboxFilter, SandboxRecord, errors, listing_row, listing_values
 from .. import display
 from ..jobs import Job, JobContext, JobRunner
 from ..widgets.badges import BADGES_ROLE, DIMMED_ROLE
@@ -44,9 +49,11 @@ SORT_KEY_ROLE = Qt.ItemDataRole.UserRole + 3  # the raw value (datetime, numberâ
 
 #: The first page is small (quick first paint); later pages grow up to MAX_PAGE.
 FIRST_PAGE = 100
-MAX_PAGE = 2000
-#: Rows per store call inside one page job (see fetch_rows).
-CHUNK = 250
+MAX_PAGE = 10_000  # the store's largest page
+#: Formatted rows kept for painting (a few screens); the cache starts over when full.
+CELL_CACHE = 1024
+#: Longest pause of the paging worker for one paint (a safety net: a paint is ~10-30 ms).
+GATE_WAIT_S = 0.25
 
 Index = QModelIndex | QPersistentModelIndex
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
@@ -83,6 +90,7 @@ COLUMNS: tuple[Column, ...] = (
            width=150),
 )
 COLUMN_KEYS = tuple(c.key for c in COLUMNS)
+_COLUMN_COUNT = len(COLUMNS)
 
 
 def column_index(key: str) -> int:
@@ -90,13 +98,10 @@ def column_index(key: str) -> int:
 
 
 class Row(NamedTuple):
-    """What the table shows of one sandbox.
+    """What the table shows of one sandbox (typed: datetimes, numbers).
 
-    The model keeps each row as a *plain* tuple of these fields (built in the worker)
-    and makes a Row of it on access: plain tuples of strings, numbers and datetimes
-    are untracked by Python's cyclic GC, so a million loaded rows do not make every
-    full collection (which holds the GIL, stalling the GUI thread) walk a million
-    objects.
+    The model keeps each row as the *plain* tuple sqlite3 read (fields in this order,
+    timestamps as stored text, then the sort key) and makes a Row of it on access.
     """
 
     id: str
@@ -118,16 +123,12 @@ class Row(NamedTuple):
         return self.deleted is not None
 
 
-def row_values(r: SandboxRecord) -> tuple:
-    """A record as the plain tuple the model stores (field order of :class:`Row`)."""
-    return (r.id, r.status, r.container_id or "", r.created_at, r.updated_at, r.deleted_at,
-            int(r.version or 0), float(r.cpu_usage_seconds or 0), int(r.memory_usage_bytes or 0),
-            int(r.disk_usage_bytes or 0), int(r.network_rx_bytes or 0), int(r.network_tx_bytes or 0),
-            r.last_resource_update)
+def typed_row(values: tuple) -> Row:
+    """A stored row (a listing row) as a :class:`Row`."""
+    return Row._make(listing_values(values))
 
 
 _ID = Row._fields.index("id")
-_DELETED = Row._fields.index("deleted")
 
 
 @dataclass(frozen=True)
@@ -139,31 +140,59 @@ class Query:
 
 @dataclass
 class _PageResult:
-    rows: list[tuple]  # plain tuples, see Row
+    rows: list[tuple]  # listing rows, see Row
     cursor: Any
     seconds: float
 
 
-def fetch_rows(ctx: JobContext, store: Any, query: Query, cursor: Any, limit: int) -> _PageResult:
-    """``limit`` rows after ``cursor`` as plain tuples (runs in a worker).
+class PaintGate:
+    """Closed from the moment rows arrive in a shown table until they are painted, and
+    while any paint runs (see panes.sandboxes.SandboxTable); the paging worker waits at
+    it before its query and between batches of rows.
 
-    Read in store pages of at most CHUNK rows, each turned into tuples at once: full
-    records (parsed JSON) then die young instead of surviving into Python's oldest GC
-    generation, whose collections hold the GIL (and so stall the GUI thread) for as
-    long as they take.
+    Painting calls the Python model once per cell from C++, and every such call takes
+    the GIL. A worker reading rows at the same time takes and drops the GIL per row, so
+    each of those calls could wait up to the interpreter's switch interval (5 ms): a
+    10 ms paint became 80-160 ms. With the gate the worker sits in ``Event.wait``
+    (GIL released) until the paint is done; it loses a paint's time per page at most.
+    """
+
+    def __init__(self) -> None:
+        self._open = threading.Event()
+        self._open.set()
+
+    def close(self) -> None:
+        self._open.clear()
+
+    def open(self) -> None:
+        self._open.set()
+
+    @property
+    def is_open(self) -> bool:
+        return self._open.is_set()
+
+    def wait(self, timeout: float = GATE_WAIT_S) -> None:
+        self._open.wait(timeout)
+
+
+def fetch_rows(ctx: JobContext, store: Any, query: Query, cursor: Any, limit: int,
+               gate: PaintGate | None = None) -> _PageResult:
+    """``limit`` rows after ``cursor`` as listing rows (runs in a worker).
+
+    One keyset page read in batches; between batches the job looks at its cancel flag
+    and waits while the table paints (``gate``). No Python of ours runs per row.
     """
     start = time.perf_counter()
-    rows: list[tuple] = []
-    while True:
-        page = store.sandboxes.page(query.flt, sort=query.sort, descending=query.descending,
-                                    after=cursor, limit=min(CHUNK, limit - len(rows)),
-                                    with_json=False)  # the table shows no JSON
-        rows.extend([row_values(r) for r in page.rows])
-        cursor = page.next_cursor
-        del page
-        if cursor is None or len(rows) >= limit:
-            return _PageResult(rows, cursor, time.perf_counter() - start)
+
+    def between() -> None:
+        if gate is not None:
+            gate.wait()
         ctx.check_cancelled()
+
+    between()  # a paint under way: building the query is Python too
+    page = store.sandboxes.listing(query.flt, sort=query.sort, descending=query.descending,
+                                   after=cursor, limit=limit, between=between)
+    return _PageResult(page.rows, page.next_cursor, time.perf_counter() - start)
 
 
 def _matches(row: Row, flt: SandboxFilter) -> bool:
@@ -182,6 +211,29 @@ _HANDLED_ROLES = frozenset(int(r) for r in (
     ROW_ROLE, ID_ROLE, SORT_KEY_ROLE,
 ))
 _ALIGN = tuple(RIGHT if c.numeric else LEFT for c in COLUMNS)
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+_FONT = int(Qt.ItemDataRole.FontRole)
+_LAZY = object()  # a role not formatted in advance (see _lazy_value)
+
+
+class _Formatted:
+    """A painted row: typed once, each cell's roles made when the cell is first painted."""
+
+    __slots__ = ("row", "deleted", "cells")
+
+    def __init__(self, row: Row) -> None:
+        self.row = row
+        self.deleted = row.is_deleted
+        self.cells: list[dict[int, Any] | None] = [None] * _COLUMN_COUNT
+
+    def badges(self) -> list[tuple[str, str]]:
+        status = self.row.status
+        badges = [(status or "(none)", display.status_colour(status or "").name())]
+        if self.deleted:
+            badges.append(("deleted", display.STATUS_COLOURS["deleted"]))
+        return badges
 
 
 class SandboxTableModel(QAbstractTableModel):
@@ -200,8 +252,14 @@ class SandboxTableModel(QAbstractTableModel):
         self._runner = runner
         self._store: Any = None
         self._query = Query()
-        self._rows: list[tuple] = []  # plain tuples (see Row)
-        self._index: dict[str, int] | None = {}
+        self._rows: list[tuple] = []  # listing rows (see Row)
+        self._index: dict[str, int] | None = {}  # id -> row, filled when asked (row_of)
+        self._indexed = 0  # rows[:_indexed] are in _index
+        self._cells: dict[int, _Formatted] = {}  # painted rows, formatted
+        #: Rows typed and formatted for painting so far (on the GUI thread; tests bound it).
+        self.rows_formatted = 0
+        #: The paging worker waits at this gate while the view paints (see PaintGate).
+        self.paint_gate = PaintGate()
         self._cursor: Any = None
         self._has_more = False
         self._fetching = False
@@ -242,7 +300,8 @@ class SandboxTableModel(QAbstractTableModel):
         self._generation += 1
         self.beginResetModel()
         self._rows = []
-        self._index = {}
+        self._index, self._indexed = {}, 0
+        self._cells.clear()
         self._cursor = None
         self._error = None
         self._next_page = FIRST_PAGE
@@ -274,6 +333,14 @@ class SandboxTableModel(QAbstractTableModel):
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802
         return 0 if parent.isValid() else len(COLUMNS)
 
+    def index(self, row: int, column: int, parent: Index = QModelIndex()) -> QModelIndex:
+        """QAbstractTableModel's, in one Python call: its C++ version asks rowCount() and
+        columnCount() for every painted cell, two more calls into Python (and two more
+        waits for the GIL when a worker holds it)."""
+        if 0 <= row < len(self._rows) and 0 <= column < _COLUMN_COUNT and not parent.isValid():
+            return self.createIndex(row, column)
+        return QModelIndex()
+
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: N802
         if parent.isValid():
             return False
@@ -285,12 +352,12 @@ class SandboxTableModel(QAbstractTableModel):
 
     def _fetch(self) -> None:
         store, query, cursor, limit = self._store, self._query, self._cursor, self._next_page
-        generation = self._generation
+        generation, gate = self._generation, self.paint_gate
         self._fetching = True
         self.loading_changed.emit(True)
 
         def work(ctx: JobContext) -> _PageResult:
-            return fetch_rows(ctx, store, query, cursor, limit)
+            return fetch_rows(ctx, store, query, cursor, limit, gate)
 
         self._submit(work, "Load sandboxes", generation,
                      lambda result: self._on_page(generation, result),
@@ -301,12 +368,11 @@ class SandboxTableModel(QAbstractTableModel):
             return
         first = not self._rows and self.first_page_seconds is None
         if result.rows:
+            # No loop over the rows here: they are stored as read; the id index catches up
+            # when asked (row_of), and rows are formatted when painted.
             start = len(self._rows)
             self.beginInsertRows(QModelIndex(), start, start + len(result.rows) - 1)
-            self._rows.extend(result.rows)
-            if self._index is not None:
-                for i, row in enumerate(result.rows, start):
-                    self._index[row[_ID]] = i
+            self._rows += result.rows
             self.endInsertRows()
             # The rows live as long as the view: move them (and everything else alive now)
             # out of the cyclic GC's reach. Otherwise every full collection - run in
@@ -394,14 +460,19 @@ class SandboxTableModel(QAbstractTableModel):
 
     # -- rows --------------------------------------------------------------------------------------
     def row_at(self, row: int) -> Row | None:
-        return Row._make(self._rows[row]) if 0 <= row < len(self._rows) else None
+        return typed_row(self._rows[row]) if 0 <= row < len(self._rows) else None
 
     def rows(self) -> list[Row]:
-        return [Row._make(r) for r in self._rows]
+        """Every loaded row, typed (for tests and small lists: it loops over them all)."""
+        return [typed_row(r) for r in self._rows]
 
     def row_of(self, sandbox_id: str) -> int | None:
         if self._index is None:
-            self._index = {r[_ID]: i for i, r in enumerate(self._rows)}
+            self._index, self._indexed = {}, 0
+        if self._indexed < len(self._rows):  # the rows that arrived since the last question
+            ids = [r[_ID] for r in self._rows[self._indexed:]]
+            self._index.update(zip(ids, range(self._indexed, len(self._rows))))
+            self._indexed = len(self._rows)
         return self._index.get(sandbox_id)
 
     def update_record(self, record: SandboxRecord) -> None:
@@ -410,16 +481,18 @@ class SandboxTableModel(QAbstractTableModel):
         i = self.row_of(record.id)
         if i is None:
             return
-        values = row_values(record)
-        if not _matches(Row._make(values), self._query.flt):
+        values = listing_row(record)
+        if not _matches(typed_row(values), self._query.flt):
             self.beginRemoveRows(QModelIndex(), i, i)
             del self._rows[i]
             self._index = None
+            self._cells.clear()  # the rows below moved up
             self.endRemoveRows()
             if self.total is not None:
                 self._set_total(max(0, self.total - 1), exact=self.total_exact)
             return
         self._rows[i] = values
+        self._cells.pop(i, None)
         self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))
 
     def remove_ids(self, ids: set[str]) -> None:
@@ -431,6 +504,7 @@ class SandboxTableModel(QAbstractTableModel):
         self.beginResetModel()
         self._rows = keep
         self._index = None
+        self._cells.clear()
         self.endResetModel()
         if self.total is not None:
             self._set_total(max(0, self.total - removed), exact=self.total_exact)
@@ -455,51 +529,69 @@ class SandboxTableModel(QAbstractTableModel):
     # flags(): QAbstractTableModel's own (enabled, selectable) - no Python call per cell.
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if role not in _HANDLED_ROLES or not index.isValid() or index.row() >= len(self._rows):
+        i = index.row()
+        if role not in _HANDLED_ROLES or not index.isValid() or i >= len(self._rows):
             return None
-        return self._value(self._rows[index.row()], index.column(), role)
+        value = self._cell(i, index.column()).get(role, _LAZY)
+        return self._lazy_value(i, index.column(), role) if value is _LAZY else value
 
     def multiData(self, index: Index, roleDataSpan: QModelRoleDataSpan) -> None:  # noqa: N802,N803
         """All the roles a delegate asks for in one call (Qt 6 ``initStyleOption`` uses it):
-        one Python call per painted cell instead of one per role, which matters most
-        when a worker thread is busy and every call from C++ waits for the GIL."""
-        values = self._rows[index.row()] if index.isValid() and index.row() < len(self._rows) else None
+        one Python call per painted cell instead of one per role, each a dictionary
+        look-up in the row's formatted cells."""
+        i = index.row()
+        if not index.isValid() or i >= len(self._rows):
+            for item in roleDataSpan:
+                item.clearData()
+            return
         column = index.column()
+        cell = self._cell(i, column)
         for item in roleDataSpan:
             role = item.role()
-            value = self._value(values, column, role) if values is not None and role in _HANDLED_ROLES \
-                else None
+            value = cell.get(role, _LAZY)
+            if value is _LAZY:
+                value = self._lazy_value(i, column, role) if role in _HANDLED_ROLES else None
             if value is None:
                 item.clearData()
             else:
                 item.setData(value)
 
-    def _value(self, values: tuple, column: int, role: int) -> Any:
-        """The ``role`` value of the cell (``values``: the row's plain tuple)."""
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return _ALIGN[column]
-        deleted = values[_DELETED] is not None
+    def clear_formatting(self) -> None:
+        """Format rows again when next painted (the time zone or palette changed)."""
+        self._cells.clear()
+
+    def _cell(self, i: int, column: int) -> dict[int, Any]:
+        """Role -> value of a painted cell: formatted when first painted, then cached."""
+        formatted = self._cells.get(i)
+        if formatted is None:
+            formatted = self._format(i)
+        cell = formatted.cells[column]
+        if cell is None:
+            row, key, deleted = formatted.row, COLUMN_KEYS[column], formatted.deleted
+            cell = formatted.cells[column] = {
+                _DISPLAY: self._text(row, key), _ALIGNMENT: _ALIGN[column],
+                _FOREGROUND: self._deleted_ink if deleted else None,
+                _FONT: self._struck if deleted and key != "status" else None,
+                DIMMED_ROLE: deleted, ID_ROLE: row.id,
+                BADGES_ROLE: formatted.badges() if key == "status" else None,
+            }
+        return cell
+
+    def _format(self, i: int) -> _Formatted:
+        """Row ``i`` typed, its cells to be formatted as they are painted (hidden columns
+        never are)."""
+        self.rows_formatted += 1
+        if len(self._cells) >= CELL_CACHE:
+            self._cells.clear()
+        formatted = self._cells[i] = _Formatted(typed_row(self._rows[i]))
+        return formatted
+
+    def _lazy_value(self, i: int, column: int, role: int) -> Any:
+        """The roles nobody paints (tooltips, the Row, sort keys): made when asked."""
+        row = typed_row(self._rows[i])
         key = COLUMN_KEYS[column]
-        if role == Qt.ItemDataRole.ForegroundRole:
-            return self._deleted_ink if deleted else None
-        if role == Qt.ItemDataRole.FontRole:
-            return self._struck if deleted and key != "status" else None
-        if role == DIMMED_ROLE:
-            return deleted
-        if role == ID_ROLE:
-            return values[_ID]
-        row = Row._make(values)
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._text(row, key)
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(row, key)
-        if role == BADGES_ROLE:
-            if key != "status":
-                return None
-            badges = [(row.status or "(none)", display.status_colour(row.status or "").name())]
-            if deleted:
-                badges.append(("deleted", display.STATUS_COLOURS["deleted"]))
-            return badges
         if role == ROW_ROLE:
             return row
         if role == SORT_KEY_ROLE:

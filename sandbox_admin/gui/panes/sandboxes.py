@@ -13,7 +13,18 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from PySide6.QtCore import QDateTime, QEvent, QModelIndex, QObject, QPoint, QSettings, Qt, Signal
+from PySide6.QtCore import (
+    QDateTime,
+    QEvent,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QPoint,
+    QSettings,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import (
     QAction,
     QColor,
@@ -21,6 +32,7 @@ from PySide6.QtGui import (
     QIcon,
     QKeySequence,
     QPainter,
+    QPaintEvent,
     QPixmap,
 )
 from PySide6.QtWidgets import (
@@ -35,6 +47,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMenu,
     QSplitter,
+    QTableView,
     QToolBar,
     QToolButton,
     QVBoxLayout,
@@ -45,7 +58,7 @@ from ...storage import SandboxFilter, errors, utcnow
 from .. import display
 from ..jobs import JobContext, JobRunner
 from ..message_bar import MessageBar
-from ..models.sandboxes import COLUMNS, SandboxTableModel, column_index, headline
+from ..models.sandboxes import COLUMNS, PaintGate, SandboxTableModel, column_index, headline
 from ..widgets.badges import BadgeDelegate
 from ..widgets.columns import ColumnChooser, ColumnSpec
 from ..widgets.record_table import record_table
@@ -81,6 +94,38 @@ def _dot_icon(colour: str) -> QIcon:
     painter.drawEllipse(1, 1, 8, 8)
     painter.end()
     return QIcon(pix)
+
+
+class SandboxTable(QTableView):
+    """The sandboxes table: holds the paging worker at the model's paint gate from the
+    moment rows arrive until they are painted, so that the paint does not compete with
+    the worker for the GIL (or wait while the OS has paused a worker holding it; see
+    PaintGate). Should no paint follow, the gate opens after PAINT_EXPECTED_MS."""
+
+    PAINT_EXPECTED_MS = 100
+
+    def __init__(self, gate: PaintGate, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._gate = gate
+        self._reopen = QTimer(self)
+        self._reopen.setSingleShot(True)
+        self._reopen.setInterval(self.PAINT_EXPECTED_MS)
+        self._reopen.timeout.connect(gate.open)
+
+    def rowsInserted(self, parent: QModelIndex | QPersistentModelIndex, start: int,  # noqa: N802
+                     end: int) -> None:
+        super().rowsInserted(parent, start, end)
+        if self.isVisible():  # a paint is coming
+            self._gate.close()
+            self._reopen.start()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt API
+        self._gate.close()
+        try:
+            super().paintEvent(event)
+        finally:
+            self._reopen.stop()
+            self._gate.open()
 
 
 class SandboxesPane(Pane):
@@ -225,7 +270,7 @@ class SandboxesPane(Pane):
         layout.addWidget(self.notice)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.table = record_table(self.model)
+        self.table = record_table(self.model, table=SandboxTable(self.model.paint_gate))
         self.table.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)  # no per-row sizing
@@ -300,6 +345,8 @@ class SandboxesPane(Pane):
 
     def apply_preferences(self, prefs: Any) -> None:
         self.model.first_page = prefs.page_size
+        self.model.clear_formatting()  # times in another zone
+        self.table.viewport().update()
 
     # -- links --------------------------------------------------------------------------------------------
     def show_files(self, sandbox_id: str | None = None) -> None:

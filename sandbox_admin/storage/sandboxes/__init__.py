@@ -2,10 +2,20 @@
 
 from .audit import ACTIONS, AuditRecord, Checkpoint
 from .query import SORTABLE, Cursor, SandboxFilter
-from .records import COLUMNS, UPDATABLE, Page, SandboxRecord
+from .records import (
+    COLUMNS,
+    LISTING_COLUMNS,
+    UPDATABLE,
+    ListingPage,
+    Page,
+    SandboxRecord,
+    listing_row,
+    listing_values,
+)
 from .store import SandboxStore
 
 __all__ = [
-    "ACTIONS", "AuditRecord", "Checkpoint", "COLUMNS", "Cursor", "Page", "SandboxFilter",
-    "SandboxRecord", "SandboxStore", "SORTABLE", "UPDATABLE",
+    "ACTIONS", "AuditRecord", "Checkpoint", "COLUMNS", "Cursor", "LISTING_COLUMNS", "ListingPage",
+    "Page", "SandboxFilter", "SandboxRecord", "SandboxStore", "SORTABLE", "UPDATABLE",
+    "listing_row", "listing_values",
 ]

@@ -30,6 +30,12 @@ RESOURCE_COLUMNS = (
     "cpu_usage_seconds", "memory_usage_bytes", "disk_usage_bytes", "network_rx_bytes",
     "network_tx_bytes",
 )
+#: What ``SandboxStore.listing`` reads per sandbox: the columns a table shows, no JSON.
+LISTING_COLUMNS = (
+    "id", "status", "container_id", "created_at", "updated_at", "deleted_at", "version",
+    "cpu_usage_seconds", "memory_usage_bytes", "disk_usage_bytes", "network_rx_bytes",
+    "network_tx_bytes", "last_resource_update",
+)
 UPDATABLE = ("container_id", "status", "working_dir", *JSON_COLUMNS, *RESOURCE_COLUMNS,
              "last_resource_update")
 
@@ -89,6 +95,14 @@ class SandboxRecord:
 @dataclass(frozen=True)
 class Page:
     rows: list[SandboxRecord]
+    next_cursor: Cursor | None  # None: no more rows
+
+
+@dataclass(frozen=True)
+class ListingPage:
+    """Rows as stored: :data:`LISTING_COLUMNS` then the sort key (see :func:`listing_values`)."""
+
+    rows: list[tuple[Any, ...]]
     next_cursor: Cursor | None  # None: no more rows
 
 
@@ -154,6 +168,25 @@ def record_from_row(row: tuple[Any, ...]) -> SandboxRecord:
         raw_times={"created_at": created_at, "updated_at": updated_at, "deleted_at": deleted_at,
                    "last_resource_update": resource_update},
     )
+
+
+def listing_values(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A listing row (:data:`LISTING_COLUMNS` as stored, anything after them ignored) typed
+    as records are: text, aware UTC datetimes (None when absent), numbers (0 for NULL)."""
+    (id_, status, container_id, created_at, updated_at, deleted_at, version, cpu, memory, disk,
+     rx, tx, resource_update) = row[:13]
+    return (_str(id_), _str(status), _str(container_id), _time(created_at), _time(updated_at),
+            _time(deleted_at), _int(version), _float(cpu), _int(memory), _int(disk), _int(rx),
+            _int(tx), _time(resource_update))
+
+
+def listing_row(record: SandboxRecord) -> tuple[Any, ...]:
+    """A record as a listing row (stored timestamp text; no sort key)."""
+    t = record.raw_times
+    return (record.id, record.status, record.container_id, t.get("created_at"),
+            t.get("updated_at"), t.get("deleted_at"), record.version, record.cpu_usage_seconds,
+            record.memory_usage_bytes, record.disk_usage_bytes, record.network_rx_bytes,
+            record.network_tx_bytes, t.get("last_resource_update"))
 
 
 # -- validating what callers write --------------------------------------------------------

@@ -28,20 +28,22 @@ from ..fields import dumps_json, format_timestamp, loads_json, utcnow
 from ..triggers import trusted_schema
 from . import audit as sandbox_audit
 from .audit import ACTIONS, AuditRecord, Checkpoint, rfc3339
+from .listing import keyset_page
 from .query import (
     SORTABLE,
     Cursor,
     SandboxFilter,
     check_page_args,
     conditions,
-    sort_key,
     where,
 )
 from .records import (
     COLUMNS,
     JSON_COLUMNS,
+    LISTING_COLUMNS,
     RESOURCE_COLUMNS,
     UPDATABLE,
+    ListingPage,
     Page,
     SandboxRecord,
     _db_value,
@@ -55,8 +57,9 @@ if TYPE_CHECKING:
     from ..store import Store
 
 __all__ = [
-    "ACTIONS", "AuditRecord", "Checkpoint", "COLUMNS", "Cursor", "Page", "SandboxFilter",
-    "SandboxRecord", "SandboxStore", "SORTABLE", "UPDATABLE", "record_from_row",
+    "ACTIONS", "AuditRecord", "Checkpoint", "COLUMNS", "Cursor", "LISTING_COLUMNS", "ListingPage",
+    "Page", "SandboxFilter", "SandboxRecord", "SandboxStore", "SORTABLE", "UPDATABLE",
+    "record_from_row",
 ]
 
 #: Below this many rows an exact count is as cheap as an estimate.
@@ -98,12 +101,9 @@ class SandboxStore:
         self.models = store.models
 
     # -- reading one ---------------------------------------------------------------------
-    def _select(self, *extra: Any, with_json: bool = True) -> Any:
+    def _select(self, *extra: Any) -> Any:
         S = self.models.Sandbox
-        if with_json:
-            return S.select(*(getattr(S, name) for name in COLUMNS), *extra)
-        return S.select(*(SQL("NULL") if name in JSON_COLUMNS else getattr(S, name)
-                          for name in COLUMNS), *extra)
+        return S.select(*(getattr(S, name) for name in COLUMNS), *extra)
 
     def _fetch(self, id: str) -> SandboxRecord | None:
         row = self.db.execute(self._select().where(self.models.Sandbox.id == id)).fetchone()
@@ -447,18 +447,13 @@ class SandboxStore:
         matched, window, _ = self._sample([S.status.in_(sorted(flt.statuses))], 2000, 4)
         return window == 0 or matched / window < COMMON_STATUS_SHARE
 
-    def _rows(self, terms: list[Any], key: Any, descending: bool, limit: int,
-              *, key_fixed: bool = False, with_json: bool = True) -> list[tuple[Any, ...]]:
-        """Rows (with the key last) in (key, id) order; ``key_fixed``: the terms pin the key
-        to one value, so order by id alone (SQLite does not see that an expression is
-        constant and would sort the whole tie group on every page)."""
+    def _keyset(self, flt: SandboxFilter, sort: str, descending: bool, after: Cursor | None,
+                limit: int, columns: Any, between: Callable[[], None] | None = None,
+                ) -> tuple[list[tuple[Any, ...]], Cursor | None]:
+        check_page_args(sort, after, descending, limit)
         S = self.models.Sandbox
-        order = [S.id.desc() if descending else S.id.asc()]
-        if not key_fixed:
-            order.insert(0, key.desc() if descending else key.asc())
-        query = (self._select(key.alias("_k"), with_json=with_json)
-                 .where(where(terms)).order_by(*order).limit(limit))
-        return self.db.execute(query).fetchall()
+        terms = conditions(S, flt, status_by_index=self._status_by_index(flt, sort))
+        return keyset_page(self.db, S, terms, sort, descending, after, limit, columns, between)
 
     @_guarded
     def page(
@@ -475,36 +470,39 @@ class SandboxStore:
 
         ``with_json=False`` leaves the JSON columns (environment, config, metadata,
         recovery_data) out, as None: for listings that do not show them (half the work
-        per row; the GUI's table reads pages this way and the detail panel uses get()).
+        per row; the detail panel uses get()).
 
         Keyset paging: every row present for the whole listing is returned exactly once,
         however many rows other processes insert or delete meanwhile (rows inserted
         behind the cursor are simply not seen). A row whose sort value changes during
         the listing can move across the cursor.
         """
-        check_page_args(sort, after, descending, limit)
         S = self.models.Sandbox
-        key = sort_key(S, sort)
-        terms = conditions(S, flt, status_by_index=self._status_by_index(flt, sort))
-        want = limit + 1  # one more than asked: tells whether there is a next page
-        if after is None:
-            rows = self._rows(terms, key, descending, want, with_json=with_json)
-        elif sort == "id":
-            beyond = S.id < after.id if descending else S.id > after.id
-            rows = self._rows([*terms, beyond], key, descending, want, with_json=with_json)
-        else:
-            same_key = [key == after.key, S.id < after.id if descending else S.id > after.id]
-            rows = self._rows([*terms, *same_key], key, descending, want, key_fixed=True,
-                              with_json=with_json)
-            if len(rows) < want:
-                beyond = key < after.key if descending else key > after.key
-                rows += self._rows([*terms, beyond], key, descending, want - len(rows),
-                                    with_json=with_json)
-        more = len(rows) > limit
-        rows = rows[:limit]
-        records = [record_from_row(r[:-1]) for r in rows]
-        cursor = Cursor(sort, descending, rows[-1][-1], rows[-1][0]) if more else None
-        return Page(records, cursor)
+        columns = [SQL("NULL") if name in JSON_COLUMNS and not with_json else getattr(S, name)
+                   for name in COLUMNS]
+        rows, cursor = self._keyset(flt, sort, descending, after, limit, columns)
+        return Page([record_from_row(r[:-1]) for r in rows], cursor)
+
+    @_guarded
+    def listing(
+        self,
+        flt: SandboxFilter = SandboxFilter(),
+        *,
+        sort: str = "created_at",
+        descending: bool = True,
+        after: Cursor | None = None,
+        limit: int = 200,
+        between: Callable[[], None] | None = None,
+    ) -> ListingPage:
+        """:meth:`page` for tables of many rows: rows are the plain tuples sqlite3 reads
+        (:data:`LISTING_COLUMNS` as stored, then the sort key), made by no Python code of
+        ours, so that a worker thread reading them barely holds the GIL;
+        :func:`listing_values` types one. ``between()`` is called after every
+        ``listing.BATCH`` rows (a worker can pause there, e.g. while the GUI thread paints)."""
+        S = self.models.Sandbox
+        columns = [getattr(S, name) for name in LISTING_COLUMNS]
+        rows, cursor = self._keyset(flt, sort, descending, after, limit, columns, between)
+        return ListingPage(rows, cursor)
 
     def iter_all(self, flt: SandboxFilter = SandboxFilter(), *, sort: str = "created_at",
                  descending: bool = True, page_size: int = 1000) -> Iterable[SandboxRecord]:
