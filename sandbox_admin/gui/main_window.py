@@ -208,6 +208,9 @@ class MainWindow(QMainWindow):
             sandboxes.workflow_runs_requested.connect(self.show_workflow_runs)
         if sandboxes is not None and templates is not None:
             templates.sandbox_created.connect(lambda _id: sandboxes.refresh())
+        metrics, maintenance = self.pane(MetricsPane), self.pane(MaintenancePane)
+        if metrics is not None and maintenance is not None:  # charts read the new rollups
+            maintenance.rollups_built.connect(metrics.refresh)
 
     def pane(self, cls: type[Pane]) -> Any:
         """The pane of this class (None when it is not installed)."""

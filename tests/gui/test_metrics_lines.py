@@ -187,3 +187,68 @@ def test_chosen_sandboxes_chart_one_line_per_series(qtbot, pane, runner, store):
     pane.choose_sandboxes([])  # back to every sandbox: the fleet
     idle(qtbot, pane, runner)
     assert pane.answer.band is not None and pane.current_sandbox() is None
+
+
+def test_a_slow_raw_chart_leads_to_building_rollups(qtbot, runner, settings, tmp_path: Path):
+    from datetime import datetime, timedelta, timezone
+
+    from sandbox_admin.gui.panes.maintenance import MaintenancePane
+    from sandbox_admin.gui.panes.metrics import MetricsPane
+    from sandbox_admin.storage import create_store
+    from sandbox_admin.storage.metrics.store import Sample
+
+    store = create_store(tmp_path / "many.db")
+    t0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    for i in range(20):
+        store.models.Sandbox.create(id=f"sb-{i:02d}", status="running")
+    store.metrics.record_batch([Sample("load", float(i + k), sandbox_id=f"sb-{i:02d}",
+                                       timestamp=t0 + timedelta(minutes=10 * k))
+                                for i in range(20) for k in range(200)])
+    metrics = MetricsPane(runner, settings=settings)
+    maintenance = MaintenancePane(runner, settings=settings)
+    for p in (metrics, maintenance):
+        qtbot.addWidget(p)
+        p.resize(1280, 800)
+        p.show()
+    maintenance.rollups_built.connect(metrics.refresh)
+    metrics.SLOW_RAW_S = 0.0  # any chart from raw samples counts as slow here
+    try:
+        open_metric(qtbot, metrics, runner, store, "load")
+        assert metrics.answer.series[0].source == "raw"
+        assert metrics.rollup_hint.isVisible() and "Build metric rollups" in metrics.rollup_hint.text()
+        with qtbot.waitSignal(metrics.navigate, timeout=WAIT) as link:
+            metrics.rollup_hint.linkActivated.emit("rollups")
+        assert link.args == ["maintenance", {"focus": "rollups"}]
+        maintenance.set_store(store)
+        maintenance.show_place(link.args[1])
+        assert maintenance.rollups_button.isEnabled()
+        with qtbot.waitSignal(maintenance.rollups_built, timeout=WAIT):
+            maintenance.rollups_button.click()
+        assert "Rolled up 4,000 samples" in maintenance.house_result.text()
+        qtbot.waitUntil(lambda: metrics.answer is not None and not metrics.busy() and runner.is_idle()
+                        and metrics.answer.series[0].source.startswith("rollup"), timeout=WAIT)
+        assert not metrics.rollup_hint.isVisible()
+    finally:
+        metrics.set_store(None)
+        maintenance.set_store(None)
+        runner.wait_idle(WAIT)
+        store.close()
+
+
+def test_building_rollups_is_offered_only_on_a_writable_database(qtbot, runner, settings, go_db):
+    from sandbox_admin.gui.panes.maintenance import MaintenancePane
+    from sandbox_admin.storage import open_store
+
+    pane = MaintenancePane(runner, settings=settings)
+    qtbot.addWidget(pane)
+    pane.show()
+    store = open_store(go_db, read_only=True)
+    try:
+        pane.set_store(store)
+        qtbot.waitUntil(runner.is_idle, timeout=WAIT)
+        assert not pane.rollups_button.isEnabled() and "read-only" in pane.rollups_button.toolTip()
+        assert pane.build_rollups() is None
+    finally:
+        pane.set_store(None)
+        runner.wait_idle(WAIT)
+        store.close()

@@ -91,6 +91,8 @@ class MaintenancePane(Pane):
     #: An action finished: name ("check", "backup", "verify", "restore", "vacuum",
     #: "optimize", "checkpoint", "migrate", "auto-backup"), ok.
     action_finished = Signal(str, bool)
+    #: the metric rollups were brought up to date (charts can ask again)
+    rollups_built = Signal()
 
     def __init__(self, runner: JobRunner, parent: QWidget | None = None,
                  settings: QSettings | None = None) -> None:
@@ -206,6 +208,7 @@ class MaintenancePane(Pane):
         self.vacuum_button = QPushButton("Vacuum")
         self.optimize_button = QPushButton("Optimize")
         self.checkpoint_button = QPushButton("WAL checkpoint")
+        self.rollups_button = QPushButton("Build metric rollups")
         self.write_tips = {
             self.vacuum_button: ("Rebuild the file without its free pages (runs alone; other "
                                  "work waits)", "vacuuming"),
@@ -213,10 +216,13 @@ class MaintenancePane(Pane):
                                    "where they are stale", "optimizing"),
             self.checkpoint_button: ("Move the WAL into the database file and empty it",
                                      "a checkpoint"),
+            self.rollups_button: ("Fold the metric samples not rolled up yet into per-minute to "
+                                  "per-day summaries (sandbox-admin's own tables), so charts of any "
+                                  "range read a few rows; safe to cancel and resume", "building rollups"),
             self.upgrade_button: ("Apply the pending migrations (sandbox-admin's own tables; "
                                   "runs alone)", "upgrading the schema"),
         }
-        for b in (self.vacuum_button, self.optimize_button, self.checkpoint_button):
+        for b in (self.vacuum_button, self.optimize_button, self.checkpoint_button, self.rollups_button):
             house.addWidget(b)
         self.house_result = QLabel("")
         self.house_result.setWordWrap(True)
@@ -303,6 +309,7 @@ class MaintenancePane(Pane):
         self.vacuum_button.clicked.connect(self.vacuum)
         self.optimize_button.clicked.connect(self.optimize)
         self.checkpoint_button.clicked.connect(self.checkpoint)
+        self.rollups_button.clicked.connect(self.build_rollups)
         self.backup_button.clicked.connect(self.backups.back_up)
         self.verify_button.clicked.connect(self.backups.verify_selected)
         self.restore_button.clicked.connect(self.backups.restore_selected)
@@ -591,6 +598,36 @@ class MaintenancePane(Pane):
 
         job = self._run(work, "Vacuum", done, lambda e: self._failed("vacuum", e), exclusive=True)
         return job
+
+    def build_rollups(self) -> Job | None:
+        """Bring the metric rollups up to date (in chunks; Cancel stops after the current one)."""
+        if self.store is None or self.store.read_only:
+            return None
+
+        def work(ctx: JobContext) -> Any:
+            def progress(done: int, total: int) -> bool:
+                ctx.report(done, total, f"{done:,} of {total:,} samples rolled up")
+                return not ctx.cancelled
+
+            return ctx.store.metrics.build_rollups(progress)
+
+        def done(report: Any) -> None:
+            stopped = " (cancelled: the rest is rolled up next time)" if job.cancelled else ""
+            self.house_result.setText(
+                f"Rolled up {report.samples:,} samples into {report.rows_written:,} rollup rows in "
+                f"{report.seconds:.1f} s{stopped}." if report.samples else "The metric rollups were up to date.")
+            self.action_finished.emit("rollups", True)
+            self.rollups_built.emit()
+
+        job = self._run(work, "Build metric rollups", done, lambda e: self._failed("rollups", e))
+        return job
+
+    def show_place(self, place: dict[str, Any]) -> None:
+        """``{"focus": "rollups"}``: the rollups button, ready to be pressed (a link from the
+        Metrics pane; building is a write, so it waits for the click)."""
+        if place.get("focus") == "rollups":
+            self.rollups_button.setFocus(Qt.FocusReason.OtherFocusReason)
+            self.house_result.setText("Build metric rollups to chart big metrics in well under a second.")
 
     def optimize(self) -> Job | None:
         if self.store is None or self.store.read_only:

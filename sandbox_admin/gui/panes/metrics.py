@@ -226,6 +226,12 @@ class MetricsPane(Pane):
         self.export_button.setMenu(export_menu)
         bar.addWidget(self.export_button)
         rv.addLayout(bar)
+        self.rollup_hint = QLabel()
+        self.rollup_hint.setWordWrap(True)
+        self.rollup_hint.setTextFormat(Qt.TextFormat.RichText)
+        self.rollup_hint.linkActivated.connect(lambda _: self.navigate.emit("maintenance", {"focus": "rollups"}))
+        self.rollup_hint.hide()
+        rv.addWidget(self.rollup_hint)
 
         self.date_axis = pg.DateAxisItem(orientation="bottom")  # local time
         self.plot = pg.PlotWidget(axisItems={"bottom": self.date_axis})
@@ -500,7 +506,10 @@ class MetricsPane(Pane):
             item.setHidden(bool(text) and text not in item.text().lower())
 
     # == requests ===================================================================================
-    _wanted_sandbox: str | None = None
+    #: a chart from raw samples slower than this suggests building rollups
+    SLOW_RAW_S = 1.0
+    _wanted_sandbox: Choice = None
+    _describe_job: Job | None = None
     band_items: list[Any] = []  # the fleet's band (edges and fill), when one is drawn
     _pending_place: dict[str, Any] | None = None
 
@@ -647,8 +656,10 @@ class MetricsPane(Pane):
             if self._describe_latest.is_current(generation) and not isinstance(error, errors.Cancelled):
                 self.message_requested.emit("error", str(error), error.detail)
 
-        self.runner.submit(work, name=f"List the series of {name}", on_result=done, on_error=failed,
-                           store=store)
+        if self._describe_job is not None:
+            self._describe_job.cancel()  # the metric before's: not wanted any more
+        self._describe_job = self.runner.submit(work, name=f"List the series of {name}", on_result=done,
+                                                on_error=failed, store=store)
 
     def _redraw_range(self) -> None:
         """Ask again for what is shown (the preset, or the visible range)."""
@@ -697,6 +708,7 @@ class MetricsPane(Pane):
         self.info_label.setText("")
         self.plot.setLabel("left", "")
         self.plot.setTitle(None)
+        self.rollup_hint.hide()
         self._show_empty(message)
 
     def _show_empty(self, message: str) -> None:
@@ -814,6 +826,12 @@ class MetricsPane(Pane):
                  if answer.band is not None else display.plural(len(answer.series), "series", "series"))
         self.info_label.setText(f"{count} · step {step_text(step)} · {where}" if answer.series else "")
         self.info_label.setToolTip(f"Answered in {answer.seconds * 1000:.0f} ms from {source or 'nothing'}")
+        slow = answer.series and where == "raw samples" and answer.seconds > self.SLOW_RAW_S
+        self.rollup_hint.setText(
+            f"This chart read every raw sample in range ({answer.seconds:.1f} s). "
+            "<a href='rollups'>Build metric rollups</a> (Maintenance) to chart it in well under a second."
+            if slow else "")
+        self.rollup_hint.setVisible(bool(slow))
         if answer.series:
             self._show_empty("")
         elif answer.extent is None:
