@@ -252,3 +252,22 @@ def test_building_rollups_is_offered_only_on_a_writable_database(qtbot, runner, 
         pane.set_store(None)
         runner.wait_idle(WAIT)
         store.close()
+
+
+def test_a_histogram_fleet_shows_its_merged_percentiles(qtbot, pane, runner, store):
+    import numpy as np
+
+    with qtbot.waitSignal(pane.fleet_quantiles_drawn, timeout=WAIT):
+        open_metric(qtbot, pane, runner, store, "request_latency_seconds")
+    answer = pane.answer
+    assert answer.band is not None and len(pane.fleet_quantile_items) == 3
+    merged = store.metrics.chart("request_latency_seconds", answer.start, answer.end, answer.request.target_points,
+                                 group_by=(), stats=("avg", "p50", "p95", "p99"))[0]
+    drawn = {item.opts["pen"].style(): item for item in pane.fleet_quantile_items}
+    p95 = drawn[Qt.PenStyle.DashLine].yData
+    assert np.allclose(p95[~np.isnan(p95)], merged.points.percentiles["p95"][~np.isnan(merged.points.percentiles["p95"])])
+    ok = ~np.isnan(merged.points.percentiles["p50"])
+    assert np.all(merged.points.percentiles["p50"][ok] <= merged.points.percentiles["p99"][ok])
+    assert "p95" in pane.plot.getAxis("left").labelText
+    pane.table.visibility_changed.emit(0, False)  # hiding the fleet hides its percentiles too
+    assert not any(item.isVisible() for item in pane.fleet_quantile_items)

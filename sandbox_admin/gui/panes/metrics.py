@@ -88,6 +88,9 @@ TOOLTIP_ROWS = 22
 #: Types whose chart also shows the 95th percentile (dashed), when few series are shown.
 QUANTILE_TYPES = ("histogram", "summary")
 MAX_P95_SERIES = 4
+#: The fleet's percentiles (histograms, summaries) and how they are drawn.
+FLEET_QUANTILES = DEFAULT_STATS + ("p50", "p95", "p99")
+FLEET_QUANTILE_STYLES = {"p95": Qt.PenStyle.DashLine, "p50": Qt.PenStyle.DotLine, "p99": Qt.PenStyle.DotLine}
 
 
 class MetricsPane(Pane):
@@ -101,6 +104,8 @@ class MetricsPane(Pane):
     chart_drawn = Signal()
     #: An export was written (its path).
     exported = Signal(str)
+    #: The fleet's percentiles were drawn (histograms and summaries).
+    fleet_quantiles_drawn = Signal()
 
     def __init__(self, runner: JobRunner, parent: QWidget | None = None,
                  settings: QSettings | None = None) -> None:
@@ -511,6 +516,7 @@ class MetricsPane(Pane):
     _wanted_sandbox: Choice = None
     _describe_job: Job | None = None
     band_items: list[Any] = []  # the fleet's band (edges and fill), when one is drawn
+    fleet_quantile_items: list[Any] = []  # the fleet's p50/p95/p99 (histograms, summaries)
     _pending_place: dict[str, Any] | None = None
 
     def _metric_changed(self) -> None:
@@ -621,6 +627,8 @@ class MetricsPane(Pane):
             self._draw(answer, keep_view)
             if answer.description is None and store is self.store:
                 self._describe(answer.request.name)
+            if answer.band is not None and answer.metric_type in QUANTILE_TYPES:
+                self._fleet_percentiles(answer, generation)
 
         def failed(error: errors.StorageError) -> None:
             if not self._latest.is_current(generation):
@@ -634,6 +642,36 @@ class MetricsPane(Pane):
 
         self._job = self.runner.submit(work, name=f"Chart {req.name}", on_result=done,
                                        on_error=failed, store=store)
+
+    def _fleet_percentiles(self, answer: ChartAnswer, generation: int) -> None:
+        """The fleet's p50/p95/p99 of a histogram or summary, merged over every series (the
+        rollups' sketches), drawn dashed over the fleet's average when they arrive."""
+        req, store = answer.request, self.store
+
+        def work(ctx: JobContext) -> Any:
+            merged = store.metrics.chart(req.name, answer.start, answer.end, req.target_points,
+                                         sandbox_id=req.sandbox_id, group_by=(), stats=FLEET_QUANTILES)
+            return merged[0] if merged else None
+
+        def done(merged: Any) -> None:
+            if merged is None or not self._latest.is_current(generation) or self.answer is not answer:
+                return
+            gap = gap_threshold(merged.points.t, merged.step_seconds)
+            for stat, style in FLEET_QUANTILE_STYLES.items():
+                values = merged.points.percentiles.get(stat)
+                if values is None:
+                    continue
+                t, y = with_gaps(merged.points.t, values, gap)
+                item = pg.PlotDataItem(t, y, pen=pg.mkPen(FLEET_COLOUR, width=1.5, style=style), connect="finite")
+                self.plot.addItem(item)
+                item.setVisible(self.line_shown(0))
+                self.fleet_quantile_items.append(item)
+            self.plot.setLabel("left", axis_label(req.name, answer.metric_type)
+                               + " (fleet: dashed p95, dotted p50 and p99)",
+                               units=axis_units(req.name, answer.metric_type))
+            self.fleet_quantiles_drawn.emit()
+
+        self.runner.submit(work, name=f"Percentiles of {req.name}", on_result=done, store=store, quiet=True)
 
     def _describe(self, name: str) -> None:
         """List ``name``'s series (for the sandbox filter) after its chart is shown."""
@@ -731,10 +769,11 @@ class MetricsPane(Pane):
         self.band_items = [*edges, fill]
 
     def _remove_curves(self) -> None:
-        for c in self.curves + self.p95_curves + self.band_items:
+        for c in self.curves + self.p95_curves + self.band_items + self.fleet_quantile_items:
             if c is not None:
                 self.plot.removeItem(c)
         self.band_items = []
+        self.fleet_quantile_items = []
         self.curves = []
         self.p95_curves = []
         self._curve_data = []
@@ -881,7 +920,7 @@ class MetricsPane(Pane):
         if self.p95_curves[line] is not None:
             self.p95_curves[line].setVisible(shown)
         if line == 0 and self.band_items:
-            for item in self.band_items:
+            for item in self.band_items + self.fleet_quantile_items:
                 item.setVisible(shown)
         (self._hidden.discard if shown else self._hidden.add)(self._labels[line])
         self.table.set_checked(line, shown)
