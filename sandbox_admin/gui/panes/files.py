@@ -6,6 +6,11 @@ shows full-text results best first (``FileStore.search``: bm25 order, path and s
 with the matches highlighted, a note for files whose text is indexed only in part or
 not at all); an empty box lists the files newest first. Both page with "Load more".
 Every query runs as a job; an answer that arrives after a newer question is dropped.
+
+A new search asks twice at once: ``files.search_first`` (a quick first page, labelled
+provisional) and ``files.search`` (every match ranked). The first page is shown when it
+comes, marked in the headline; the exact page replaces it (rows updated in place when
+they are the same files in the same order; a file the person selected stays selected).
 """
 
 from __future__ import annotations
@@ -94,8 +99,12 @@ class FilesPane(Pane):
 
     key = "files"
 
-    #: A page of results or files is in the list (after the first or a "Load more").
+    #: A page of results or files is in the list (after the first or a "Load more"); for a
+    #: search, the exact page (best first by bm25).
     results_loaded = Signal()
+    #: A provisional first page of search results is shown while the exact one is ranked
+    #: (it comes before ``results_loaded``, or not at all when the exact page came first).
+    first_results_loaded = Signal()
     #: The detail side now shows this file.
     details_loaded = Signal(int)
     verified = Signal(object)  # VerifyResult
@@ -118,6 +127,9 @@ class FilesPane(Pane):
         self._offset = 0
         self._last_id: int | None = None
         self._loading = False
+        self._settled = False
+        self._provisional = False
+        self._exact_job: Any = None
         self.result: Any = None  # the last SearchResult (None when listing)
         self._build_actions()
         self._build_ui()
@@ -310,8 +322,12 @@ class FilesPane(Pane):
         text, flt = self._query  # type: ignore[misc]
         offset, last_id, page_size = self._offset, self._last_id, self.page_size
         self._loading = True
+        self._settled = False  # the exact answer (or a quick one that is exact) is shown
+        self._provisional = False  # the rows are a first page the exact answer replaces
         self.more_button.setEnabled(False)
         self.headline.setText("Searching…" if text else "Loading files…")
+        if first and text:
+            self._fetch_first_page(generation, store, text, flt, page_size)
 
         def work(ctx: JobContext) -> tuple[Any, list[Any], bool, dict[int, int]]:
             if text:
@@ -321,26 +337,11 @@ class FilesPane(Pane):
             return None, records, more, versions
 
         def done(answer: tuple[Any, list[Any], bool, dict[int, int]]) -> None:
-            if not self._latest.is_current(generation):
-                return
-            self._loading = False
-            result, rows, more, versions = answer
-            self._versions.update(versions)
-            self.result = result
-            self._add_rows(rows, searching=bool(text))
-            self._offset += len(rows)
-            if rows and not text:
-                self._last_id = rows[-1].id
-            self.more_button.setVisible(more)
-            self.more_button.setEnabled(True)
-            self._show_notice(result)
-            self._update_headline(text, more)
-            if first and self.results.topLevelItemCount():
-                self.results.setCurrentItem(self.results.topLevelItem(0))
-            self.results_loaded.emit()
+            if self._latest.is_current(generation) and not self._settled:
+                self._show_answer(answer, text, first)
 
         def failed(error: errors.StorageError) -> None:
-            if not self._latest.is_current(generation):
+            if not self._latest.is_current(generation) or self._settled:
                 return
             self._loading = False
             self.more_button.setEnabled(True)
@@ -348,8 +349,71 @@ class FilesPane(Pane):
             if not isinstance(error, errors.Cancelled):
                 self.message_requested.emit("error", str(error), error.detail)
 
-        self.runner.submit(work, name="Search files" if text else "List files", on_result=done,
-                           on_error=failed, store=store)
+        self._exact_job = self.runner.submit(work, name="Search files" if text else "List files",
+                                             on_result=done, on_error=failed, store=store)
+
+    def _fetch_first_page(self, generation: int, store: Any, text: str, flt: Filters, page_size: int) -> None:
+        """The quick first page (``files.search_first``), in its own worker beside the exact
+        search: shown as soon as it comes unless the exact answer came first."""
+
+        def work(ctx: JobContext) -> Any:
+            return store.files.search_first(text, limit=page_size, **flt.search_kwargs())
+
+        def done(result: Any) -> None:
+            if result is None or not self._latest.is_current(generation) or self._settled:
+                return
+            if not result.provisional:  # it covered every match: this is the exact answer
+                self._exact_job.cancel()
+                self._show_answer((result, result.hits, result.has_more, {}), text, True)
+                return
+            self.result = result
+            self._provisional = True
+            self.more_button.hide()  # pages go on from the exact order, when it comes
+            self._add_rows(result.hits, searching=True)
+            self._update_headline(text, True)
+            self.first_results_loaded.emit()
+
+        self.runner.submit(work, name="Search files (first page)", on_result=done,
+                           on_error=lambda e: None, store=store, quiet=True)
+
+    def _show_answer(self, answer: tuple[Any, list[Any], bool, dict[int, int]], text: str, first: bool) -> None:
+        """The final rows of a page: added, or in place of a provisional first page."""
+        self._loading = False
+        self._settled = True
+        result, rows, more, versions = answer
+        self._versions.update(versions)
+        self.result = result
+        selected = self.selected_id()
+        if self._provisional:
+            self._provisional = False
+            self._replace_rows(rows)
+        else:
+            self._add_rows(rows, searching=bool(text))
+        self._offset += len(rows)
+        if rows and not text:
+            self._last_id = rows[-1].id
+        self.more_button.setVisible(more)
+        self.more_button.setEnabled(True)
+        self._show_notice(result)
+        self._update_headline(text, more)
+        if first and self.results.topLevelItemCount() and (selected is None or not self.select_file(selected)):
+            self.results.setCurrentItem(self.results.topLevelItem(0))
+        self.results_loaded.emit()
+
+    def _replace_rows(self, hits: list[Any]) -> None:
+        """The exact page in place of the provisional one: the same files in the same order
+        are updated where they are (no flicker, selection kept); otherwise the list is
+        rebuilt and the caller selects the same file again if it is still there."""
+        if [h.file_id for h in hits] != self.row_ids():
+            self.results.clear()
+            self._add_rows(hits, searching=True)
+            return
+        for i, hit in enumerate(hits):
+            item, fresh = self.results.topLevelItem(i), self._make_item(hit, True)
+            item.setData(0, HTML_ROLE, fresh.data(0, HTML_ROLE))
+            for column in range(len(COLUMNS)):
+                item.setText(column, fresh.text(column))
+                item.setToolTip(column, fresh.toolTip(column))
 
     def _add_rows(self, rows: list[Any], searching: bool) -> None:
         for row in rows:
@@ -423,6 +487,8 @@ class FilesPane(Pane):
         shown = f"{n:,}{'+' if more else ''}"
         if text:
             order = "unranked" if self.result is not None and self.result.fallback else "best match first"
+            if self._provisional:
+                order = "first results; ranking every match…"
             words = display.plural(n, "file") if not more else f"{shown} files"
             head = f"<b>{words}</b> match <b>{_escape(text)}</b> ({order})"
         else:
