@@ -154,3 +154,46 @@ def test_a_quick_answer_that_is_exact_is_the_answer(qtbot, pane, monkeypatch, ru
     never.set()
     assert runner.wait_idle(WAIT)
     assert events == ["exact"]
+
+
+def test_a_new_search_stops_the_one_it_replaces(qtbot, pane, monkeypatch):
+    release = threading.Event()
+    _held(monkeypatch, pane.store.files, "search", release)
+    pane.search_edit.setText("import")
+    pane.search_now()
+    old = pane._exact_job
+    with qtbot.waitSignal(pane.results_loaded, timeout=WAIT):
+        pane.search_edit.setText("json")
+        pane.search_now()
+        release.set()
+    assert old.cancelled and "json" in pane.headline.text()
+
+
+def test_row_heights_follow_the_lines_without_a_layout(qtbot, pane):
+    """The delegate sizes rows by their number of lines (no layout per row); the heights
+    are those a layout gives: one line, two lines, a path with a newline in it."""
+    from PySide6.QtWidgets import QStyleOptionViewItem
+
+    from sandbox_admin.gui.panes.files import row_html
+    from sandbox_admin.gui.widgets.html_delegate import HtmlDelegate
+
+    quick_sizes = HtmlDelegate(line_blocks=True)
+    laid_out = HtmlDelegate()
+    option = QStyleOptionViewItem()
+    option.font = pane.results.font()
+    option.rect.setWidth(600)
+    for html in (row_html("/app/\x02main\x03.py", "", False, ""),
+                 row_html("/app/main.py", "import \x02os\x03", True, "first 4 KiB"),
+                 row_html("/app/a\nb.py", "x", False, "")):
+        index = _Index(html)
+        assert quick_sizes.sizeHint(option, index).height() == laid_out.sizeHint(option, index).height()
+
+
+class _Index:
+    def __init__(self, html: str) -> None:
+        self.html = html
+
+    def data(self, role):  # type: ignore[no-untyped-def]
+        from sandbox_admin.gui.widgets.html_delegate import HTML_ROLE
+
+        return self.html if role == HTML_ROLE else None

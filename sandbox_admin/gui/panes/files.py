@@ -130,6 +130,7 @@ class FilesPane(Pane):
         self._settled = False
         self._provisional = False
         self._exact_job: Any = None
+        self._first_job: Any = None
         self.result: Any = None  # the last SearchResult (None when listing)
         self._build_actions()
         self._build_ui()
@@ -213,7 +214,8 @@ class FilesPane(Pane):
         self.results.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.results.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.results.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.results.setItemDelegateForColumn(0, HtmlDelegate(self.results, ROW_CSS, SELECTED_ROW_CSS))
+        self.results.setItemDelegateForColumn(0, HtmlDelegate(self.results, ROW_CSS, SELECTED_ROW_CSS,
+                                                                  line_blocks=True))
         header = self.results.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
@@ -307,6 +309,9 @@ class FilesPane(Pane):
         if query == self._query:
             return
         self._query = query
+        for job in (self._exact_job, self._first_job):  # superseded: stop ranking 85,000 matches
+            if job is not None:
+                job.cancel()
         self.results.clear()
         self._offset, self._last_id = 0, None
         self._versions: dict[int, int] = {}
@@ -373,8 +378,8 @@ class FilesPane(Pane):
             self._update_headline(text, True)
             self.first_results_loaded.emit()
 
-        self.runner.submit(work, name="Search files (first page)", on_result=done,
-                           on_error=lambda e: None, store=store, quiet=True)
+        self._first_job = self.runner.submit(work, name="Search files (first page)", on_result=done,
+                                             on_error=lambda e: None, store=store, quiet=True)
 
     def _show_answer(self, answer: tuple[Any, list[Any], bool, dict[int, int]], text: str, first: bool) -> None:
         """The final rows of a page: added, or in place of a provisional first page."""

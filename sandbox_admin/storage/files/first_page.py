@@ -17,7 +17,8 @@ them and replaces them with the exact answer when it comes. Two plans:
   :data:`SCAN_ROWS` newest rows are read and matched here, token by token as FTS5's
   unicode61 tokenizer splits text, and ordered by a bm25 estimated on that sample
   (``rank`` is None: the exact rank comes with the exact answer). FTS5's prefix
-  set-up never runs.
+  set-up never runs. Fewer than a page of matches there (a rare prefix, whose few
+  postings FTS5 merges quickly): the first plan instead.
 
 Whatever this returns, the order of a finished search is exactly
 :func:`.search.search_files`' (bm25 with the path weight); only the time to the first
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
 CANDIDATES = 2000
 #: Newest rows read by the scan plan, and the time it may take over them.
 SCAN_ROWS = 400
+#: The scan stops early past this time once it has a page of matches.
 SCAN_SECONDS = 0.015
 #: bm25's constants in FTS5.
 _K1, _B = 1.2, 0.75
@@ -112,9 +114,8 @@ def first_page(
     terms = None if literal_term(typed) else scan_terms(fts_query)
     try:
         with store.connection():
-            if terms:
-                return _scan(search, typed, fts_query, terms, limit, path_weight)
-            return _candidates(search, typed, fts_query, limit, filters | {"path_weight": path_weight,
+            found = _scan(search, typed, fts_query, terms, limit, path_weight) if terms else None
+            return found or _candidates(search, typed, fts_query, limit, filters | {"path_weight": path_weight,
                                                                        "time_field": time_field})
     except (sqlite3.Error, peewee.PeeweeException) as exc:
         translated = errors.translate(exc, str(store.path))
@@ -153,7 +154,7 @@ def _scan(search: _Search, typed: str, fts_query: str, terms: list[tuple[str, bo
     lengths = 0
     scanned = 0
     for row in rows:
-        if scanned >= limit and time.perf_counter() - started > SCAN_SECONDS:
+        if len(found) >= limit and time.perf_counter() - started > SCAN_SECONDS:
             break
         scanned += 1
         path, content = fold(row[2] or ""), fold(row[8] or "")
@@ -166,7 +167,7 @@ def _scan(search: _Search, typed: str, fts_query: str, terms: list[tuple[str, bo
             freqs.append(freq)
         if all(freqs):
             found.append((row, freqs, length))
-    if not found:
+    if len(found) < limit:  # a rare prefix: few words, few postings - FTS5 is quick there
         return None
     average = lengths / scanned
     idf = [max(1e-6, math.log(0.5 + (scanned - n + 0.5) / (n + 0.5))) for n in docs]
