@@ -21,11 +21,13 @@ from sandbox_admin.storage.files import first_page as quick
 WAIT = 15000
 
 
-@pytest.fixture
-def pane(qtbot, runner, tmp_path: Path, go_db: Path, monkeypatch):
+@pytest.fixture(params=[True, False], ids=["beside", "after"])
+def pane(request, qtbot, runner, tmp_path: Path, go_db: Path, monkeypatch):
+    """The pane, with the exact search started beside the first page or after it."""
     monkeypatch.setattr(quick, "CANDIDATES", 10)  # 226 files: make "import" take the bounded plan
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     p = FilesPane(runner, settings=settings)
+    p.search_in_parallel = request.param
     qtbot.addWidget(p)
     p.resize(1400, 800)
     p.show()
@@ -124,6 +126,8 @@ def test_same_rows_are_updated_in_place(qtbot, pane, monkeypatch):
 
 
 def test_an_exact_answer_first_is_never_replaced_by_the_first_page(qtbot, pane, monkeypatch, runner):
+    if not pane.search_in_parallel:
+        pytest.skip("after the first page, the exact answer cannot come first")
     files = pane.store.files
     exact = [h.file_id for h in files.search("import", limit=50).hits]
     done = threading.Event()
@@ -139,10 +143,13 @@ def test_an_exact_answer_first_is_never_replaced_by_the_first_page(qtbot, pane, 
 
 
 def test_a_quick_answer_that_is_exact_is_the_answer(qtbot, pane, monkeypatch, runner):
-    """Few matches: the first page is the exact answer, shown once; the long search is dropped."""
+    """Few matches: the first page is the exact answer, shown once; the long search is
+    cancelled (beside) or never started (after)."""
     files = pane.store.files
     never = threading.Event()
     _held(monkeypatch, files, "search", never)  # would wait: it is cancelled instead
+    calls = []
+    monkeypatch.setattr(files, "search", lambda *a, _held=files.search, **k: (calls.append(a), _held(*a, **k))[1])
     events: list[str] = []
     pane.first_results_loaded.connect(lambda: events.append("first"))
     pane.results_loaded.connect(lambda: events.append("exact"))
@@ -154,14 +161,16 @@ def test_a_quick_answer_that_is_exact_is_the_answer(qtbot, pane, monkeypatch, ru
     never.set()
     assert runner.wait_idle(WAIT)
     assert events == ["exact"]
+    assert len(calls) == (1 if pane.search_in_parallel else 0)
 
 
 def test_a_new_search_stops_the_one_it_replaces(qtbot, pane, monkeypatch):
     release = threading.Event()
     _held(monkeypatch, pane.store.files, "search", release)
-    pane.search_edit.setText("import")
-    pane.search_now()
-    old = pane._exact_job
+    with qtbot.waitSignal(pane.first_results_loaded, timeout=WAIT):
+        pane.search_edit.setText("import")
+        pane.search_now()
+    old = pane._exact_job  # running (held) in both modes now
     with qtbot.waitSignal(pane.results_loaded, timeout=WAIT):
         pane.search_edit.setText("json")
         pane.search_now()

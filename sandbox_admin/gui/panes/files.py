@@ -7,14 +7,17 @@ with the matches highlighted, a note for files whose text is indexed only in par
 not at all); an empty box lists the files newest first. Both page with "Load more".
 Every query runs as a job; an answer that arrives after a newer question is dropped.
 
-A new search asks twice at once: ``files.search_first`` (a quick first page, labelled
-provisional) and ``files.search`` (every match ranked). The first page is shown when it
-comes, marked in the headline; the exact page replaces it (rows updated in place when
-they are the same files in the same order; a file the person selected stays selected).
+A new search asks twice: ``files.search_first`` (a quick first page, labelled
+provisional) and ``files.search`` (every match ranked) - at once with enough cores, the
+exact one after the first page otherwise (:data:`PARALLEL_SEARCH_CORES`). The first page
+is shown when it comes, marked in the headline; the exact page replaces it (rows updated
+in place when they are the same files in the same order; a file the person selected
+stays selected). A new search cancels the one it replaces.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from html import escape as _escape
 from pathlib import Path, PurePosixPath
@@ -52,6 +55,10 @@ SETTINGS_PREFIX = "files"
 TEXT_DEBOUNCE_MS = 300
 SELECT_DEBOUNCE_MS = 60
 PAGE_SIZE = 50
+#: With this many cores or more the exact search starts beside the quick first page; with
+#: fewer it starts when the first page is in (some 10-30 ms later), so that the two do not
+#: split the cores and the first page comes as fast as it can.
+PARALLEL_SEARCH_CORES = 3
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 DELETED_ROLE = Qt.ItemDataRole.UserRole + 2
 VERSIONS_ROLE = Qt.ItemDataRole.UserRole + 3  # versions in the row's chain (when more than one)
@@ -130,6 +137,8 @@ class FilesPane(Pane):
         self._settled = False
         self._provisional = False
         self._exact_job: Any = None
+        #: The exact search runs beside the quick first page (enough cores), or after it.
+        self.search_in_parallel = (os.cpu_count() or 1) >= PARALLEL_SEARCH_CORES
         self._first_job: Any = None
         self.result: Any = None  # the last SearchResult (None when listing)
         self._build_actions()
@@ -331,8 +340,6 @@ class FilesPane(Pane):
         self._provisional = False  # the rows are a first page the exact answer replaces
         self.more_button.setEnabled(False)
         self.headline.setText("Searching…" if text else "Loading files…")
-        if first and text:
-            self._fetch_first_page(generation, store, text, flt, page_size)
 
         def work(ctx: JobContext) -> tuple[Any, list[Any], bool, dict[int, int]]:
             if text:
@@ -354,21 +361,38 @@ class FilesPane(Pane):
             if not isinstance(error, errors.Cancelled):
                 self.message_requested.emit("error", str(error), error.detail)
 
-        self._exact_job = self.runner.submit(work, name="Search files" if text else "List files",
-                                             on_result=done, on_error=failed, store=store)
+        def submit() -> None:
+            self._exact_job = self.runner.submit(work, name="Search files" if text else "List files",
+                                                 on_result=done, on_error=failed, store=store)
 
-    def _fetch_first_page(self, generation: int, store: Any, text: str, flt: Filters, page_size: int) -> None:
-        """The quick first page (``files.search_first``), in its own worker beside the exact
-        search: shown as soon as it comes unless the exact answer came first."""
+        if first and text and not self.search_in_parallel:
+            self._exact_job = None
+            self._fetch_first_page(generation, store, text, flt, page_size, then=submit)
+            return
+        if first and text:
+            self._fetch_first_page(generation, store, text, flt, page_size)
+        submit()
+
+    def _fetch_first_page(self, generation: int, store: Any, text: str, flt: Filters, page_size: int,
+                          then: Callable[[], None] | None = None) -> None:
+        """The quick first page (``files.search_first``), in its own worker: shown as soon
+        as it comes unless the exact answer came first. ``then`` (the exact search, when
+        not running beside) starts when it is in, unless it was already the exact answer."""
+
+        def go_on() -> None:
+            if then is not None and self._latest.is_current(generation) and not self._settled:
+                then()
 
         def work(ctx: JobContext) -> Any:
             return store.files.search_first(text, limit=page_size, **flt.search_kwargs())
 
         def done(result: Any) -> None:
             if result is None or not self._latest.is_current(generation) or self._settled:
+                go_on()
                 return
             if not result.provisional:  # it covered every match: this is the exact answer
-                self._exact_job.cancel()
+                if self._exact_job is not None:
+                    self._exact_job.cancel()
                 self._show_answer((result, result.hits, result.has_more, {}), text, True)
                 return
             self.result = result
@@ -377,9 +401,10 @@ class FilesPane(Pane):
             self._add_rows(result.hits, searching=True)
             self._update_headline(text, True)
             self.first_results_loaded.emit()
+            go_on()
 
         self._first_job = self.runner.submit(work, name="Search files (first page)", on_result=done,
-                                             on_error=lambda e: None, store=store, quiet=True)
+                                             on_error=lambda e: go_on(), store=store, quiet=True)
 
     def _show_answer(self, answer: tuple[Any, list[Any], bool, dict[int, int]], text: str, first: bool) -> None:
         """The final rows of a page: added, or in place of a provisional first page."""
