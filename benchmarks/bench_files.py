@@ -1,8 +1,13 @@
 """The file store: search latency, chunked-store throughput, dedup of edited files.
 
-* Search on 100,000 files (10,000 with --quick): ``store.files.search`` (query
-  translation, Peewee, result objects) against the same FTS5 statement run raw with
-  sqlite3 on a pre-translated query. Team target: ours <= 1.2x raw.
+* Search on 100,000 files (10,000 with --quick; the generated database is cached in
+  the temp folder's ``sandbox-admin-bench-cache/``, or ``$SANDBOX_ADMIN_BENCH_CACHE``):
+  issue #15's figures, p95 over queries x runs - the time to the first 50 results a
+  search box shows (``files.search_first``: a provisional page, or the exact one when
+  that is cheap; target p95 <= 50 ms) for prefix queries and common words, and the
+  exact top 50 (``files.search``) - against the raw FTS5 top-50 statement run with
+  sqlite3 on a pre-translated query (target <= 1.0x); then the exact top 50 per query
+  (best of the runs).
 * Storing content (CDC chunking, hashing, SQLite writes, commit) against
   ``hashlib.sha256`` over the same bytes; the chunking backends the same way.
 * Dedup ratio (logical / physical bytes) of FastCDC against the Go server's fixed
@@ -11,11 +16,16 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
+import math
+import os
 import random
 import sqlite3
+import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 from sandbox_admin.storage import (
     ELLIPSIS,
@@ -90,23 +100,73 @@ _RAW_SEARCH = (
 )
 
 
-def _search_figures(tmp: Path, quick: bool) -> list[Figure]:
-    n_files = 10_000 if quick else 100_000
-    db = tmp / "search.db"
+def cached_search_db(n_files: int) -> tuple[Path, float]:
+    """The generated search database, built once (a minute at 100k files) and kept in the
+    bench cache folder; only read afterwards. Returns (path, seconds spent building)."""
+    folder = Path(os.environ.get("SANDBOX_ADMIN_BENCH_CACHE", Path(tempfile.gettempdir()) / "sandbox-admin-bench-cache"))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"search-{n_files // 1000}k-v{_GENERATOR_VERSION}.db"
+    if path.exists():
+        return path, 0.0
     started = time.perf_counter()
-    _search_db(db, n_files)
-    build = time.perf_counter() - started
+    partial = path.with_name(path.name + ".partial")
+    for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
+        leftover.unlink(missing_ok=True)
+    _search_db(partial, n_files)
+    partial.rename(path)
+    return path, time.perf_counter() - started
+
+
+#: Bumped whenever _search_db writes different data (the cache is keyed on it).
+_GENERATOR_VERSION = 1
+#: What typing produces: prefixes (``con*`` expands to ~380 words, ``imp*`` to one).
+_PREFIXES = ["imp*", "con*", "ser*", "ka*", "dat*"]
+_COMMON = ["import", "def", "return", "json", "class"]
+
+
+def p95(times: list[float]) -> float:
+    ordered = sorted(times)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+def _paired(ours: Callable[[], object], raw: Callable[[], object], repeat: int) -> tuple[list[float], list[float]]:
+    """Times of both, run in turns (which goes first alternates), so that a busy moment of
+    the machine falls on both alike."""
+    ours_times, raw_times = [], []
+    for i in range(repeat):
+        pair = ((ours, ours_times), (raw, raw_times))
+        for fn, times in (pair if i % 2 == 0 else pair[::-1]):
+            times += _timings(fn, 1)
+    return ours_times, raw_times
+
+
+def _timings(fn: Callable[[], object], repeat: int) -> list[float]:
+    fn()  # warm the caches
+    times = []
+    for _ in range(repeat):
+        gc.collect()
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def _search_figures(quick: bool) -> list[Figure]:
+    n_files = 10_000 if quick else 100_000
+    db, build = cached_search_db(n_files)
     queries = [
         ("common word", "import", {}),
         ("mid-frequency word", "json", {}),
         ("rare word", "zokaloser", {}),
         ("two words", "import print", {}),
-        ("prefix", "con*", {}),
+        ("prefix imp*", "imp*", {}),
+        ("prefix con*", "con*", {}),
         ("path phrase", "main.py", {}),
         ("common word, one sandbox", "import", {"sandbox_id": "sb-007"}),
     ]
     figures = []
     repeat = 5 if quick else 10
+    k = f"{n_files // 1000}k"
     with open_store(db, read_only=True) as store:
         raw = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         # The same pragmas as our connections (database.py), so only our code's overhead differs.
@@ -114,31 +174,58 @@ def _search_figures(tmp: Path, quick: bool) -> list[Figure]:
                        "PRAGMA cell_size_check=ON"):
             raw.execute(pragma)
         rank_fn = f"bm25({PATH_WEIGHT!r}, 1.0)"
-        for label, text, filters in queries:
-            fts = to_fts_query(text)
+
+        def raw_top50(text: str, filters: dict[str, str]) -> Callable[[], object]:
             sql = _RAW_SEARCH
-            params: list[object] = [MARK_START, MARK_END, ELLIPSIS, SNIPPET_TOKENS, MARK_START, MARK_END, fts, rank_fn]
+            params: list[object] = [MARK_START, MARK_END, ELLIPSIS, SNIPPET_TOKENS, MARK_START, MARK_END,
+                                    to_fts_query(text), rank_fn]
             if filters:
                 sql = sql.replace("AND f.deleted_at IS NULL", "AND f.sandbox_id = ? AND f.deleted_at IS NULL")
                 params.append(filters["sandbox_id"])
             params.append(51)
+            return lambda: raw.execute(sql, params).fetchall()
+
+        # Issue #15: time to the first 50 results a search box can show, p95 over queries x runs.
+        for label, texts in (("prefix query (imp*, con*, ser*, ka*, dat*)", _PREFIXES),
+                             ("common word (import, def, return, json, class)", _COMMON)):
+            firsts: list[float] = []
+            exacts: list[float] = []
+            raws: list[float] = []
+            provisional = 0
+            for text in texts:
+                answer = store.files.search_first(text, limit=50)
+                provisional += answer is not None and answer.provisional
+                firsts += _timings(lambda: store.files.search_first(text, limit=50), repeat)  # noqa: B023
+                slow = 3 if quick else 4  # the raw ranking of a wide prefix takes seconds
+                ours_t, raw_t = _paired(lambda: store.files.search(text, limit=50), raw_top50(text, {}), slow)  # noqa: B023
+                exacts += ours_t
+                raws += raw_t
+            figures.append(Figure(
+                f"search {k} files, {label}: first 50 shown, p95", p95(firsts), p95(raws),
+                target="p95 <= 50 ms",
+                note=f"files.search_first ({provisional}/{len(texts)} provisional, the rest exact) vs raw "
+                     f"FTS5 top-50 p95; {len(firsts)} and {len(raws)} runs",
+            ))
+            figures.append(Figure(
+                f"search {k} files, {label}: exact top-50, p95", p95(exacts), p95(raws),
+                target="<= 1.0x", note=f"files.search vs the same FTS5 SQL via sqlite3, in turns; {len(raws)} runs each",
+            ))
+        for label, text, filters in queries:
+            baseline = raw_top50(text, filters)
 
             def ours() -> None:
-                store.files.search(text, limit=50, **filters)
+                store.files.search(text, limit=50, **filters)  # noqa: B023
 
-            def baseline() -> None:
-                raw.execute(sql, params).fetchall()
-
-            ours()
-            baseline()  # warm both caches
+            ours_t, raw_t = _paired(ours, baseline, 3 if "*" in text else repeat)
             hits = len(store.files.search(text, limit=50, **filters).hits)
+            fts = to_fts_query(text)
             count = raw.execute("SELECT count(*) FROM file_search_fts WHERE file_search_fts MATCH ?", (fts,)).fetchone()[0]
             figures.append(Figure(
-                f"search {n_files // 1000}k files: {label}", best_of(ours, repeat), best_of(baseline, repeat),
-                target="<= 1.2x", note=f"{count:,} matches, top {hits}; raw = same FTS5 SQL via sqlite3",
+                f"search {k} files: {label}, exact top 50", min(ours_t), min(raw_t),
+                target="<= 1.0x", note=f"{count:,} matches, top {hits}; best of runs in turns with the same FTS5 SQL via sqlite3",
             ))
         raw.close()
-    figures[0].note += f"; built in {build:.0f} s"
+    figures[0].note += f"; data built in {build:.0f} s" if build else "; data from the bench cache"
     return figures
 
 
@@ -215,4 +302,4 @@ def _dedup_figures(tmp: Path, quick: bool) -> list[Figure]:
 
 def run(quick: bool = False) -> list[Figure]:
     with scratch_dir() as tmp:
-        return _search_figures(tmp, quick) + _store_figures(tmp, quick) + _dedup_figures(tmp, quick)
+        return _search_figures(quick) + _store_figures(tmp, quick) + _dedup_figures(tmp, quick)

@@ -6,10 +6,18 @@ shows full-text results best first (``FileStore.search``: bm25 order, path and s
 with the matches highlighted, a note for files whose text is indexed only in part or
 not at all); an empty box lists the files newest first. Both page with "Load more".
 Every query runs as a job; an answer that arrives after a newer question is dropped.
+
+A new search asks twice: ``files.search_first`` (a quick first page, labelled
+provisional) and ``files.search`` (every match ranked) - at once with enough cores, the
+exact one after the first page otherwise (:data:`PARALLEL_SEARCH_CORES`). The first page
+is shown when it comes, marked in the headline; the exact page replaces it (rows updated
+in place when they are the same files in the same order; a file the person selected
+stays selected). A new search cancels the one it replaces.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from html import escape as _escape
 from pathlib import Path, PurePosixPath
@@ -47,6 +55,10 @@ SETTINGS_PREFIX = "files"
 TEXT_DEBOUNCE_MS = 300
 SELECT_DEBOUNCE_MS = 60
 PAGE_SIZE = 50
+#: With this many cores or more the exact search starts beside the quick first page; with
+#: fewer it starts when the first page is in (some 10-30 ms later), so that the two do not
+#: split the cores and the first page comes as fast as it can.
+PARALLEL_SEARCH_CORES = 3
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 DELETED_ROLE = Qt.ItemDataRole.UserRole + 2
 VERSIONS_ROLE = Qt.ItemDataRole.UserRole + 3  # versions in the row's chain (when more than one)
@@ -94,8 +106,12 @@ class FilesPane(Pane):
 
     key = "files"
 
-    #: A page of results or files is in the list (after the first or a "Load more").
+    #: A page of results or files is in the list (after the first or a "Load more"); for a
+    #: search, the exact page (best first by bm25).
     results_loaded = Signal()
+    #: A provisional first page of search results is shown while the exact one is ranked
+    #: (it comes before ``results_loaded``, or not at all when the exact page came first).
+    first_results_loaded = Signal()
     #: The detail side now shows this file.
     details_loaded = Signal(int)
     verified = Signal(object)  # VerifyResult
@@ -118,6 +134,12 @@ class FilesPane(Pane):
         self._offset = 0
         self._last_id: int | None = None
         self._loading = False
+        self._settled = False
+        self._provisional = False
+        self._exact_job: Any = None
+        #: The exact search runs beside the quick first page (enough cores), or after it.
+        self.search_in_parallel = (os.cpu_count() or 1) >= PARALLEL_SEARCH_CORES
+        self._first_job: Any = None
         self.result: Any = None  # the last SearchResult (None when listing)
         self._build_actions()
         self._build_ui()
@@ -201,7 +223,8 @@ class FilesPane(Pane):
         self.results.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.results.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.results.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.results.setItemDelegateForColumn(0, HtmlDelegate(self.results, ROW_CSS, SELECTED_ROW_CSS))
+        self.results.setItemDelegateForColumn(0, HtmlDelegate(self.results, ROW_CSS, SELECTED_ROW_CSS,
+                                                                  line_blocks=True))
         header = self.results.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
@@ -295,6 +318,9 @@ class FilesPane(Pane):
         if query == self._query:
             return
         self._query = query
+        for job in (self._exact_job, self._first_job):  # superseded: stop ranking 85,000 matches
+            if job is not None:
+                job.cancel()
         self.results.clear()
         self._offset, self._last_id = 0, None
         self._versions: dict[int, int] = {}
@@ -310,6 +336,8 @@ class FilesPane(Pane):
         text, flt = self._query  # type: ignore[misc]
         offset, last_id, page_size = self._offset, self._last_id, self.page_size
         self._loading = True
+        self._settled = False  # the exact answer (or a quick one that is exact) is shown
+        self._provisional = False  # the rows are a first page the exact answer replaces
         self.more_button.setEnabled(False)
         self.headline.setText("Searching…" if text else "Loading files…")
 
@@ -321,26 +349,11 @@ class FilesPane(Pane):
             return None, records, more, versions
 
         def done(answer: tuple[Any, list[Any], bool, dict[int, int]]) -> None:
-            if not self._latest.is_current(generation):
-                return
-            self._loading = False
-            result, rows, more, versions = answer
-            self._versions.update(versions)
-            self.result = result
-            self._add_rows(rows, searching=bool(text))
-            self._offset += len(rows)
-            if rows and not text:
-                self._last_id = rows[-1].id
-            self.more_button.setVisible(more)
-            self.more_button.setEnabled(True)
-            self._show_notice(result)
-            self._update_headline(text, more)
-            if first and self.results.topLevelItemCount():
-                self.results.setCurrentItem(self.results.topLevelItem(0))
-            self.results_loaded.emit()
+            if self._latest.is_current(generation) and not self._settled:
+                self._show_answer(answer, text, first)
 
         def failed(error: errors.StorageError) -> None:
-            if not self._latest.is_current(generation):
+            if not self._latest.is_current(generation) or self._settled:
                 return
             self._loading = False
             self.more_button.setEnabled(True)
@@ -348,8 +361,89 @@ class FilesPane(Pane):
             if not isinstance(error, errors.Cancelled):
                 self.message_requested.emit("error", str(error), error.detail)
 
-        self.runner.submit(work, name="Search files" if text else "List files", on_result=done,
-                           on_error=failed, store=store)
+        def submit() -> None:
+            self._exact_job = self.runner.submit(work, name="Search files" if text else "List files",
+                                                 on_result=done, on_error=failed, store=store)
+
+        if first and text and not self.search_in_parallel:
+            self._exact_job = None
+            self._fetch_first_page(generation, store, text, flt, page_size, then=submit)
+            return
+        if first and text:
+            self._fetch_first_page(generation, store, text, flt, page_size)
+        submit()
+
+    def _fetch_first_page(self, generation: int, store: Any, text: str, flt: Filters, page_size: int,
+                          then: Callable[[], None] | None = None) -> None:
+        """The quick first page (``files.search_first``), in its own worker: shown as soon
+        as it comes unless the exact answer came first. ``then`` (the exact search, when
+        not running beside) starts when it is in, unless it was already the exact answer."""
+
+        def go_on() -> None:
+            if then is not None and self._latest.is_current(generation) and not self._settled:
+                then()
+
+        def work(ctx: JobContext) -> Any:
+            return store.files.search_first(text, limit=page_size, **flt.search_kwargs())
+
+        def done(result: Any) -> None:
+            if result is None or not self._latest.is_current(generation) or self._settled:
+                go_on()
+                return
+            if not result.provisional:  # it covered every match: this is the exact answer
+                if self._exact_job is not None:
+                    self._exact_job.cancel()
+                self._show_answer((result, result.hits, result.has_more, {}), text, True)
+                return
+            self.result = result
+            self._provisional = True
+            self.more_button.hide()  # pages go on from the exact order, when it comes
+            self._add_rows(result.hits, searching=True)
+            self._update_headline(text, True)
+            self.first_results_loaded.emit()
+            go_on()
+
+        self._first_job = self.runner.submit(work, name="Search files (first page)", on_result=done,
+                                             on_error=lambda e: go_on(), store=store, quiet=True)
+
+    def _show_answer(self, answer: tuple[Any, list[Any], bool, dict[int, int]], text: str, first: bool) -> None:
+        """The final rows of a page: added, or in place of a provisional first page."""
+        self._loading = False
+        self._settled = True
+        result, rows, more, versions = answer
+        self._versions.update(versions)
+        self.result = result
+        selected = self.selected_id()
+        if self._provisional:
+            self._provisional = False
+            self._replace_rows(rows)
+        else:
+            self._add_rows(rows, searching=bool(text))
+        self._offset += len(rows)
+        if rows and not text:
+            self._last_id = rows[-1].id
+        self.more_button.setVisible(more)
+        self.more_button.setEnabled(True)
+        self._show_notice(result)
+        self._update_headline(text, more)
+        if first and self.results.topLevelItemCount() and (selected is None or not self.select_file(selected)):
+            self.results.setCurrentItem(self.results.topLevelItem(0))
+        self.results_loaded.emit()
+
+    def _replace_rows(self, hits: list[Any]) -> None:
+        """The exact page in place of the provisional one: the same files in the same order
+        are updated where they are (no flicker, selection kept); otherwise the list is
+        rebuilt and the caller selects the same file again if it is still there."""
+        if [h.file_id for h in hits] != self.row_ids():
+            self.results.clear()
+            self._add_rows(hits, searching=True)
+            return
+        for i, hit in enumerate(hits):
+            item, fresh = self.results.topLevelItem(i), self._make_item(hit, True)
+            item.setData(0, HTML_ROLE, fresh.data(0, HTML_ROLE))
+            for column in range(len(COLUMNS)):
+                item.setText(column, fresh.text(column))
+                item.setToolTip(column, fresh.toolTip(column))
 
     def _add_rows(self, rows: list[Any], searching: bool) -> None:
         for row in rows:
@@ -423,6 +517,8 @@ class FilesPane(Pane):
         shown = f"{n:,}{'+' if more else ''}"
         if text:
             order = "unranked" if self.result is not None and self.result.fallback else "best match first"
+            if self._provisional:
+                order = "first results; ranking every match…"
             words = display.plural(n, "file") if not more else f"{shown} files"
             head = f"<b>{words}</b> match <b>{_escape(text)}</b> ({order})"
         else:

@@ -7,6 +7,8 @@ Matches are wrapped in ``<b>``, which the document's style sheet paints as a mar
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QSize, Qt
 from PySide6.QtGui import QAbstractTextDocumentLayout, QPainter, QPalette, QTextDocument
 from PySide6.QtWidgets import (
@@ -20,6 +22,8 @@ HTML_ROLE = Qt.ItemDataRole.UserRole + 60
 HIGHLIGHT_CSS = "b { background-color: #fff176; color: #000000; font-weight: bold; }"
 
 Index = QModelIndex | QPersistentModelIndex
+#: Laid-out documents kept (a few pages of rows, at a couple of widths).
+DOCUMENT_CACHE = 400
 
 
 class HtmlDelegate(QStyledItemDelegate):
@@ -29,13 +33,34 @@ class HtmlDelegate(QStyledItemDelegate):
     (where grey or amber text would not read on the selection colour).
     """
 
-    def __init__(self, parent: QObject | None = None, css: str = "", selected_css: str = "") -> None:
+    def __init__(self, parent: QObject | None = None, css: str = "", selected_css: str = "",
+                 line_blocks: bool = False) -> None:
         super().__init__(parent)
         self.css = css
         self.selected_css = selected_css or css
+        #: The HTML is ``<div>`` blocks of unwrapped lines (a newline starts another) in the
+        #: default font (no size changes): a row's height then depends on its number of
+        #: lines only, and a size hint needs no layout (a page of rows is sized at once;
+        #: only the rows on screen are laid out, when painted).
+        self.line_blocks = line_blocks
+        self._heights: dict[tuple[int, str], int] = {}
+        #: Laid-out documents by (html, width, selected, font): a repaint, or the paint
+        #: after a size hint, reuses them instead of parsing and laying out again.
+        self._documents: OrderedDict[tuple, QTextDocument] = OrderedDict()
 
     def _document(self, option: QStyleOptionViewItem, html: str, width: int,
                   selected: bool = False) -> QTextDocument:
+        key = (html, max(width, 10), selected, option.font.key())
+        doc = self._documents.get(key)
+        if doc is not None:
+            self._documents.move_to_end(key)
+            return doc
+        doc = self._documents[key] = self._layout(option, html, width, selected)
+        if len(self._documents) > DOCUMENT_CACHE:
+            self._documents.popitem(last=False)
+        return doc
+
+    def _layout(self, option: QStyleOptionViewItem, html: str, width: int, selected: bool) -> QTextDocument:
         doc = QTextDocument()
         doc.setDefaultFont(option.font)
         doc.setDefaultStyleSheet(HIGHLIGHT_CSS + (self.selected_css if selected else self.css))
@@ -74,5 +99,10 @@ class HtmlDelegate(QStyledItemDelegate):
         if not html:
             return super().sizeHint(option, index)
         width = option.rect.width() if option.rect.width() > 0 else 400
+        if self.line_blocks:
+            key = (max(1, html.count("<div")) + html.count("\n"), option.font.key())
+            if key not in self._heights:
+                self._heights[key] = int(self._layout(option, html, width, False).size().height()) + 2
+            return QSize(width, self._heights[key])
         doc = self._document(option, html, width)
         return QSize(int(doc.idealWidth()), int(doc.size().height()) + 2)

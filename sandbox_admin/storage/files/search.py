@@ -128,6 +128,9 @@ class SearchResult:
     message: str = ""  # for the person: why nothing / why fallback / what was changed
     offset: int = 0
     has_more: bool = False
+    #: True for a first page shown while the exact ranking runs (see ``first_page.py``):
+    #: real matches, but not (yet) the best ones in bm25 order.
+    provisional: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -137,6 +140,7 @@ class SearchResult:
             "message": self.message,
             "offset": self.offset,
             "has_more": self.has_more,
+            "provisional": self.provisional,
             "hits": [h.as_dict() for h in self.hits],
         }
 
@@ -379,10 +383,11 @@ class _Search:
         weight = float(PATH_WEIGHT if weight is None else weight)
         return f"bm25({weight!r}, 1.0)"  # a bound value, not SQL text
 
-    def fts_statement(self, literal: bool = False) -> tuple[str, list[Any]]:
+    def fts_statement(self, literal: bool = False, bounded: bool = False) -> tuple[str, list[Any]]:
         """The ranked FTS5 query; with ``literal``, rows holding the typed text itself
-        (slot ``lit``, in the path or the indexed text) come first, bm25 within each."""
-        key = ("fts", literal, *self.shape())
+        (slot ``lit``, in the path or the indexed text) come first, bm25 within each.
+        With ``bounded``, only rows from rowid ``lo`` on are ranked (FTS5 seeks there)."""
+        key = ("fts", literal, bounded, *self.shape())
         statement = _STATEMENTS.get(key)
         if statement is None:
             FM, FS = self.m.FileMetadata, self.m.FileSearch
@@ -403,7 +408,8 @@ class _Search:
                     fn.highlight(table, 0, MARK_START, MARK_END).alias("path_hl"),
                 )
                 .join(FM, on=(FM.id == FS.rowid))
-                .where(FS.match(_slot("fts")), NodeList((SQL("rank MATCH"), _slot("rank"))), *self.conditions())
+                .where(FS.match(_slot("fts")), NodeList((SQL("rank MATCH"), _slot("rank"))), *self.conditions(),
+                       *([FS.rowid >= _slot("lo")] if bounded else []))
                 .order_by(*order)
                 .limit(_slot("limit"))
                 .offset(_slot("offset"))
@@ -411,13 +417,16 @@ class _Search:
             statement = _STATEMENTS[key] = query.sql()
         return statement
 
-    def fts(self, fts_query: str, limit: int, offset: int, typed: str = "") -> list[SearchHit]:
+    def fts(self, fts_query: str, limit: int, offset: int, typed: str = "",
+            min_rowid: int | None = None) -> list[SearchHit]:
         values = self.values() | {"fts": fts_query, "rank": self.rank_function(), "limit": limit, "offset": offset}
         literal = literal_term(typed)
         if literal:
             values["lit"] = literal
+        if min_rowid is not None:
+            values["lo"] = min_rowid
         hits = []
-        for r in self.rows(self.fts_statement(bool(literal)), values):
+        for r in self.rows(self.fts_statement(bool(literal), min_rowid is not None), values):
             snippet = r[9]
             if snippet is None and (r[7] or 0) > SNIPPET_FTS_MAX_BYTES:
                 snippet = self.window_snippet(r[0], like_terms(typed or fts_query))

@@ -519,6 +519,13 @@ class FileStore:
 
         return search_files(self.store, query, **filters)
 
+    def search_first(self, query: str, **filters: Any) -> "SearchResult | None":
+        """A first page quickly (``provisional``, or final when that was cheap), to show
+        while :meth:`search` ranks every match; see :func:`.first_page.first_page`."""
+        from .first_page import first_page
+
+        return first_page(self.store, query, **filters)
+
     @property
     def index(self) -> "SearchIndex":
         """Rebuild / optimize / check the full-text index."""
