@@ -90,6 +90,9 @@ QUANTILE_TYPES = ("histogram", "summary")
 MAX_P95_SERIES = 4
 #: The fleet's percentiles (histograms, summaries) and how they are drawn.
 FLEET_QUANTILES = DEFAULT_STATS + ("p50", "p95", "p99")
+#: Merging every series' sketches reads all of their rollup rows: up to this many series
+#: (beyond, the fleet keeps its average and min–max band; a chosen few show their p95).
+FLEET_QUANTILES_UP_TO = 2000
 FLEET_QUANTILE_STYLES = {"p95": Qt.PenStyle.DashLine, "p50": Qt.PenStyle.DotLine, "p99": Qt.PenStyle.DotLine}
 
 
@@ -627,7 +630,8 @@ class MetricsPane(Pane):
             self._draw(answer, keep_view)
             if answer.description is None and store is self.store:
                 self._describe(answer.request.name)
-            if answer.band is not None and answer.metric_type in QUANTILE_TYPES:
+            if answer.band is not None and answer.metric_type in QUANTILE_TYPES \
+                    and answer.folded <= FLEET_QUANTILES_UP_TO:
                 self._fleet_percentiles(answer, generation)
 
         def failed(error: errors.StorageError) -> None:

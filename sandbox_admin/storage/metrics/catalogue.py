@@ -99,7 +99,8 @@ def catalogue(metrics: Any, name: str) -> list[SeriesInfo]:
                            first.alias("first"), count.alias("samples"))
                  .where(RS.metric_name == name))
         merged: Merged = {}
-        for typ, text, sid, last_us, first_bucket, samples in query.tuples():
+        # plain tuples: a metric of a server's database has tens of thousands of series
+        for typ, text, sid, last_us, first_bucket, samples in metrics.db.execute(query).fetchall():
             if first_bucket is None:
                 continue
             text, items = canonical_labels(text)
