@@ -459,7 +459,7 @@ def theme_shots(out: Path, tmp: Path) -> list[Path]:
             written.append(save(window, out / f"theme-{theme}.png"))
             window.tabs.setCurrentIndex(1)
             metrics = window.panes[1]
-            metrics.select_metric("cpu_usage")
+            metrics.show_place({"metric": "cpu_usage"})  # charted once its names are read
             settle(lambda: metrics.answer is not None and not metrics.busy() and window.runner.is_idle())
             written.append(save(window, out / f"theme-{theme}-metrics.png"))
         dialog = window.show_preferences()

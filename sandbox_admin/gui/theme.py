@@ -25,6 +25,7 @@ INKS: dict[str, tuple[str, str]] = {
     "chart_axis": ("#616161", "#9e9e9e"),
     "chart_text": ("#212121", "#e0e0e0"),
     "chart_cursor": ("#9e9e9e", "#757575"),
+    "chart_fleet": ("#5a5a5a", "#c8c8c8"),  # the fleet's aggregate line and band
     "panel_bg": ("rgba(255,255,255,235)", "rgba(40,40,40,235)"),
     "panel_border": ("#bdbdbd", "#5a5a5a"),
 }

@@ -58,7 +58,6 @@ from ..theme import ink, ink_name
 from .base import Latest, Pane
 from .metrics_chart import (
     ALL_DATA,
-    FLEET_COLOUR,
     PRESETS,
     ChartAnswer,
     ChartRequest,
@@ -170,6 +169,9 @@ class MetricsPane(Pane):
         self.sandbox_combo.setModel(self.sandbox_choices)
         self.sandbox_combo.setEditable(True)  # type part of an id to find it among thousands
         self.sandbox_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        # as wide as the column, not as its longest choice (a container name and a uuid)
+        self.sandbox_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.sandbox_combo.setMinimumContentsLength(14)
         self.sandbox_combo.completer().setFilterMode(Qt.MatchFlag.MatchContains)
         self.sandbox_combo.completer().setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
         self.sandbox_combo.setToolTip("Chart every sandbox's series, or only one sandbox's "
@@ -666,7 +668,7 @@ class MetricsPane(Pane):
                 if values is None:
                     continue
                 t, y = with_gaps(merged.points.t, values, gap)
-                item = pg.PlotDataItem(t, y, pen=pg.mkPen(FLEET_COLOUR, width=1.5, style=style), connect="finite")
+                item = pg.PlotDataItem(t, y, pen=pg.mkPen(fleet_colour(), width=1.5, style=style), connect="finite")
                 self.plot.addItem(item)
                 item.setVisible(self.line_shown(0))
                 self.fleet_quantile_items.append(item)
@@ -809,7 +811,7 @@ class MetricsPane(Pane):
         if answer.band is not None:
             how = "sum" if answer.metric_type == "counter" else "average"
             labels[0] = f"all {answer.folded:,} series ({how}; band: min–max)"
-            palette[0] = FLEET_COLOUR
+            palette[0] = fleet_colour()
         self._labels = labels
         for i, (s, label, rgb) in enumerate(zip(answer.series, labels, palette)):
             gap = gap_threshold(s.points.t, s.step_seconds)
@@ -1098,6 +1100,12 @@ class MetricsPane(Pane):
         self.vline.setVisible(False)
         self.hover_label.hide()
         self.highlight(-1)
+
+
+def fleet_colour() -> tuple[int, int, int]:
+    """The fleet's grey, dark on a light chart and light on a dark one."""
+    c = ink("chart_fleet")
+    return c.red(), c.green(), c.blue()
 
 
 def _dt(x: float) -> Any:

@@ -134,11 +134,10 @@ def target_points(width_px: int) -> int:
 
 
 #: Distinguishable colours (a series keeps its colour: see :func:`colours_for`); no grey,
-#: which is the fleet's.
+#: which is the fleet's (the theme's ``chart_fleet``).
 PALETTE = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14),
            (23, 190, 207), (140, 86, 75), (227, 119, 194), (188, 189, 34), (0, 90, 50),
            (57, 59, 121), (250, 200, 40)]
-FLEET_COLOUR = (90, 90, 90)
 
 
 def _slot(series: Any) -> int:
