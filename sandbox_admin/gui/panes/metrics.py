@@ -1,21 +1,24 @@
 """The Metrics pane: chart a metric per series, Grafana-like, never double counting.
 
-Left: the metric names (with their type) and a sandbox filter. Right: range presets,
-a pyqtgraph chart (local-time axis, one line per series), a crosshair listing every
-visible series' value at the cursor, and a table of the series (count, min, max,
-last) that is also the legend: untick a row to hide its line.
+Left: the metric names (with their type), which sandboxes (all, one, or a chosen few:
+:mod:`.metrics_sandboxes`), lines per series or per label value, and what ranks the
+top series. Right: range presets, a pyqtgraph chart (local-time axis), and the legend
+(:mod:`.metrics_legend`): each line's numbers over the visible range, a box to hide it.
+Lines are highlighted, isolated and read with the crosshair by :mod:`.metrics_focus`,
+exported by :mod:`.metrics_export`.
 
-Every query is a job (``MetricsStore.chart``, which picks rollups and merges rows not
-rolled up yet, raw otherwise). Zooming or panning asks again, debounced, at a step
-chosen from the visible range and the plot's width; a newer request cancels the
-older one and a late answer of an older one is dropped (generation counter).
-Gauges chart the bucket average, counters the rate per second (never an average of
-a counter), histograms and summaries the average of their observations.
+Every query is a job. More than 12 series chart as the fleet (``storage.fleet_chart``:
+an aggregate with its band and the top few, folded by SQLite over the rollups when they
+are built); a metric's series are listed afterwards, for the sandbox filter, from the
+rollup tables. Zooming or panning asks again, debounced, at a step chosen from the
+visible range and the plot's width; a newer request cancels the older one and a late
+answer of an older one is dropped. Gauges chart the bucket average, counters the rate
+per second (never an average of a counter), histograms and summaries the average of
+their observations. A pane that is not shown does no database work.
 """
 
 from __future__ import annotations
 
-import io
 import time
 from typing import Any
 
@@ -26,7 +29,6 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
     QCompleter,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -45,12 +47,9 @@ from ...storage import (
     TOP_BY,
     TOP_N,
     FleetChart,
-    chart_rows,
     errors,
     fleet_chart,
-    output_file,
     plotted,
-    write_chart,
 )
 from .. import display
 from ..jobs import Job, JobContext, JobRunner
@@ -66,15 +65,15 @@ from .metrics_chart import (
     axis_units,
     colours_for,
     gap_threshold,
-    number,
     preset_range,
     series_labels,
     step_text,
     target_points,
-    value_at,
     value_units,
     with_gaps,
 )
+from .metrics_export import ChartExport
+from .metrics_focus import LineFocus
 from .metrics_legend import SeriesLegend
 from .metrics_sandboxes import Choice, SandboxChoices, SandboxPicker
 from .metrics_serve import ServeControl
@@ -82,8 +81,6 @@ from .metrics_serve import ServeControl
 ZOOM_DEBOUNCE_MS = 250
 SETTINGS = "metrics"
 NAME_ROLE = Qt.ItemDataRole.UserRole
-#: Crosshair entries per column of the tooltip.
-TOOLTIP_ROWS = 22
 #: Types whose chart also shows the 95th percentile (dashed), when few series are shown.
 QUANTILE_TYPES = ("histogram", "summary")
 MAX_P95_SERIES = 4
@@ -95,7 +92,7 @@ FLEET_QUANTILES_UP_TO = 2000
 FLEET_QUANTILE_STYLES = {"p95": Qt.PenStyle.DashLine, "p50": Qt.PenStyle.DotLine, "p99": Qt.PenStyle.DotLine}
 
 
-class MetricsPane(Pane):
+class MetricsPane(LineFocus, ChartExport, Pane):
     """See the module docstring. Public API per notes/API_JOBS.md."""
 
     key = "metrics"
@@ -894,221 +891,8 @@ class MetricsPane(Pane):
         x0, x1 = self.visible_x_range()
         self.table.fill(a.series if a is not None else [], self._labels, self._palette, self._hidden, units, x0, x1)
 
-    # == which line is which =========================================================
-    highlighted = -1  # the line drawn thicker, the others dimmed (-1: none)
-    _pens: list[tuple[tuple[int, int, int], float]] = []
-
-    def highlight(self, line: int) -> None:
-        """Draw ``line`` thicker and dim the others (-1: every line as drawn)."""
-        if line == self.highlighted or line >= len(self.curves):
-            return
-        self.highlighted = line
-        for i, (curve, (rgb, width)) in enumerate(zip(self.curves, self._pens)):
-            if line < 0:
-                pen, z = pg.mkPen(rgb, width=width), 0
-            elif i == line:
-                pen, z = pg.mkPen(rgb, width=width + 1.5), 10
-            else:
-                pen, z = pg.mkPen((*rgb, 55), width=width), 0
-            curve.setPen(pen)
-            curve.setZValue(z)
-        for item in self.band_items:
-            item.setOpacity(1.0 if line <= 0 else 0.35)
-        self.table.mark(line)
-
-    def line_shown(self, line: int) -> bool:
-        return 0 <= line < len(self.curves) and self.curves[line].isVisible()
-
-    def _set_line_shown(self, line: int, shown: bool) -> None:
-        if not 0 <= line < len(self.curves):
-            return
-        self.curves[line].setVisible(shown)
-        if self.p95_curves[line] is not None:
-            self.p95_curves[line].setVisible(shown)
-        if line == 0 and self.band_items:
-            for item in self.band_items + self.fleet_quantile_items:
-                item.setVisible(shown)
-        (self._hidden.discard if shown else self._hidden.add)(self._labels[line])
-        self.table.set_checked(line, shown)
-
-    def isolate(self, line: int) -> None:
-        """Show only ``line`` (clicking it again, or Show All, brings the others back)."""
-        for i in range(len(self.curves)):
-            self._set_line_shown(i, i == line)
-
-    def show_all(self, shown: bool = True) -> None:
-        for i in range(len(self.curves)):
-            self._set_line_shown(i, shown)
-
-    def nearest_line(self, scene_pos: Any, within_px: float = 10.0) -> int:
-        """The shown line closest to a point of the chart (in pixels), -1: none that close."""
-        if self.answer is None:
-            return -1
-        vb = self.plot.getViewBox()
-        x = vb.mapSceneToView(scene_pos).x()
-        best, best_d = -1, within_px
-        for i, (curve, (t, y, gap), s) in enumerate(zip(self.curves, self._curve_data, self.answer.series)):
-            if not curve.isVisible():
-                continue
-            v = value_at(t, y, x, s.step_seconds, gap)
-            if v is None:
-                continue
-            d = abs(vb.mapViewToScene(pg.Point(x, v)).y() - scene_pos.y())
-            if d < best_d:
-                best, best_d = i, d
-        return best
-
-    def _clicked(self, event: Any) -> None:
-        """A click on a line shows it alone; a click on the line shown alone shows all."""
-        if event.button() != Qt.MouseButton.LeftButton or event.double():
-            return
-        line = self.nearest_line(event.scenePos())
-        if line < 0:
-            return
-        alone = all(not c.isVisible() for i, c in enumerate(self.curves) if i != line)
-        if alone:
-            self.show_all(True)
-        else:
-            self.isolate(line)
-
-    def _set_group_choices(self, keys: list[str]) -> None:
-        """The "Lines" choices: one per series, or one per value of each label."""
-        current = self.group_combo.currentData()
-        self.group_combo.blockSignals(True)
-        self.group_combo.clear()
-        self.group_combo.addItem("One per series", None)
-        for key in keys:
-            self.group_combo.addItem(f"One per {key}", key)
-        at = self.group_combo.findData(current) if current else 0
-        self.group_combo.setCurrentIndex(max(at, 0))
-        self.group_combo.blockSignals(False)
-        self.top_by_combo.setEnabled(self.group_combo.currentData() is None)
-        if current and at < 0:  # that label is not in this metric: one line per series again
-            self._redraw_range()
-
-    # == export ====================================================================
-    def _ask_export(self, fmt: str) -> None:
-        if self.answer is None or not self.answer.series:
-            self.message_requested.emit("info", "There is no chart to export yet.", "")
-            return
-        name = self.answer.request.name
-        filters = {"csv": "CSV files (*.csv)", "json": "JSON files (*.json)", "png": "PNG images (*.png)"}
-        path, _ = QFileDialog.getSaveFileName(self, f"Export {name}", f"{name}.{fmt}", filters[fmt])
-        if path:
-            if fmt == "png":
-                self.export_png(path)
-            else:
-                self.export_visible(path, fmt)
-
-    def visible_rows(self) -> list[dict[str, Any]]:
-        """The buckets of the shown lines inside the visible range (what an export writes)."""
-        if self.answer is None:
-            return []
-        x0, x1 = self.visible_x_range()
-        shown = [(s, label) for s, label, c in zip(self.answer.series, self._labels, self.curves) if c.isVisible()]
-        return chart_rows([s for s, _ in shown], [label for _, label in shown], x0, x1)
-
-    def export_visible(self, path: str, fmt: str) -> Job:
-        """Write the visible data (:meth:`visible_rows`) to ``path`` as CSV or JSON, in a worker."""
-        rows = self.visible_rows()
-
-        def work(ctx: JobContext) -> int:
-            # the save dialog asked before replacing a file; a database is never replaced
-            with output_file(path, overwrite_plain=True) as raw:
-                out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
-                n = write_chart(rows, out, fmt)
-                out.flush()
-                out.detach()  # the file is output_file's to close (and rename into place)
-            return n
-
-        def done(n: int) -> None:
-            self.message_requested.emit("info", f"Exported {n:,} buckets to {path}.", "")
-            self.exported.emit(path)
-
-        def failed(error: errors.StorageError) -> None:
-            self.message_requested.emit("error", str(error), error.detail)
-
-        return self.runner.submit(work, name=f"Export {fmt.upper()}", on_result=done, on_error=failed, store=None)
-
-    def export_png(self, path: str) -> bool:
-        """Save the chart as it is shown (the crosshair hidden)."""
-        self._hide_crosshair()
-        saved = self.plot.grab().save(path, "PNG")
-        if saved:
-            self.message_requested.emit("info", f"Saved the chart to {path}.", "")
-            self.exported.emit(path)
-        else:
-            self.message_requested.emit("error", f"Could not save the chart to {path}.",
-                                        "Check that the folder exists and can be written to.")
-        return saved
-
-    # == crosshair =================================================================================
-    def _mouse_moved(self, event: tuple[Any]) -> None:
-        pos = event[0]
-        vb = self.plot.getViewBox()
-        if not self.curves or not self.plot.sceneBoundingRect().contains(pos) \
-                or not vb.sceneBoundingRect().contains(pos):
-            self._hide_crosshair()
-            return
-        x = vb.mapSceneToView(pos).x()
-        self.highlight(self.nearest_line(pos))
-        self.show_crosshair(x, self.plot.mapFromScene(pos))
-
-    def crosshair_values(self, x: float) -> list[tuple[str, float]]:
-        """Every visible series' value at time ``x`` (largest first)."""
-        if self.answer is None:
-            return []
-        out = []
-        for curve, label, (t, y, gap), s in zip(self.curves, self._labels, self._curve_data, self.answer.series):
-            if not curve.isVisible():
-                continue
-            v = value_at(t, y, x, s.step_seconds, gap)
-            if v is not None:
-                out.append((label, v))
-        out.sort(key=lambda lv: -lv[1])
-        return out
-
-    def show_crosshair(self, x: float, at: Any = None) -> str:
-        """Put the crosshair at time ``x``; returns the tooltip text (HTML)."""
-        values = self.crosshair_values(x)
-        colour = {label: c.opts["pen"].color().name() for label, c in zip(self._labels, self.curves)}
-        head = display.local_time(_dt(x))
-        a = self.answer
-        units = axis_units(a.request.name, a.metric_type) if a is not None else None
-        cells = [f"<td><span style='color:{colour.get(label, '#000')}'>■</span> {label}</td>"
-                 f"<td align='right'>&nbsp;{number(v, units)}</td>" for label, v in values]
-        rows = []
-        for r in range(min(len(cells), TOOLTIP_ROWS)):
-            rows.append("<tr>" + "".join(cells[r::TOOLTIP_ROWS]) + "</tr>")
-        body = "".join(rows) if rows else "<tr><td>no samples here</td></tr>"
-        html = f"<b>{head}</b><table cellspacing='0' cellpadding='1'>{body}</table>"
-        self.vline.setPos(x)
-        self.vline.setVisible(True)
-        self.hover_label.setText(html)
-        self.hover_label.adjustSize()
-        if at is not None:
-            px, py = int(at.x()), int(at.y())
-            w, h = self.hover_label.width(), self.hover_label.height()
-            left = px + 16 if px + 16 + w < self.plot.width() else max(0, px - 16 - w)
-            top = min(max(0, py - h // 2), max(0, self.plot.height() - h))
-            self.hover_label.move(left, top)
-        self.hover_label.show()
-        self.hover_label.raise_()
-        return html
-
-    def _hide_crosshair(self) -> None:
-        self.vline.setVisible(False)
-        self.hover_label.hide()
-        self.highlight(-1)
-
 
 def fleet_colour() -> tuple[int, int, int]:
     """The fleet's grey, dark on a light chart and light on a dark one."""
     c = ink("chart_fleet")
     return c.red(), c.green(), c.blue()
-
-
-def _dt(x: float) -> Any:
-    from datetime import datetime, timezone
-
-    return datetime.fromtimestamp(x, timezone.utc)
