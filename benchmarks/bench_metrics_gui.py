@@ -80,16 +80,22 @@ class Session:
         self.drawn = 0
         self.pane.chart_drawn.connect(self._count)
         self.times: dict[str, list[float]] = {"open": [], "switch": [], "preset": [], "zoom": []}
+        self.worker: dict[str, list[float]] = {k: [] for k in self.times}  # the chart job's own time
 
     def _count(self) -> None:
         self.drawn += 1
+        self.drawn_at = time.perf_counter()
 
     def _until_drawn(self, kind: str, action, timeout_s: float = 600) -> None:  # type: ignore[no-untyped-def]
         before = self.drawn
         start = time.perf_counter()
         action()
+        # the chart shown is the figure; then the pane's follow-up work (listing the series
+        # for the sandbox filter) finishes before the next click, as a person reads the chart
         _wait(lambda: self.drawn > before and not self.pane.busy(), timeout_s)
-        self.times[kind].append(time.perf_counter() - start)
+        self.times[kind].append(self.drawn_at - start)
+        answer = self.pane.answer
+        self.worker[kind].append(answer.seconds if answer is not None else 0.0)
 
     def run(self, names_wanted: int | None = None) -> None:
         pane = self.pane
@@ -98,7 +104,7 @@ class Session:
         _wait(lambda: pane.names_list.count() > 0, 120)
         names = [pane.names_list.item(i).data(256) for i in range(pane.names_list.count())]
         self._until_drawn("open", lambda: pane.select_metric(names[0]))
-        self.times["open"][-1] = time.perf_counter() - start
+        self.times["open"][-1] = self.drawn_at - start
         for name in names[1:names_wanted]:
             self._until_drawn("switch", lambda n=name: pane.select_metric(n))
         for preset in PRESETS:
@@ -144,7 +150,8 @@ def run(quick: bool = False) -> list[Figure]:
         for kind, times in session.times.items():
             figures.append(Figure(f"metrics pane, rollups built: {kind} → chart drawn (slowest of {len(times)})",
                                   max(times), BUDGET, target="<= 1.0x (300 ms)",
-                                  note="all: " + ", ".join(f"{t * 1000:.0f}" for t in times) + " ms"))
+                                  note="all: " + ", ".join(f"{t * 1000:.0f}" for t in times) + " ms; in the "
+                                  "chart job: " + ", ".join(f"{t * 1000:.0f}" for t in session.worker[kind])))
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         figures.append(Figure("metrics pane: longest event-loop stall over all of the above", max_gap, STALL,
                               target="<= 1.0x (50 ms)",

@@ -79,6 +79,8 @@ from .metrics_sandboxes import Choice, SandboxChoices, SandboxPicker
 from .metrics_serve import ServeControl
 
 ZOOM_DEBOUNCE_MS = 250
+#: A metric's series are listed (for the sandbox filter) this long after its chart.
+DESCRIBE_AFTER_MS = 400
 SETTINGS = "metrics"
 NAME_ROLE = Qt.ItemDataRole.UserRole
 #: Types whose chart also shows the 95th percentile (dashed), when few series are shown.
@@ -131,6 +133,9 @@ class MetricsPane(LineFocus, ChartExport, Pane):
         self._extents: dict[str, tuple[float, float]] = {}  # per metric, until a refresh
 
         self._build_ui()
+        self._describe_timer = QTimer(self, singleShot=True, interval=DESCRIBE_AFTER_MS)
+        self._describe_timer.timeout.connect(lambda: self._describe(self._describe_name))
+        self._describe_name = ""
         self._zoom_timer = QTimer(self, singleShot=True, interval=ZOOM_DEBOUNCE_MS)
         self._zoom_timer.timeout.connect(self._zoomed)
         self.plot.getViewBox().sigXRangeChanged.connect(self._x_range_changed)
@@ -461,7 +466,10 @@ class MetricsPane(LineFocus, ChartExport, Pane):
         return self.empty_label.text() if self.empty_label.isVisible() else ""
 
     def busy(self) -> bool:
-        return self._job is not None or self._zoom_timer.isActive()
+        """A chart or the series listing is on its way (or about to be asked for)."""
+        describing = self._describe_job is not None and self._describe_job.state != "done"
+        return (self._job is not None or self._zoom_timer.isActive() or self._describe_timer.isActive()
+                or describing)
 
     # == names =====================================================================================
     def _load_names(self) -> None:
@@ -577,6 +585,9 @@ class MetricsPane(LineFocus, ChartExport, Pane):
 
     def _send(self, req: ChartRequest, keep_view: bool) -> None:
         self._cancel_job()
+        self._describe_timer.stop()
+        if self._describe_job is not None and self._describe_name != req.name:
+            self._describe_job.cancel()  # another metric's listing: not wanted now
         self._zoom_timer.stop()
         generation, store = self._latest.next(), self.store
         self.requests.append(req)
@@ -628,7 +639,10 @@ class MetricsPane(LineFocus, ChartExport, Pane):
                 self._extents[answer.request.name] = answer.extent
             self._draw(answer, keep_view)
             if answer.description is None and store is self.store:
-                self._describe(answer.request.name)
+                # listed once the chart has been shown a moment: a person clicking through
+                # metrics gets each chart without this listing competing for the cores
+                self._describe_name = answer.request.name
+                self._describe_timer.start()
             if answer.band is not None and answer.metric_type in QUANTILE_TYPES \
                     and answer.folded <= FLEET_QUANTILES_UP_TO:
                 self._fleet_percentiles(answer, generation)

@@ -41,8 +41,9 @@ class SeriesLegend(QTableWidget):
                         "right-click to show only it")
         header = self.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        # sized to their contents once per fill (ResizeToContents measures on every setItem)
         for c in range(1, len(COLUMNS)):
-            header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+            header.setSectionResizeMode(c, QHeaderView.ResizeMode.Interactive)
         header.setSortIndicator(0, Qt.SortOrder.AscendingOrder)
         self.setMouseTracking(True)
         self.viewport().installEventFilter(self)
@@ -73,6 +74,8 @@ class SeriesLegend(QTableWidget):
                      num_item(last, units=units)]
             for col, item in enumerate(cells):
                 self.setItem(row, col, item)
+        for c in range(1, len(COLUMNS)):
+            self.resizeColumnToContents(c)
         self.setSortingEnabled(True)
         self.blockSignals(False)
 

@@ -122,21 +122,23 @@ class _Head:
         self.step_s = step / US
         RS, R = metrics.rollups.M.Series, metrics.rollups.M.Rollup
         self.RS, self.R = RS, R
-        # series first (the name index), then each one's rows by the rollups' primary key: a CROSS
-        # JOIN keeps that order; left to itself SQLite scans every series' rows of the level
+        # series first, in id order, then each one's rows by the rollups' primary key: the
+        # CROSS JOIN keeps that order (left to itself SQLite scans every series' rows of
+        # the level), and the name tested as an expression makes it walk the series table
+        # by id, so grouping by series needs no sort
         rows = (RS.select().join(R, JOIN.CROSS).where(R.series_id == RS.id)
-                .where((RS.metric_name == name) & (R.resolution == resolution)
+                .where((RS.metric_name.concat("") == name) & (R.resolution == resolution)
                        & (R.bucket >= start // US) & (R.bucket < split // US)))
         if as_list(sandbox_id) is not None:
             rows = rows.where(RS.sandbox_id.in_(as_list(sandbox_id)))
         bucket = (R.bucket * US - start) / step  # whole steps from the start (integers)
         if step == resolution * US:  # one rollup row per (series, bucket): no grouping needed
-            per = rows.select(R.series_id.alias("sid"), bucket.alias("b"), R.count.alias("c"),
+            per = rows.select(RS.id.alias("sid"), bucket.alias("b"), R.count.alias("c"),
                               R.sum.alias("s"), R.max.alias("hi"), R.increase.alias("inc"))
         else:
-            per = rows.select(R.series_id.alias("sid"), bucket.alias("b"), fn.SUM(R.count).alias("c"),
+            per = rows.select(RS.id.alias("sid"), bucket.alias("b"), fn.SUM(R.count).alias("c"),
                               fn.SUM(R.sum).alias("s"), fn.MAX(R.max).alias("hi"),
-                              fn.SUM(R.increase).alias("inc")).group_by(R.series_id, bucket)
+                              fn.SUM(R.increase).alias("inc")).group_by(RS.id, bucket)
         self.rows, self.per = rows, per.cte("per")
         self.start, self.step = start, step
 
@@ -179,8 +181,8 @@ class _Head:
             stat = [v, fn.COUNT(c.b), fn.MAX(c.b)]
         else:  # last: the last sample, from the rollup row holding it
             R = self.R
-            query = self.rows.select(R.series_id, R.last, fn.COUNT(R.bucket), fn.MAX(R.last_t_us)
-                                     ).group_by(R.series_id)
+            query = self.rows.select(self.RS.id, R.last, fn.COUNT(R.bucket), fn.MAX(R.last_t_us)
+                                     ).group_by(self.RS.id)
             ids = self._ids()
             return {ids[sid]: (float(a), float(n), float(b)) for sid, a, n, b in self._fetch(query)}
         ids = self._ids()
