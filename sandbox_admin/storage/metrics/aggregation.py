@@ -103,6 +103,21 @@ def exact_sums(values: np.ndarray, starts: np.ndarray, ends: np.ndarray,
     sums = values[starts].astype(F64, copy=True)
     errs = np.zeros(len(starts), F64) if residuals is None else residuals[starts].astype(F64, copy=True)
     multi = np.flatnonzero(ends - starts > 1)
+    if residuals is None and len(multi):
+        # Pairs: fsum of two floats is their rounded sum and its exact error (TwoSum),
+        # so they need no Python loop; + 0.0 gives fsum's +0.0 for an exact zero.
+        pairs = multi[ends[multi] - starts[multi] == 2]
+        a, b = values[starts[pairs]], values[starts[pairs] + 1]
+        with np.errstate(invalid="ignore", over="ignore"):
+            s = a + b
+            bb = s - a
+            e = (a - (s - bb)) + (b - bb)
+        finite = np.isfinite(s) & np.isfinite(e)
+        sums[pairs[finite]] = s[finite] + 0.0
+        errs[pairs[finite]] = e[finite] + 0.0
+        done = np.zeros(len(starts), bool)
+        done[pairs[finite]] = True
+        multi = multi[~done[multi]]
     if len(multi):
         vals = values.tolist()
         extra = residuals.tolist() if residuals is not None else None
@@ -146,6 +161,12 @@ def counter_deltas(key: np.ndarray, t: np.ndarray, v: np.ndarray,
     return delta
 
 
+def _sorted_by(key: np.ndarray, t: np.ndarray) -> bool:
+    """Are the samples in (key, t) order already?"""
+    dk = np.diff(key)
+    return bool(((dk > 0) | ((dk == 0) & (np.diff(t) >= 0))).all())
+
+
 def from_samples(
     key: np.ndarray,
     t: np.ndarray,
@@ -165,8 +186,12 @@ def from_samples(
     if len(v) == 0:
         return Partials.empty(), {q: np.empty(0, F64) for q in exact_qs}
     bucket = floor_to(t, step)
-    order = np.lexsort((t, bucket, key))
-    k, b, tt, vv = key[order], bucket[order], t[order], v[order]
+    if _sorted_by(key, t):  # then by (key, bucket, t) too: no sort needed
+        order = np.arange(len(v))
+        k, b, tt, vv = key, bucket, t, v
+    else:
+        order = np.lexsort((t, bucket, key))
+        k, b, tt, vv = key[order], bucket[order], t[order], v[order]
     starts, ends = _segments(k, b)
     n_rows = len(starts)
     sums, errs = exact_sums(vv, starts, ends)
