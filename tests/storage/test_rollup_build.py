@@ -9,7 +9,6 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from sandbox_admin.storage import create_store
 from sandbox_admin.storage.metrics import sketch as sk
 from sandbox_admin.storage.metrics.aggregation import exact_sums
 from sandbox_admin.storage.metrics.store import Sample
