@@ -33,6 +33,7 @@ import os
 import secrets
 import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -200,8 +201,15 @@ class BackupManager:
         try:
             used, note = self._copy_out(tmp, progress, cancel, pages_per_step, lock_timeout_s,
                                         method)
-            fsync_file(tmp)  # our connection to it is closed: safe to open/close
-            report = verify_backup(tmp, use_sidecar=False, progress=progress, cancel=cancel)
+            # Flushing (waits on the disk) runs while the file is verified (CPU): our
+            # writing connection is closed and verification takes no locks, so another
+            # descriptor is harmless. The file is published only after both.
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fsync") as pool:
+                flushed = pool.submit(fsync_file, tmp)
+                try:
+                    report = verify_backup(tmp, use_sidecar=False, progress=progress, cancel=cancel)
+                finally:
+                    flushed.result()
             # A safety backup is kept even when the live database is damaged (that is
             # when people restore); it is described as damaged instead of verified.
             if not report.ok and kind != "safety":

@@ -16,6 +16,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -268,13 +269,15 @@ def fetch_raw(db: peewee.Database, query: peewee.Select, table: SeriesTable) -> 
         conn.text_factory = lenient
     if not rows:
         return RawSamples(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64))
-    names, types, labels, sandboxes, ts, values = zip(*rows)
-    raw_index: dict[tuple[Any, ...], int] = {}
-    setdefault = raw_index.setdefault
-    per_row = [setdefault(k, len(raw_index)) for k in zip(names, types, labels, sandboxes)]
+    # map/itemgetter/fromiter: no Python-level loop over the rows
+    keys = list(map(itemgetter(0, 1, 2, 3), rows))
+    raw_index: dict[tuple[Any, ...], Any] = dict.fromkeys(keys)
+    for i, k in enumerate(raw_index):
+        raw_index[k] = i
+    per_row = np.fromiter(map(raw_index.__getitem__, keys), np.int64, len(keys))
     mapping = np.array([table.add(*k) for k in raw_index], dtype=np.int64)
-    return RawSamples(
-        mapping[np.array(per_row, dtype=np.int64)],
-        np.array(ts, dtype=np.int64),
-        np.array(values, dtype=np.float64),
-    )
+    try:
+        values = np.fromiter(map(itemgetter(5), rows), np.float64, len(rows))
+    except (TypeError, ValueError):  # a NULL (None: NaN) or text among them
+        values = np.array([r[5] for r in rows], dtype=np.float64)
+    return RawSamples(mapping[per_row], np.fromiter(map(itemgetter(4), rows), np.int64, len(rows)), values)
