@@ -25,6 +25,7 @@ import subprocess
 from pathlib import Path
 
 from sandbox_admin.storage import BACKUP_API, DEFAULT_PAGES_PER_STEP, SNAPSHOT_COPY, create_store, fsync_file, open_store
+from sandbox_admin.storage.backup.restore import Restore
 
 from .harness import Figure, best_of, scratch_dir
 
@@ -150,12 +151,12 @@ def run(quick: bool = False) -> list[Figure]:
             manager = store.backups
 
             def restore_copy() -> None:
-                manager._copy_in(backup, backup, None, None, DEFAULT_PAGES_PER_STEP, 30.0)
+                Restore(manager)._copy_in(backup, backup, None, None, DEFAULT_PAGES_PER_STEP, 30.0)
 
             figures.append(Figure(
                 f"restore copy {label}", best_of(restore_copy, repeat), cp_sync,
-                note="backup API into the live WAL db: one durable transaction (WAL), then "
-                     "checkpoint; vs cp + fsync"))
+                note="backup API into the live WAL db: one durable transaction (WAL), full "
+                     "integrity_check, checkpoint; vs cp + fsync"))
             safety = tmp / "safety"
 
             def full_restore() -> None:
