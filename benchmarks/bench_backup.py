@@ -25,7 +25,9 @@ import subprocess
 from pathlib import Path
 
 from sandbox_admin.storage import BACKUP_API, DEFAULT_PAGES_PER_STEP, SNAPSHOT_COPY, create_store, fsync_file, open_store
+from sandbox_admin.storage.backup.files import verify_backup
 from sandbox_admin.storage.backup.restore import Restore
+from sandbox_admin.storage.backup.restore import _identity as restore_identity
 
 from .harness import Figure, best_of, scratch_dir
 
@@ -157,7 +159,28 @@ def run(quick: bool = False) -> list[Figure]:
                 f"restore copy {label}", best_of(restore_copy, repeat), cp_sync,
                 note="backup API into the live WAL db: one durable transaction (WAL), full "
                      "integrity_check, checkpoint; vs cp + fsync"))
+            verified = (restore_identity(backup), verify_backup(backup).page_size)
+
+            def restore_copy_verified() -> None:
+                Restore(manager)._copy_in(backup, backup, None, None, DEFAULT_PAGES_PER_STEP, 30.0,
+                                          verified=verified)
+
+            figures.append(Figure(
+                f"  restore copy of a verified backup {label}", best_of(restore_copy_verified, repeat),
+                cp_sync, note="as restore does it: WAL write + commit, read-back, checkpoint "
+                              "(the write-twice floor of an in-place restore); vs cp + fsync"))
             safety = tmp / "safety"
+
+            def verify_and_safety() -> None:
+                _, result = Restore(manager)._verify_and_keep_safety(
+                    backup, safety, None, None, DEFAULT_PAGES_PER_STEP, 30.0)
+                _remove(result.path, Path(f"{result.path}.json"))
+
+            figures.append(Figure(
+                f"  restore: verify backup || safety backup {label}",
+                best_of(verify_and_safety, repeat), cp_sync,
+                note="sha256 + integrity_check of the backup while the live db is copied, "
+                     "hashed and checked; vs cp + fsync"))
 
             def full_restore() -> None:
                 # The backup was made from source.db, not live.db: consent is required.

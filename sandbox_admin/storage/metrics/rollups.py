@@ -502,15 +502,16 @@ class Rollups:
     def _write(self, cursor: Any, resolution: int, series_ids: np.ndarray, p: mm.Partials) -> None:
         """UPSERT the partials ``p`` as rollup rows, ``_BATCH`` rows a statement."""
         n = len(p)
-        blobs: list[bytes | None] = [b""] * n  # b"": not sketched (counters)
-        for r in np.flatnonzero(p.sketched & (p.min == p.max)).tolist():
-            blobs[r] = None  # all values equal: min says it all
+        blobs = np.full(n, b"", dtype=object)  # b"": not sketched (counters)
+        blobs[p.sketched & (p.min == p.max)] = None  # all values equal: min says it all
         rows = np.flatnonzero(p.sketched & (p.min != p.max))
-        for r, blob in zip(rows.tolist(), sk.encode_rows(p.bins, rows)):
-            blobs[r] = blob
+        if len(rows):
+            encoded = np.empty(len(rows), dtype=object)
+            encoded[:] = sk.encode_rows(p.bins, rows)
+            blobs[rows] = encoded
         columns = [[resolution] * n, series_ids.tolist(), (p.bucket // US).tolist(), p.count.tolist(),
                    p.sum.tolist(), p.err.tolist(), p.min.tolist(), p.max.tolist(), p.last.tolist(),
-                   p.last_t.tolist(), p.increase.tolist(), blobs]
+                   p.last_t.tolist(), p.increase.tolist(), blobs.tolist()]
         width = len(columns)
         flat: list[Any] = [None] * (n * width)
         for i, column in enumerate(columns):
