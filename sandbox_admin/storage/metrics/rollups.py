@@ -12,6 +12,11 @@ aggregated in chunks, one transaction per chunk, and merged into existing bucket
 an UPSERT (late samples merge into old buckets). A chart can therefore always be
 answered exactly as rollups + the raw rows not yet rolled up.
 
+The cost is per row on both sides of Python: one query reads each raw row once (its
+instant computed once; unreadable rows are dropped in numpy, not by a second
+expression), numpy aggregates all four levels, and the rows go back 100 to an UPSERT
+statement (a statement per row costs twice as much in the sqlite3 module).
+
 Retention folds raw samples into rollups before deleting them, so a long-range chart
 drawn from rollups is the same before and after.
 """
