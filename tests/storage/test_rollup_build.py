@@ -57,22 +57,37 @@ def test_vectorised_encoding_is_the_reference_encoding(seed):
     assert back.count.sum() == sum(int((rows == r).sum()) for r in wanted.tolist())
 
 
-def test_pair_sums_are_fsum_exactly():
+@pytest.mark.parametrize("kind", ["wide", "decimal", "cancelling", "edges"])
+def test_short_segment_sums_are_fsum_exactly(kind):
+    """Segments of 2 and 3 values are summed with numpy; the answers (sum, residual and
+    the sign of a zero) are math.fsum's."""
     rng = np.random.default_rng(5)
-    v = rng.normal(0, 1, 4000) * 10.0 ** rng.integers(-30, 30, 4000)
-    v[::7] = -0.0
-    v[1::11] = -v[0::11][: len(v[1::11])]
-    starts = np.arange(0, 4000, 2)
-    starts = np.concatenate([starts[:1500], np.arange(3000, 4000, 3)])
-    ends = np.append(starts[1:], 4000)
+    n = 6000
+    if kind == "wide":
+        v = rng.normal(0, 1, n) * 10.0 ** rng.integers(-30, 30, n)
+    elif kind == "decimal":
+        v = rng.integers(0, 10**6, n) / 10000.0
+    elif kind == "cancelling":
+        v = rng.normal(0, 1, n) * 10.0 ** rng.integers(-20, 20, n)
+        v[1::3] = -v[0::3][: len(v[1::3])]
+    else:
+        v = rng.choice([1.0, -1.0, 1e16, -1e16, 2.0**-53, 0.1, 0.2, 0.3, -0.0, 0.0, 5e-324, 2.0**53], n)
+    lengths = rng.choice([1, 2, 3, 3, 4, 7], n)
+    ends = np.cumsum(lengths)
+    ends = ends[ends <= n]
+    starts = np.concatenate([[0], ends[:-1]])
     sums, errs = exact_sums(v, starts, ends)
     values = v.tolist()
     for i, (a, b) in enumerate(zip(starts.tolist(), ends.tolist())):
         part = values[a:b]
-        total = math.fsum(part)
-        residual = math.fsum(part + [-total])
-        assert (sums[i], errs[i]) == (total, residual)
-        assert math.copysign(1, sums[i]) == math.copysign(1, total)
+        if len(part) == 1:
+            total, residual = part[0], 0.0
+        else:
+            total = math.fsum(part)
+            residual = math.fsum(part + [-total])
+        assert (sums[i], errs[i]) == (total, residual), part
+        assert math.copysign(1, sums[i]) == math.copysign(1, total), part
+        assert math.copysign(1, errs[i]) == math.copysign(1, residual), part
 
 
 def test_unreadable_rows_are_counted_and_make_no_series(fresh_store):
