@@ -12,19 +12,24 @@ and it never restarts when another process commits (a stepped backup without the
 held snapshot starts over on every foreign commit and may never finish under
 continuous writes). A rollback-journal database is consistent the same way; its
 writers wait for the copy. The copy goes to a hidden ``.partial`` file that is
-verified (integrity_check, schema version, row counts), hashed, fsynced and only
-then renamed to a unique ``sandbox_runner_YYYYMMDD_HHMMSS[_NNN].db`` with a JSON
-description beside it. Never a file copy of a live database; no SQL holds a path.
+verified (integrity_check, schema version, row counts), hashed and fsynced - the
+three side by side, each reading the file once - and only then renamed to a unique
+``sandbox_runner_YYYYMMDD_HHMMSS[_NNN].db`` with a JSON description beside it. Never
+a file copy of a live database; no SQL holds a path.
 
 **Restore** (:meth:`BackupManager.restore`) verifies the backup completely (refusing
-a broken, truncated, foreign or newer-schema file with the live database untouched),
-takes a safety backup of the live database, then copies the backup *into* the live
-database with the backup API. The destination is written in one write transaction:
-in WAL mode the commit is a single WAL frame, so a kill at any moment leaves the old
-or the new content, other processes see the old or the new content (never a mix),
-and no file is deleted or renamed under anybody's open connections. Then an
-integrity check, a checkpoint, an audit entry, and this process's idle pooled
-connections are closed (the ones in use re-read the changed database by themselves).
+a broken, truncated, foreign or newer-schema file with the live database untouched)
+while it takes a safety backup of the live database (both must succeed; a refused
+backup leaves no safety backup), then copies the backup *into* the live database with
+the backup API. The destination is written in one write transaction: in WAL mode the
+commit is a single WAL frame, so a kill at any moment leaves the old or the new
+content, other processes see the old or the new content (never a mix), and no file is
+deleted or renamed under anybody's open connections. The price is writing the pages
+twice (the WAL, then the checkpoint). Then a check - the pages came from a file that
+passed integrity_check and is unchanged since, so its page count and schema are read
+back; a full integrity_check when the file changed or was converted to another page
+size - a checkpoint, an audit entry, and this process's idle pooled connections are
+closed (the ones in use re-read the changed database by themselves).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import os
 import secrets
 import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -200,8 +206,15 @@ class BackupManager:
         try:
             used, note = self._copy_out(tmp, progress, cancel, pages_per_step, lock_timeout_s,
                                         method)
-            fsync_file(tmp)  # our connection to it is closed: safe to open/close
-            report = verify_backup(tmp, use_sidecar=False, progress=progress, cancel=cancel)
+            # Flushing (waits on the disk) runs while the file is verified (CPU): our
+            # writing connection is closed and verification takes no locks, so another
+            # descriptor is harmless. The file is published only after both.
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fsync") as pool:
+                flushed = pool.submit(fsync_file, tmp)
+                try:
+                    report = verify_backup(tmp, use_sidecar=False, progress=progress, cancel=cancel)
+                finally:
+                    flushed.result()
             # A safety backup is kept even when the live database is damaged (that is
             # when people restore); it is described as damaged instead of verified.
             if not report.ok and kind != "safety":

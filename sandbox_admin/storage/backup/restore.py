@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,15 @@ from ... import __version__
 from .. import errors
 from ..database import raw_connection, sqlite_uri
 from ..migrations import latest_version
-from .files import PARTIAL_MARK, CancelFn, ProgressFn, VerifyReport, read_sidecar, verify_backup
+from .files import (
+    PARTIAL_MARK,
+    CancelFn,
+    ProgressFn,
+    VerifyReport,
+    read_sidecar,
+    sidecar_path,
+    verify_backup,
+)
 from .steps import (
     BUSY_SLEEP_S,
     DEFAULT_LOCK_TIMEOUT_S,
@@ -93,9 +102,9 @@ class Restore:
     ) -> RestoreResult:
         """Replace the live database's content with ``backup``'s; see the module docstring.
 
-        ``progress`` phases, in order: "backup checksum", "backup verify", "safety copy",
-        "safety checksum", "safety verify", "restore" (pages), "check", "checkpoint",
-        "audit". Cancelling before "check" leaves the database as it was. Raises
+        ``progress`` phases: "backup checksum" and "backup verify" (from a worker
+        thread) while "safety copy", "safety checksum", "safety verify" run, then
+        "restore" (pages), "check", "checkpoint", "audit". Cancelling before "check" leaves the database as it was. Raises
         BackupInvalid (refused; nothing changed), DatabaseLocked, Cancelled, ReadOnly.
         """
         started = time.monotonic()
@@ -107,23 +116,18 @@ class Restore:
         if store.db.in_transaction():
             raise errors.InvalidInput("Cannot restore inside a transaction; finish it first.")
 
-        report = verify_backup(source, progress=prefixed(progress, "backup "), cancel=cancel)
-        if not report.restorable:
-            raise errors.BackupInvalid(
-                f"{source.name} cannot be restored: {report.reason().rstrip('.')}. "
-                f"The database {store.path.name} was not changed.",
-                detail="\n".join(report.problems),
-            )
+        identity = _identity(source)
         origin = other_database(source, store.path)
         if origin and not allow_other_database:
+            self._verified(verify_backup(source, progress=prefixed(progress, "backup "), cancel=cancel),
+                           source)
             raise errors.ConsentRequired(
                 f"{source.name} is a backup of another database ({origin}), not of "
                 f"{store.path.name}: restoring it replaces this database with that one's content. "
                 f"Confirm that this is what you want. The database {store.path.name} was not changed.")
         previous, before_counts = self._describe_live()
-        safety = self.manager.create(safety_dir, kind="safety", progress=prefixed(progress, "safety "),
-                             cancel=cancel, pages_per_step=pages_per_step,
-                             lock_timeout_s=lock_timeout_s)
+        report, safety = self._verify_and_keep_safety(source, safety_dir, progress, cancel,
+                                                      pages_per_step, lock_timeout_s)
         converted: Path | None = None
         try:
             copy_from = source
@@ -135,8 +139,15 @@ class Restore:
                                                   + f"{os.getpid()}-pagesize")
                 _convert_page_size(source, converted, live_page_size)
                 copy_from = converted
+            if _identity(source) != identity:
+                raise errors.BackupInvalid(
+                    f"{source.name} changed while it was being verified; it was not restored. "
+                    f"The database {store.path.name} was not changed.")
+            # The copy of the verified, unchanged file needs no second integrity check;
+            # a converted copy (made after the verification) gets one.
+            verified = None if converted is not None else (identity, report.page_size)
             checkpointed = self._copy_in(copy_from, safety.path, progress, cancel, pages_per_step,
-                                         lock_timeout_s)
+                                         lock_timeout_s, verified=verified)
         finally:
             if converted is not None:
                 unlink_quietly(converted)
@@ -144,6 +155,53 @@ class Restore:
         result = self._after_restore(source, report, safety, previous, before_counts,
                                      checkpointed, user_id, started, progress)
         return result
+
+    def _verified(self, report: VerifyReport, source: Path) -> VerifyReport:
+        if not report.restorable:
+            raise errors.BackupInvalid(
+                f"{source.name} cannot be restored: {report.reason().rstrip('.')}. "
+                f"The database {self.store.path.name} was not changed.",
+                detail="\n".join(report.problems),
+            )
+        return report
+
+    def _verify_and_keep_safety(self, source: Path, safety_dir: str | os.PathLike[str] | None,
+                                progress: ProgressFn | None, cancel: CancelFn | None,
+                                pages_per_step: int, lock_timeout_s: float
+                                ) -> tuple[VerifyReport, BackupResult]:
+        """Verify the backup and take the safety backup of the live database at the same
+        time (they read different files); both must succeed before anything changes. A
+        refused backup leaves no safety backup behind (nor the folder made for it)."""
+        try:
+            folder: Path | None = self.manager.directory(safety_dir)
+        except errors.StorageError:
+            folder = None  # create() says why
+        had_folder = folder is not None and folder.exists()
+        safety: BackupResult | None = None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify") as pool:
+            verifying = pool.submit(verify_backup, source, progress=prefixed(progress, "backup "),
+                                    cancel=cancel)
+            try:
+                safety = self.manager.create(safety_dir, kind="safety",
+                                             progress=prefixed(progress, "safety "), cancel=cancel,
+                                             pages_per_step=pages_per_step,
+                                             lock_timeout_s=lock_timeout_s)
+            except BaseException:
+                verifying.exception()  # wait; a refusal of the backup speaks first
+                if verifying.exception() is None:
+                    self._verified(verifying.result(), source)
+                raise
+            try:
+                return self._verified(verifying.result(), source), safety
+            except BaseException:
+                unlink_quietly(safety.path)
+                unlink_quietly(sidecar_path(safety.path))
+                if folder is not None and not had_folder:
+                    try:
+                        folder.rmdir()
+                    except OSError:
+                        pass
+                raise
 
     def _describe_live(self) -> tuple[int | None, dict[str, Any]]:
         """Schema version and row counts before the restore; a damaged database may not
@@ -163,8 +221,13 @@ class Restore:
         return page_size, mode
 
     def _copy_in(self, source: Path, safety: Path, progress: ProgressFn | None,
-                 cancel: CancelFn | None, pages_per_step: int, lock_timeout_s: float) -> bool:
-        """The backup API from ``source`` into the live database: one write transaction."""
+                 cancel: CancelFn | None, pages_per_step: int, lock_timeout_s: float,
+                 verified: tuple[tuple[int, ...], int] | None = None) -> bool:
+        """The backup API from ``source`` into the live database: one write transaction.
+
+        ``verified`` = (file identity, page size) of a source whose integrity_check just
+        passed: when the file is still that one, the copy (the same pages) is checked
+        cheaply (its page count and schema read back); otherwise fully."""
         live = str(self.store.path)
         src = raw_connection(sqlite_uri(source, read_only=True, immutable=True), timeout_s=lock_timeout_s)
         # A short busy wait per step: control comes back to the step watch, which cancels
@@ -182,7 +245,10 @@ class Restore:
                 ) from exc
             if progress is not None:
                 progress("check", 0, 1)
-            problems = [r[0] for r in dst.execute("PRAGMA integrity_check(20)") if r[0] != "ok"]
+            if verified is not None and _identity(source) == verified[0]:
+                problems = _same_pages(src, dst)
+            else:
+                problems = [r[0] for r in dst.execute("PRAGMA integrity_check(20)") if r[0] != "ok"]
             if problems:
                 raise errors.CorruptDatabase(
                     f"After the restore, {live} fails its integrity check ({problems[0]}). "
@@ -279,3 +345,23 @@ def _convert_page_size(source: Path, target: Path, page_size: int) -> None:
     finally:
         src.close()
         dst.close()
+
+
+def _identity(path: Path) -> tuple[int, ...]:
+    """What changes when a file is replaced or written: device, inode, size, times."""
+    st = path.stat()
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _same_pages(src: sqlite3.Connection, dst: sqlite3.Connection) -> list[str]:
+    """Problems if the restored database does not read back as the verified source:
+    the page count and the schema (the content itself was integrity-checked in the
+    source, and the backup API copies pages as they are)."""
+    schema = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid"
+    problems = []
+    pages = [int(c.execute("PRAGMA page_count").fetchone()[0]) for c in (src, dst)]
+    if pages[0] != pages[1]:
+        problems.append(f"{pages[1]} pages where the backup has {pages[0]}")
+    if src.execute(schema).fetchall() != dst.execute(schema).fetchall():
+        problems.append("its schema differs from the backup's")
+    return problems

@@ -99,10 +99,13 @@ def _segments(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def exact_sums(values: np.ndarray, starts: np.ndarray, ends: np.ndarray,
                residuals: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per segment: the correctly rounded sum of ``values`` (plus ``residuals``) and its
-    rounding residual. Segments of one element are copied, others go through fsum."""
+    rounding residual. Segments of one element are copied, of two or three mostly
+    computed with numpy (:func:`_short_sums`), others go through fsum."""
     sums = values[starts].astype(F64, copy=True)
     errs = np.zeros(len(starts), F64) if residuals is None else residuals[starts].astype(F64, copy=True)
     multi = np.flatnonzero(ends - starts > 1)
+    if residuals is None and len(multi):
+        multi = _short_sums(values, starts, ends, multi, sums, errs)
     if len(multi):
         vals = values.tolist()
         extra = residuals.tolist() if residuals is not None else None
@@ -120,6 +123,42 @@ def exact_sums(values: np.ndarray, starts: np.ndarray, ends: np.ndarray,
         sums[multi] = out_s
         errs[multi] = out_e
     return sums, errs
+
+
+def _two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rounded sum and its exact error, element-wise (Knuth's TwoSum)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        s = a + b
+        bb = s - a
+        return s, (a - (s - bb)) + (b - bb)
+
+
+def _short_sums(values: np.ndarray, starts: np.ndarray, ends: np.ndarray, multi: np.ndarray,
+                sums: np.ndarray, errs: np.ndarray) -> np.ndarray:
+    """fsum's answers for segments of 2 and 3 values without a Python loop; returns the
+    segments still to do.
+
+    Two values: TwoSum gives the rounded sum and its exact error, which is fsum's. Three:
+    TwoSum twice leaves ``s + e1 + e2`` exactly; when ``e1 + e2`` is itself exact, the
+    sum is ``s + (e1 + e2)`` rounded once (so correctly rounded) and its error exact.
+    Otherwise (rare), and for non-finite values, fsum decides. ``+ 0.0`` gives fsum's
+    +0.0 for an exact zero."""
+    length = ends[multi] - starts[multi]
+    done = np.zeros(len(sums), bool)
+    for n in (2, 3):
+        seg = multi[length == n]
+        first = starts[seg]
+        s, e = _two_sum(values[first], values[first + 1])
+        ok = np.isfinite(s) & np.isfinite(e)
+        if n == 3:
+            s, e2 = _two_sum(s, values[first + 2])
+            t, te = _two_sum(e, e2)
+            s, e = _two_sum(s, t)
+            ok &= np.isfinite(s) & np.isfinite(e) & np.isfinite(e2) & (te == 0)
+        sums[seg[ok]] = s[ok] + 0.0
+        errs[seg[ok]] = e[ok] + 0.0
+        done[seg[ok]] = True
+    return multi[~done[multi]]
 
 
 def counter_deltas(key: np.ndarray, t: np.ndarray, v: np.ndarray,
@@ -146,6 +185,12 @@ def counter_deltas(key: np.ndarray, t: np.ndarray, v: np.ndarray,
     return delta
 
 
+def _sorted_by(key: np.ndarray, t: np.ndarray) -> bool:
+    """Are the samples in (key, t) order already?"""
+    dk = np.diff(key)
+    return bool(((dk > 0) | ((dk == 0) & (np.diff(t) >= 0))).all())
+
+
 def from_samples(
     key: np.ndarray,
     t: np.ndarray,
@@ -165,8 +210,12 @@ def from_samples(
     if len(v) == 0:
         return Partials.empty(), {q: np.empty(0, F64) for q in exact_qs}
     bucket = floor_to(t, step)
-    order = np.lexsort((t, bucket, key))
-    k, b, tt, vv = key[order], bucket[order], t[order], v[order]
+    if _sorted_by(key, t):  # then by (key, bucket, t) too: no sort needed
+        order = np.arange(len(v))
+        k, b, tt, vv = key, bucket, t, v
+    else:
+        order = np.lexsort((t, bucket, key))
+        k, b, tt, vv = key[order], bucket[order], t[order], v[order]
     starts, ends = _segments(k, b)
     n_rows = len(starts)
     sums, errs = exact_sums(vv, starts, ends)

@@ -12,6 +12,11 @@ aggregated in chunks, one transaction per chunk, and merged into existing bucket
 an UPSERT (late samples merge into old buckets). A chart can therefore always be
 answered exactly as rollups + the raw rows not yet rolled up.
 
+The cost is per row on both sides of Python: one query reads each raw row once (its
+instant computed once; unreadable rows are dropped in numpy, not by a second
+expression), numpy aggregates all four levels, and the rows go back 100 to an UPSERT
+statement (a statement per row costs twice as much in the sqlite3 module).
+
 Retention folds raw samples into rollups before deleting them, so a long-range chart
 drawn from rollups is the same before and after.
 """
@@ -44,13 +49,17 @@ from ..fields import dumps_json, loads_json, utcnow
 from ..models import bound_base
 from . import aggregation as mm
 from . import sketch as sk
-from .sql import US, SeriesTable, fetch_raw, instant_us, raw_period, readable_sample, to_us
+from .sql import MAX_US, MIN_US, US, RawSamples, SeriesTable, fetch_raw, instant_us, raw_period, to_us
 
 #: Rollup resolutions in seconds (the seed's 1m / 5m / 1h / 1d levels).
 RESOLUTIONS = (60, 300, 3600, 86400)
 PERIOD_NAMES = {60: "1m", 300: "5m", 900: "15m", 3600: "1h", 21600: "6h", 86400: "1d", 604800: "7d"}
 TABLES = ("admin_metric_series", "admin_metric_rollups", "admin_metric_state")
 ProgressFn = Callable[[int, int], Any]
+#: Rollup rows per UPSERT statement (x 12 parameters, well under SQLite's 32,766).
+_BATCH = 100
+#: The instant the build's query gives a row whose time cannot be read (below MIN_US).
+_NO_TIME = -(1 << 62)
 
 
 # -- models ----------------------------------------------------------------------------
@@ -285,7 +294,7 @@ class Rollups:
         self.store = store
         self.db = store.db
         self.M = build_rollup_models(store.db)
-        self._upsert_sql: str | None = None
+        self._upsert_sql: dict[int, str] = {}
 
     # -- state ---------------------------------------------------------------------------
     def available(self) -> bool:
@@ -347,12 +356,15 @@ class Rollups:
         }
 
     # -- building ------------------------------------------------------------------------
-    def _upsert(self) -> str:
-        if self._upsert_sql is None:
+    def _upsert(self, rows: int = 1) -> str:
+        """The UPSERT of ``rows`` rollup rows in one statement (12 parameters a row):
+        many rows a statement cost far less per row than one row a statement."""
+        if rows not in self._upsert_sql:
             R = self.M.Rollup
             cols = [R.resolution, R.series_id, R.bucket, R.count, R.sum, R.sum_err, R.min, R.max,
                     R.last, R.last_t_us, R.increase, R.sketch]
-            query = R.insert_many([(0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0, 0.0, b"")], fields=cols).on_conflict(
+            query = R.insert_many([(0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0, 0.0, b"")] * rows,
+                                  fields=cols).on_conflict(
                 conflict_target=[R.resolution, R.series_id, R.bucket],
                 update={
                     R.count: R.count + EXCLUDED.count,
@@ -368,16 +380,20 @@ class Rollups:
                 },
             )
             sql, params = query.sql()
-            assert len(params) == len(cols), sql  # one row of bound parameters
-            self._upsert_sql = sql
-        return self._upsert_sql
+            assert len(params) == len(cols) * rows, sql  # rows of bound parameters
+            self._upsert_sql[rows] = sql
+        return self._upsert_sql[rows]
 
     def _series_ids(self, table: SeriesTable, known: dict[tuple[str, str, str, str], list[Any]],
-                    report: BuildReport) -> list[list[Any]]:
-        """[id, last_t_us, last_value] per chunk-local series, creating new series rows."""
+                    report: BuildReport, used: np.ndarray) -> list[list[Any]]:
+        """[id, last_t_us, last_value] per chunk-local series, creating new series rows
+        for the ``used`` ones (series seen only in unreadable rows get none)."""
         RS = self.M.Series
         out = []
-        for key in table.index:
+        for key, use in zip(table.index, used.tolist()):
+            if not use:
+                out.append([-1, None, None])
+                continue
             entry = known.get(key)
             if entry is None:
                 name, type_, labels, sandbox = key
@@ -435,20 +451,30 @@ class Rollups:
                 RS.last_t_us, RS.last_value).tuples()
         }
 
-    def _build_chunk(self, low: int, high: int, known: dict, report: BuildReport) -> None:
+    def _fetch_chunk(self, low: int, high: int, table: SeriesTable) -> tuple[RawSamples, int]:
+        """The readable raw samples of ids ``(low, high]`` and how many raw rows there
+        were. One pass: the instant is computed once and unreadable rows (no number, no
+        time, a time out of range: :func:`.sql.readable_sample`) are dropped here."""
         M = self.store.models.Metric
-        instant = instant_us(M.timestamp)
         in_range = (M.id > low) & (M.id <= high) & raw_period(M.aggregation_period)
-        query = (M.select(M.metric_name, M.metric_type, M.labels, M.sandbox_id, instant, M.value)
-                 .where(in_range & readable_sample(M)))
-        table = SeriesTable()
+        number = Case(None, [(fn.typeof(M.value).in_(["integer", "real"]), M.value)], None)
+        query = (M.select(M.metric_name, M.metric_type, M.labels, M.sandbox_id,
+                          fn.coalesce(instant_us(M.timestamp), _NO_TIME), number)
+                 .where(in_range))
         raw = fetch_raw(self.db, query, table)
-        total = int(M.select(fn.COUNT(M.id)).where(in_range).scalar() or 0)
+        ok = (raw.t >= MIN_US) & (raw.t <= MAX_US) & ~np.isnan(raw.v)
+        if ok.all():
+            return raw, len(raw)
+        return RawSamples(raw.series[ok], raw.t[ok], raw.v[ok]), len(raw)
+
+    def _build_chunk(self, low: int, high: int, known: dict, report: BuildReport) -> None:
+        table = SeriesTable()
+        raw, total = self._fetch_chunk(low, high, table)
         report.skipped += total - len(raw)
         report.samples += len(raw)
         if not len(raw):
             return
-        entries = self._series_ids(table, known, report)
+        entries = self._series_ids(table, known, report, np.bincount(raw.series, minlength=len(table)) > 0)
         ids = np.array([e[0] for e in entries], np.int64)
         prev_t = np.array([np.nan if e[1] is None else e[1] for e in entries], np.float64)
         prev_v = np.array([np.nan if e[2] is None else e[2] for e in entries], np.float64)
@@ -459,22 +485,10 @@ class Rollups:
         delta = mm.counter_deltas(key, t, v, prev_t, prev_v)
         delta[~counter[key]] = 0.0
 
-        sql = self._upsert()
         cursor = self.db.cursor()
         for resolution in RESOLUTIONS:
             p, _ = mm.from_samples(key, t, v, resolution * US, delta=delta, sketch_keys=~counter)
-            rows = np.flatnonzero(p.sketched & (p.min != p.max))
-            blobs: list[bytes | None] = [b""] * len(p)
-            for r in np.flatnonzero(p.sketched & (p.min == p.max)).tolist():
-                blobs[r] = None
-            for r, blob in zip(rows.tolist(), sk.encode_rows(p.bins, rows)):
-                blobs[r] = blob
-            params = zip(
-                [resolution] * len(p), ids[p.key].tolist(), (p.bucket // US).tolist(),
-                p.count.tolist(), p.sum.tolist(), p.err.tolist(), p.min.tolist(), p.max.tolist(),
-                p.last.tolist(), p.last_t.tolist(), p.increase.tolist(), blobs,
-            )
-            cursor.executemany(sql, params)
+            self._write(cursor, resolution, ids[p.key], p)
             report.rows_written += len(p)
 
         # remember each series' newest sample (a counter's next delta starts there)
@@ -489,6 +503,30 @@ class Rollups:
         sql_update, params = RS.update(last_t_us=0, last_value=0.0).where(RS.id == 0).sql()
         assert len(params) == 3, sql_update
         cursor.executemany(sql_update, updates)
+
+    def _write(self, cursor: Any, resolution: int, series_ids: np.ndarray, p: mm.Partials) -> None:
+        """UPSERT the partials ``p`` as rollup rows, ``_BATCH`` rows a statement."""
+        n = len(p)
+        blobs = np.full(n, b"", dtype=object)  # b"": not sketched (counters)
+        blobs[p.sketched & (p.min == p.max)] = None  # all values equal: min says it all
+        rows = np.flatnonzero(p.sketched & (p.min != p.max))
+        if len(rows):
+            encoded = np.empty(len(rows), dtype=object)
+            encoded[:] = sk.encode_rows(p.bins, rows)
+            blobs[rows] = encoded
+        columns = [[resolution] * n, series_ids.tolist(), (p.bucket // US).tolist(), p.count.tolist(),
+                   p.sum.tolist(), p.err.tolist(), p.min.tolist(), p.max.tolist(), p.last.tolist(),
+                   p.last_t.tolist(), p.increase.tolist(), blobs.tolist()]
+        width = len(columns)
+        flat: list[Any] = [None] * (n * width)
+        for i, column in enumerate(columns):
+            flat[i::width] = column
+        step = _BATCH * width
+        full = n // _BATCH * step
+        if full:
+            cursor.executemany(self._upsert(_BATCH), (flat[i:i + step] for i in range(0, full, step)))
+        if full < len(flat):
+            cursor.executemany(self._upsert(), (flat[i:i + width] for i in range(full, len(flat), width)))
 
     # -- retention -------------------------------------------------------------------------
     def apply_retention(self, policy: RetentionPolicy | None = None,

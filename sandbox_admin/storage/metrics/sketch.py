@@ -12,7 +12,7 @@ the very sketch built from the raw samples.
 Many sketches are handled at once as :class:`Bins`: parallel arrays ``(row, code,
 count)``, where ``row`` says which partial aggregate a bin belongs to and ``code``
 encodes (store, bucket) so that ascending codes are ascending values. Everything is
-vectorised with numpy; only (de)serialisation loops per sketch.
+vectorised with numpy, (de)serialisation included.
 
 Serialised form (version 1, little endian): header ``<BBBIIi`` = version, offset width,
 count width, number of negative bins, number of positive bins, base key; then the
@@ -135,15 +135,33 @@ def quantiles(bins: Bins, n_rows: int, qs: Iterable[float]) -> dict[float, np.nd
 
 # -- serialisation ----------------------------------------------------------------------
 
-def _width(maximum: int, widths: Sequence[int]) -> int:
-    for w in widths:
-        if maximum < 1 << (8 * w):
-            return w
-    raise ValueError(f"sketch value {maximum} too large to encode")
+def _widths(maximum: np.ndarray, choices: Sequence[int]) -> np.ndarray:
+    """Per element: the smallest width in ``choices`` (bytes) that holds ``maximum``."""
+    out = np.full(len(maximum), choices[-1], _I64)
+    for w in reversed(choices):
+        if w < 8:
+            out[maximum < (1 << (8 * w))] = w
+    if choices[-1] < 8 and len(maximum) and (maximum >= (1 << (8 * choices[-1]))).any():
+        raise ValueError(f"sketch value {int(maximum.max())} too large to encode")
+    return out
+
+
+def _put(buf: np.ndarray, pos: np.ndarray, values: np.ndarray, width: np.ndarray | int) -> None:
+    """Write ``values`` as little-endian unsigned ints of per-element ``width`` bytes at
+    byte offsets ``pos`` of ``buf`` (the inverse of :func:`_gather`)."""
+    values = np.asarray(values).astype(np.uint64)
+    widths = np.broadcast_to(np.asarray(width), values.shape)
+    for k in range(int(widths.max()) if len(widths) else 0):
+        take = widths > k
+        buf[pos[take] + k] = ((values[take] >> np.uint64(8 * k)) & np.uint64(0xFF)).astype(np.uint8)
 
 
 def encode_rows(bins: Bins, rows: Sequence[int]) -> list[bytes]:
-    """Serialise the sketches of ``rows`` (each must have bins) from canonical bins."""
+    """Serialise the sketches of ``rows`` (each must have bins) from canonical bins.
+
+    All sketches are laid out in one byte buffer at once (no loop per sketch); only the
+    final split into ``bytes`` objects is per sketch.
+    """
     if not len(rows):
         return []
     rows_arr = np.asarray(rows, dtype=_I64)
@@ -152,7 +170,8 @@ def encode_rows(bins: Bins, rows: Sequence[int]) -> list[bytes]:
     if (lengths == 0).any():
         raise ValueError("encode_rows: a requested row has no bins")
     starts = np.cumsum(lengths) - lengths  # local: segments of the gathered bins below
-    idx = np.arange(int(lengths.sum()), dtype=_I64) + np.repeat(first - starts, lengths)
+    which = np.repeat(np.arange(len(rows_arr), dtype=_I64), lengths)
+    idx = np.arange(int(lengths.sum()), dtype=_I64) + (first - starts)[which]
     code, counts = bins.code[idx], bins.count[idx]
     positive = code > _ZERO
     keys = np.where(positive, code - (_ZERO + 1 + _KOFF), _KOFF - code)
@@ -165,30 +184,26 @@ def encode_rows(bins: Bins, rows: Sequence[int]) -> list[bytes]:
     max_count = np.maximum.reduceat(counts, starts)
     n_neg = np.add.reduceat((code < _ZERO).astype(_I64), starts)
     n_zero = np.add.reduceat(is_zero.astype(_I64), starts)
-    offsets = keys - np.repeat(base, lengths)
-    off_arrays = {w: offsets.astype(t) for w, t in _OFFSET_TYPES.items()}
-    count_arrays = {w: counts.astype(t) for w, t in _COUNT_TYPES.items()}
-    zero_one = {w: np.zeros(1, t) for w, t in _COUNT_TYPES.items()}
-
-    out: list[bytes] = []
-    pos = 0
-    for i, n in enumerate(lengths.tolist()):
-        neg = int(n_neg[i])
-        has_zero = bool(n_zero[i])
-        wo = _width(int(max_off[i]), (1, 2, 4))
-        wc = _width(int(max_count[i]), (1, 2, 4, 8))
-        offs, cnts = off_arrays[wo], count_arrays[wc]
-        if has_zero:
-            z = pos + neg
-            body = offs[pos:z].tobytes() + offs[z + 1:pos + n].tobytes()
-            body += cnts[pos:z].tobytes() + cnts[z + 1:pos + n].tobytes() + cnts[z:z + 1].tobytes()
-            n_pos = n - neg - 1
-        else:
-            body = offs[pos:pos + n].tobytes() + cnts[pos:pos + n].tobytes() + zero_one[wc].tobytes()
-            n_pos = n - neg
-        out.append(_HEADER.pack(VERSION, wo, wc, neg, n_pos, int(base[i])) + body)
-        pos += n
-    return out
+    wo = _widths(max_off, (1, 2, 4))
+    wc = _widths(max_count, (1, 2, 4, 8))
+    stored = lengths - n_zero  # bins with an offset; the zero bucket's count goes last
+    size = _HEADER.size + stored * (wo + wc) + wc
+    at = np.cumsum(size) - size
+    buf = np.zeros(int(size.sum()), np.uint8)
+    for offset, value, width in ((0, VERSION, 1), (1, wo, 1), (2, wc, 1), (3, n_neg, 4),
+                                 (7, stored - n_neg, 4), (11, base & 0xFFFFFFFF, 4)):
+        _put(buf, at + offset, np.broadcast_to(value, at.shape), width)
+    body = at + _HEADER.size
+    keep = ~is_zero
+    w = which[keep]
+    rank = (np.cumsum(keep) - 1 - (np.cumsum(stored) - stored)[which])[keep]
+    _put(buf, body[w] + rank * wo[w], (keys - base[which])[keep], wo[w])
+    _put(buf, body[w] + stored[w] * wo[w] + rank * wc[w], counts[keep], wc[w])
+    zero_count = np.zeros(len(rows_arr), _I64)
+    zero_count[which[is_zero]] = counts[is_zero]
+    _put(buf, body + stored * (wo + wc), zero_count, wc)
+    data = buf.tobytes()
+    return [data[a:b] for a, b in zip(at.tolist(), (at + size).tolist())]
 
 
 def _gather(buf: np.ndarray, pos: np.ndarray, width: np.ndarray, max_width: int) -> np.ndarray:
