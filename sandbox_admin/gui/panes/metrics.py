@@ -559,12 +559,13 @@ class MetricsPane(LineFocus, ChartExport, Pane):
 
     _filling_combo = False
 
-    def _set_sandboxes(self, sandboxes: list[tuple[str, int, str]], current: Choice) -> None:
+    def _set_sandboxes(self, sandboxes: list[tuple[str, int, str]], current: Choice,
+                       positions: dict[str, int] | None = None) -> None:
         """The sandbox filter's choices: a model answered on demand, so 20,000 sandboxes cost
         the GUI thread nothing until the list is opened (or typed into)."""
         self._filling_combo = True
         try:
-            self.sandbox_choices.set_rows(sandboxes, current if isinstance(current, tuple) else None)
+            self.sandbox_choices.set_rows(sandboxes, current if isinstance(current, tuple) else None, positions)
             self.sandbox_combo.setCurrentIndex(self.sandbox_choices.row_of(current))
         finally:
             self._filling_combo = False
@@ -704,7 +705,7 @@ class MetricsPane(LineFocus, ChartExport, Pane):
             self._descriptions[name] = described
             if self.current_metric() == name:
                 self._sandboxes_shown = described.counts()
-                self._set_sandboxes(self._sandboxes_shown, self.current_sandbox())
+                self._set_sandboxes(self._sandboxes_shown, self.current_sandbox(), described.positions)
                 self._set_group_choices(described.label_keys)
 
         def failed(error: errors.StorageError) -> None:
@@ -805,10 +806,11 @@ class MetricsPane(LineFocus, ChartExport, Pane):
             self._hidden = set()  # legend choices last while zooming, not across metrics
         self.answer = answer
         self._remove_curves()
-        if answer.sandboxes is not None and (answer.sandboxes != self._sandboxes_shown
+        if answer.sandboxes is not None and (answer.sandboxes is not self._sandboxes_shown
                                              or self.current_sandbox() != req.sandbox_id):
-            self._sandboxes_shown = list(answer.sandboxes)
-            self._set_sandboxes(answer.sandboxes, req.sandbox_id)
+            self._sandboxes_shown = answer.sandboxes
+            positions = answer.description.positions if answer.description is not None else None
+            self._set_sandboxes(answer.sandboxes, req.sandbox_id, positions)
         units = axis_units(req.name, answer.metric_type)
         axis = self.plot.getAxis("left")
         axis.enableAutoSIPrefix(units is not None)  # no "(x0.001)" without units
@@ -829,12 +831,9 @@ class MetricsPane(LineFocus, ChartExport, Pane):
             t, y = with_gaps(s.points.t, plotted(s), gap)
             fleet = i == 0 and answer.band is not None
             width = 2.5 if fleet else 1.5
-            curve = pg.PlotDataItem(t, y, pen=pg.mkPen(rgb, width=width), name=label, connect="finite")
-            if len(s.points.t) <= 2:  # too few buckets for a line to show: dots
-                curve.setSymbol("o")
-                curve.setSymbolSize(6)
-                curve.setSymbolBrush(pg.mkBrush(*rgb))
-                curve.setSymbolPen(pg.mkPen(rgb))
+            dots = {"symbol": "o", "symbolSize": 6, "symbolBrush": pg.mkBrush(*rgb), "symbolPen": pg.mkPen(rgb)} \
+                if len(s.points.t) <= 2 else {}  # too few buckets for a line to show: dots
+            curve = pg.PlotDataItem(t, y, pen=pg.mkPen(rgb, width=width), name=label, connect="finite", **dots)
             self._pens.append((rgb, width))
             if fleet:
                 self._add_band(s.points.t, answer.band, gap, rgb, label)

@@ -50,16 +50,19 @@ class SandboxChoices(QAbstractListModel):
         """Rows before the sandboxes: "All sandboxes" and, when there is one, the chosen few."""
         return 2 if self.chosen else 1
 
-    def set_rows(self, rows: Iterable[Row], chosen: Sequence[str] | None = None) -> None:
+    def set_rows(self, rows: Iterable[Row], chosen: Sequence[str] | None = None,
+                 positions: dict[str, int] | None = None) -> None:
+        """The sandboxes (in order) and, when known, each one's place among them (built by
+        the worker that listed them, so 16,000 cost the GUI thread no loop)."""
         self.beginResetModel()
-        self._rows = list(rows)
+        self._rows = rows if isinstance(rows, list) else list(rows)
         if chosen is not None:
             self.chosen = tuple(chosen)
-        self._index = {sid: i + self._first for i, (sid, _, _) in enumerate(self._rows)}
+        self._index = positions if positions is not None else {row[0]: i for i, row in enumerate(self._rows)}
         self.endResetModel()
 
     def set_chosen(self, chosen: Sequence[str]) -> None:
-        self.set_rows(self._rows, chosen)
+        self.set_rows(self._rows, chosen, self._index)
 
     @property
     def rows(self) -> list[Row]:
@@ -68,7 +71,8 @@ class SandboxChoices(QAbstractListModel):
     def row_of(self, choice: Choice) -> int:
         if isinstance(choice, tuple):
             return 1 if choice and choice == self.chosen else 0
-        return self._index.get(choice, 0) if choice else 0
+        at = self._index.get(choice) if choice else None
+        return 0 if at is None else at + self._first
 
     def rowCount(self, parent: Any = QModelIndex()) -> int:  # noqa: N802 (Qt)
         return 0 if parent.isValid() else len(self._rows) + self._first
