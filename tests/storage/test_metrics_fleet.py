@@ -78,3 +78,27 @@ def test_a_few_series_are_charted_one_by_one(fleet_store):
     answer = fleet_chart(store.metrics, "load", T0, T0 + timedelta(hours=30), 50, sandbox_id=SANDBOXES[:3])
     assert answer.folded == 0 and answer.band is None
     assert {s.sandbox_id for s in answer.series} == set(SANDBOXES[:3])
+
+
+def test_ties_at_the_top_go_to_the_higher_average(fresh_store):
+    m = fresh_store.metrics
+    for sid in SANDBOXES:
+        fresh_store.models.Sandbox.create(id=sid, status="running")
+    rng = random.Random(3)
+    samples = []
+    for n, sid in enumerate(SANDBOXES):  # every sandbox touches 100 %; their averages differ
+        level = rng.uniform(10, 80)
+        for i in range(60):
+            value = 100.0 if i == 30 else min(100.0, level + rng.uniform(-5, 5))
+            samples.append(Sample("cpu", value, sandbox_id=sid, timestamp=T0 + timedelta(minutes=10 * i)))
+    m.record_batch(samples)
+    m.build_rollups()
+    start, end = T0, T0 + timedelta(hours=10)
+    exact = m.chart("cpu", start, end, 60)
+    quick = fleet_chart(m, "cpu", start, end, 60, by="max")
+    _aggregate, _band, top = fleet_view(exact, "gauge", by="max")
+    means = {series_key(s): float(np.nanmean(s.points.avg)) for s in exact}
+    assert [series_key(s) for s in quick.series[1:]] == [series_key(s) for s in top]
+    shown = [means[series_key(s)] for s in top]
+    assert shown == sorted(shown, reverse=True)  # all at 100 %: ranked by their average
+    assert min(shown) >= max(v for k, v in means.items() if k not in {series_key(s) for s in top})

@@ -55,7 +55,10 @@ def fleet_view(series: list[Any], metric_type: str, by: str = "max",
         centre[~present.any(axis=0)] = np.nan
         low, high = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
     score = np.array([_score(s, by) for s in series], dtype=float)
-    order = [i for i in np.argsort(-np.nan_to_num(score, nan=-np.inf), kind="stable") if not np.isnan(score[i])]
+    # ties (many series at 100 %) go to the higher mean of bucket values
+    tie = np.array([_score(s, "avg") for s in series], dtype=float) if by == "max" else np.zeros(len(series))
+    order = [int(i) for i in np.lexsort((-np.nan_to_num(tie, nan=-np.inf), -np.nan_to_num(score, nan=-np.inf)))
+             if not np.isnan(score[i])]
     first = series[0]
     points = Points(t=grid, count=counts, sum=np.nan_to_num(centre), min=low, max=high, avg=centre,
                     last=centre, increase=None, rate=centre if metric_type == "counter" else None)

@@ -170,11 +170,12 @@ class _Head:
         return {sid: (sandbox or "", text) for sid, sandbox, text in self._fetch(query)}
 
     def scores(self, by: str) -> dict[Ident, tuple[float, float, float]]:
-        """Series key -> (score, weight, time of the last value) for merging with the tail:
-        max (weight 1), the sum of bucket values (weight: buckets), or the last value."""
+        """Series key -> (score, weight, extra) for merging with the tail: max (weight:
+        buckets, extra: the sum of bucket values, for ties), the sum of bucket values
+        (weight: buckets), or the last value (extra: its bucket)."""
         c, v = self.per.c, self.value()
-        if by == "max":
-            stat = [fn.MAX(v if self.counter else c.hi), fn.COUNT(c.b), fn.MAX(c.b)]
+        if by == "max":  # ties (many series at 100 %) go to the higher mean of bucket values
+            stat = [fn.MAX(v if self.counter else c.hi), fn.COUNT(c.b), fn.SUM(v)]
         elif by == "avg":
             stat = [fn.SUM(v), fn.COUNT(c.b), fn.MAX(c.b)]
         elif self.counter:  # last: the rate of the last bucket (a bare column of the one MAX)
@@ -222,16 +223,18 @@ def _top(scores: dict[Ident, tuple[float, float, float]], tail: list[Series], by
             continue
         key = _ident(s)
         if by == "max":
-            mine = (float(values.max()), 1.0, 0.0)
-            old = merged.get(key)
-            merged[key] = mine if old is None or mine[0] > old[0] else old
+            shown = _values(s, "avg")
+            a, n, total = merged.get(key, (-np.inf, 0.0, 0.0))
+            merged[key] = (max(a, float(values.max())), n + len(shown), total + float(shown.sum()))
         elif by == "avg":
             a, n, _ = merged.get(key, (0.0, 0.0, 0.0))
             merged[key] = (a + float(values.sum()), n + len(values), 0.0)
         else:
             merged[key] = (float(values[-1]), 1.0, float("inf"))  # the tail is newer
     final = {k: (a / n if by == "avg" and n else a) for k, (a, n, _) in merged.items()}
-    return sorted(final.items(), key=lambda kv: (-kv[1], kv[0]))[:top_n]
+    tie = {k: (extra / n if by == "max" and n else 0.0) for k, (_, n, extra) in merged.items()}
+    best = sorted(final.items(), key=lambda kv: (-kv[1], -tie[kv[0]], kv[0]))[:top_n]
+    return best
 
 
 def _ident(s: Series) -> Ident:
