@@ -25,7 +25,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from sandbox_admin.gui.app import settle_garbage_collector  # noqa: E402
+from sandbox_admin.gui.app import keep_gui_responsive  # noqa: E402
 from sandbox_admin.gui.jobs import JobRunner  # noqa: E402
 from sandbox_admin.gui.panes.metrics import MetricsPane  # noqa: E402
 from sandbox_admin.gui.panes.metrics_chart import ALL_DATA  # noqa: E402
@@ -78,7 +78,7 @@ class Session:
         self.pane.show()
         self.app.processEvents()
         self.store = open_store(path, read_only=True)
-        settle_garbage_collector()  # as the app does once its window is up
+        keep_gui_responsive()  # as the app does once its window is up
         self.drawn = 0
         self.pane.chart_drawn.connect(self._count)
         self.times: dict[str, list[float]] = {"open": [], "switch": [], "preset": [], "zoom": []}
