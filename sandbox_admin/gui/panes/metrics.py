@@ -133,6 +133,7 @@ class MetricsPane(LineFocus, ChartExport, Pane):
         self._extents: dict[str, tuple[float, float]] = {}  # per metric, until a refresh
 
         self._build_ui()
+        self._curve_pool, self._p95_pool = [], []
         self._describe_timer = QTimer(self, singleShot=True, interval=DESCRIBE_AFTER_MS)
         self._describe_timer.timeout.connect(lambda: self._describe(self._describe_name))
         self._describe_name = ""
@@ -526,6 +527,8 @@ class MetricsPane(LineFocus, ChartExport, Pane):
     _wanted_sandbox: Choice = None
     _describe_job: Job | None = None
     band_items: list[Any] = []  # the fleet's band (edges and fill), when one is drawn
+    _curve_pool: list[Any] = []  # plot items reused chart after chart (see _line)
+    _p95_pool: list[Any] = []
     fleet_quantile_items: list[Any] = []  # the fleet's p50/p95/p99 (histograms, summaries)
     _pending_place: dict[str, Any] | None = None
 
@@ -785,11 +788,17 @@ class MetricsPane(LineFocus, ChartExport, Pane):
         fill = pg.FillBetweenItem(edges[0], edges[1], brush=pg.mkBrush(*rgb, 45))
         self.plot.addItem(fill)
         self.band_items = [*edges, fill]
+        for item in self.band_items:  # under the lines (which are older items, kept for reuse)
+            item.setZValue(-1)
 
     def _remove_curves(self) -> None:
-        for c in self.curves + self.p95_curves + self.band_items + self.fleet_quantile_items:
+        for c in self.band_items + self.fleet_quantile_items:
+            self.plot.removeItem(c)
+        for c in self.curves + self.p95_curves:  # emptied, kept for the next chart (see _line)
             if c is not None:
-                self.plot.removeItem(c)
+                c.setData([], [])
+                c.setVisible(False)
+                c.setZValue(0)
         self.band_items = []
         self.fleet_quantile_items = []
         self.curves = []
@@ -799,6 +808,19 @@ class MetricsPane(LineFocus, ChartExport, Pane):
         self._pens = []
         self.highlighted = -1
         self._hide_crosshair()
+
+    def _line(self, pool: list[pg.PlotDataItem], i: int) -> pg.PlotDataItem:
+        """Plot item ``i`` of ``pool``, made (and added to the chart) the first time only:
+        making and adding nine items was half of drawing a chart, every time."""
+        while len(pool) <= i:
+            item = pg.PlotDataItem([], [])
+            self.plot.addItem(item)
+            # after addItem: clipping looks at the item's ViewBox, which it has only now
+            item.setDownsampling(auto=True, method="peak")
+            item.setClipToView(True)
+            item.setVisible(False)
+            pool.append(item)
+        return pool[i]
 
     def _draw(self, answer: ChartAnswer, keep_view: bool) -> None:
         req = answer.request
@@ -831,27 +853,22 @@ class MetricsPane(LineFocus, ChartExport, Pane):
             t, y = with_gaps(s.points.t, plotted(s), gap)
             fleet = i == 0 and answer.band is not None
             width = 2.5 if fleet else 1.5
-            dots = {"symbol": "o", "symbolSize": 6, "symbolBrush": pg.mkBrush(*rgb), "symbolPen": pg.mkPen(rgb)} \
-                if len(s.points.t) <= 2 else {}  # too few buckets for a line to show: dots
-            curve = pg.PlotDataItem(t, y, pen=pg.mkPen(rgb, width=width), name=label, connect="finite", **dots)
+            few = len(s.points.t) <= 2  # too few buckets for a line to show: dots
+            curve = self._line(self._curve_pool, i)
+            curve.setData(t, y, pen=pg.mkPen(rgb, width=width), name=label, connect="finite",
+                          symbol="o" if few else None, symbolSize=6, symbolBrush=pg.mkBrush(*rgb),
+                          symbolPen=pg.mkPen(rgb))
             self._pens.append((rgb, width))
             if fleet:
                 self._add_band(s.points.t, answer.band, gap, rgb, label)
-            self.plot.addItem(curve)
-            # after addItem: clipping looks at the item's ViewBox, which it has only now
-            curve.setDownsampling(auto=True, method="peak")
-            curve.setClipToView(True)
             curve.setVisible(label not in self._hidden)
             self.curves.append(curve)
             self._curve_data.append((s.points.t, plotted(s), gap))
             p95 = s.points.percentiles.get("p95")
             if p95 is not None and len(answer.series) <= MAX_P95_SERIES and answer.band is None:
                 t, y = with_gaps(s.points.t, p95, gap)
-                upper = pg.PlotDataItem(t, y, pen=pg.mkPen(rgb, width=1, style=Qt.PenStyle.DashLine),
-                                        connect="finite")
-                self.plot.addItem(upper)
-                upper.setDownsampling(auto=True, method="peak")
-                upper.setClipToView(True)
+                upper = self._line(self._p95_pool, i)
+                upper.setData(t, y, pen=pg.mkPen(rgb, width=1, style=Qt.PenStyle.DashLine), connect="finite")
                 upper.setVisible(label not in self._hidden)
                 self.p95_curves.append(upper)
             else:
