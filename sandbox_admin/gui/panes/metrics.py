@@ -143,6 +143,8 @@ class MetricsPane(LineFocus, ChartExport, Pane):
         self._mouse_proxy = pg.SignalProxy(self.plot.scene().sigMouseMoved, rateLimit=60,
                                            slot=self._mouse_moved)
         self.plot.scene().sigMouseClicked.connect(self._clicked)
+        for i in range(FLEET_ABOVE):  # the items a chart needs, made before any chart is asked for
+            self._line(self._curve_pool, i)
         self.set_store(None)
 
     # == building ================================================================================
