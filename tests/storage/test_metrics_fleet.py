@@ -42,9 +42,11 @@ def fleet_store(fresh_store):
     return fresh_store, rng
 
 
-def _same(store, name: str, kind: str, start: datetime, end: datetime, points: int) -> None:
+def _same(store, name: str, kind: str, start: datetime, end: datetime, points: int) -> float:
+    """fleet_chart equals fleet_view of every series at the same step; that step (s)."""
     m = store.metrics
-    exact = m.chart(name, start, end, points)
+    step = fleet_chart(m, name, start, end, points, metric_type=kind).series[0].step_seconds
+    exact = m.aggregate(name, step_seconds=step, start=start, end=end, source="rollup")
     assert len(exact) > FLEET_ABOVE
     for by in ("max", "avg", "last"):
         quick = fleet_chart(m, name, start, end, points, metric_type=kind, by=by)
@@ -57,13 +59,18 @@ def _same(store, name: str, kind: str, start: datetime, end: datetime, points: i
         assert np.allclose(quick.band[1], band[1], equal_nan=True)
         assert [series_key(s) for s in quick.series[1:]] == [series_key(s) for s in top], by
         assert quick.series[0].source.startswith("rollup:")
+    return step
 
 
 @pytest.mark.parametrize("name, kind", [("load", "gauge"), ("jobs_total", "counter")])
 def test_fleet_from_rollups_equals_the_fleet_of_every_series(fleet_store, name, kind):
     store, _ = fleet_store
-    _same(store, name, kind, T0, T0 + timedelta(hours=30), 100)  # one rollup row per step
-    _same(store, name, kind, T0, T0 + timedelta(hours=30), 12)  # steps of several rows
+    # 100 points over 30 h: 20-min steps of 5-min rows would do, hourly rows still give
+    # 30 points (at least a quarter): the fleet takes one rollup row per step
+    assert _same(store, name, kind, T0, T0 + timedelta(hours=30), 100) == 3600
+    assert store.metrics.chart(name, T0, T0 + timedelta(hours=30), 100)[0].step_seconds == 1200  # lines: finer
+    assert _same(store, name, kind, T0, T0 + timedelta(hours=30), 12) == 7200  # steps of several rows
+    assert _same(store, name, kind, T0, T0 + timedelta(hours=30), 30) == 3600
 
 
 @pytest.mark.parametrize("name, kind", [("load", "gauge"), ("jobs_total", "counter")])

@@ -32,6 +32,7 @@ from peewee import JOIN, fn
 from ..fields import dumps_json
 from .fleet import FLEET_ABOVE, TOP_N, fleet_view
 from .records import DEFAULT_GROUP, DEFAULT_STATS, Points, Series, _percentile_qs
+from .rollups import RESOLUTIONS
 from .sql import US, as_list, canonical_labels, instant_us, raw_period, readable_sample
 
 #: a series' identity: its sandbox id and canonical labels text
@@ -64,6 +65,7 @@ def fleet_chart(metrics: Any, name: str, start: Any, end: Any, target_points: in
         if resolution is None or len(as_list(sandbox_id) or ()) == 1:
             return _from_series(metrics.chart(name, start, end, target_points, sandbox_id=sandbox_id,
                                               stats=stats), metric_type, by, top_n, fold_above)
+        resolution, step, start_al, end_al = _one_row_per_step(metrics, plan, target_points)
         split = _tail_start(metrics, name, step, start_al, end_al)
         head = _Head(metrics, name, resolution, step, start_al, split, sandbox_id, metric_type == "counter")
         # the two folds read the same rows: SQLite runs them at once on two connections
@@ -86,6 +88,26 @@ def fleet_chart(metrics: Any, name: str, start: Any, end: Any, target_points: in
                                           DEFAULT_GROUP, _percentile_qs(stats))
         top = sorted((s for s in exact if _ident(s) in rank), key=lambda s: rank[_ident(s)])
         return FleetChart([aggregate, *top], band, len(keys), by)
+
+
+def _one_row_per_step(metrics: Any, plan: tuple[int, int, int, int],
+                      target_points: int) -> tuple[int, int, int, int]:
+    """A step of one rollup row rather than several, when a coarser level still gives at
+    least a quarter of the points asked for (a 7-day fleet at 1 h rather than 15 min):
+    folding several rows per step makes SQLite sort every row twice, which took the
+    fleet of 16,000 series from 0.4 s to 1 s. Lines of a few series keep the finer step."""
+    resolution, step, start_al, end_al = plan
+    if step == resolution * US:
+        return plan
+    desired = (end_al - start_al) / target_points
+    kept = metrics.rollups.kept_from()
+    coarser = [r for r in RESOLUTIONS if resolution < r and r * US <= 4 * desired
+               and kept.get(str(r), -(2**62)) <= start_al]
+    if not coarser:
+        return plan
+    level = coarser[-1]
+    step = level * US
+    return level, step, (start_al // step) * step, -((-end_al) // step) * step
 
 
 def _from_series(series: list[Series], metric_type: str, by: str, top_n: int,
