@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import math
 import os
@@ -42,7 +41,7 @@ from sandbox_admin.storage import (
     utcnow,
 )
 
-from .harness import Figure, best_of, scratch_dir
+from .harness import Figure, best_of, scratch_dir, timings
 
 MB = 1024 * 1024
 _SYLLABLES = ["ka", "lo", "mi", "nu", "pe", "ra", "si", "to", "ve", "zo", "in", "ex", "con", "fig", "dat", "ser"]
@@ -136,19 +135,8 @@ def _paired(ours: Callable[[], object], raw: Callable[[], object], repeat: int) 
     for i in range(repeat):
         pair = ((ours, ours_times), (raw, raw_times))
         for fn, times in (pair if i % 2 == 0 else pair[::-1]):
-            times += _timings(fn, 1)
+            times += timings(fn, 1, warm=True)
     return ours_times, raw_times
-
-
-def _timings(fn: Callable[[], object], repeat: int) -> list[float]:
-    fn()  # warm the caches
-    times = []
-    for _ in range(repeat):
-        gc.collect()
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
 
 
 def _search_figures(quick: bool) -> list[Figure]:
@@ -195,7 +183,7 @@ def _search_figures(quick: bool) -> list[Figure]:
             for text in texts:
                 answer = store.files.search_first(text, limit=50)
                 provisional += answer is not None and answer.provisional
-                firsts += _timings(lambda: store.files.search_first(text, limit=50), repeat)  # noqa: B023
+                firsts += timings(lambda: store.files.search_first(text, limit=50), repeat, warm=True)  # noqa: B023
                 slow = 3 if quick else 4  # the raw ranking of a wide prefix takes seconds
                 ours_t, raw_t = _paired(lambda: store.files.search(text, limit=50), raw_top50(text, {}), slow)  # noqa: B023
                 exacts += ours_t

@@ -19,7 +19,7 @@ import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
+from PySide6.QtCore import QSettings, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from sandbox_admin.gui.jobs import JobRunner  # noqa: E402
@@ -28,7 +28,7 @@ from sandbox_admin.gui.panes.sandboxes import SandboxesPane  # noqa: E402
 from sandbox_admin.storage import create_store, open_store  # noqa: E402
 
 from .harness import Figure, scratch_dir  # noqa: E402
-from .heartbeat import Heartbeat  # noqa: E402
+from .heartbeat import Heartbeat, run_until  # noqa: E402
 from .sandbox_data import generate  # noqa: E402
 
 FULL = 1_000_000
@@ -49,17 +49,6 @@ BEYOND_SQL = (
     "AND COALESCE(julianday(created_at), -1) < ? "
     "ORDER BY COALESCE(julianday(created_at), -1) DESC, id DESC LIMIT ?"
 )
-
-
-def _wait(condition, timeout_s: float) -> None:  # type: ignore[no-untyped-def]
-    """Run the event loop (as the app would: idle waits, timers on time) until ``condition()``."""
-    deadline = time.perf_counter() + timeout_s
-    while not condition():
-        if time.perf_counter() > deadline:
-            raise TimeoutError("the pane did not get there in time")
-        loop = QEventLoop()
-        QTimer.singleShot(5, loop.quit)
-        loop.exec()
 
 
 def _raw_first_page(path) -> float:  # type: ignore[no-untyped-def]
@@ -119,7 +108,7 @@ def run(quick: bool = False) -> list[Figure]:
             model = pane.model
             start = time.perf_counter()
             pane.set_store(store)
-            _wait(lambda: model.rowCount() > 0, 30)
+            run_until(lambda: model.rowCount() > 0, 30, tick_ms=5)
             pane.table.viewport().repaint()  # the first rows painted
             first_visible = time.perf_counter() - start
 
@@ -127,9 +116,9 @@ def run(quick: bool = False) -> list[Figure]:
             heartbeat.start()
             load_start = time.perf_counter()
             pane.table.scrollToBottom()
-            _wait(lambda: model.loaded_all and model.total_exact, 1800)
+            run_until(lambda: model.loaded_all and model.total_exact, 1800, tick_ms=5)
             load_all = time.perf_counter() - load_start + first_visible
-            _wait(runner.is_idle, 60)
+            run_until(runner.is_idle, 60, tick_ms=5)
             max_gap = heartbeat.stop()
             load = os.getloadavg()[0]
             assert model.rowCount() == counts["live"] == model.total

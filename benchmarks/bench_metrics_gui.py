@@ -22,7 +22,7 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
+from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from sandbox_admin.gui.app import keep_gui_responsive  # noqa: E402
@@ -33,7 +33,7 @@ from sandbox_admin.storage import open_store  # noqa: E402
 
 from .bench_scrape import cached_demo  # noqa: E402
 from .harness import Figure, best_of, scratch_dir  # noqa: E402
-from .heartbeat import Heartbeat  # noqa: E402
+from .heartbeat import Heartbeat, run_until  # noqa: E402
 
 BUDGET, STALL = 0.300, 0.050
 PRESETS = ("24 h", "7 d", "1 h", ALL_DATA)
@@ -52,18 +52,6 @@ def with_rollups(quick: bool) -> Path:
             store.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         os.replace(partial, path)
     return path
-
-
-def _wait(condition, timeout_s: float) -> float:  # type: ignore[no-untyped-def]
-    """Run the event loop (idle waits, timers on time) until ``condition()``; seconds taken."""
-    start = time.perf_counter()
-    while not condition():
-        if time.perf_counter() - start > timeout_s:
-            raise TimeoutError("the pane did not get there in time")
-        loop = QEventLoop()
-        QTimer.singleShot(2, loop.quit)
-        loop.exec()
-    return time.perf_counter() - start
 
 
 class Session:
@@ -94,7 +82,7 @@ class Session:
         action()
         # the chart shown is the figure; then the pane's follow-up work (listing the series
         # for the sandbox filter) finishes before the next click, as a person reads the chart
-        _wait(lambda: self.drawn > before and not self.pane.busy(), timeout_s)
+        run_until(lambda: self.drawn > before and not self.pane.busy(), timeout_s)
         self.times[kind].append(self.drawn_at - start)
         answer = self.pane.answer
         self.worker[kind].append(answer.seconds if answer is not None else 0.0)
@@ -103,7 +91,7 @@ class Session:
         pane = self.pane
         start = time.perf_counter()
         pane.set_store(self.store)
-        _wait(lambda: pane.names_list.count() > 0, 120)
+        run_until(lambda: pane.names_list.count() > 0, 120)
         names = [pane.names_list.item(i).data(256) for i in range(pane.names_list.count())]
         self._until_drawn("open", lambda: pane.select_metric(names[0]))
         self.times["open"][-1] = self.drawn_at - start
@@ -115,7 +103,7 @@ class Session:
         for part in (0.5, 0.25):  # zoom into the newest part; the debounce is not the chart's time
             before = len(pane.requests)
             pane.set_x_range(x1 - (x1 - x0) * part, x1)
-            _wait(lambda b=before: len(pane.requests) > b, 10)
+            run_until(lambda b=before: len(pane.requests) > b, 10)
             self._until_drawn("zoom", lambda: None)
 
     def close(self) -> None:

@@ -18,7 +18,7 @@ import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
+from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from sandbox_admin.gui.jobs import JobRunner  # noqa: E402
@@ -35,23 +35,14 @@ from sandbox_admin.storage import (  # noqa: E402
 
 from .bench_files import _COMMON, _PREFIXES, _RAW_SEARCH, cached_search_db, p95  # noqa: E402
 from .harness import Figure, scratch_dir  # noqa: E402
-
-
-def _wait(condition, timeout_s: float) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.perf_counter() + timeout_s
-    while not condition():
-        if time.perf_counter() > deadline:
-            raise TimeoutError("the pane did not get there in time")
-        loop = QEventLoop()
-        QTimer.singleShot(1, loop.quit)
-        loop.exec()
+from .heartbeat import run_until  # noqa: E402
 
 
 def _settle(pane: FilesPane, runner: JobRunner) -> None:
     """Until the exact search and the selected file's details have come (the next search
     starts on a quiet pane; consecutive queries differ, so each is a new search)."""
-    _wait(lambda: runner.is_idle() and not pane._select_timer.isActive(), 120)
-    _wait(runner.is_idle, 120)
+    run_until(lambda: runner.is_idle() and not pane._select_timer.isActive(), 120, tick_ms=1)
+    run_until(runner.is_idle, 120, tick_ms=1)
 
 
 def _raw_times(db, texts: list[str], runs: int) -> list[float]:  # type: ignore[no-untyped-def]
@@ -88,7 +79,7 @@ def run(quick: bool = False) -> list[Figure]:
         pane.results_loaded.connect(lambda: shown.append(time.perf_counter()))
         try:
             pane.set_store(store)
-            _wait(lambda: bool(shown) and runner.is_idle(), 60)
+            run_until(lambda: bool(shown) and runner.is_idle(), 60, tick_ms=1)
             mode = "beside it" if pane.search_in_parallel else f"after it ({os.cpu_count()} cores)"
             for label, texts in (("prefix query", _PREFIXES), ("common word", _COMMON)):
                 times, provisional = [], 0
@@ -98,7 +89,7 @@ def run(quick: bool = False) -> list[Figure]:
                         pane.search_edit.setText(text)
                         start = time.perf_counter()
                         pane.search_now()
-                        _wait(lambda: bool(shown), 60)
+                        run_until(lambda: bool(shown), 60, tick_ms=1)
                         pane.results.viewport().repaint()
                         painted = time.perf_counter()
                         provisional += round_ > 0 and "first results" in pane.headline.text()

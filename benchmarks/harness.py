@@ -40,15 +40,22 @@ class Figure:
         return self.ours / self.baseline if self.baseline else float("inf")
 
 
-def best_of(fn: Callable[[], object], repeat: int = 5) -> float:
-    """Fastest wall time of ``repeat`` calls (the least disturbed by the machine)."""
+def timings(fn: Callable[[], object], repeat: int, warm: bool = False) -> list[float]:
+    """Wall time of each of ``repeat`` calls (``warm``: one call first, not timed)."""
+    if warm:
+        fn()  # the caches
     times = []
     for _ in range(repeat):
         gc.collect()
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return min(times)
+    return times
+
+
+def best_of(fn: Callable[[], object], repeat: int = 5) -> float:
+    """Fastest wall time of ``repeat`` calls (the least disturbed by the machine)."""
+    return min(timings(fn, repeat))
 
 
 @contextmanager

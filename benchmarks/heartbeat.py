@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer
 
 
 class _RunDelay:
@@ -93,3 +93,16 @@ class Heartbeat(QObject):
             self.over_frame += 1
         if gap > self.max_gap:
             self.max_gap = gap
+
+
+def run_until(condition, timeout_s: float, tick_ms: int = 2) -> float:  # type: ignore[no-untyped-def]
+    """Run the event loop as the app would (idle waits, timers on time), looking at
+    ``condition()`` every ``tick_ms``, until it holds; the seconds it took."""
+    start = time.perf_counter()
+    while not condition():
+        if time.perf_counter() - start > timeout_s:
+            raise TimeoutError("the pane did not get there in time")
+        loop = QEventLoop()
+        QTimer.singleShot(tick_ms, loop.quit)
+        loop.exec()
+    return time.perf_counter() - start

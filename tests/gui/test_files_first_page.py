@@ -12,11 +12,11 @@ import threading
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
 
-from sandbox_admin.gui.panes.files import ID_ROLE, FilesPane
-from sandbox_admin.storage import open_store
+from sandbox_admin.gui.panes.files import ID_ROLE
 from sandbox_admin.storage.files import first_page as quick
+
+from .test_files_pane import files_pane
 
 WAIT = 15000
 
@@ -25,19 +25,8 @@ WAIT = 15000
 def pane(request, qtbot, runner, tmp_path: Path, go_db: Path, monkeypatch):
     """The pane, with the exact search started beside the first page or after it."""
     monkeypatch.setattr(quick, "CANDIDATES", 10)  # 226 files: make "import" take the bounded plan
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    p = FilesPane(runner, settings=settings)
-    p.search_in_parallel = request.param
-    qtbot.addWidget(p)
-    p.resize(1400, 800)
-    p.show()
-    store = open_store(go_db)
-    with qtbot.waitSignal(p.results_loaded, timeout=WAIT):
-        p.set_store(store)
-    yield p
-    p.set_store(None)
-    runner.wait_idle(WAIT)
-    store.close()
+    with files_pane(qtbot, runner, tmp_path, go_db, search_in_parallel=request.param) as p:
+        yield p
 
 
 def _held(monkeypatch, files, name: str, until: threading.Event) -> None:

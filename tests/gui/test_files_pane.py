@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
@@ -25,10 +27,13 @@ DELETED = 198  # /app/tests/test_main.py, soft-deleted
 VERSIONED_OLD, VERSIONED_NEW = 13, 226  # /app/main.py and its new version
 
 
-@pytest.fixture
-def pane(qtbot, runner, tmp_path: Path, go_db: Path):
+@contextmanager
+def files_pane(qtbot, runner, tmp_path: Path, go_db: Path, **attrs) -> Iterator[FilesPane]:
+    """A Files pane on the Go fixture, its first listing in (``attrs`` set before)."""
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     p = FilesPane(runner, settings=settings)
+    for name, value in attrs.items():
+        setattr(p, name, value)
     qtbot.addWidget(p)
     p.resize(1400, 800)
     p.show()
@@ -39,6 +44,12 @@ def pane(qtbot, runner, tmp_path: Path, go_db: Path):
     p.set_store(None)
     runner.wait_idle(WAIT)
     store.close()
+
+
+@pytest.fixture
+def pane(qtbot, runner, tmp_path: Path, go_db: Path):
+    with files_pane(qtbot, runner, tmp_path, go_db) as p:
+        yield p
 
 
 def search(qtbot, pane: FilesPane, text: str) -> None:

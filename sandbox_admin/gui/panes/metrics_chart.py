@@ -97,9 +97,7 @@ class Description:
 
     def counts(self) -> list[tuple[str, int, str]]:
         """(sandbox id, samples, container name or "") of each sandbox, by id."""
-        if self.listing or not self.sandboxes:
-            return self.listing
-        return sorted((k, v[2], self.containers.get(k, "")) for k, v in self.sandboxes.items() if k)
+        return self.listing
 
 
 @dataclass

@@ -66,15 +66,21 @@ def fleet_view(series: list[Any], metric_type: str, by: str = "max",
     return aggregate, (low, high), [series[i] for i in order[:top_n]]
 
 
+def score_values(series: Any, by: str) -> np.ndarray:
+    """The values a series is ranked on, NaN left out: a counter's rate per second, else
+    its buckets' maxima (``max``), last values (``last``) or averages (``avg``)."""
+    p = series.points
+    values = p.rate if series.type == "counter" and p.rate is not None else \
+        {"max": p.max, "last": p.last}.get(by, p.avg)
+    values = np.asarray(values, dtype=float)
+    return values[~np.isnan(values)]
+
+
 def _score(series: Any, by: str) -> float:
     """A series' statistic over the answer's range, as its table row shows it: the
     highest sample (``max``), the mean of its buckets (``avg``), its last value (``last``);
     for counters, of their rate per second."""
-    counter = series.type == "counter" and series.points.rate is not None
-    values = series.points.rate if counter else {"max": series.points.max, "last": series.points.last}.get(
-        by, series.points.avg)
-    values = np.asarray(values, dtype=float)
-    values = values[~np.isnan(values)]
+    values = score_values(series, by)
     if not len(values):
         return float("nan")
     return float(values.max() if by == "max" else values[-1] if by == "last" else values.mean())

@@ -30,7 +30,7 @@ import numpy as np
 from peewee import JOIN, fn
 
 from ..fields import dumps_json
-from .fleet import FLEET_ABOVE, TOP_N, fleet_view
+from .fleet import FLEET_ABOVE, TOP_N, fleet_view, score_values
 from .records import DEFAULT_GROUP, DEFAULT_STATS, Points, Series, _percentile_qs
 from .rollups import RESOLUTIONS
 from .sql import US, as_list, canonical_labels, instant_us, raw_period, readable_sample
@@ -240,12 +240,12 @@ def _top(scores: dict[Ident, tuple[float, float, float]], tail: list[Series], by
     """The ``top_n`` series keys by their score over head and tail together."""
     merged = dict(scores)
     for s in tail:
-        values = _values(s, by)
+        values = score_values(s, by)
         if not len(values):
             continue
         key = _ident(s)
         if by == "max":
-            shown = _values(s, "avg")
+            shown = score_values(s, "avg")
             a, n, total = merged.get(key, (-np.inf, 0.0, 0.0))
             merged[key] = (max(a, float(values.max())), n + len(shown), total + float(shown.sum()))
         elif by == "avg":
@@ -261,13 +261,3 @@ def _top(scores: dict[Ident, tuple[float, float, float]], tail: list[Series], by
 
 def _ident(s: Series) -> Ident:
     return s.sandbox_id or "", canonical_labels(dumps_json(s.labels))[0]
-
-
-def _values(s: Series, by: str) -> np.ndarray:
-    p = s.points
-    if s.type == "counter" and p.rate is not None:
-        values = p.rate
-    else:
-        values = {"max": p.max, "last": p.last}.get(by, p.avg)
-    values = np.asarray(values, dtype=float)
-    return values[~np.isnan(values)]
