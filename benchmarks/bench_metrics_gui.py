@@ -3,7 +3,8 @@
 
 Figures:
 - open the pane, switch metric, change the range preset, zoom: each from the click to
-  the chart drawn, against the 300 ms budget (the longest of each kind);
+  the chart shown (a fleet: its aggregate and band; its top lines follow), against
+  the 300 ms budget (the longest of each kind), and when the top lines are drawn too;
 - the longest event-loop stall over all of it, against the 50 ms budget;
 - listing a metric's series: from the rollup tables vs grouping its raw samples;
 - the same open/switch without rollups (raw samples only), for reference.
@@ -29,7 +30,7 @@ from sandbox_admin.gui.app import keep_gui_responsive  # noqa: E402
 from sandbox_admin.gui.jobs import JobRunner  # noqa: E402
 from sandbox_admin.gui.panes.metrics import MetricsPane  # noqa: E402
 from sandbox_admin.gui.panes.metrics_chart import ALL_DATA  # noqa: E402
-from sandbox_admin.storage import open_store  # noqa: E402
+from sandbox_admin.storage import latest_version, open_store  # noqa: E402
 
 from .bench_scrape import cached_demo  # noqa: E402
 from .harness import Figure, best_of, scratch_dir  # noqa: E402
@@ -51,6 +52,12 @@ def with_rollups(quick: bool) -> Path:
             store.metrics.build_rollups()
             store.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         os.replace(partial, path)
+    with open_store(path) as store:  # a cache made before a newer migration (e.g. fleet rollups)
+        if store.schema_version() < latest_version():
+            began = time.perf_counter()
+            store.migrate()
+            store.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            print(f"migrated {path.name} in {time.perf_counter() - began:.1f} s", file=sys.stderr, flush=True)
     return path
 
 
@@ -67,23 +74,31 @@ class Session:
         self.app.processEvents()
         self.store = open_store(path, read_only=True)
         keep_gui_responsive()  # as the app does once its window is up
-        self.drawn = 0
+        self.drawn = self.shown = 0
         self.pane.chart_drawn.connect(self._count)
+        self.pane.chart_shown.connect(self._count_shown)
         self.times: dict[str, list[float]] = {"open": [], "switch": [], "preset": [], "zoom": []}
-        self.worker: dict[str, list[float]] = {k: [] for k in self.times}  # the chart job's own time
+        self.whole: dict[str, list[float]] = {k: [] for k in self.times}  # top lines drawn too
+        self.worker: dict[str, list[float]] = {k: [] for k in self.times}  # the chart jobs' own time
 
     def _count(self) -> None:
         self.drawn += 1
         self.drawn_at = time.perf_counter()
 
+    def _count_shown(self) -> None:
+        self.shown += 1
+        self.shown_at = time.perf_counter()
+
     def _until_drawn(self, kind: str, action, timeout_s: float = 600) -> None:  # type: ignore[no-untyped-def]
         before = self.drawn
         start = time.perf_counter()
         action()
-        # the chart shown is the figure; then the pane's follow-up work (listing the series
-        # for the sandbox filter) finishes before the next click, as a person reads the chart
+        # the chart shown is the figure (a fleet's aggregate and band, its top lines after);
+        # then the pane's follow-up work (the top lines, listing the series for the sandbox
+        # filter) finishes before the next click, as a person reads the chart
         run_until(lambda: self.drawn > before and not self.pane.busy(), timeout_s)
-        self.times[kind].append(self.drawn_at - start)
+        self.times[kind].append(self.shown_at - start)
+        self.whole[kind].append(self.drawn_at - start)
         answer = self.pane.answer
         self.worker[kind].append(answer.seconds if answer is not None else 0.0)
 
@@ -94,7 +109,8 @@ class Session:
         run_until(lambda: pane.names_list.count() > 0, 120)
         names = [pane.names_list.item(i).data(256) for i in range(pane.names_list.count())]
         self._until_drawn("open", lambda: pane.select_metric(names[0]))
-        self.times["open"][-1] = self.drawn_at - start
+        self.times["open"][-1] = self.shown_at - start
+        self.whole["open"][-1] = self.drawn_at - start
         for name in names[1:names_wanted]:
             self._until_drawn("switch", lambda n=name: pane.select_metric(n))
         for preset in PRESETS:
@@ -138,10 +154,12 @@ def run(quick: bool = False) -> list[Figure]:
             max_gap = heartbeat.stop()
             session.close()
         for kind, times in session.times.items():
-            figures.append(Figure(f"metrics pane, rollups built: {kind} → chart drawn (slowest of {len(times)})",
+            figures.append(Figure(f"metrics pane, rollups built: {kind} → chart shown (slowest of {len(times)})",
                                   max(times), BUDGET, target="<= 1.0x (300 ms)",
-                                  note="all: " + ", ".join(f"{t * 1000:.0f}" for t in times) + " ms; in the "
-                                  "chart job: " + ", ".join(f"{t * 1000:.0f}" for t in session.worker[kind])))
+                                  note="all: " + ", ".join(f"{t * 1000:.0f}" for t in times) + " ms; the top "
+                                  "lines drawn too: " + ", ".join(f"{t * 1000:.0f}" for t in session.whole[kind])
+                                  + " ms; in the chart jobs: "
+                                  + ", ".join(f"{t * 1000:.0f}" for t in session.worker[kind])))
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         figures.append(Figure("metrics pane: longest event-loop stall over all of the above", max_gap, STALL,
                               target="<= 1.0x (50 ms)",

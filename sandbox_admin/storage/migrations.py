@@ -289,6 +289,37 @@ MIGRATIONS: list[Migration] = [
         up=["CREATE INDEX IF NOT EXISTS admin_idx_file_metadata_parent ON file_metadata(parent_file_id)"],
         down=["DROP INDEX IF EXISTS admin_idx_file_metadata_parent"],
     ),
+    Migration(
+        11,
+        "sandbox-admin: fleet rollups (every series of a metric folded per bucket)",
+        # Per metric, level and bucket: how many series have a row, their samples, and
+        # the sum / min / max of each series' mean and increase. A fleet chart at one
+        # rollup row per step reads these few rows instead of every series' rows (see
+        # storage/metrics/fleet_rollups.py, which keeps them up to date on each build).
+        up=[
+            """CREATE TABLE IF NOT EXISTS admin_metric_fleet (
+                metric_name TEXT NOT NULL,
+                resolution INTEGER NOT NULL,
+                bucket INTEGER NOT NULL,
+                series INTEGER NOT NULL,
+                count INTEGER NOT NULL,
+                mean_sum REAL NOT NULL,
+                mean_min REAL NOT NULL,
+                mean_max REAL NOT NULL,
+                increase_sum REAL NOT NULL,
+                increase_min REAL NOT NULL,
+                increase_max REAL NOT NULL,
+                PRIMARY KEY (metric_name, resolution, bucket)
+            ) WITHOUT ROWID""",
+            """INSERT OR REPLACE INTO admin_metric_fleet
+                SELECT s.metric_name, r.resolution, r.bucket, COUNT(*), SUM(r.count),
+                       SUM(r.sum / r.count), MIN(r.sum / r.count), MAX(r.sum / r.count),
+                       SUM(r.increase), MIN(r.increase), MAX(r.increase)
+                FROM admin_metric_rollups AS r JOIN admin_metric_series AS s ON s.id = r.series_id
+                GROUP BY s.metric_name, r.resolution, r.bucket""",
+        ],
+        down=["DROP TABLE IF EXISTS admin_metric_fleet"],
+    ),
 ]
 
 #: The one down step a reset skips (see MigrationRunner._revert).

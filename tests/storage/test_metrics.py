@@ -515,7 +515,8 @@ def test_sketch_serialisation_round_trips_and_is_compact():
 
 def test_migration_8_tables_are_ours_and_go_down_cleanly(store):
     names = {r[0] for r in store.db.execute_sql("SELECT name FROM sqlite_master WHERE name LIKE 'admin_metric%'")}
-    assert names == {"admin_metric_series", "admin_metric_rollups", "admin_metric_state"}
+    assert names == {"admin_metric_series", "admin_metric_rollups", "admin_metric_state",
+                     "admin_metric_fleet"}  # migration 11's
     store.metrics.record("cpu", 1.0, sandbox_id="sb-a", timestamp=T0)
     store.metrics.build_rollups()
     store.migrate(7)

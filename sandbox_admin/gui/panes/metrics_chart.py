@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Sequence
 
 import numpy as np
+import numpy.ma  # noqa: F401  np.median imports it on first use: 22 ms of the first chart's draw
 
 from ...storage import series_key
 
@@ -116,6 +117,8 @@ class ChartAnswer:
     band: tuple[np.ndarray, np.ndarray] | None = None
     folded: int = 0
     top_by: str = ""
+    #: the fleet's top lines are still to be read (storage.fleet_top's frame); None: whole
+    frame: Any = None
 
 
 def ts(value: datetime | None) -> float | None:

@@ -3,10 +3,16 @@
 :func:`.fleet.fleet_view` builds the fleet from every series' points, which means
 bringing every (series, bucket) row into Python: on a server's database (16,000 series,
 hundreds of thousands of rollup rows per metric) that alone takes seconds. Here SQLite
-folds the rows where they are: one query gives the aggregate line and its band per
-bucket, one gives each series' score; only the top few series are then read in full.
+does the work where the rows are, in two parts a chart can show one after the other:
 
-The answer is the same as :func:`.fleet.fleet_view` of :meth:`MetricsStore.chart`:
+* :func:`fleet_overview`, the aggregate line and its band per bucket. At one rollup row
+  per step it is read from the fleet rollups (:mod:`.fleet_rollups`, a few hundred rows);
+  otherwise SQLite folds the series' rollup rows;
+* :func:`fleet_top`, each series' score by one fold of its rows, then the top few
+  series read in full.
+
+:func:`fleet_chart` is both at once (the CLI's ``metrics --top``). The answer is the
+same as :func:`.fleet.fleet_view` of :meth:`MetricsStore.chart`:
 
 * per series and bucket of the chart's step, the plotted value is ``sum / count`` (the
   average) or, for counters, ``increase / step`` (the rate per second);
@@ -22,7 +28,6 @@ two parts are joined, scores included.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -39,16 +44,31 @@ from .sql import US, as_list, canonical_labels, instant_us, raw_period, readable
 Ident = tuple[str, str]
 
 
+@dataclass(frozen=True)
+class Frame:
+    """Where a fleet was read: what :func:`fleet_top` needs to add its top lines."""
+
+    name: str
+    metric_type: str
+    resolution: int
+    step: int  # µs
+    start: int  # µs, whole steps
+    end: int
+    sandbox_id: Any
+
+
 @dataclass
 class FleetChart:
     """A chart's series: every one (``folded == 0``), or the fleet: ``series[0]`` is the
-    aggregate (its band in ``band``) and the rest the top few of ``folded`` series."""
+    aggregate (its band in ``band``) and the rest the top few of ``folded`` series.
+    ``frame`` is set when the top lines are still to be read (:func:`fleet_overview`)."""
 
     series: list[Series]
     band: tuple[np.ndarray, np.ndarray] | None = None
     folded: int = 0
     top_by: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    frame: Frame | None = None
 
 
 def fleet_chart(metrics: Any, name: str, start: Any, end: Any, target_points: int, *,
@@ -56,56 +76,93 @@ def fleet_chart(metrics: Any, name: str, start: Any, end: Any, target_points: in
                 by: str = "max", top_n: int = TOP_N, stats: Sequence[str] = DEFAULT_STATS,
                 fold_above: int = FLEET_ABOVE) -> FleetChart:
     """``name`` over ``[start, end)``: every series when there are at most ``fold_above``,
-    else the fleet (see the module docstring)."""
+    else the fleet and its top ``top_n`` series by ``by`` (see the module docstring)."""
+    with metrics.store.connection(), metrics.db.atomic():  # one snapshot
+        chart = fleet_overview(metrics, name, start, end, target_points, sandbox_id=sandbox_id,
+                               metric_type=metric_type, by=by, top_n=top_n, stats=stats, fold_above=fold_above)
+        if chart.frame is not None:
+            chart.series += fleet_top(metrics, chart.frame, by=by, top_n=top_n, stats=stats)
+            chart.top_by, chart.frame = by, None
+        return chart
+
+
+def fleet_overview(metrics: Any, name: str, start: Any, end: Any, target_points: int, *,
+                   sandbox_id: str | Sequence[str] | None = None, metric_type: str = "gauge",
+                   by: str = "max", top_n: int = TOP_N, stats: Sequence[str] = DEFAULT_STATS,
+                   fold_above: int = FLEET_ABOVE) -> FleetChart:
+    """The first part of :func:`fleet_chart`, the part a person waits for: the fleet's
+    aggregate and band only, with ``frame`` set for :func:`fleet_top` to add the top
+    lines (a few hundred ms more on a server's database). A chart of every series (at
+    most ``fold_above``, or no rollups to fold) comes whole, ``frame`` None."""
     with metrics.store.connection(), metrics.db.atomic():  # one snapshot
         plan = metrics.plan(name, start, end, target_points)
         if plan is None:
             return FleetChart([], top_by=by)
-        resolution, step, start_al, end_al = plan
-        if resolution is None or len(as_list(sandbox_id) or ()) == 1:
+
+        def every_series() -> FleetChart:
             return _from_series(metrics.chart(name, start, end, target_points, sandbox_id=sandbox_id,
                                               stats=stats), metric_type, by, top_n, fold_above)
+
+        if plan[0] is None or len(as_list(sandbox_id) or ()) == 1:
+            return every_series()
         resolution, step, start_al, end_al = _one_row_per_step(metrics, plan, target_points)
+        frame = Frame(name, metric_type, resolution, step, start_al, end_al, sandbox_id)
         split = _tail_start(metrics, name, step, start_al, end_al)
-        head = _Head(metrics, name, resolution, step, start_al, split, sandbox_id, metric_type == "counter")
-        # the two folds read the same rows: SQLite runs them at once on two connections
-        # (it lets go of the GIL while it works), so a chart costs one pass, not two
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fleet-buckets") as pool:
-            buckets = pool.submit(_own_connection, metrics.store, head.buckets)
-            scores = head.scores(by)  # every series with data in the head
-            tail = (metrics._aggregate_rollup(name, step, resolution, split, end_al, sandbox_id, None,
-                                              DEFAULT_GROUP, {}) if split < end_al else [])
-            keys = set(scores) | {_ident(s) for s in tail}
-            if len(keys) <= fold_above:
-                return _from_series(metrics.chart(name, start, end, target_points, sandbox_id=sandbox_id,
-                                                  stats=stats), metric_type, by, top_n, fold_above)
-            folded = buckets.result()
-        aggregate, band = _join(folded, tail, metric_type, name, step, resolution)
-        best = _top(scores, tail, by, top_n)
+        head = _Head(metrics, frame, split)
+        tail = _tail(metrics, frame, split)
+        count = head.count({_ident(s) for s in tail})
+        if count <= fold_above:
+            return every_series()
+        aggregate, band = _join(head.buckets(), tail, metric_type, name, step, resolution)
+        return FleetChart([aggregate], band, count, by, frame=frame)
+
+
+def fleet_top(metrics: Any, frame: Frame, *, by: str = "max", top_n: int = TOP_N,
+              stats: Sequence[str] = DEFAULT_STATS) -> list[Series]:
+    """The ``top_n`` series of a fleet by ``by`` over its frame, each read in full."""
+    if top_n <= 0:
+        return []
+    with metrics.store.connection(), metrics.db.atomic():  # one snapshot
+        split = _tail_start(metrics, frame.name, frame.step, frame.start, frame.end)
+        scores = _Head(metrics, frame, split).scores(by)  # every series with data in the head
+        best = _top(scores, _tail(metrics, frame, split), by, top_n)
         rank = {k: i for i, (k, _) in enumerate(best)}
         sandboxes = sorted({sandbox for sandbox, _ in rank})
-        exact = metrics._aggregate_rollup(name, step, resolution, start_al, end_al, sandboxes or None, None,
-                                          DEFAULT_GROUP, _percentile_qs(stats))
-        top = sorted((s for s in exact if _ident(s) in rank), key=lambda s: rank[_ident(s)])
-        return FleetChart([aggregate, *top], band, len(keys), by)
+        exact = metrics._aggregate_rollup(frame.name, frame.step, frame.resolution, frame.start, frame.end,
+                                          sandboxes or None, None, DEFAULT_GROUP, _percentile_qs(stats))
+        return sorted((s for s in exact if _ident(s) in rank), key=lambda s: rank[_ident(s)])
+
+
+def _tail(metrics: Any, frame: Frame, split: int) -> list[Series]:
+    """Every series' buckets from ``split`` on, the exact way (rollups + raw rows)."""
+    if split >= frame.end:
+        return []
+    return metrics._aggregate_rollup(frame.name, frame.step, frame.resolution, split, frame.end,
+                                     frame.sandbox_id, None, DEFAULT_GROUP, {})
 
 
 def _one_row_per_step(metrics: Any, plan: tuple[int, int, int, int],
                       target_points: int) -> tuple[int, int, int, int]:
-    """A step of one rollup row rather than several, when a coarser level still gives at
-    least a quarter of the points asked for (a 7-day fleet at 1 h rather than 15 min):
-    folding several rows per step makes SQLite sort every row twice, which took the
-    fleet of 16,000 series from 0.4 s to 1 s. Lines of a few series keep the finer step."""
+    """A step of one rollup row rather than several: folding several rows per step
+    makes SQLite sort every row twice (the fleet of 16,000 series went from 0.4 s to
+    1 s), and only one row per step can be read from the fleet rollups. The plan's own
+    level is taken when it gives at most twice the points asked for, else a coarser one
+    that still gives a quarter of them (a 7-day fleet at 1 h rather than 15 min). Lines
+    of a few series keep the plan's step."""
     resolution, step, start_al, end_al = plan
     if step == resolution * US:
         return plan
-    desired = (end_al - start_al) / target_points
+    span = end_al - start_al
+    desired = span / target_points
     kept = metrics.rollups.kept_from()
-    coarser = [r for r in RESOLUTIONS if resolution < r and r * US <= 4 * desired
-               and kept.get(str(r), -(2**62)) <= start_al]
-    if not coarser:
-        return plan
-    level = coarser[-1]
+    if span / (resolution * US) <= 2 * target_points:
+        level = resolution
+    else:
+        coarser = [r for r in RESOLUTIONS if resolution < r and r * US <= 4 * desired
+                   and kept.get(str(r), -(2**62)) <= start_al]
+        if not coarser:
+            return plan
+        level = coarser[-1]
     step = level * US
     return level, step, (start_al // step) * step, -((-end_al) // step) * step
 
@@ -136,11 +193,12 @@ def _tail_start(metrics: Any, name: str, step: int, start_al: int, end_al: int) 
 
 
 class _Head:
-    """The rolled-up part ``[start, split)`` of a fleet, folded by SQLite."""
+    """The rolled-up part ``[frame.start, split)`` of a fleet, folded by SQLite."""
 
-    def __init__(self, metrics: Any, name: str, resolution: int, step: int, start: int, split: int,
-                 sandbox_id: Any, counter: bool) -> None:
-        self.metrics, self.name, self.counter = metrics, name, counter
+    def __init__(self, metrics: Any, frame: Frame, split: int) -> None:
+        self.metrics, self.frame, self.split = metrics, frame, split
+        self.name, self.counter = frame.name, frame.metric_type == "counter"
+        resolution, step, start = frame.resolution, frame.step, frame.start
         self.step_s = step / US
         RS, R = metrics.rollups.M.Series, metrics.rollups.M.Rollup
         self.RS, self.R = RS, R
@@ -148,11 +206,11 @@ class _Head:
         # CROSS JOIN keeps that order (left to itself SQLite scans every series' rows of
         # the level), and the name tested as an expression makes it walk the series table
         # by id, so grouping by series needs no sort
+        self.in_range = ((R.resolution == resolution) & (R.bucket >= start // US) & (R.bucket < split // US))
         rows = (RS.select().join(R, JOIN.CROSS).where(R.series_id == RS.id)
-                .where((RS.metric_name.concat("") == name) & (R.resolution == resolution)
-                       & (R.bucket >= start // US) & (R.bucket < split // US)))
-        if as_list(sandbox_id) is not None:
-            rows = rows.where(RS.sandbox_id.in_(as_list(sandbox_id)))
+                .where((RS.metric_name.concat("") == self.name) & self.in_range))
+        if as_list(frame.sandbox_id) is not None:
+            rows = rows.where(RS.sandbox_id.in_(as_list(frame.sandbox_id)))
         bucket = (R.bucket * US - start) / step  # whole steps from the start (integers)
         if step == resolution * US:  # one rollup row per (series, bucket): no grouping needed
             per = rows.select(RS.id.alias("sid"), bucket.alias("b"), R.count.alias("c"),
@@ -163,6 +221,21 @@ class _Head:
                               fn.SUM(R.increase).alias("inc")).group_by(RS.id, bucket)
         self.rows, self.per = rows, per.cte("per")
         self.start, self.step = start, step
+
+    def count(self, others: set[Ident]) -> int:
+        """How many series have a rollup row in range, or are among ``others`` (the
+        tail's): a seek per series of the metric, counted by SQLite."""
+        RS, R = self.RS, self.R
+        query = RS.select(fn.COUNT(RS.id)).where(
+            (RS.metric_name == self.name)
+            & fn.EXISTS(R.select(R.bucket).where((R.series_id == RS.id) & self.in_range)))
+        if as_list(self.frame.sandbox_id) is not None:
+            query = query.where(RS.sandbox_id.in_(as_list(self.frame.sandbox_id)))
+        head = int(self._fetch(query)[0][0])
+        if not others:
+            return head
+        both = query.select(RS.sandbox_id, RS.labels).where(RS.sandbox_id.in_(sorted({s for s, _ in others})))
+        return head + len(others - {(sandbox or "", text) for sandbox, text in self._fetch(both)})
 
     def _fetch(self, query: Any) -> list[tuple]:
         """Rows as plain tuples (Peewee's row wrapper costs more than the query here)."""
@@ -175,6 +248,10 @@ class _Head:
 
     def buckets(self) -> tuple[np.ndarray, ...]:
         """Bucket start (s), samples, aggregate, band low, band high."""
+        fleet = self.metrics.rollups.fleet
+        if (self.step == self.frame.resolution * US and as_list(self.frame.sandbox_id) is None
+                and fleet.usable()):
+            return self._from_fleet_rollups(fleet)
         c, v = self.per.c, self.value()
         centre = fn.SUM(v) if self.counter else fn.AVG(v)
         query = (self.per.select_from(c.b, fn.SUM(c.c), centre, fn.MIN(v), fn.MAX(v))
@@ -184,6 +261,17 @@ class _Head:
         b = np.array(cols[0], np.int64)
         t = (self.start + b * self.step) / US
         return (t, np.array(cols[1], np.float64), *(np.array(x, np.float64) for x in cols[2:]))
+
+    def _from_fleet_rollups(self, fleet: Any) -> tuple[np.ndarray, ...]:
+        """:meth:`buckets` read from the fleet rollups (one row per bucket)."""
+        rows = fleet.rows(self.name, self.frame.resolution, self.start // US, self.split // US)
+        cols = np.array(rows, np.float64).reshape(-1, 9).T
+        bucket, series, count = cols[0], cols[1], cols[2]
+        if self.counter:  # the sum of the rates, and the lowest and highest rate
+            centre, low, high = cols[6] / self.step_s, cols[7] / self.step_s, cols[8] / self.step_s
+        else:  # the mean of the series' means, and the lowest and highest mean
+            centre, low, high = cols[3] / series, cols[4], cols[5]
+        return bucket.astype(np.int64).astype(np.float64), count, centre, low, high
 
     def _ids(self) -> dict[int, Ident]:
         """Series id -> identity (the series table holds canonical label text)."""
@@ -212,11 +300,6 @@ class _Head:
         query = self.per.select_from(c.sid, *stat).group_by(c.sid)
         return {ids[sid]: (float(a), float(n), float(b)) for sid, a, n, b in self._fetch(query)
                 if a is not None}
-
-
-def _own_connection(store: Any, fn: Any) -> Any:
-    with store.connection():
-        return fn()
 
 
 def _join(folded: tuple[np.ndarray, ...], tail: list[Series], metric_type: str, name: str, step: int,

@@ -49,6 +49,7 @@ from ..fields import dumps_json, loads_json, utcnow
 from ..models import bound_base
 from . import aggregation as mm
 from . import sketch as sk
+from .fleet_rollups import FleetRollups
 from .sql import MAX_US, MIN_US, US, RawSamples, SeriesTable, fetch_raw, instant_us, raw_period, to_us
 
 #: Rollup resolutions in seconds (the seed's 1m / 5m / 1h / 1d levels).
@@ -294,6 +295,7 @@ class Rollups:
         self.store = store
         self.db = store.db
         self.M = build_rollup_models(store.db)
+        self.fleet = FleetRollups(self)
         self._upsert_sql: dict[int, str] = {}
 
     # -- state ---------------------------------------------------------------------------
@@ -422,8 +424,10 @@ class Rollups:
             top = int(M.select(fn.MAX(M.id)).scalar() or 0)
             report.watermark = W
             if top <= W:
+                self.fleet.refold()  # what a stopped build left marked
                 return report
             register_functions(self.db.connection())
+            fleet = self.fleet.available()
             while True:
                 with self.store.transaction():
                     # Re-read under the write lock: another builder (another process)
@@ -432,13 +436,14 @@ class Rollups:
                     if low >= top:
                         break
                     high = min(low + chunk, top)
-                    self._build_chunk(low, high, self._known_series(), report)
+                    self._build_chunk(low, high, self._known_series(), report, fleet)
                     self._set_state(watermark=high)
                 report.chunks += 1
                 report.watermark = high
                 stop = progress is not None and progress(high - W, top - W) is False
                 if stop or high >= top:
                     break
+            self.fleet.refold()
         report.seconds = time.perf_counter() - started
         return report
 
@@ -467,7 +472,7 @@ class Rollups:
             return raw, len(raw)
         return RawSamples(raw.series[ok], raw.t[ok], raw.v[ok]), len(raw)
 
-    def _build_chunk(self, low: int, high: int, known: dict, report: BuildReport) -> None:
+    def _build_chunk(self, low: int, high: int, known: dict, report: BuildReport, fleet: bool) -> None:
         table = SeriesTable()
         raw, total = self._fetch_chunk(low, high, table)
         report.skipped += total - len(raw)
@@ -490,6 +495,8 @@ class Rollups:
             p, _ = mm.from_samples(key, t, v, resolution * US, delta=delta, sketch_keys=~counter)
             self._write(cursor, resolution, ids[p.key], p)
             report.rows_written += len(p)
+            if fleet and len(p):
+                self.fleet.mark(resolution, int(p.bucket.min()) // US, int(p.bucket.max()) // US)
 
         # remember each series' newest sample (a counter's next delta starts there)
         ends = np.flatnonzero(np.append(key[1:] != key[:-1], True))
@@ -557,6 +564,7 @@ class Rollups:
                 name = PERIOD_NAMES[resolution]
                 report.rollups_deleted[name] = R.delete().where(
                     (R.resolution == resolution) & (R.bucket < cutoff_bucket)).execute()
+                self.fleet.prune(resolution, cutoff_bucket)
                 previous = kept.get(str(resolution), cutoff_bucket * US)
                 self._set_state(**{f"kept_from__{resolution}": max(cutoff_bucket * US, previous)})
                 if policy.go_rows:

@@ -1,0 +1,109 @@
+"""Issue #11: a fleet's aggregate and band are shown first, read from the fleet rollups;
+its top lines join them when their own job ends. The order is forced by holding the
+top lines' worker until the aggregate is on screen, never timed."""
+
+from __future__ import annotations
+
+import random
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sandbox_admin.gui.panes import metrics as metrics_pane
+from sandbox_admin.storage import create_store, fleet_chart, open_store
+from sandbox_admin.storage.metrics import fleet
+from sandbox_admin.storage.metrics.store import Sample
+
+from .metrics_fixtures import pane  # noqa: F401  (fixture)
+
+WAIT = 15000
+T0 = datetime(2026, 11, 20, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def rolled_up(tmp_path: Path):
+    """40 sandboxes' cpu over two days, rollups (and fleet rollups) built."""
+    path = tmp_path / "fleet.db"
+    with create_store(path) as store:
+        rng = random.Random(11)
+        samples = []
+        for n in range(40):
+            sid = f"sb-{n:02d}"
+            store.models.Sandbox.create(id=sid, status="running")
+            level = rng.uniform(5, 90)
+            for i in range(0, 48 * 60, 7):
+                samples.append(Sample("cpu", level + rng.uniform(-5, 5), sandbox_id=sid,
+                                      timestamp=T0 + timedelta(minutes=i)))
+        store.metrics.record_batch(samples)
+        store.metrics.build_rollups()
+        assert store.metrics.rollups.fleet.usable()
+    store = open_store(path, read_only=True)
+    yield store
+    store.close()
+
+
+def test_the_aggregate_is_shown_before_the_top_lines(qtbot, pane, runner, rolled_up, monkeypatch):
+    shown = threading.Event()
+    original = metrics_pane.fleet_top
+
+    def held(*args, **kwargs):  # type: ignore[no-untyped-def]
+        assert shown.wait(WAIT / 1000), "the aggregate was never shown"
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(metrics_pane, "fleet_top", held)
+    events: list[tuple[str, int, str, str]] = []
+
+    def record(kind: str) -> None:
+        events.append((kind, len(pane.curves), pane.legend_label.text(), pane.info_label.text()))
+        shown.set()
+
+    pane.chart_shown.connect(lambda: record("shown"))
+    pane.chart_drawn.connect(lambda: record("drawn"))
+    pane.set_store(rolled_up)
+    qtbot.waitUntil(lambda: pane.names_list.count() > 0, timeout=WAIT)
+    with qtbot.waitSignal(pane.chart_drawn, timeout=WAIT):
+        pane.select_metric("cpu")
+    qtbot.waitUntil(lambda: not pane.busy() and runner.is_idle(), timeout=WAIT)
+
+    assert [e[0] for e in events] == ["shown", "drawn"]
+    _, curves, legend, info = events[0]
+    assert curves == 1 and pane.band_items  # the aggregate and its band, alone at first…
+    assert "on their way" in legend and "40 series: the fleet ·" in info
+    _, curves, legend, info = events[1]
+    assert curves == 1 + fleet.TOP_N  # …then the top lines with it
+    assert "on their way" not in legend and f"the top {fleet.TOP_N} by max" in info
+    # what is drawn is the fleet of every series, as fleet_chart answers it at once
+    answer = pane.answer
+    whole = fleet_chart(rolled_up.metrics, "cpu", answer.start, answer.end, answer.request.target_points)
+    assert whole.folded == answer.folded == 40
+    assert np.allclose(answer.series[0].points.avg, whole.series[0].points.avg, equal_nan=True)
+    assert [fleet.series_key(s) for s in answer.series] == [fleet.series_key(s) for s in whole.series]
+    assert answer.series[0].source.startswith("rollup:")
+    assert pane.table.rowCount() == 1 + fleet.TOP_N
+
+
+def test_a_new_metric_cancels_the_top_lines_of_the_last_one(qtbot, pane, runner, rolled_up, monkeypatch):
+    release = threading.Event()
+    original = metrics_pane.fleet_top
+    asked: list[str] = []
+
+    def held(metrics, frame, **kwargs):  # type: ignore[no-untyped-def]
+        asked.append(frame.name)
+        release.wait(WAIT / 1000)
+        return original(metrics, frame, **kwargs)
+
+    monkeypatch.setattr(metrics_pane, "fleet_top", held)
+    pane.set_store(rolled_up)
+    qtbot.waitUntil(lambda: pane.names_list.count() > 0, timeout=WAIT)
+    with qtbot.waitSignal(pane.chart_shown, timeout=WAIT):
+        pane.select_metric("cpu")
+    qtbot.waitUntil(lambda: asked == ["cpu"], timeout=WAIT)
+    pane.set_preset("24 h")  # a new request while the top lines are read
+    release.set()
+    qtbot.waitUntil(lambda: not pane.busy() and runner.is_idle(), timeout=WAIT)
+    assert pane.answer.request.preset == "24 h"
+    assert len(pane.curves) == 1 + fleet.TOP_N and pane.answer.frame is None
+    assert all(s.points.t.min() >= pane.answer.start - 3600 for s in pane.answer.series)
