@@ -39,7 +39,7 @@ def rolled_up(tmp_path: Path):
                                       timestamp=T0 + timedelta(minutes=i)))
         store.metrics.record_batch(samples)
         store.metrics.build_rollups()
-        assert store.metrics.rollups.fleet.usable()
+        assert store.metrics.rollups.fleet.available()
     store = open_store(path, read_only=True)
     yield store
     store.close()

@@ -61,7 +61,7 @@ def _assert_in_step(store) -> None:
     for key, want in expected.items():
         assert table[key][:2] == want[:2], key
         assert np.allclose(table[key][2:], want[2:], rtol=1e-12, atol=1e-9), key
-    assert store.metrics.rollups.fleet.usable()
+    assert store.metrics.rollups.fleet.available()
 
 
 @pytest.fixture
@@ -91,7 +91,7 @@ def test_late_samples_into_old_buckets_are_folded_again(fleet_store):
     assert _table(fleet_store) != before
 
 
-def test_a_stopped_build_leaves_charts_exact_and_the_next_build_catches_up(fleet_store):
+def test_a_stopped_build_leaves_the_fleet_in_step_with_what_it_built(fleet_store):
     m = fleet_store.metrics
     rng = random.Random(3)
     m.record_batch(_samples(rng, 0, 12))
@@ -103,19 +103,29 @@ def test_a_stopped_build_leaves_charts_exact_and_the_next_build_catches_up(fleet
 
     with pytest.raises(errors.Cancelled):
         m.rollups.build(stop, chunk=500)  # one chunk committed, then stopped
-    fleet = m.rollups.fleet
-    assert fleet.dirty() and not fleet.usable()  # the fleet table is behind: not used
+    assert m.rollup_status()["pending_samples"] > 0
+    _assert_in_step(fleet_store)  # the chunk's fleet rows were written in its transaction
+    m.build_rollups()
+    _assert_in_step(fleet_store)
+
+
+def test_a_chart_reads_the_fleet_rows(fleet_store):
+    m = fleet_store.metrics
+    m.record_batch(_samples(random.Random(6), 0, 24))
+    m.build_rollups()
     start, end = T0, T0 + timedelta(hours=24)
     for name, kind in (("load", "gauge"), ("jobs_total", "counter")):
         quick = fleet_chart(m, name, start, end, 24, metric_type=kind)
-        step = quick.series[0].step_seconds
-        exact = m.aggregate(name, step_seconds=step, start=start, end=end, source="rollup")
+        assert quick.series[0].step_seconds == 3600
+        exact = m.aggregate(name, step_seconds=3600, start=start, end=end, source="rollup")
         aggregate, band, _ = fleet_view(exact, kind)
         assert np.allclose(quick.series[0].points.avg, aggregate.points.avg, equal_nan=True)
+        assert np.allclose(quick.band[0], band[0], equal_nan=True)
         assert np.allclose(quick.band[1], band[1], equal_nan=True)
-    m.build_rollups()
-    assert not fleet.dirty()
-    _assert_in_step(fleet_store)
+    # the fleet rows are what is read: change one and the chart shows it
+    fleet_store.db.execute_sql("UPDATE admin_metric_fleet SET mean_max = 12345 WHERE metric_name = 'load' "
+                               "AND resolution = 3600")
+    assert np.all(fleet_chart(m, "load", start, end, 24).band[1] == 12345)
 
 
 def test_retention_deletes_the_same_buckets(fleet_store):

@@ -109,3 +109,15 @@ def test_ties_at_the_top_go_to_the_higher_average(fresh_store):
     shown = [means[series_key(s)] for s in top]
     assert shown == sorted(shown, reverse=True)  # all at 100 %: ranked by their average
     assert min(shown) >= max(v for k, v in means.items() if k not in {series_key(s) for s in top})
+
+
+@pytest.mark.parametrize("name, kind", [("load", "gauge"), ("jobs_total", "counter")])
+def test_the_fleet_counts_only_the_series_with_data_in_range(fleet_store, name, kind):
+    store, _ = fleet_store
+    everything = fleet_chart(store.metrics, name, T0, T0 + timedelta(hours=30), 30, metric_type=kind)
+    assert everything.folded == len(SANDBOXES)  # the whole extent: every series
+    start = T0 + timedelta(hours=5)
+    narrow = fleet_chart(store.metrics, name, start, start + timedelta(minutes=20), 20, metric_type=kind)
+    with_data = store.metrics.aggregate(name, step_seconds=60, start=start, end=start + timedelta(minutes=20),
+                                        source="rollup")
+    assert FLEET_ABOVE < narrow.folded == len(with_data) < len(SANDBOXES)

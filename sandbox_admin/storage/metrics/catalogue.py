@@ -126,9 +126,13 @@ def extent(metrics: Any, name: str) -> tuple[int | None, int | None]:
             lasts = [to_us(s.last) for s in infos if s.last]
             return (min(firsts) if firsts else None, max(lasts) if lasts else None)
         RS, R = rollups.M.Series, rollups.M.Rollup
-        ids = RS.select(RS.id).where(RS.metric_name == name)
-        first = (R.select(fn.MIN(R.bucket))
-                 .where((R.resolution == _finest_kept(rollups, state)) & R.series_id.in_(ids)).scalar())
+        level = _finest_kept(rollups, state)
+        if rollups.fleet.available():  # one seek: a fleet row is there when any series' row is
+            F = rollups.fleet.F
+            first = F.select(fn.MIN(F.bucket)).where((F.metric_name == name) & (F.resolution == level)).scalar()
+        else:  # a seek per series
+            ids = RS.select(RS.id).where(RS.metric_name == name)
+            first = R.select(fn.MIN(R.bucket)).where((R.resolution == level) & R.series_id.in_(ids)).scalar()
         last = RS.select(fn.MAX(RS.last_t_us)).where(RS.metric_name == name).scalar()
         M = metrics.store.models.Metric
         instant = instant_us(M.timestamp)

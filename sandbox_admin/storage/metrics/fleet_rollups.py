@@ -8,26 +8,31 @@ the query is written. ``admin_metric_fleet`` holds that fold per metric, level a
 bucket (the number of series, their samples, and the sum, minimum and maximum of each
 series' mean and of its increase), so the aggregate is a read of a few hundred rows.
 
-The rows are derived only from ``admin_metric_rollups`` and kept in step with it: a
-build marks the bucket range each of its chunks touched (``fleet_dirty:<level>`` in
-the state table, in the chunk's own transaction) and folds those ranges again when it
-ends; retention deletes the same buckets from both. While a range is marked (a build
-was stopped before it ended), charts fold the rollups themselves, which is exact, only
-slower; the next build folds the range and clears the mark.
+The rows are derived only from ``admin_metric_rollups`` and change with them, in the
+same transaction (so they are never behind, whatever stops a build):
+
+* a build chunk's rows that are **new** (past the newest bucket their series had) add
+  to their buckets' fleet rows: the fold is composable over distinct series (counts and
+  sums add, minima and maxima take the smaller and larger), so numpy folds the chunk's
+  new rows and one UPSERT per bucket adds them;
+* a chunk's rows that **merged** into existing rollup rows (late samples, a series that
+  spans two chunks) change a series' mean, which a minimum cannot take back: those
+  buckets are folded again from the rollup rows by SQLite;
+* retention deletes the same buckets from both tables.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Sequence
 
+import numpy as np
 import peewee
-from peewee import JOIN, FloatField, IntegerField, TextField, fn
+from peewee import EXCLUDED, JOIN, FloatField, IntegerField, TextField, fn
 
 from ..models import bound_base
+from .sql import US
 
 TABLE = "admin_metric_fleet"
-#: state key of a level's bucket range still to fold: "<first> <last>" (bucket seconds)
-DIRTY = "fleet_dirty:"
 
 
 def build_fleet_model(database: peewee.Database) -> Any:
@@ -61,58 +66,88 @@ class FleetRollups:
         self.rollups = rollups
         self.db = rollups.db
         self.F = build_fleet_model(rollups.db)
+        self._upsert_sql = ""
 
     def available(self) -> bool:
         return self.db.table_exists(TABLE)
 
-    def dirty(self, state: Mapping[str, str] | None = None) -> dict[int, tuple[int, int]]:
-        """Level -> (first, last) bucket still to fold."""
-        state = self.rollups.state() if state is None else state
-        out = {}
-        for key, value in state.items():
-            if key.startswith(DIRTY):
-                first, last = value.split()
-                out[int(key[len(DIRTY):])] = (int(first), int(last))
-        return out
+    def add_chunk(self, cursor: Any, resolution: int, p: Any, names: Sequence[str],
+                  newest_us: np.ndarray) -> None:
+        """Fold a build chunk's rollup rows ``p`` of ``resolution`` (already written) into
+        the fleet rows. ``names``: each chunk series' metric name; ``newest_us``: each
+        one's newest sample rolled up before this chunk (NaN: none)."""
+        if not len(p):
+            return
+        res_us = resolution * US
+        names_list = sorted(set(names))
+        name_of = np.array([names_list.index(n) for n in names], np.int64) if names else np.empty(0, np.int64)
+        known = np.floor(newest_us / res_us) * res_us  # each series' newest bucket (NaN: none)
+        merged = p.bucket <= known[p.key]  # NaN compares False: a new series' rows are new
+        new = ~merged
+        if new.any():
+            self._add_new(cursor, resolution, p, new, name_of, names_list)
+        if merged.any():
+            which = name_of[p.key[merged]]
+            buckets = p.bucket[merged] // US
+            for n in np.unique(which).tolist():
+                for first, last in _runs(np.unique(buckets[which == n]), resolution):
+                    self._fold(resolution, first, last, names_list[n])
 
-    def usable(self, state: Mapping[str, str] | None = None) -> bool:
-        """True when the table holds the fold of every rollup row (nothing marked)."""
-        return self.available() and not self.dirty(state)
+    def _add_new(self, cursor: Any, resolution: int, p: Any, new: np.ndarray, name_of: np.ndarray,
+                 names_list: list[str]) -> None:
+        key, bucket = name_of[p.key[new]], p.bucket[new] // US
+        order = np.lexsort((bucket, key))
+        key, bucket = key[order], bucket[order]
+        count = p.count[new][order]
+        mean = (p.sum[new] / p.count[new])[order]
+        increase = p.increase[new][order]
+        starts = np.flatnonzero(np.r_[True, (key[1:] != key[:-1]) | (bucket[1:] != bucket[:-1])])
+        series = np.diff(np.r_[starts, len(key)])
+        columns = [[names_list[k] for k in key[starts].tolist()], [resolution] * len(starts),
+                   bucket[starts].tolist(), series.tolist(), np.add.reduceat(count, starts).tolist()]
+        for values in (mean, increase):
+            columns += [np.add.reduceat(values, starts).tolist(), np.minimum.reduceat(values, starts).tolist(),
+                        np.maximum.reduceat(values, starts).tolist()]
+        cursor.executemany(self._upsert(), zip(*columns))
 
-    def mark(self, resolution: int, first: int, last: int) -> None:
-        """Remember that buckets ``first..last`` of ``resolution`` changed (in the caller's
-        transaction, with the rollup rows that changed)."""
-        old = self.dirty().get(resolution)
-        if old is not None:
-            first, last = min(first, old[0]), max(last, old[1])
-        S = self.rollups.M.State
-        S.insert(key=f"{DIRTY}{resolution}", value=f"{first} {last}").on_conflict_replace().execute()
+    def _upsert(self) -> str:
+        """The UPSERT adding one bucket's fold of new series rows to its fleet row."""
+        if not self._upsert_sql:
+            F = self.F
+            fields = [F.metric_name, F.resolution, F.bucket, F.series, F.count, F.mean_sum, F.mean_min,
+                      F.mean_max, F.increase_sum, F.increase_min, F.increase_max]
+            query = F.insert_many([("", 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)], fields=fields).on_conflict(
+                conflict_target=[F.metric_name, F.resolution, F.bucket],
+                update={
+                    F.series: F.series + EXCLUDED.series,
+                    F.count: F.count + EXCLUDED.count,
+                    F.mean_sum: F.mean_sum + EXCLUDED.mean_sum,
+                    F.mean_min: fn.min(F.mean_min, EXCLUDED.mean_min),
+                    F.mean_max: fn.max(F.mean_max, EXCLUDED.mean_max),
+                    F.increase_sum: F.increase_sum + EXCLUDED.increase_sum,
+                    F.increase_min: fn.min(F.increase_min, EXCLUDED.increase_min),
+                    F.increase_max: fn.max(F.increase_max, EXCLUDED.increase_max),
+                })
+            sql, params = query.sql()
+            assert len(params) == len(fields), sql
+            self._upsert_sql = sql
+        return self._upsert_sql
 
-    def refold(self) -> int:
-        """Fold every marked range again and clear the marks, in one transaction; the
-        number of fleet rows written."""
-        if not self.available():
-            return 0
-        written = 0
-        with self.rollups.store.transaction():
-            S = self.rollups.M.State
-            for resolution, (first, last) in sorted(self.dirty().items()):
-                written += self._fold(resolution, first, last)
-                S.delete().where(S.key == f"{DIRTY}{resolution}").execute()
-        return written
-
-    def _fold(self, resolution: int, first: int, last: int) -> int:
+    def _fold(self, resolution: int, first: int, last: int, name: str) -> int:
+        """Fold buckets ``first..last`` of ``name`` at ``resolution`` again from the rollup
+        rows (replacing their fleet rows); the number of fleet rows written."""
         RS, R, F = self.rollups.M.Series, self.rollups.M.Rollup, self.F
-        F.delete().where((F.resolution == resolution) & F.bucket.between(first, last)).execute()
+        F.delete().where((F.metric_name == name) & (F.resolution == resolution)
+                         & F.bucket.between(first, last)).execute()
         mean = R.sum / R.count
-        # series by id, then each one's rows in range: one seek per series in the
-        # rollups' primary key (resolution, series_id, bucket)
+        # the metric's series by the name index, then each one's rows in range: one seek
+        # per series in the rollups' primary key (resolution, series_id, bucket)
         query = (RS.select(RS.metric_name, R.resolution, R.bucket, fn.COUNT(R.bucket), fn.SUM(R.count),
                            fn.SUM(mean), fn.MIN(mean), fn.MAX(mean),
                            fn.SUM(R.increase), fn.MIN(R.increase), fn.MAX(R.increase))
                  .join(R, JOIN.CROSS).where(R.series_id == RS.id)
-                 .where((R.resolution == resolution) & R.bucket.between(first, last))
-                 .group_by(RS.metric_name, R.bucket))
+                 .where((RS.metric_name == name) & (R.resolution == resolution) & R.bucket.between(first, last))
+                 .group_by(R.bucket))
         fields = [F.metric_name, F.resolution, F.bucket, F.series, F.count, F.mean_sum, F.mean_min,
                   F.mean_max, F.increase_sum, F.increase_min, F.increase_max]
         return int(self.db.execute(F.insert_from(query, fields)).rowcount)
@@ -134,3 +169,11 @@ class FleetRollups:
                         & (F.bucket >= first) & (F.bucket < end))
                  .order_by(F.bucket))
         return self.db.execute(query).fetchall()
+
+
+def _runs(buckets: np.ndarray, resolution: int) -> list[tuple[int, int]]:
+    """Sorted bucket starts (s) as (first, last) runs of consecutive buckets."""
+    if not len(buckets):
+        return []
+    breaks = np.flatnonzero(np.diff(buckets) != resolution) + 1
+    return [(int(run[0]), int(run[-1])) for run in np.split(buckets, breaks)]

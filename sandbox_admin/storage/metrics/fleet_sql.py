@@ -226,9 +226,12 @@ class _Head:
         """How many series have a rollup row in range, or are among ``others`` (the
         tail's): a seek per series of the metric, counted by SQLite."""
         RS, R = self.RS, self.R
-        query = RS.select(fn.COUNT(RS.id)).where(
-            (RS.metric_name == self.name)
-            & fn.EXISTS(R.select(R.bucket).where((R.series_id == RS.id) & self.in_range)))
+        if self._covers_every_row():  # every series of the metric: the series table says
+            query = RS.select(fn.COUNT(RS.id)).where(RS.metric_name == self.name)
+        else:
+            query = RS.select(fn.COUNT(RS.id)).where(
+                (RS.metric_name == self.name)
+                & fn.EXISTS(R.select(R.bucket).where((R.series_id == RS.id) & self.in_range)))
         if as_list(self.frame.sandbox_id) is not None:
             query = query.where(RS.sandbox_id.in_(as_list(self.frame.sandbox_id)))
         head = int(self._fetch(query)[0][0])
@@ -236,6 +239,20 @@ class _Head:
             return head
         both = query.select(RS.sandbox_id, RS.labels).where(RS.sandbox_id.in_(sorted({s for s, _ in others})))
         return head + len(others - {(sandbox or "", text) for sandbox, text in self._fetch(both)})
+
+    def _covers_every_row(self) -> bool:
+        """True when the range holds every rollup row of the metric at this level, and
+        retention cut none of the level: then every series of the metric has a row in
+        range (a build writes each series' rows at every level), which saves a seek per
+        series (0.1 s for 33,000) on the view a person opens first: all of the data."""
+        rollups, level = self.metrics.rollups, self.frame.resolution
+        if as_list(self.frame.sandbox_id) is not None or str(level) in rollups.kept_from() \
+                or not rollups.fleet.available():
+            return False
+        F = rollups.fleet.F
+        first, last = (F.select(fn.MIN(F.bucket), fn.MAX(F.bucket))
+                       .where((F.metric_name == self.name) & (F.resolution == level)).tuples().get())
+        return first is not None and self.start // US <= first and last < self.split // US
 
     def _fetch(self, query: Any) -> list[tuple]:
         """Rows as plain tuples (Peewee's row wrapper costs more than the query here)."""
@@ -250,7 +267,7 @@ class _Head:
         """Bucket start (s), samples, aggregate, band low, band high."""
         fleet = self.metrics.rollups.fleet
         if (self.step == self.frame.resolution * US and as_list(self.frame.sandbox_id) is None
-                and fleet.usable()):
+                and fleet.available()):
             return self._from_fleet_rollups(fleet)
         c, v = self.per.c, self.value()
         centre = fn.SUM(v) if self.counter else fn.AVG(v)

@@ -424,7 +424,6 @@ class Rollups:
             top = int(M.select(fn.MAX(M.id)).scalar() or 0)
             report.watermark = W
             if top <= W:
-                self.fleet.refold()  # what a stopped build left marked
                 return report
             register_functions(self.db.connection())
             fleet = self.fleet.available()
@@ -443,7 +442,6 @@ class Rollups:
                 stop = progress is not None and progress(high - W, top - W) is False
                 if stop or high >= top:
                     break
-            self.fleet.refold()
         report.seconds = time.perf_counter() - started
         return report
 
@@ -495,8 +493,8 @@ class Rollups:
             p, _ = mm.from_samples(key, t, v, resolution * US, delta=delta, sketch_keys=~counter)
             self._write(cursor, resolution, ids[p.key], p)
             report.rows_written += len(p)
-            if fleet and len(p):
-                self.fleet.mark(resolution, int(p.bucket.min()) // US, int(p.bucket.max()) // US)
+            if fleet:
+                self.fleet.add_chunk(cursor, resolution, p, table.names, prev_t)
 
         # remember each series' newest sample (a counter's next delta starts there)
         ends = np.flatnonzero(np.append(key[1:] != key[:-1], True))
