@@ -446,6 +446,7 @@ class FilesPane(Pane):
                 item.setToolTip(column, fresh.toolTip(column))
 
     def _add_rows(self, rows: list[Any], searching: bool) -> None:
+        items = []
         for row in rows:
             item = self._make_item(row, searching)
             versions = self._versions.get(item.data(0, ID_ROLE), 1)
@@ -454,7 +455,8 @@ class FilesPane(Pane):
                 item.setData(0, VERSIONS_ROLE, versions)
                 item.setData(0, HTML_ROLE, item.data(0, HTML_ROLE).replace(
                     "</div>", f" <span class='note'>· {versions} versions</span></div>", 1))
-            self.results.addTopLevelItem(item)
+            items.append(item)
+        self.results.addTopLevelItems(items)  # one insertion for the page, not one per row
 
     def _expanded(self, item: QTreeWidgetItem) -> None:
         """A file's row opened: its older versions below it (read once, in a worker)."""
