@@ -49,7 +49,7 @@ SORT_KEY_ROLE = Qt.ItemDataRole.UserRole + 3  # the raw value (datetime, numberâ
 
 #: The first page is small (quick first paint); later pages grow up to MAX_PAGE.
 FIRST_PAGE = 100
-MAX_PAGE = 10_000  # the store's largest page
+MAX_PAGE = 50_000  # the store's largest page: a page read per paint of the table, not five
 #: Formatted rows kept for painting (a few screens); the cache starts over when full.
 CELL_CACHE = 1024
 #: Longest pause of the paging worker for one paint (a safety net: a paint is ~10-30 ms).

@@ -41,7 +41,7 @@ NUMBER_COLUMNS = (
 )
 SORTABLE: tuple[str, ...] = ("id", "status", *TIME_COLUMNS, *TEXT_COLUMNS, *NUMBER_COLUMNS)
 
-MAX_PAGE = 10_000
+MAX_PAGE = 50_000
 
 
 @dataclass(frozen=True)
