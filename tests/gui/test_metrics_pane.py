@@ -69,10 +69,11 @@ def test_cpu_usage_of_26_sandboxes_is_the_fleet_and_the_top_8_over_the_extent(qt
     assert len(answer.series) == 1 + fleet.TOP_N and len(pane.curves) == 1 + fleet.TOP_N
     assert pane._labels[0].startswith("all 26 series (average")
     items = plotted_items(pane)
-    assert len(items) == len(pane.curves)  # the lines (the band is bars: one per bucket)
-    bars = pane.band_items[0]
-    assert isinstance(bars, pg.BarGraphItem) and bars.isVisible()
-    assert len(bars.opts["x"]) == np.isfinite(answer.band[0]).sum()
+    assert len(items) == len(pane.curves)  # the lines (the band is two filled edges)
+    band = pane.band_items[0]
+    assert isinstance(band, pg.PlotCurveItem) and band.isVisible()
+    assert np.nanmax(band.yData) == np.nanmax(answer.band[1])  # its top: the highest value
+    assert band.opts["fillLevel"] == np.nanmin(answer.band[0])  # filled down to the lowest
     # the top 8 by max: no series left out has a higher max than one shown
     maxima = {fleet.series_key(s): np.nanmax(s.points.max) for s in store.metrics.chart(
         "cpu_usage", answer.start, answer.end, answer.request.target_points)}
