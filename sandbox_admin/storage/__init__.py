@@ -60,7 +60,7 @@ _LAZY = {
     "parse_duration": "metrics.rollups", "export_metrics": "metrics.export",
     "fleet_view": "metrics.fleet", "plotted": "metrics.fleet", "series_key": "metrics.fleet",
     "fleet_chart": "metrics.fleet_sql", "FleetChart": "metrics.fleet_sql",
-    "fleet_overview": "metrics.fleet_sql", "fleet_top": "metrics.fleet_sql",
+    "fleet_overview": "metrics.fleet_sql", "fleet_top": "metrics.fleet_sql", "fleet_frame": "metrics.fleet_sql",
     "FLEET_ABOVE": "metrics.fleet", "TOP_N": "metrics.fleet", "TOP_BY": "metrics.fleet",
     "METRIC_TYPES": "metrics", "DEFAULT_STATS": "metrics", "PERCENTILES": "metrics",
     "step_seconds": "metrics", "DEFAULT_BUCKETS": "metrics", "write_csv": "metrics",

@@ -48,8 +48,10 @@ def rolled_up(tmp_path: Path):
 def test_the_aggregate_is_shown_before_the_top_lines(qtbot, pane, runner, rolled_up, monkeypatch):
     shown = threading.Event()
     original = metrics_pane.fleet_top
+    calls: list[threading.Thread] = []
 
     def held(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(threading.current_thread())
         assert shown.wait(WAIT / 1000), "the aggregate was never shown"
         return original(*args, **kwargs)
 
@@ -69,6 +71,8 @@ def test_the_aggregate_is_shown_before_the_top_lines(qtbot, pane, runner, rolled
     qtbot.waitUntil(lambda: not pane.busy() and runner.is_idle(), timeout=WAIT)
 
     assert [e[0] for e in events] == ["shown", "drawn"]
+    # read once, by the job started beside the overview (it found the same frame)
+    assert len(calls) == 1 and calls[0] is not threading.main_thread()
     _, curves, legend, info = events[0]
     assert curves == 1 and pane.band_items  # the aggregate and its band, alone at first…
     assert "on their way" in legend and "40 series: the fleet ·" in info
@@ -107,3 +111,26 @@ def test_a_new_metric_cancels_the_top_lines_of_the_last_one(qtbot, pane, runner,
     assert pane.answer.request.preset == "24 h"
     assert len(pane.curves) == 1 + fleet.TOP_N and pane.answer.frame is None
     assert all(s.points.t.min() >= pane.answer.start - 3600 for s in pane.answer.series)
+
+
+def test_the_top_lines_are_read_beside_the_aggregate(qtbot, pane, runner, rolled_up, monkeypatch):
+    """The overview waits (in its worker) until the top lines' job has started: only a
+    job started beside it, not after it, lets the chart be drawn."""
+    top_started = threading.Event()
+    top, overview = metrics_pane.fleet_top, metrics_pane.fleet_overview
+
+    def started(*args, **kwargs):  # type: ignore[no-untyped-def]
+        top_started.set()
+        return top(*args, **kwargs)
+
+    def waiting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        assert top_started.wait(WAIT / 1000), "the top lines were not asked for beside the aggregate"
+        return overview(*args, **kwargs)
+
+    monkeypatch.setattr(metrics_pane, "fleet_top", started)
+    monkeypatch.setattr(metrics_pane, "fleet_overview", waiting)
+    pane.set_store(rolled_up)
+    qtbot.waitUntil(lambda: pane.names_list.count() > 0, timeout=WAIT)
+    with qtbot.waitSignal(pane.chart_drawn, timeout=WAIT):
+        pane.select_metric("cpu")
+    assert len(pane.curves) == 1 + fleet.TOP_N and pane.answer.folded == 40

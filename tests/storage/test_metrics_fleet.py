@@ -121,3 +121,45 @@ def test_the_fleet_counts_only_the_series_with_data_in_range(fleet_store, name, 
     with_data = store.metrics.aggregate(name, step_seconds=60, start=start, end=start + timedelta(minutes=20),
                                         source="rollup")
     assert FLEET_ABOVE < narrow.folded == len(with_data) < len(SANDBOXES)
+
+
+@pytest.mark.parametrize("same", [False, True], ids=["ranked-in-sqlite", "tie-at-the-cut"])
+def test_sqlite_ranks_the_top_only_when_no_tie_crosses_the_cut(fresh_store, monkeypatch, same):
+    """SQLite reads the top few and a few more (_SPARE, made small here); when a tie runs
+    past them (identical series), every score is read. Either way the order is fleet_view's."""
+    from sandbox_admin.storage.metrics import fleet_sql
+
+    monkeypatch.setattr(fleet_sql, "_SPARE", 4)
+    m = fresh_store.metrics
+    for sid in SANDBOXES:
+        fresh_store.models.Sandbox.create(id=sid, status="running")
+    rng = random.Random(5)
+    samples = []
+    for n, sid in enumerate(SANDBOXES):
+        level = 50.0 if same else rng.uniform(10, 80)
+        for i in range(30):
+            value = 100.0 if i == 10 else level + (0 if same else rng.uniform(-5, 5))
+            samples.append(Sample("cpu", value, sandbox_id=sid, timestamp=T0 + timedelta(minutes=10 * i)))
+    m.record_batch(samples)
+    m.build_rollups()
+    start, end = T0, T0 + timedelta(hours=5)
+    calls = []
+    original = fleet_sql._Head.scores
+
+    def spy(self, by, best=None):  # type: ignore[no-untyped-def]
+        got = original(self, by, best)
+        calls.append((best, None if got is None else len(got)))
+        return got
+
+    monkeypatch.setattr(fleet_sql._Head, "scores", spy)
+    for by in ("max", "avg", "last"):
+        calls.clear()
+        quick = fleet_chart(m, "cpu", start, end, 30, by=by)
+        exact = m.aggregate("cpu", step_seconds=quick.series[0].step_seconds, start=start, end=end,
+                            source="rollup")
+        _aggregate, _band, top = fleet_view(exact, "gauge", by=by)
+        assert [series_key(s) for s in quick.series[1:]] == [series_key(s) for s in top], by
+        if same:  # every series alike: the cut is inside a tie, so every score was read
+            assert calls == [(8, None), (None, len(SANDBOXES))], by
+        else:
+            assert calls == [(8, 8 + 4)], by

@@ -49,6 +49,7 @@ from ...storage import (
     TOP_N,
     FleetChart,
     errors,
+    fleet_frame,
     fleet_overview,
     fleet_top,
     plotted,
@@ -126,6 +127,9 @@ class MetricsPane(LineFocus, ChartExport, Pane):
         self._describe_latest = Latest()
         self._job: Job | None = None
         self._top_job: Job | None = None
+        #: (generation, (frame, top series, seconds) or None) of the top lines' job
+        self._top_result: tuple[int, Any] | None = None
+        self._answer_generation = -1
         saved = self.settings.value(f"{SETTINGS}/preset", ALL_DATA)
         self._preset: str | None = saved if saved in dict(PRESETS) else ALL_DATA
         self._setting_range = False
@@ -629,7 +633,7 @@ class MetricsPane(LineFocus, ChartExport, Pane):
             if start is None or end is None:
                 return ChartAnswer(req, typ, extent, sandboxes, 0.0, 0.0, [], time.perf_counter() - began,
                                    described)
-            stats = DEFAULT_STATS + (("p95",) if typ in QUANTILE_TYPES else ())
+            stats = chart_stats(typ)
             if req.group_by:  # one line per value of a label: a handful, whatever the fleet
                 lines = metrics.chart(req.name, start, end, req.target_points, sandbox_id=req.sandbox_id,
                                       group_by=(req.group_by,), stats=stats)
@@ -652,10 +656,14 @@ class MetricsPane(LineFocus, ChartExport, Pane):
                 self._set_group_choices(answer.description.label_keys)
             if answer.request.sandbox_id is None and answer.extent is not None and store is self.store:
                 self._extents[answer.request.name] = answer.extent
+            self._answer_generation = generation
             self._draw(answer, keep_view)
             if answer.frame is not None:
-                self._fetch_top(answer, generation)
+                self._join_top(generation)
             else:
+                if self._top_job is not None:  # every series is drawn: no top lines to add
+                    self._top_job.cancel()
+                    self._top_job = None
                 self._after_drawn(answer, generation)
 
         def failed(error: errors.StorageError) -> None:
@@ -670,6 +678,10 @@ class MetricsPane(LineFocus, ChartExport, Pane):
 
         self._job = self.runner.submit(work, name=f"Chart {req.name}", on_result=done,
                                        on_error=failed, store=store)
+        self._top_result = None
+        if req.sandbox_id is None and not req.group_by:
+            # a fleet's top lines take longest: read them beside its aggregate, not after
+            self._top_job = self._start_top(req, generation, store, fallback_type)
 
     def _after_drawn(self, answer: ChartAnswer, generation: int) -> None:
         """The work that waits for a whole chart (so as not to slow it down)."""
@@ -683,24 +695,75 @@ class MetricsPane(LineFocus, ChartExport, Pane):
             self._fleet_percentiles(answer, generation)
         self.chart_drawn.emit()
 
+    def _start_top(self, req: ChartRequest, generation: int, store: Any, fallback_type: str) -> Job:
+        """The top lines of the fleet ``req`` asks for, read beside its overview (both
+        find the same frame from the same request); None when it charts every series."""
+        def work(ctx: JobContext) -> tuple[Any, list[Any], float] | None:
+            began, metrics = time.perf_counter(), store.metrics
+            described = req.known
+            typ = described.type if described is not None else fallback_type
+            extent = described.extent(None) if described is not None else req.extent
+            start, end = req.start, req.end
+            if req.preset is not None:
+                if extent is None:
+                    first, last = metrics.quick_extent(req.name)
+                    extent = (first.timestamp(), last.timestamp()) if first and last else None
+                start, end = preset_range(req.preset, extent)
+            if start is None or end is None:
+                return None
+            frame = fleet_frame(metrics, req.name, start, end, req.target_points, metric_type=typ)
+            if frame is None:
+                return None
+            ctx.check_cancelled()
+            top = fleet_top(metrics, frame, by=req.top_by, stats=chart_stats(typ))
+            return frame, top, time.perf_counter() - began
+
+        def done(result: tuple[Any, list[Any], float] | None) -> None:
+            if self._latest.is_current(generation):
+                self._top_job = None
+                self._top_result = (generation, result)
+                self._join_top(generation)
+
+        def failed(error: errors.StorageError) -> None:
+            if self._latest.is_current(generation):
+                self._top_job = None
+                self._top_result = (generation, None)  # asked again after the overview
+                self._join_top(generation)
+
+        return self.runner.submit(work, name=f"Top series of {req.name}", on_result=done,
+                                  on_error=failed, store=store, quiet=True)
+
+    def _join_top(self, generation: int) -> None:
+        """Add the fleet's top lines to its drawn aggregate once both are in; ask for
+        them now if the job beside the overview did not find the same frame."""
+        answer = self.answer
+        if answer is None or answer.frame is None or self._answer_generation != generation:
+            return  # the overview is not drawn yet (or charts every series)
+        got = self._top_result
+        if got is None or got[0] != generation:
+            if self._top_job is None:
+                self._fetch_top(answer, generation)
+            return  # on its way
+        self._top_result = None
+        result = got[1]
+        if result is None or result[0] != answer.frame:
+            self._fetch_top(answer, generation)
+            return
+        self._add_top(answer, result[1], result[2], generation)
+
     def _fetch_top(self, answer: ChartAnswer, generation: int) -> None:
         """The fleet's top lines, read after its aggregate is shown."""
         req, store, frame = answer.request, self.store, answer.frame
-        stats = DEFAULT_STATS + (("p95",) if answer.metric_type in QUANTILE_TYPES else ())
+        stats = chart_stats(answer.metric_type)
 
         def work(ctx: JobContext) -> tuple[list[Any], float]:
             began = time.perf_counter()
             return fleet_top(store.metrics, frame, by=req.top_by, stats=stats), time.perf_counter() - began
 
         def done(result: tuple[list[Any], float]) -> None:
-            if not self._latest.is_current(generation) or self.answer is not answer:
-                return
-            self._top_job = None
-            top, seconds = result
-            answer.series, answer.frame, answer.seconds = [answer.series[0], *top], None, answer.seconds + seconds
-            self._draw_lines(answer, first=1)
-            self._describe_drawn(answer)
-            self._after_drawn(answer, generation)
+            if self._latest.is_current(generation) and self.answer is answer:
+                self._top_job = None
+                self._add_top(answer, result[0], result[1], generation)
 
         def failed(error: errors.StorageError) -> None:
             if not self._latest.is_current(generation):
@@ -711,6 +774,13 @@ class MetricsPane(LineFocus, ChartExport, Pane):
 
         self._top_job = self.runner.submit(work, name=f"Top series of {req.name}", on_result=done,
                                            on_error=failed, store=store)
+
+    def _add_top(self, answer: ChartAnswer, top: list[Any], seconds: float, generation: int) -> None:
+        """The fleet's top lines joined to its drawn aggregate."""
+        answer.series, answer.frame, answer.seconds = [answer.series[0], *top], None, answer.seconds + seconds
+        self._draw_lines(answer, first=1)
+        self._describe_drawn(answer)
+        self._after_drawn(answer, generation)
 
     def _fleet_percentiles(self, answer: ChartAnswer, generation: int) -> None:
         """The fleet's p50/p95/p99 of a histogram or summary, merged over every series (the
@@ -1006,6 +1076,12 @@ class MetricsPane(LineFocus, ChartExport, Pane):
         units = value_units(a.request.name, a.metric_type) if a is not None else None
         x0, x1 = self.visible_x_range()
         self.table.fill(a.series if a is not None else [], self._labels, self._palette, self._hidden, units, x0, x1)
+
+
+def chart_stats(metric_type: str) -> tuple[str, ...]:
+    """What a chart asks of each bucket: the usual numbers, and p95 where there are
+    observations to rank (histograms and summaries)."""
+    return DEFAULT_STATS + (("p95",) if metric_type in QUANTILE_TYPES else ())
 
 
 def fleet_colour() -> tuple[int, int, int]:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
-from peewee import JOIN, fn
+from peewee import JOIN, SQL, fn
 
 from ..fields import dumps_json
 from .fleet import FLEET_ABOVE, TOP_N, fleet_view, score_values
@@ -103,18 +103,35 @@ def fleet_overview(metrics: Any, name: str, start: Any, end: Any, target_points:
             return _from_series(metrics.chart(name, start, end, target_points, sandbox_id=sandbox_id,
                                               stats=stats), metric_type, by, top_n, fold_above)
 
-        if plan[0] is None or len(as_list(sandbox_id) or ()) == 1:
+        frame = _frame(metrics, plan, name, target_points, sandbox_id, metric_type)
+        if frame is None:
             return every_series()
-        resolution, step, start_al, end_al = _one_row_per_step(metrics, plan, target_points)
-        frame = Frame(name, metric_type, resolution, step, start_al, end_al, sandbox_id)
-        split = _tail_start(metrics, name, step, start_al, end_al)
+        split = _tail_start(metrics, name, frame.step, frame.start, frame.end)
         head = _Head(metrics, frame, split)
         tail = _tail(metrics, frame, split)
         count = head.count({_ident(s) for s in tail})
         if count <= fold_above:
             return every_series()
-        aggregate, band = _join(head.buckets(), tail, metric_type, name, step, resolution)
+        aggregate, band = _join(head.buckets(), tail, metric_type, name, frame.step, frame.resolution)
         return FleetChart([aggregate], band, count, by, frame=frame)
+
+
+def fleet_frame(metrics: Any, name: str, start: Any, end: Any, target_points: int, *,
+                sandbox_id: str | Sequence[str] | None = None, metric_type: str = "gauge") -> Frame | None:
+    """The frame :func:`fleet_overview` reads a fleet in (the same arguments give the
+    same frame), or None when it would chart every series (no rollups, one sandbox): a
+    chart can ask for the top lines at once, beside the overview, rather than after it."""
+    with metrics.store.connection(), metrics.db.atomic():
+        plan = metrics.plan(name, start, end, target_points)
+        return None if plan is None else _frame(metrics, plan, name, target_points, sandbox_id, metric_type)
+
+
+def _frame(metrics: Any, plan: tuple[int | None, int, int, int], name: str, target_points: int,
+           sandbox_id: Any, metric_type: str) -> Frame | None:
+    if plan[0] is None or len(as_list(sandbox_id) or ()) == 1:
+        return None
+    resolution, step, start_al, end_al = _one_row_per_step(metrics, plan, target_points)
+    return Frame(name, metric_type, resolution, step, start_al, end_al, sandbox_id)
 
 
 def fleet_top(metrics: Any, frame: Frame, *, by: str = "max", top_n: int = TOP_N,
@@ -124,8 +141,10 @@ def fleet_top(metrics: Any, frame: Frame, *, by: str = "max", top_n: int = TOP_N
         return []
     with metrics.store.connection(), metrics.db.atomic():  # one snapshot
         split = _tail_start(metrics, frame.name, frame.step, frame.start, frame.end)
-        scores = _Head(metrics, frame, split).scores(by)  # every series with data in the head
-        best = _top(scores, _tail(metrics, frame, split), by, top_n)
+        head, tail = _Head(metrics, frame, split), _tail(metrics, frame, split)
+        # without a tail to merge, SQLite ranks; else every series with data in the head
+        scores = (head.scores(by, best=top_n) if not tail else None) or head.scores(by)
+        best = _top(scores or {}, tail, by, top_n)
         rank = {k: i for i, (k, _) in enumerate(best)}
         sandboxes = sorted({sandbox for sandbox, _ in rank})
         exact = metrics._aggregate_rollup(frame.name, frame.step, frame.resolution, frame.start, frame.end,
@@ -290,33 +309,57 @@ class _Head:
             centre, low, high = cols[3] / series, cols[4], cols[5]
         return bucket.astype(np.int64).astype(np.float64), count, centre, low, high
 
-    def _ids(self) -> dict[int, Ident]:
+    def _ids(self, only: Sequence[int] | None = None) -> dict[int, Ident]:
         """Series id -> identity (the series table holds canonical label text)."""
         RS = self.RS
         query = RS.select(RS.id, RS.sandbox_id, RS.labels).where(RS.metric_name == self.name)
+        if only is not None:
+            query = query.where(RS.id.in_(list(only)))
         return {sid: (sandbox or "", text) for sid, sandbox, text in self._fetch(query)}
 
-    def scores(self, by: str) -> dict[Ident, tuple[float, float, float]]:
+    def scores(self, by: str, best: int | None = None) -> dict[Ident, tuple[float, float, float]] | None:
         """Series key -> (score, weight, extra) for merging with the tail: max (weight:
         buckets, extra: the sum of bucket values, for ties), the sum of bucket values
-        (weight: buckets), or the last value (extra: its bucket)."""
+        (weight: buckets), or the last value (extra: its bucket).
+
+        ``best``: only the series that can be among the ``best`` first by :func:`_top`'s
+        order, which SQLite finds by the same numbers (a series' identity, the last
+        tie-break, is left to :func:`_top`), or None when a tie at the cut makes that
+        unsure. 33,000 series' scores and identities then stay in SQLite."""
         c, v = self.per.c, self.value()
+        # aliases no column of the rows has (``b`` is a bucket there): SQLite takes a
+        # name inside an ORDER BY expression for a column before an output alias
+        names = ("score_a", "score_n", "score_b")
+        a, n, b = (SQL(x) for x in names)
         if by == "max":  # ties (many series at 100 %) go to the higher mean of bucket values
-            stat = [fn.MAX(v if self.counter else c.hi), fn.COUNT(c.b), fn.SUM(v)]
+            stat, rank = [fn.MAX(v if self.counter else c.hi), fn.COUNT(c.b), fn.SUM(v)], [a, b / n]
         elif by == "avg":
-            stat = [fn.SUM(v), fn.COUNT(c.b), fn.MAX(c.b)]
+            stat, rank = [fn.SUM(v), fn.COUNT(c.b), fn.MAX(c.b)], [a / n]
         elif self.counter:  # last: the rate of the last bucket (a bare column of the one MAX)
-            stat = [v, fn.COUNT(c.b), fn.MAX(c.b)]
-        else:  # last: the last sample, from the rollup row holding it
+            stat, rank = [v, fn.COUNT(c.b), fn.MAX(c.b)], [a]
+        else:  # last: the last sample, from the rollup row holding it (below)
+            stat, rank = [], [a]
+        if stat:
+            query = self.per.select_from(c.sid, *(x.alias(k) for x, k in zip(stat, names))).group_by(c.sid)
+        else:
             R = self.R
-            query = self.rows.select(self.RS.id, R.last, fn.COUNT(R.bucket), fn.MAX(R.last_t_us)
-                                     ).group_by(self.RS.id)
-            ids = self._ids()
-            return {ids[sid]: (float(a), float(n), float(b)) for sid, a, n, b in self._fetch(query)}
-        ids = self._ids()
-        query = self.per.select_from(c.sid, *stat).group_by(c.sid)
-        return {ids[sid]: (float(a), float(n), float(b)) for sid, a, n, b in self._fetch(query)
-                if a is not None}
+            query = self.rows.select(self.RS.id, R.last.alias(names[0]), fn.COUNT(R.bucket).alias(names[1]),
+                                     fn.MAX(R.last_t_us).alias(names[2])).group_by(self.RS.id)
+        if best is not None:
+            query = query.order_by(*(x.desc() for x in rank)).limit(best + _SPARE)
+        rows = [(sid, x, k, y) for sid, x, k, y in self._fetch(query) if x is not None]
+        if best is not None and len(rows) > best:
+            def key(row: tuple) -> tuple[float, ...]:
+                sid, x, k, y = row
+                return (x, y / k) if by == "max" else (x / k,) if by == "avg" else (x,)
+            if len(rows) == best + _SPARE and key(rows[best - 1]) == key(rows[-1]):
+                return None  # a tie runs past what was read
+        ids = self._ids([r[0] for r in rows] if best is not None else None)
+        return {ids[sid]: (float(x), float(k), float(y)) for sid, x, k, y in rows}
+
+
+#: Rows beyond the top few that :meth:`_Head.scores` reads, to see where a tie ends.
+_SPARE = 64
 
 
 def _join(folded: tuple[np.ndarray, ...], tail: list[Series], metric_type: str, name: str, step: int,
