@@ -616,20 +616,10 @@ class MetricsPane(LineFocus, ChartExport, Pane):
         def work(ctx: JobContext) -> ChartAnswer:
             began = time.perf_counter()
             metrics = store.metrics
-            described = req.known
-            if described is None and req.sandbox_id is not None:  # that sandbox's own extent
-                described = Description.from_infos(metrics.catalogue(req.name), fallback_type)
-            if described is None:  # the sandbox list follows in its own job (see done)
-                typ, sandboxes, extent = fallback_type, None, req.extent
-                if extent is None:
-                    first, last = metrics.quick_extent(req.name)
-                    extent = (first.timestamp(), last.timestamp()) if first and last else None
-            else:
-                typ, extent, sandboxes = described.type, described.extent(req.sandbox_id), described.counts()
+            described, typ, extent, start, end = _chart_range(metrics, req, fallback_type)
+            # the sandbox list, when not known yet, follows in its own job (see done)
+            sandboxes = described.counts() if described is not None else None
             ctx.check_cancelled()
-            start, end = req.start, req.end
-            if req.preset is not None:
-                start, end = preset_range(req.preset, extent)
             if start is None or end is None:
                 return ChartAnswer(req, typ, extent, sandboxes, 0.0, 0.0, [], time.perf_counter() - began,
                                    described)
@@ -700,15 +690,7 @@ class MetricsPane(LineFocus, ChartExport, Pane):
         find the same frame from the same request); None when it charts every series."""
         def work(ctx: JobContext) -> tuple[Any, list[Any], float] | None:
             began, metrics = time.perf_counter(), store.metrics
-            described = req.known
-            typ = described.type if described is not None else fallback_type
-            extent = described.extent(None) if described is not None else req.extent
-            start, end = req.start, req.end
-            if req.preset is not None:
-                if extent is None:
-                    first, last = metrics.quick_extent(req.name)
-                    extent = (first.timestamp(), last.timestamp()) if first and last else None
-                start, end = preset_range(req.preset, extent)
+            _, typ, _, start, end = _chart_range(metrics, req, fallback_type)
             if start is None or end is None:
                 return None
             frame = fleet_frame(metrics, req.name, start, end, req.target_points, metric_type=typ)
@@ -1076,6 +1058,26 @@ class MetricsPane(LineFocus, ChartExport, Pane):
         units = value_units(a.request.name, a.metric_type) if a is not None else None
         x0, x1 = self.visible_x_range()
         self.table.fill(a.series if a is not None else [], self._labels, self._palette, self._hidden, units, x0, x1)
+
+
+def _chart_range(metrics: Any, req: ChartRequest, fallback_type: str
+                 ) -> tuple[Description | None, str, tuple[float, float] | None, float | None, float | None]:
+    """What a chart request is of (runs in a worker): the metric's description when known
+    (a sandbox's own is listed here, for its extent), type, extent, and the range."""
+    described = req.known
+    if described is None and req.sandbox_id is not None:  # that sandbox's own extent
+        described = Description.from_infos(metrics.catalogue(req.name), fallback_type)
+    if described is None:
+        typ, extent = fallback_type, req.extent
+        if extent is None:
+            first, last = metrics.quick_extent(req.name)
+            extent = (first.timestamp(), last.timestamp()) if first and last else None
+    else:
+        typ, extent = described.type, described.extent(req.sandbox_id)
+    start, end = req.start, req.end
+    if req.preset is not None:
+        start, end = preset_range(req.preset, extent)
+    return described, typ, extent, start, end
 
 
 def chart_stats(metric_type: str) -> tuple[str, ...]:

@@ -113,9 +113,7 @@ class FleetRollups:
     def _upsert(self) -> str:
         """The UPSERT adding one bucket's fold of new series rows to its fleet row."""
         if not self._upsert_sql:
-            F = self.F
-            fields = [F.metric_name, F.resolution, F.bucket, F.series, F.count, F.mean_sum, F.mean_min,
-                      F.mean_max, F.increase_sum, F.increase_min, F.increase_max]
+            F, fields = self.F, self._columns()
             query = F.insert_many([("", 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)], fields=fields).on_conflict(
                 conflict_target=[F.metric_name, F.resolution, F.bucket],
                 update={
@@ -148,9 +146,13 @@ class FleetRollups:
                  .join(R, JOIN.CROSS).where(R.series_id == RS.id)
                  .where((RS.metric_name == name) & (R.resolution == resolution) & R.bucket.between(first, last))
                  .group_by(R.bucket))
-        fields = [F.metric_name, F.resolution, F.bucket, F.series, F.count, F.mean_sum, F.mean_min,
-                  F.mean_max, F.increase_sum, F.increase_min, F.increase_max]
-        return int(self.db.execute(F.insert_from(query, fields)).rowcount)
+        return int(self.db.execute(F.insert_from(query, self._columns())).rowcount)
+
+    def _columns(self) -> list[Any]:
+        """The table's columns, in the order the fold gives them."""
+        F = self.F
+        return [F.metric_name, F.resolution, F.bucket, F.series, F.count, F.mean_sum, F.mean_min,
+                F.mean_max, F.increase_sum, F.increase_min, F.increase_max]
 
     def prune(self, resolution: int, before_bucket: int) -> int:
         """Delete the buckets retention deleted from the rollups."""
