@@ -721,7 +721,7 @@ def cmd_metrics(args: argparse.Namespace) -> Result:
                 folded[name] = len(found)
                 found = [aggregate, *top]
             series += found
-        skipped = _note_unreadable(store)
+        skipped = _note_unreadable(store, names if args.name else None)
     data = {"series": [s.as_dict() for s in series], "unreadable_rows": skipped}
     if args.top:
         data["fleet"] = {name: {"series": n, "top": args.top, "by": args.by} for name, n in folded.items()}
@@ -748,9 +748,10 @@ def cmd_metrics(args: argparse.Namespace) -> Result:
     return Result(data, text)
 
 
-def _note_unreadable(store: Store) -> list[int]:
-    """Tell (on stderr) which metric rows were skipped as unreadable; their ids."""
-    count, ids = store.metrics.unreadable()
+def _note_unreadable(store: Store, names: Sequence[str] | None = None) -> list[int]:
+    """Tell (on stderr) which metric rows were skipped as unreadable (of the metrics
+    ``names``, when the command read only those: their rows, not the whole table); their ids."""
+    count, ids = store.metrics.unreadable(names=names)
     if count:
         more = f" and {count - len(ids)} more" if count > len(ids) else ""
         _note(f"{count} unreadable metric rows skipped (a value that is not a number or a "
@@ -836,7 +837,7 @@ def cmd_export_metrics(args: argparse.Namespace) -> Result:
         samples = store.metrics.iter_samples(
             args.name or None, sandbox_id=args.sandbox, labels=_cli_labels(args.label),
             start=start, end=end, periods=args.period or ("raw",), order="series")
-        _note_unreadable(store)
+        _note_unreadable(store, args.name or None)
         if not args.output:
             stdout = _Stdout()
             export(samples, args.format, stdout, **options)

@@ -136,3 +136,21 @@ def test_the_files_pane_lists_every_row_around_a_poison_one(qtbot, go_db):
         runner.cancel_all()
         runner.wait_idle(15000)
         store.close()
+
+
+def test_metrics_of_one_name_note_only_that_metrics_unreadable_rows(go_db, run_cli):
+    """`metrics --name X` reads X's rows only, and so does its note (by the name index)."""
+    assert run_cli("migrate", go_db)[0] == 0
+    bad_cpu = _poison_metric(go_db, "value not a number")  # a cpu_usage row
+    con = sqlite3.connect(go_db)
+    bad_other = int(con.execute(INSERT_METRIC.replace("'cpu_usage'", "'memory_bytes'"),
+                                ('{"a":"b"}', "abc", "2026-11-26 00:00:00")).lastrowid)
+    con.commit()
+    con.close()
+    code, out, err = run_cli("metrics", go_db, "--name", "cpu_usage", "--json")
+    assert code == 0, err
+    assert json.loads(out)["unreadable_rows"] == [bad_cpu] and f"ids {bad_cpu}" in err
+    code, out, err = run_cli("metrics", go_db, "--name", "memory_bytes", "--json")
+    assert json.loads(out)["unreadable_rows"] == [bad_other]
+    code, out, err = run_cli("metrics", go_db, "--json")  # every metric: both
+    assert json.loads(out)["unreadable_rows"] == [bad_cpu, bad_other]

@@ -101,9 +101,13 @@ def readable_sample(model: Any, *, listing: bool = False) -> peewee.Node:
     return number & instant.is_null(False) & (instant >= MIN_US) & (instant <= MAX_US)
 
 
-def unreadable_samples(db: peewee.Database, model: Any, limit: int = 20) -> tuple[int, list[int]]:
-    """How many ``metrics`` rows are unreadable, and the first ids."""
+def unreadable_samples(db: peewee.Database, model: Any, limit: int = 20,
+                       names: Sequence[str] | None = None) -> tuple[int, list[int]]:
+    """How many ``metrics`` rows are unreadable, and the first ids; of the metrics
+    ``names`` only when given (their rows by the name index, not the whole table)."""
     bad = ~readable_sample(model)
+    if names is not None:
+        bad = model.metric_name.in_(list(names)) & bad
     ids = [r[0] for r in model.select(model.id).where(bad).order_by(model.id).limit(limit)
            .tuples().execute()]
     if len(ids) < limit:

@@ -162,11 +162,11 @@ class MetricsStore:
         conds.append(readable_sample(M, listing=listing))
         return conds
 
-    def unreadable(self, limit: int = 20) -> tuple[int, list[int]]:
+    def unreadable(self, limit: int = 20, names: Sequence[str] | None = None) -> tuple[int, list[int]]:
         """Rows skipped as unreadable (a value that is not a number, a time out of range):
-        how many, and the first ``limit`` ids."""
+        how many, and the first ``limit`` ids; of the metrics ``names`` only when given."""
         with self.store.connection():
-            return unreadable_samples(self.db, self.store.models.Metric, limit)
+            return unreadable_samples(self.db, self.store.models.Metric, limit, names)
 
     def iter_samples(
         self, names: str | Sequence[str] | None = None, *, types: str | Sequence[str] | None = None,
