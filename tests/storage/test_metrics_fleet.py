@@ -73,8 +73,12 @@ def test_fleet_from_rollups_equals_the_fleet_of_every_series(fleet_store, name, 
     assert _same(store, name, kind, T0, T0 + timedelta(hours=30), 30) == 3600
 
 
+@pytest.mark.parametrize("in_list", [2000, 1], ids=["tail-sandboxes-named", "too-many-to-name"])
 @pytest.mark.parametrize("name, kind", [("load", "gauge"), ("jobs_total", "counter")])
-def test_samples_not_rolled_up_yet_are_in_the_fleet(fleet_store, name, kind):
+def test_samples_not_rolled_up_yet_are_in_the_fleet(fleet_store, name, kind, in_list, monkeypatch):
+    from sandbox_admin.storage.metrics import fleet_sql
+
+    monkeypatch.setattr(fleet_sql, "_IN_LIST", in_list)  # the tail's sandboxes in an IN list, or not
     store, rng = fleet_store
     store.metrics.record_batch(_samples(rng, 30 * 3600, 6))  # newer than the rollups
     _same(store, name, kind, T0, T0 + timedelta(hours=36), 72)

@@ -256,7 +256,10 @@ class _Head:
         head = int(self._fetch(query)[0][0])
         if not others:
             return head
-        both = query.select(RS.sandbox_id, RS.labels).where(RS.sandbox_id.in_(sorted({s for s, _ in others})))
+        both = query.select(RS.sandbox_id, RS.labels)
+        sandboxes = sorted({s for s, _ in others})
+        if len(sandboxes) <= _IN_LIST:  # else every head series (no statement of 30,000 variables)
+            both = both.where(RS.sandbox_id.in_(sandboxes))
         return head + len(others - {(sandbox or "", text) for sandbox, text in self._fetch(both)})
 
     def _covers_every_row(self) -> bool:
@@ -360,6 +363,9 @@ class _Head:
 
 #: Rows beyond the top few that :meth:`_Head.scores` reads, to see where a tie ends.
 _SPARE = 64
+#: The most sandboxes :meth:`_Head.count` names in one IN list (SQLite allows 32,766
+#: variables a statement; a tail can hold more sandboxes than that).
+_IN_LIST = 2000
 
 
 def _join(folded: tuple[np.ndarray, ...], tail: list[Series], metric_type: str, name: str, step: int,
