@@ -134,3 +134,42 @@ def test_the_top_lines_are_read_beside_the_aggregate(qtbot, pane, runner, rolled
     with qtbot.waitSignal(pane.chart_drawn, timeout=WAIT):
         pane.select_metric("cpu")
     assert len(pane.curves) == 1 + fleet.TOP_N and pane.answer.folded == 40
+
+
+def test_the_legend_keeps_the_charts_order_and_the_fleet_first(qtbot, pane, runner, rolled_up):
+    from PySide6.QtCore import Qt
+
+    pane.set_store(rolled_up)
+    qtbot.waitUntil(lambda: pane.names_list.count() > 0, timeout=WAIT)
+    with qtbot.waitSignal(pane.chart_drawn, timeout=WAIT):
+        pane.select_metric("cpu")
+    table = pane.table
+    rows = range(table.rowCount())
+    assert [table.line_of(r) for r in rows] == list(range(1 + fleet.TOP_N))  # the fleet, then by rank
+    for column in (0, 1):  # by name, by samples (the fleet has the most): either way, it stays first
+        for order in (Qt.SortOrder.AscendingOrder, Qt.SortOrder.DescendingOrder):
+            table.sortItems(column, order)
+            assert table.line_of(0) == 0, (column, order)
+            rest = [table.item(r, column).data(Qt.ItemDataRole.UserRole) if column else table.item(r, 0).text()
+                    for r in rows][1:]
+            assert rest == sorted(rest, reverse=order == Qt.SortOrder.DescendingOrder), (column, order)
+    with qtbot.waitSignal(pane.chart_drawn, timeout=WAIT):  # a new chart keeps the person's sort
+        pane.set_preset("24 h")
+    qtbot.waitUntil(lambda: not pane.busy() and runner.is_idle(), timeout=WAIT)
+    assert table.line_of(0) == 0 and table.horizontalHeader().sortIndicatorSection() == 1
+
+
+def test_closing_the_database_right_after_a_chart_lists_nothing_more(qtbot, pane, runner, rolled_up):
+    """The series listing waits a moment after a chart; closing the database then stops
+    it (it once ran later against no database, from a pane already gone)."""
+    pane.set_store(rolled_up)
+    qtbot.waitUntil(lambda: pane.names_list.count() > 0, timeout=WAIT)
+    with qtbot.waitSignal(pane.chart_drawn, timeout=WAIT):
+        pane.select_metric("cpu")
+    assert pane._describe_timer.isActive()  # the listing is due in a moment
+    started: list[str] = []
+    runner.job_started.connect(lambda job: started.append(job.name))
+    pane.set_store(None)
+    assert not pane._describe_timer.isActive() and not pane.busy()
+    pane._describe("cpu")  # as the timer would: nothing to list without a database
+    assert started == [] and runner.is_idle()

@@ -374,6 +374,12 @@ class MetricsPane(LineFocus, ChartExport, Pane):
         self.serve.set_store(store)
         self._cancel_job()
         self._latest.invalidate()
+        # the series listing of the last store's metric: not wanted any more
+        self._describe_timer.stop()
+        self._describe_latest.invalidate()
+        if self._describe_job is not None:
+            self._describe_job.cancel()
+            self._describe_job = None
         self.types = {}
         self._descriptions = {}
         self._extents = {}
@@ -796,6 +802,8 @@ class MetricsPane(LineFocus, ChartExport, Pane):
 
     def _describe(self, name: str) -> None:
         """List ``name``'s series (for the sandbox filter) after its chart is shown."""
+        if self.store is None:
+            return
         generation, store = self._describe_latest.next(), self.store
         fallback_type = self.types.get(name, "gauge")
 
@@ -1057,7 +1065,8 @@ class MetricsPane(LineFocus, ChartExport, Pane):
         a = self.answer
         units = value_units(a.request.name, a.metric_type) if a is not None else None
         x0, x1 = self.visible_x_range()
-        self.table.fill(a.series if a is not None else [], self._labels, self._palette, self._hidden, units, x0, x1)
+        self.table.fill(a.series if a is not None else [], self._labels, self._palette, self._hidden, units, x0, x1,
+                        pinned=0 if a is not None and a.band is not None else -1)
 
 
 def _chart_range(metrics: Any, req: ChartRequest, fallback_type: str

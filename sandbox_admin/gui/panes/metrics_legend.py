@@ -1,6 +1,9 @@
 """The Metrics pane's legend: one row per line of the chart, with its numbers over the
 visible range. A row's box shows or hides its line; hovering a row highlights its line;
-the context menu isolates one line, shows all or hides all, or opens the sandbox."""
+the context menu isolates one line, shows all or hides all, or opens the sandbox.
+
+Rows come in the chart's order (a fleet's aggregate, then its top series by rank) until
+a header is clicked; sorted either way, the fleet's row stays first."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from .metrics_chart import number
 
 COLUMNS = ("Series", "Samples", "Min", "Max", "Last")
 INDEX_ROLE = Qt.ItemDataRole.UserRole
+PINNED_ROLE = Qt.ItemDataRole.UserRole + 1  # the fleet's row: first whatever the sort
 
 
 class SeriesLegend(QTableWidget):
@@ -44,7 +48,7 @@ class SeriesLegend(QTableWidget):
         # sized to their contents once per fill (ResizeToContents measures on every setItem)
         for c in range(1, len(COLUMNS)):
             header.setSectionResizeMode(c, QHeaderView.ResizeMode.Interactive)
-        header.setSortIndicator(0, Qt.SortOrder.AscendingOrder)
+        header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # the chart's order until a click
         self.setMouseTracking(True)
         self.viewport().installEventFilter(self)
         self.itemChanged.connect(self._item_changed)
@@ -55,8 +59,9 @@ class SeriesLegend(QTableWidget):
 
     # == filling ======================================================================
     def fill(self, series: Sequence[Any], labels: Sequence[str], palette: Sequence[tuple[int, int, int]],
-             hidden: set[str], units: str | None, x0: float, x1: float) -> None:
-        """One row per line; its numbers over the buckets overlapping ``[x0, x1]``."""
+             hidden: set[str], units: str | None, x0: float, x1: float, pinned: int = -1) -> None:
+        """One row per line; its numbers over the buckets overlapping ``[x0, x1]``;
+        line ``pinned`` (a fleet's aggregate) stays the first row however rows sort."""
         self.blockSignals(True)
         self.setSortingEnabled(False)
         self.setRowCount(len(series))
@@ -64,7 +69,7 @@ class SeriesLegend(QTableWidget):
             n, lo, hi, last = window(s.points, s.step_seconds, x0, x1)
             pix = QPixmap(12, 12)
             pix.fill(QColor(*rgb))
-            first = QTableWidgetItem(QIcon(pix), label)
+            first = _NameItem(QIcon(pix), label)
             first.setFlags(first.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             first.setCheckState(Qt.CheckState.Unchecked if label in hidden else Qt.CheckState.Checked)
             first.setData(INDEX_ROLE, row)
@@ -73,6 +78,7 @@ class SeriesLegend(QTableWidget):
             cells = [first, num_item(n, display.count(n)), num_item(lo, units=units), num_item(hi, units=units),
                      num_item(last, units=units)]
             for col, item in enumerate(cells):
+                item.setData(PINNED_ROLE, row == pinned)
                 self.setItem(row, col, item)
         for c in range(1, len(COLUMNS)):
             self.resizeColumnToContents(c)
@@ -147,10 +153,33 @@ def window(points: Any, step: float, x0: float, x1: float) -> tuple[int, float |
             float(points.last[keep][-1]))
 
 
-class _NumItem(QTableWidgetItem):
-    """Sorts by number, shows formatted text."""
+def _pinned_first(item: QTableWidgetItem, other: QTableWidgetItem) -> bool | None:
+    """``item < other`` when one of them is the pinned row (first in either order:
+    Qt sorts a descending column by asking ``other < item``), else None."""
+    a, b = bool(item.data(PINNED_ROLE)), bool(other.data(PINNED_ROLE))
+    if a == b:
+        return None
+    table = item.tableWidget()
+    order = table.horizontalHeader().sortIndicatorOrder() if table is not None else Qt.SortOrder.AscendingOrder
+    return a if order == Qt.SortOrder.AscendingOrder else b
+
+
+class _NameItem(QTableWidgetItem):
+    """A line's name: sorts as text, after the pinned row."""
 
     def __lt__(self, other: QTableWidgetItem) -> bool:  # noqa: D105
+        first = _pinned_first(self, other)
+        # (text compared here: the base class's operator calls this method again)
+        return self.text() < other.text() if first is None else first
+
+
+class _NumItem(QTableWidgetItem):
+    """Sorts by number (after the pinned row), shows formatted text."""
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:  # noqa: D105
+        first = _pinned_first(self, other)
+        if first is not None:
+            return first
         a, b = self.data(INDEX_ROLE), other.data(INDEX_ROLE)
         if a is None or b is None:
             return (a is None) > (b is None)
