@@ -75,10 +75,10 @@ def test_the_aggregate_is_shown_before_the_top_lines(qtbot, pane, runner, rolled
     assert len(calls) == 1 and calls[0] is not threading.main_thread()
     _, curves, legend, info = events[0]
     assert curves == 1 and pane.band_items  # the aggregate and its band, alone at first…
-    assert "on their way" in legend and "40 series: the fleet ·" in info
+    assert "on their way" in legend and info.startswith("40 series · step")
     _, curves, legend, info = events[1]
     assert curves == 1 + fleet.TOP_N  # …then the top lines with it
-    assert "on their way" not in legend and f"the top {fleet.TOP_N} by max" in info
+    assert "on their way" not in legend and info.startswith(f"40 series · top {fleet.TOP_N} by max · step")
     # what is drawn is the fleet of every series, as fleet_chart answers it at once
     answer = pane.answer
     whole = fleet_chart(rolled_up.metrics, "cpu", answer.start, answer.end, answer.request.target_points)

@@ -110,6 +110,16 @@ def test_counter_shows_a_rate(qtbot, pane, runner, store):
     assert np.all(np.asarray(y)[~np.isnan(y)] >= 0)  # reset-aware: a rate never goes negative
     if pane.answer.band is not None:  # many series: the fleet's line is their summed rate
         assert pane._labels[0].startswith(f"all {pane.answer.folded} series (sum")
+    # the legend tells each line's rate (what is drawn), not the counter's running total
+    x0, x1 = pane.visible_x_range()
+    for row in range(pane.table.rowCount()):
+        s = series[pane.table.line_of(row)]
+        keep = (s.points.t < x1) & (s.points.t + s.step_seconds > x0)
+        rates = s.points.rate[keep][np.isfinite(s.points.rate[keep])]
+        assert pane.table.item(row, 3).data(Qt.ItemDataRole.UserRole) == pytest.approx(rates.max())
+        assert pane.table.item(row, 3).text() == mc.number(rates.max(), "/s")
+        if s.sandbox_id is not None:  # a sandbox's line: far below its counter's running total
+            assert rates.max() < s.points.max[keep].max()
 
 
 def test_sandbox_filter_narrows_to_one_curve(qtbot, pane, runner, store):

@@ -1048,8 +1048,9 @@ class MetricsPane(LineFocus, ChartExport, Pane):
         step = answer.series[0].step_seconds if answer.series else 0
         source = answer.series[0].source if answer.series else ""
         where = "rollups" if source.startswith("rollup") else "raw samples"
-        count = (f"{answer.folded:,} series: the fleet" if answer.frame is not None
-                 else f"{answer.folded:,} series: the fleet and the top {top} by {answer.top_by}"
+        # short: at 1280 px the range buttons leave it about 430 px (the legend's title says more)
+        count = (f"{answer.folded:,} series" if answer.frame is not None
+                 else f"{answer.folded:,} series · top {top} by {answer.top_by}"
                  if answer.band is not None else display.plural(len(answer.series), "series", "series"))
         self.info_label.setText(f"{count} · step {step_text(step)} · {where}" if answer.series else "")
         self.info_label.setToolTip(f"Answered in {answer.seconds * 1000:.0f} ms from {source or 'nothing'}")
@@ -1063,7 +1064,10 @@ class MetricsPane(LineFocus, ChartExport, Pane):
     def _fill_table(self) -> None:
         """The legend's rows: each line's numbers over the visible range."""
         a = self.answer
-        units = value_units(a.request.name, a.metric_type) if a is not None else None
+        units = None
+        if a is not None:  # a counter's row tells its line's rate; other rows their samples
+            units = (axis_units(a.request.name, a.metric_type) or "/s" if a.metric_type == "counter"
+                     else value_units(a.request.name, a.metric_type))
         x0, x1 = self.visible_x_range()
         self.table.fill(a.series if a is not None else [], self._labels, self._palette, self._hidden, units, x0, x1,
                         pinned=0 if a is not None and a.band is not None else -1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableWidget, QTableWidgetItem, QWidget
@@ -49,6 +50,11 @@ class SeriesLegend(QTableWidget):
         for c in range(1, len(COLUMNS)):
             header.setSectionResizeMode(c, QHeaderView.ResizeMode.Interactive)
         header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # the chart's order until a click
+        for c, tip in ((1, "Samples in the visible range"),
+                       (2, "Lowest sample in the visible range (a counter: its lowest rate per second)"),
+                       (3, "Highest sample in the visible range (a counter: its highest rate per second)"),
+                       (4, "Last sample in the visible range (a counter: its last rate per second)")):
+            self.horizontalHeaderItem(c).setToolTip(tip)
         self.setMouseTracking(True)
         self.viewport().installEventFilter(self)
         self.itemChanged.connect(self._item_changed)
@@ -66,7 +72,7 @@ class SeriesLegend(QTableWidget):
         self.setSortingEnabled(False)
         self.setRowCount(len(series))
         for row, (s, label, rgb) in enumerate(zip(series, labels, palette)):
-            n, lo, hi, last = window(s.points, s.step_seconds, x0, x1)
+            n, lo, hi, last = window(s.points, s.step_seconds, x0, x1, rate=s.type == "counter")
             pix = QPixmap(12, 12)
             pix.fill(QColor(*rgb))
             first = _NameItem(QIcon(pix), label)
@@ -144,13 +150,20 @@ class SeriesLegend(QTableWidget):
             self.sandbox_requested.emit(line)
 
 
-def window(points: Any, step: float, x0: float, x1: float) -> tuple[int, float | None, float | None, float | None]:
-    """Samples, min, max and last value of the buckets overlapping ``[x0, x1]``."""
+def window(points: Any, step: float, x0: float, x1: float,
+           rate: bool = False) -> tuple[int, float | None, float | None, float | None]:
+    """Samples, min, max and last value of the buckets overlapping ``[x0, x1]``; with
+    ``rate`` (counters) those of the line drawn, the rate per second: the lowest, highest
+    and last rate, not the counter's running total."""
     keep = (points.t < x1) & (points.t + step > x0)
     if not keep.any():
         return 0, None, None, None
-    return (int(points.count[keep].sum()), float(points.min[keep].min()), float(points.max[keep].max()),
-            float(points.last[keep][-1]))
+    n = int(points.count[keep].sum())
+    if rate and points.rate is not None:
+        r = points.rate[keep]
+        r = r[np.isfinite(r)]
+        return (n, None, None, None) if not len(r) else (n, float(r.min()), float(r.max()), float(r[-1]))
+    return n, float(points.min[keep].min()), float(points.max[keep].max()), float(points.last[keep][-1])
 
 
 def _pinned_first(item: QTableWidgetItem, other: QTableWidgetItem) -> bool | None:
