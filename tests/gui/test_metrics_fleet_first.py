@@ -173,3 +173,28 @@ def test_closing_the_database_right_after_a_chart_lists_nothing_more(qtbot, pane
     assert not pane._describe_timer.isActive() and not pane.busy()
     pane._describe("cpu")  # as the timer would: nothing to list without a database
     assert started == [] and runner.is_idle()
+
+
+def test_top_lines_are_asked_again_in_the_overviews_frame_when_the_job_beside_fails(
+        qtbot, pane, runner, rolled_up, monkeypatch):
+    frames: list = []
+    original = metrics_pane.fleet_top
+
+    def broken_frame(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("no frame beside the overview")
+
+    def top(metrics, frame, **kwargs):  # type: ignore[no-untyped-def]
+        frames.append(frame)
+        return original(metrics, frame, **kwargs)
+
+    monkeypatch.setattr(metrics_pane, "fleet_frame", broken_frame)
+    monkeypatch.setattr(metrics_pane, "fleet_top", top)
+    messages: list[str] = []
+    pane.message_requested.connect(lambda kind, text, detail: messages.append(text))
+    pane.set_store(rolled_up)
+    qtbot.waitUntil(lambda: pane.names_list.count() > 0, timeout=WAIT)
+    with qtbot.waitSignal(pane.chart_drawn, timeout=WAIT):
+        pane.select_metric("cpu")
+    assert len(pane.curves) == 1 + fleet.TOP_N and pane.answer.frame is None
+    assert len(frames) == 1 and frames[0].name == "cpu"  # read once, after the overview, in its frame
+    assert messages == []  # the failure beside the overview is not the person's business

@@ -75,12 +75,17 @@ def test_a_backup_changed_during_the_copy_gets_the_full_check(pair, tmp_path, mo
     assert result.tables and not result.notices
 
 
-def test_refused_backup_while_the_safety_backup_fails_too_says_refused(pair, tmp_path):
-    """Both run at once; the refusal of the backup speaks first, as when in sequence."""
-    live, backup = pair
+def _flip_a_byte(backup) -> None:  # type: ignore[no-untyped-def]
+    """Damage the backup in its middle (its checksum and pages no longer match)."""
     data = bytearray(backup.read_bytes())
     data[len(data) // 2] ^= 0xFF
     backup.write_bytes(bytes(data))
+
+
+def test_refused_backup_while_the_safety_backup_fails_too_says_refused(pair, tmp_path):
+    """Both run at once; the refusal of the backup speaks first, as when in sequence."""
+    live, backup = pair
+    _flip_a_byte(backup)
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("x")
     with open_store(live) as store:
@@ -90,9 +95,7 @@ def test_refused_backup_while_the_safety_backup_fails_too_says_refused(pair, tmp
 
 def test_refused_backup_leaves_no_safety_backup_even_in_an_existing_folder(pair, tmp_path):
     live, backup = pair
-    data = bytearray(backup.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    backup.write_bytes(bytes(data))
+    _flip_a_byte(backup)
     safety = tmp_path / "safety"
     safety.mkdir()
     (safety / "keep.txt").write_text("mine")

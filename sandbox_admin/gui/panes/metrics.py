@@ -691,20 +691,25 @@ class MetricsPane(LineFocus, ChartExport, Pane):
             self._fleet_percentiles(answer, generation)
         self.chart_drawn.emit()
 
-    def _start_top(self, req: ChartRequest, generation: int, store: Any, fallback_type: str) -> Job:
-        """The top lines of the fleet ``req`` asks for, read beside its overview (both
-        find the same frame from the same request); None when it charts every series."""
+    def _start_top(self, req: ChartRequest, generation: int, store: Any, fallback_type: str,
+                   frame: Any = None) -> Job:
+        """The top lines of the fleet ``req`` asks for: read beside its overview (both find
+        the same frame from the same request; None when it charts every series), or in
+        ``frame``, the overview's, when asked for after it."""
+        beside = frame is None
+
         def work(ctx: JobContext) -> tuple[Any, list[Any], float] | None:
-            began, metrics = time.perf_counter(), store.metrics
-            _, typ, _, start, end = _chart_range(metrics, req, fallback_type)
-            if start is None or end is None:
-                return None
-            frame = fleet_frame(metrics, req.name, start, end, req.target_points, metric_type=typ)
-            if frame is None:
-                return None
-            ctx.check_cancelled()
-            top = fleet_top(metrics, frame, by=req.top_by, stats=chart_stats(typ))
-            return frame, top, time.perf_counter() - began
+            began, metrics, found = time.perf_counter(), store.metrics, frame
+            if found is None:
+                _, typ, _, start, end = _chart_range(metrics, req, fallback_type)
+                if start is None or end is None:
+                    return None
+                found = fleet_frame(metrics, req.name, start, end, req.target_points, metric_type=typ)
+                if found is None:
+                    return None
+                ctx.check_cancelled()
+            top = fleet_top(metrics, found, by=req.top_by, stats=chart_stats(found.metric_type))
+            return found, top, time.perf_counter() - began
 
         def done(result: tuple[Any, list[Any], float] | None) -> None:
             if self._latest.is_current(generation):
@@ -713,55 +718,34 @@ class MetricsPane(LineFocus, ChartExport, Pane):
                 self._join_top(generation)
 
         def failed(error: errors.StorageError) -> None:
-            if self._latest.is_current(generation):
-                self._top_job = None
-                self._top_result = (generation, None)  # asked again after the overview
+            if not self._latest.is_current(generation):
+                return
+            self._top_job = None
+            if beside:  # asked again, in the overview's frame, once the overview is drawn
+                self._top_result = (generation, None)
                 self._join_top(generation)
+            elif not isinstance(error, errors.Cancelled):
+                self.message_requested.emit("error", str(error), error.detail)
 
         return self.runner.submit(work, name=f"Top series of {req.name}", on_result=done,
-                                  on_error=failed, store=store, quiet=True)
+                                  on_error=failed, store=store, quiet=beside)
 
     def _join_top(self, generation: int) -> None:
         """Add the fleet's top lines to its drawn aggregate once both are in; ask for
-        them now if the job beside the overview did not find the same frame."""
+        them in its frame if the job beside the overview did not find the same one."""
         answer = self.answer
         if answer is None or answer.frame is None or self._answer_generation != generation:
             return  # the overview is not drawn yet (or charts every series)
         got = self._top_result
-        if got is None or got[0] != generation:
-            if self._top_job is None:
-                self._fetch_top(answer, generation)
-            return  # on its way
-        self._top_result = None
-        result = got[1]
-        if result is None or result[0] != answer.frame:
-            self._fetch_top(answer, generation)
-            return
-        self._add_top(answer, result[1], result[2], generation)
-
-    def _fetch_top(self, answer: ChartAnswer, generation: int) -> None:
-        """The fleet's top lines, read after its aggregate is shown."""
-        req, store, frame = answer.request, self.store, answer.frame
-        stats = chart_stats(answer.metric_type)
-
-        def work(ctx: JobContext) -> tuple[list[Any], float]:
-            began = time.perf_counter()
-            return fleet_top(store.metrics, frame, by=req.top_by, stats=stats), time.perf_counter() - began
-
-        def done(result: tuple[list[Any], float]) -> None:
-            if self._latest.is_current(generation) and self.answer is answer:
-                self._top_job = None
-                self._add_top(answer, result[0], result[1], generation)
-
-        def failed(error: errors.StorageError) -> None:
-            if not self._latest.is_current(generation):
+        if got is not None and got[0] == generation:
+            self._top_result = None
+            if got[1] is not None and got[1][0] == answer.frame:
+                self._add_top(answer, got[1][1], got[1][2], generation)
                 return
-            self._top_job = None
-            if not isinstance(error, errors.Cancelled):
-                self.message_requested.emit("error", str(error), error.detail)
-
-        self._top_job = self.runner.submit(work, name=f"Top series of {req.name}", on_result=done,
-                                           on_error=failed, store=store)
+        elif self._top_job is not None:
+            return  # on its way
+        self._top_job = self._start_top(answer.request, generation, self.store, answer.metric_type,
+                                        frame=answer.frame)
 
     def _add_top(self, answer: ChartAnswer, top: list[Any], seconds: float, generation: int) -> None:
         """The fleet's top lines joined to its drawn aggregate."""

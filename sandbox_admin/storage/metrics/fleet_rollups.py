@@ -80,7 +80,8 @@ class FleetRollups:
             return
         res_us = resolution * US
         names_list = sorted(set(names))
-        name_of = np.array([names_list.index(n) for n in names], np.int64) if names else np.empty(0, np.int64)
+        index = {n: i for i, n in enumerate(names_list)}
+        name_of = np.fromiter((index[n] for n in names), np.int64, len(names))
         known = np.floor(newest_us / res_us) * res_us  # each series' newest bucket (NaN: none)
         merged = p.bucket <= known[p.key]  # NaN compares False: a new series' rows are new
         new = ~merged
