@@ -1,4 +1,5 @@
-"""instant_us's fast path (julianday) gives exactly what the general text path gives."""
+"""instant_us's fast path (julianday) gives exactly what the general text path gives,
+and the numpy reading of the usual layout (the rollup build's) gives exactly instant_us."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import itertools
 import random
 import sqlite3
 
+import numpy as np
 import peewee
 
+from sandbox_admin.storage.metrics.instants import instants_us, usual_instants_us
 from sandbox_admin.storage.metrics.sql import _instant_us_by_text, instant_us
 
 DATES = ["2026-11-26", "1970-01-01", "1969-12-31", "0001-01-02", "9999-12-30", "2024-02-29",
@@ -36,12 +39,69 @@ def _compare(texts: list[str | None]) -> None:
     assert sum(fast is not None for _, fast, _ in rows) > len(rows) // 20  # many readable
 
 
-def test_every_layout_and_damage_reads_the_same():
+def _compare_numpy(texts: list) -> np.ndarray:
+    """instants_us (numpy where it can) against the SQL expression on every text;
+    returns which texts numpy read itself."""
+    db = peewee.SqliteDatabase(":memory:")
+    values = peewee.ValuesList([(i, t) for i, t in enumerate(texts)], alias="v")
+    expected = dict(db.execute(peewee.Select([values], [values.c.column1, instant_us(values.c.column2)])))
+    got = instants_us(db, texts, unreadable=-(1 << 62))
+    bad = [(t, expected[i], int(got[i])) for i, t in enumerate(texts)
+           if (-(1 << 62) if expected[i] is None else expected[i]) != got[i]]
+    assert not bad, bad[:10]
+    return usual_instants_us(texts)[1]
+
+
+def _every_layout() -> list[str | None]:
     texts: list[str | None] = [None, "", "now", "2461000.5", "2461000.500000000000001",
                                "1764120919", "  2026-11-26 01:35:19", "2026-11-26"]
     for d, sep, t, f, o in itertools.product(DATES, [" ", "T", "t", "_"], TIMES, FRACTIONS, OFFSETS):
         texts.append(f"{d}{sep}{t}{f}{o}")
-    _compare(texts)
+    return texts
+
+
+def _random_instants(rng: random.Random, n: int) -> list[str | None]:
+    texts: list[str | None] = []
+    for _ in range(n):
+        y, mo, d = rng.randint(1, 9999), rng.randint(1, 12), rng.randint(1, 31)
+        h, mi, s = rng.randint(0, 23), rng.randint(0, 59), rng.randint(0, 59)
+        frac = "" if rng.random() < 0.2 else "." + "".join(rng.choice("0123456789")
+                                                         for _ in range(rng.randint(1, 9)))
+        off = rng.choice(["", "Z", f"{rng.choice('+-')}{rng.randint(0, 14):02d}:{rng.choice([0, 30, 45]):02d}"])
+        texts.append(f"{y:04d}-{mo:02d}-{d:02d}{rng.choice(' T')}{h:02d}:{mi:02d}:{s:02d}{frac}{off}")
+    return texts
+
+
+def test_every_layout_and_damage_reads_the_same():
+    _compare(_every_layout())
+
+
+def test_numpy_reads_every_layout_and_damage_as_sqlite_does():
+    read = _compare_numpy(_every_layout())
+    assert 1000 < read.sum() < len(read)  # numpy read many itself, and left the rest to SQLite
+
+
+def test_numpy_reads_random_instants_as_sqlite_does():
+    texts = _random_instants(random.Random(16), 20000)
+    read = _compare_numpy(texts)
+    # every valid date of the usual layout is numpy's; only impossible days (Feb 30…) go to SQLite
+    assert read.sum() > len(texts) * 0.95
+
+
+def test_numpy_leaves_what_is_not_a_text_to_sqlite():
+    texts = [None, 5, 1.5, b"2026-11-26 01:35:19", b"\xff\xfe", "2026-11-26 01:35:19\u00e9",
+             "２０２６-11-26 01:35:19", "2026-11-26 01:35:19.123456789+00:00", "2026-11-26 01:35:19" + " " * 40,
+             "2026-11-26 01:35:19.123456789+00:00" + "0" * 30]
+    read = _compare_numpy(texts)
+    assert read.tolist() == [False] * 7 + [True, False, False]
+
+
+def test_go_layout_is_read_by_numpy():
+    texts = ["2026-11-24 05:21:38.261790967+00:00", "2026-11-26 01:35:19", "2026-11-26T01:35:19Z",
+             "2026-11-26 01:35:19.5-07:00"]
+    us, read = usual_instants_us(texts)
+    assert read.all()
+    assert us.tolist()[0] == 1795497698261790  # 05:21:38.261790 UTC on 2026-11-24
 
 
 def test_random_instants_read_the_same():

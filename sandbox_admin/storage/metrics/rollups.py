@@ -50,7 +50,8 @@ from ..models import bound_base
 from . import aggregation as mm
 from . import sketch as sk
 from .fleet_rollups import FleetRollups
-from .sql import MAX_US, MIN_US, US, RawSamples, SeriesTable, fetch_raw, instant_us, raw_period, to_us
+from .instants import instants_us
+from .sql import MAX_US, MIN_US, US, RawSamples, SeriesTable, fetch_raw, gc_paused, instant_us, raw_period, to_us
 
 #: Rollup resolutions in seconds (the seed's 1m / 5m / 1h / 1d levels).
 RESOLUTIONS = (60, 300, 3600, 86400)
@@ -435,7 +436,8 @@ class Rollups:
                     if low >= top:
                         break
                     high = min(low + chunk, top)
-                    self._build_chunk(low, high, self._known_series(), report, fleet)
+                    with gc_paused():  # millions of short-lived tuples and lists
+                        self._build_chunk(low, high, self._known_series(), report, fleet)
                     self._set_state(watermark=high)
                 report.chunks += 1
                 report.watermark = high
@@ -461,10 +463,10 @@ class Rollups:
         M = self.store.models.Metric
         in_range = (M.id > low) & (M.id <= high) & raw_period(M.aggregation_period)
         number = Case(None, [(fn.typeof(M.value).in_(["integer", "real"]), M.value)], None)
-        query = (M.select(M.metric_name, M.metric_type, M.labels, M.sandbox_id,
-                          fn.coalesce(instant_us(M.timestamp), _NO_TIME), number)
+        query = (M.select(M.metric_name, M.metric_type, M.labels, M.sandbox_id, M.timestamp, number)
                  .where(in_range))
-        raw = fetch_raw(self.db, query, table)
+        # the instants in numpy: SQLite's instant_us costs more than reading the row
+        raw = fetch_raw(self.db, query, table, times=lambda texts: instants_us(self.db, texts, _NO_TIME))
         ok = (raw.t >= MIN_US) & (raw.t <= MAX_US) & ~np.isnan(raw.v)
         if ok.all():
             return raw, len(raw)

@@ -12,12 +12,14 @@ widened by the largest UTC offset, keeps the ``(metric_name, timestamp)`` index 
 
 from __future__ import annotations
 
+import gc
 import sqlite3
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from operator import itemgetter
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import peewee
@@ -282,15 +284,31 @@ class RawSamples:
         return len(self.v)
 
 
-def fetch_raw(db: peewee.Database, query: peewee.Select, table: SeriesTable) -> RawSamples:
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection for a while: a bulk read makes millions of tuples
+    (none in a cycle), and the collector would walk them again and again."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def fetch_raw(db: peewee.Database, query: peewee.Select, table: SeriesTable,
+              times: Callable[[list[Any]], np.ndarray] | None = None) -> RawSamples:
     """Run a query selecting (name, type, labels, sandbox_id, instant µs, value) and
     map its rows onto ``table``. Rows are read from the cursor directly (no model
-    instances): this is the bulk path of aggregation."""
+    instances): this is the bulk path of aggregation. With ``times``, the fifth column
+    is the timestamp text and ``times`` turns those texts into µs."""
     conn = db.connection()
     lenient = conn.text_factory
     conn.text_factory = str  # the bulk path: C-speed decoding; the lenient one only if needed
     try:
-        rows = db.execute(query).fetchall()
+        with gc_paused():
+            rows = db.execute(query).fetchall()
     except sqlite3.OperationalError as exc:
         if "decode" not in str(exc):
             raise
@@ -311,4 +329,8 @@ def fetch_raw(db: peewee.Database, query: peewee.Select, table: SeriesTable) -> 
         values = np.fromiter(map(itemgetter(5), rows), np.float64, len(rows))
     except (TypeError, ValueError):  # a NULL (None: NaN) or text among them
         values = np.array([r[5] for r in rows], dtype=np.float64)
-    return RawSamples(mapping[per_row], np.fromiter(map(itemgetter(4), rows), np.int64, len(rows)), values)
+    if times is None:
+        instants = np.fromiter(map(itemgetter(4), rows), np.int64, len(rows))
+    else:
+        instants = times(list(map(itemgetter(4), rows)))
+    return RawSamples(mapping[per_row], instants, values)
