@@ -181,7 +181,8 @@ def test_restore_through_the_ui_replaces_the_content_and_reports_the_safety_back
                     lambda: next(b for b in box.buttons() if b.text() == "Restore").click())
     assert ok
     assert [j.exclusive for j in started if j.name.startswith("Restore")] == [True]
-    assert any(m.startswith("Safety backup:") for m in progress), progress
+    # the safety backup is taken while the pages are written; the commit waits for it
+    assert "Finishing the checks of the backup and the safety backup" in progress, progress
     assert any(m.startswith("Writing the backup") for m in progress), progress
     result = pane.last_restore
     assert result is not None and result.safety_backup.exists()

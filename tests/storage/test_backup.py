@@ -371,22 +371,44 @@ def test_restore_converts_a_backup_of_another_page_size(live, tmp_path, bdir):
 
 
 def test_cancelled_restore_leaves_the_old_content(live, tmp_path, bdir):
+    """Cancel at the last moment (pages written, both checks done, commit not yet): the
+    database is as it was and the finished safety backup is kept, and named."""
     new_db = make_sandbox_db(tmp_path / "new.db", seed=4, blob_kib=256)
     backup = _make_backup(new_db, bdir)
     old = file_digest(live)
 
     phases: list[str] = []
 
-    def cancel() -> bool:
-        return bool(phases) and phases[-1] == "restore"
+    def cancel() -> bool:  # the checks' own workers ask too: only once the safety is published
+        return "checks" in phases and len(list_backups(tmp_path / "safety")) == 1
 
     with open_store(live) as store:
-        with pytest.raises(errors.Cancelled, match="not changed"):
+        with pytest.raises(errors.Cancelled, match="not changed") as caught:
             store.backups.restore(backup.path, safety_dir=tmp_path / "safety", cancel=cancel, allow_other_database=True,
                                   pages_per_step=8,
                                   progress=lambda phase, d, t: phases.append(phase))
     assert file_digest(live) == old
-    assert len(list_backups(tmp_path / "safety")) == 1, "the safety backup stays"
+    kept = list_backups(tmp_path / "safety")
+    assert len(kept) == 1, "the safety backup stays"
+    assert kept[0].path.name in str(caught.value)
+    assert phases.index("restore") < phases.index("checks")
+
+
+def test_restore_cancelled_while_the_safety_backup_is_taken_leaves_nothing(live, tmp_path, bdir):
+    new_db = make_sandbox_db(tmp_path / "new.db", seed=4, blob_kib=256)
+    backup = _make_backup(new_db, bdir)
+    old = file_digest(live)
+    phases: list[str] = []
+
+    with open_store(live) as store:
+        with pytest.raises(errors.Cancelled, match="not changed") as caught:
+            store.backups.restore(backup.path, safety_dir=tmp_path / "safety",
+                                  cancel=lambda: "safety copy" in phases, allow_other_database=True,
+                                  progress=lambda phase, d, t: phases.append(phase))
+        assert "safety backup" not in str(caught.value)
+    assert file_digest(live) == old
+    assert list_backups(tmp_path / "safety") == []
+    assert not [p for p in (tmp_path / "safety").iterdir() if ".partial-" in p.name]
 
 
 def test_restore_refuses_the_database_itself_and_read_only_stores(live, go_fixture, tmp_path):
@@ -550,3 +572,25 @@ def test_a_backups_folder_that_is_a_file_is_named_in_the_error(go_store, tmp_pat
     with pytest.raises(errors.InvalidInput, match="is a file, not a folder"):
         go_store.backups.create(not_a_folder)
     assert not_a_folder.read_text() == "I am a file"
+
+
+def test_restore_into_a_rollback_journal_database(live, tmp_path, bdir):
+    """Without WAL the pages would go into the database file before the commit: the
+    backup is verified and the safety backup taken first, then the copy."""
+    new_db = make_sandbox_db(tmp_path / "new.db", seed=5, blob_kib=256)
+    backup = _make_backup(new_db, bdir)
+    conn = sqlite3.connect(live)
+    assert conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0] == "delete"
+    conn.close()
+    old = file_digest(live)
+    phases: list[str] = []
+    with open_store(live) as store:
+        assert store.db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "delete"
+        result = store.backups.restore(backup.path, safety_dir=tmp_path / "safety",
+                                       allow_other_database=True,
+                                       progress=lambda phase, d, t: phases.append(phase))
+    audit_id = last_audit(sqlite3.connect(live))[0]
+    assert file_digest(live, exclude_audit_ids=[audit_id]) == file_digest(backup.path)
+    assert file_digest(result.safety_backup) == old
+    assert "checks" not in phases  # nothing overlapped the copy
+    assert max(i for i, p in enumerate(phases) if p.startswith("safety ")) < phases.index("restore")

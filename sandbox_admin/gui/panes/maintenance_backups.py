@@ -38,7 +38,9 @@ if TYPE_CHECKING:
 #: phase → what a person reads under the progress bar.
 PHASES = {
     "copy": "Copying pages", "checksum": "Computing the checksum", "verify": "Checking integrity",
-    "restore": "Writing the backup into the database", "check": "Checking the restored database",
+    "restore": "Writing the backup into the database",
+    "checks": "Finishing the checks of the backup and the safety backup",
+    "check": "Checking the restored database",
     "checkpoint": "Checkpointing", "audit": "Recording the audit entry",
 }
 

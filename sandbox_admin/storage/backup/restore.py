@@ -1,19 +1,23 @@
 """Restore: the backup's content copied *into* the live database in one transaction.
 
 Killed at any moment, the database holds the old or the new content, never a mix; the
-backup is verified first and a safety backup of the live database is taken before
-anything changes. Used through :meth:`BackupManager.restore`.
+backup is verified and a safety backup of the live database is taken before anything
+changes. In a WAL database both run while the pages are written: those go into the
+``-wal``, uncommitted (the database file, which the safety backup copies, does not
+change), and the commit waits for both checks; anything that fails rolls the pages back.
+Used through :meth:`BackupManager.restore`.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import peewee
 
@@ -26,6 +30,7 @@ from .files import (
     CancelFn,
     ProgressFn,
     VerifyReport,
+    inspect_file,
     read_sidecar,
     sidecar_path,
     verify_backup,
@@ -102,10 +107,12 @@ class Restore:
     ) -> RestoreResult:
         """Replace the live database's content with ``backup``'s; see the module docstring.
 
-        ``progress`` phases: "backup checksum" and "backup verify" (from a worker
-        thread) while "safety copy", "safety checksum", "safety verify" run, then
-        "restore" (pages), "check", "checkpoint", "audit". Cancelling before "check" leaves the database as it was. Raises
-        BackupInvalid (refused; nothing changed), DatabaseLocked, Cancelled, ReadOnly.
+        ``progress`` phases (from worker threads too): "backup checksum", "backup verify",
+        "safety copy", "safety checksum", "safety verify" side by side until the safety
+        backup holds its snapshot; then "restore" (pages, written uncommitted while those
+        checks finish), "checks" (waiting for them before the commit), "check",
+        "checkpoint", "audit". Cancelling before "check" leaves the database as it was.
+        Raises BackupInvalid (refused; nothing changed), DatabaseLocked, Cancelled, ReadOnly.
         """
         started = time.monotonic()
         store = self.store
@@ -126,28 +133,49 @@ class Restore:
                 f"{store.path.name}: restoring it replaces this database with that one's content. "
                 f"Confirm that this is what you want. The database {store.path.name} was not changed.")
         previous, before_counts = self._describe_live()
-        report, safety = self._verify_and_keep_safety(source, safety_dir, progress, cancel,
-                                                      pages_per_step, lock_timeout_s)
+        checks = _Checks(self, source, safety_dir, progress, cancel, pages_per_step, lock_timeout_s)
         converted: Path | None = None
         try:
-            copy_from = source
             live_page_size, live_mode = self._live_page_size_and_mode(lock_timeout_s)
-            if live_mode == "wal" and report.page_size != live_page_size:
-                # The backup API cannot change a WAL database's page size: copy the
-                # backup to the live page size first (a private file, then the same path).
-                converted = safety.path.with_name("." + safety.path.name + PARTIAL_MARK
-                                                  + f"{os.getpid()}-pagesize")
-                _convert_page_size(source, converted, live_page_size)
-                copy_from = converted
-            if _identity(source) != identity:
-                raise errors.BackupInvalid(
-                    f"{source.name} changed while it was being verified; it was not restored. "
-                    f"The database {store.path.name} was not changed.")
-            # The copy of the verified, unchanged file needs no second integrity check;
-            # a converted copy (made after the verification) gets one.
-            verified = None if converted is not None else (identity, report.page_size)
-            checkpointed = self._copy_in(copy_from, safety.path, progress, cancel, pages_per_step,
-                                         lock_timeout_s, verified=verified)
+            if live_mode == "wal" and _header_page_size(source) == live_page_size:
+                # The pages are written (uncommitted, into the -wal: the database file the
+                # safety backup copies does not change) while the backup is verified and
+                # the safety backup taken; the commit waits for both.
+                checks.wait_until_safety_reads(cancel)
+
+                def before_commit() -> Path:
+                    report, safety = checks.result()
+                    self._unchanged(source, identity)
+                    ready.extend([report, safety])
+                    return safety.path
+
+                ready: list[Any] = []
+                checkpointed = self._copy_in(source, None, progress, cancel, pages_per_step,
+                                             lock_timeout_s, verified=identity,
+                                             before_commit=before_commit)
+                report, safety = ready
+            else:
+                # A rollback-journal database is written in place during the transaction,
+                # and the backup API cannot change a WAL database's page size: both checks
+                # first, then (for another page size) a copy of the verified backup at the
+                # live page size (a private file), checked again after the restore.
+                report, safety = checks.result()
+                copy_from, verified = source, identity
+                if live_mode == "wal":
+                    converted = safety.path.with_name("." + safety.path.name + PARTIAL_MARK
+                                                      + f"{os.getpid()}-pagesize")
+                    _convert_page_size(source, converted, live_page_size)
+                    copy_from, verified = converted, None
+                self._unchanged(source, identity)
+                checkpointed = self._copy_in(copy_from, safety.path, progress, cancel,
+                                             pages_per_step, lock_timeout_s, verified=verified)
+        except errors.Cancelled as exc:
+            kept = checks.abandon()
+            note = "" if kept is None else f" (the safety backup {kept.name} was kept)"
+            raise errors.Cancelled(f"Restore cancelled; the database was not changed{note}.") from exc
+        except BaseException:
+            checks.abandon()
+            raise
         finally:
             if converted is not None:
                 unlink_quietly(converted)
@@ -155,6 +183,12 @@ class Restore:
         result = self._after_restore(source, report, safety, previous, before_counts,
                                      checkpointed, user_id, started, progress)
         return result
+
+    def _unchanged(self, source: Path, identity: tuple[int, ...]) -> None:
+        if _identity(source) != identity:
+            raise errors.BackupInvalid(
+                f"{source.name} changed while it was being verified; it was not restored. "
+                f"The database {self.store.path.name} was not changed.")
 
     def _verified(self, report: VerifyReport, source: Path) -> VerifyReport:
         if not report.restorable:
@@ -170,38 +204,9 @@ class Restore:
                                 pages_per_step: int, lock_timeout_s: float
                                 ) -> tuple[VerifyReport, BackupResult]:
         """Verify the backup and take the safety backup of the live database at the same
-        time (they read different files); both must succeed before anything changes. A
-        refused backup leaves no safety backup behind (nor the folder made for it)."""
-        try:
-            folder: Path | None = self.manager.directory(safety_dir)
-        except errors.StorageError:
-            folder = None  # create() says why
-        had_folder = folder is not None and folder.exists()
-        safety: BackupResult | None = None
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify") as pool:
-            verifying = pool.submit(verify_backup, source, progress=prefixed(progress, "backup "),
-                                    cancel=cancel)
-            try:
-                safety = self.manager.create(safety_dir, kind="safety",
-                                             progress=prefixed(progress, "safety "), cancel=cancel,
-                                             pages_per_step=pages_per_step,
-                                             lock_timeout_s=lock_timeout_s)
-            except BaseException:
-                verifying.exception()  # wait; a refusal of the backup speaks first
-                if verifying.exception() is None:
-                    self._verified(verifying.result(), source)
-                raise
-            try:
-                return self._verified(verifying.result(), source), safety
-            except BaseException:
-                unlink_quietly(safety.path)
-                unlink_quietly(sidecar_path(safety.path))
-                if folder is not None and not had_folder:
-                    try:
-                        folder.rmdir()
-                    except OSError:
-                        pass
-                raise
+        time, without restoring (see :class:`_Checks`)."""
+        return _Checks(self, source, safety_dir, progress, cancel, pages_per_step,
+                       lock_timeout_s).result()
 
     def _describe_live(self) -> tuple[int | None, dict[str, Any]]:
         """Schema version and row counts before the restore; a damaged database may not
@@ -220,32 +225,48 @@ class Restore:
             conn.close()
         return page_size, mode
 
-    def _copy_in(self, source: Path, safety: Path, progress: ProgressFn | None,
+    def _copy_in(self, source: Path, safety: Path | None, progress: ProgressFn | None,
                  cancel: CancelFn | None, pages_per_step: int, lock_timeout_s: float,
-                 verified: tuple[tuple[int, ...], int] | None = None) -> bool:
+                 verified: tuple[int, ...] | None = None,
+                 before_commit: Callable[[], Path] | None = None) -> bool:
         """The backup API from ``source`` into the live database: one write transaction.
 
-        ``verified`` = (file identity, page size) of a source whose integrity_check just
-        passed: when the file is still that one, the copy (the same pages) is checked
-        cheaply (its page count and schema read back); otherwise fully."""
+        ``before_commit`` is called before the step that would copy the last pages (and
+        commit); it returns the safety backup's path or raises to roll everything back.
+        ``verified`` = the file identity of a source whose integrity_check passed: when
+        the file is still that one, the copy (the same pages) is checked cheaply (its
+        page count and schema read back); otherwise fully."""
         live = str(self.store.path)
         src = raw_connection(sqlite_uri(source, read_only=True, immutable=True), timeout_s=lock_timeout_s)
         # A short busy wait per step: control comes back to the step watch, which cancels
         # promptly and enforces lock_timeout_s over the whole wait.
         dst = raw_connection(self.store.db.database, timeout_s=min(lock_timeout_s, 1.0))
+        kept = {"safety": safety}
+
+        def hold() -> None:
+            if before_commit is not None:
+                if progress is not None:
+                    progress("checks", 0, 1)
+                kept["safety"] = before_commit()
+                if progress is not None:
+                    progress("checks", 1, 1)
+            if cancel is not None and cancel():  # the last chance: the next step commits
+                raise errors.Cancelled("Restore cancelled; the database was not changed.")
+
         try:
             dst.execute("PRAGMA synchronous=FULL")  # the commit survives a power cut too
-            watch = StepWatch("restore", progress, cancel, lock_timeout_s, live)
+            watch = _HoldCommit(StepWatch("restore", progress, cancel, lock_timeout_s, live),
+                                pages_per_step, hold)
+            if int(src.execute("PRAGMA page_count").fetchone()[0]) <= pages_per_step:
+                watch.hold_now()  # the first step would copy everything and commit
             try:
                 src.backup(dst, pages=pages_per_step, progress=watch, sleep=BUSY_SLEEP_S)
             except errors.Cancelled as exc:
-                raise errors.Cancelled(
-                    f"Restore cancelled; the database was not changed (the safety backup "
-                    f"{safety.name} was kept)."
-                ) from exc
+                raise errors.Cancelled("Restore cancelled; the database was not changed.") from exc
+            safety = kept["safety"]
             if progress is not None:
                 progress("check", 0, 1)
-            if verified is not None and _identity(source) == verified[0]:
+            if verified is not None and _identity(source) == verified:
                 problems = _same_pages(src, dst)
             else:
                 problems = [r[0] for r in dst.execute("PRAGMA integrity_check(20)") if r[0] != "ok"]
@@ -365,3 +386,135 @@ def _same_pages(src: sqlite3.Connection, dst: sqlite3.Connection) -> list[str]:
     if src.execute(schema).fetchall() != dst.execute(schema).fetchall():
         problems.append("its schema differs from the backup's")
     return problems
+
+
+def _header_page_size(path: Path) -> int:
+    """The page size a database file's header declares (0 when it cannot be read: the
+    verification says why)."""
+    try:
+        return inspect_file(path).page_size
+    except errors.StorageError:
+        return 0
+
+
+class _HoldCommit:
+    """The backup API's progress callback around a :class:`StepWatch` that calls
+    ``hold`` once, before the step that would copy the last pages: that step commits,
+    and ``hold`` may still raise to roll everything back."""
+
+    def __init__(self, watch: StepWatch, pages_per_step: int, hold: Callable[[], None]) -> None:
+        self.watch = watch
+        self.pages_per_step = pages_per_step
+        self.hold = hold
+        self.held = False
+
+    def hold_now(self) -> None:
+        if not self.held:
+            self.held = True
+            self.hold()
+
+    def __call__(self, status: int, remaining: int, total: int) -> None:
+        if status == sqlite3.SQLITE_DONE:
+            # Committed: too late to cancel (raising now would say "not changed").
+            if self.watch.progress is not None:
+                self.watch.progress(self.watch.phase, total, total)
+            return
+        self.watch(status, remaining, total)
+        if status == sqlite3.SQLITE_OK and remaining <= self.pages_per_step:
+            self.hold_now()
+
+
+class _Checks:
+    """The backup's verification and the safety backup of the live database, both
+    started at once in worker threads (they read different files).
+
+    A restore writes its pages meanwhile: into the live database's ``-wal``, uncommitted,
+    so the database file the safety backup copies does not change, and a crash or an
+    error leaves the old content. :meth:`result` (both must succeed) comes before the
+    commit. A refused backup leaves no safety backup behind (nor the folder made for it).
+    """
+
+    def __init__(self, restore: Restore, source: Path, safety_dir: str | os.PathLike[str] | None,
+                 progress: ProgressFn | None, cancel: CancelFn | None, pages_per_step: int,
+                 lock_timeout_s: float) -> None:
+        self.restore = restore
+        self.source = source
+        self.cancel = cancel
+        try:
+            self.folder: Path | None = restore.manager.directory(safety_dir)
+        except errors.StorageError:
+            self.folder = None  # create() says why
+        self.had_folder = self.folder is not None and self.folder.exists()
+        self.reading = threading.Event()  # the safety backup's snapshot is taken
+        self._quiet = threading.Event()  # the restore reports progress from now on
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="restore-checks")
+        self.verifying = self._pool.submit(verify_backup, source, cancel=cancel,
+                                           progress=self._relay(progress, "backup "))
+        safety_progress = self._relay(progress, "safety ")
+
+        def on_safety(phase: str, done: int, total: int) -> None:
+            if phase == "copy":
+                self.reading.set()
+            if safety_progress is not None:
+                safety_progress(phase, done, total)
+
+        self.safety = self._pool.submit(
+            restore.manager.create, safety_dir, kind="safety", progress=on_safety, cancel=cancel,
+            pages_per_step=pages_per_step, lock_timeout_s=lock_timeout_s)
+        self.safety.add_done_callback(lambda _: self.reading.set())
+        self._pool.shutdown(wait=False)
+
+    def _relay(self, progress: ProgressFn | None, prefix: str) -> ProgressFn | None:
+        """Their progress until the restore's own pages take over the bar."""
+        if progress is None:
+            return None
+        return lambda phase, done, total: (None if self._quiet.is_set()
+                                           else progress(prefix + phase, done, total))
+
+    def wait_until_safety_reads(self, cancel: CancelFn | None) -> None:
+        """Until the safety backup holds its snapshot: its fast copy needs the write lock
+        for a moment, which the restore then keeps until it commits."""
+        while not self.reading.wait(0.02):
+            if cancel is not None and cancel():
+                raise errors.Cancelled("Restore cancelled; the database was not changed.")
+        self._quiet.set()
+
+    def _wait(self) -> None:
+        """Until both have finished (each watches ``cancel`` itself)."""
+        wait([self.verifying, self.safety])
+
+    def result(self) -> tuple[VerifyReport, "BackupResult"]:
+        """Both results (waiting for them); raises what refused the backup first, then
+        what stopped the safety backup."""
+        self._wait()
+        if self.safety.exception() is not None:
+            if self.verifying.exception() is None:
+                self.restore._verified(self.verifying.result(), self.source)
+            raise self.safety.exception()  # type: ignore[misc]
+        safety = self.safety.result()
+        try:
+            return self.restore._verified(self.verifying.result(), self.source), safety
+        except BaseException:
+            self._discard(safety)
+            raise
+
+    def abandon(self) -> Path | None:
+        """The restore stopped before its commit: wait for both, discard the safety backup
+        of a refused backup; the kept safety backup's path, if any."""
+        self._wait()
+        if self.safety.exception() is not None:
+            return None
+        safety = self.safety.result()
+        if self.verifying.exception() is None and not self.verifying.result().restorable:
+            self._discard(safety)  # the backup was refused
+            return None
+        return safety.path
+
+    def _discard(self, safety: "BackupResult") -> None:
+        unlink_quietly(safety.path)
+        unlink_quietly(sidecar_path(safety.path))
+        if self.folder is not None and not self.had_folder:
+            try:
+                self.folder.rmdir()
+            except OSError:
+                pass
