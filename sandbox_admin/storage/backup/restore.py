@@ -477,6 +477,8 @@ class _Checks:
         while not self.reading.wait(0.02):
             if cancel is not None and cancel():
                 raise errors.Cancelled("Restore cancelled; the database was not changed.")
+        if self.safety.done() and self.safety.exception() is not None:
+            self.result()  # no safety backup: say why now, before writing anything
         self._quiet.set()
 
     def _wait(self) -> None:
