@@ -32,17 +32,20 @@ from tests.conftest import ROOT
 from tests.reliability.dbtools import file_digest, last_audit, make_sandbox_db
 
 CHILD = r"""
-import sys, time
+import sys, threading, time
 from sandbox_admin.storage import open_store
 live, backup, safety = sys.argv[1:4]
 store = open_store(live)
 t0 = time.monotonic()
 print("ready", flush=True)
 last = [None]
+lock = threading.Lock()  # progress comes from worker threads too: one whole line at a time
 def progress(phase, done, total):
-    if phase != last[0]:
-        print("%.4f %s" % (time.monotonic() - t0, phase), flush=True)
-        last[0] = phase
+    with lock:
+        if phase != last[0]:
+            sys.stdout.write("%.4f %s\n" % (time.monotonic() - t0, phase))
+            sys.stdout.flush()
+            last[0] = phase
     if phase == "restore":
         time.sleep(0.002)  # widen the window in which the live file is being written
 store.backups.restore(backup, safety_dir=safety, progress=progress, pages_per_step=16,

@@ -60,10 +60,11 @@ def _every_layout() -> list[str | None]:
     return texts
 
 
-def _random_instants(rng: random.Random, n: int) -> list[str | None]:
+def _random_instants(rng: random.Random, n: int, last_day: int = 31) -> list[str | None]:
+    """Texts of the usual layout (with ``last_day`` 31, some impossible days too)."""
     texts: list[str | None] = []
     for _ in range(n):
-        y, mo, d = rng.randint(1, 9999), rng.randint(1, 12), rng.randint(1, 31)
+        y, mo, d = rng.randint(1, 9999), rng.randint(1, 12), rng.randint(1, last_day)
         h, mi, s = rng.randint(0, 23), rng.randint(0, 59), rng.randint(0, 59)
         frac = "" if rng.random() < 0.2 else "." + "".join(rng.choice("0123456789")
                                                          for _ in range(rng.randint(1, 9)))
@@ -105,16 +106,7 @@ def test_go_layout_is_read_by_numpy():
 
 
 def test_random_instants_read_the_same():
-    rng = random.Random(15)
-    texts: list[str | None] = []
-    for _ in range(20000):
-        y, mo, d = rng.randint(1, 9999), rng.randint(1, 12), rng.randint(1, 28)
-        h, mi, s = rng.randint(0, 23), rng.randint(0, 59), rng.randint(0, 59)
-        frac = "" if rng.random() < 0.2 else "." + "".join(rng.choice("0123456789")
-                                                         for _ in range(rng.randint(1, 9)))
-        off = rng.choice(["", "Z", f"{rng.choice('+-')}{rng.randint(0, 14):02d}:{rng.choice([0, 30, 45]):02d}"])
-        texts.append(f"{y:04d}-{mo:02d}-{d:02d}{rng.choice(' T')}{h:02d}:{mi:02d}:{s:02d}{frac}{off}")
-    _compare(texts)
+    _compare(_random_instants(random.Random(15), 20000, last_day=28))
 
 
 def test_the_fast_path_is_the_usual_one():

@@ -144,16 +144,14 @@ class Restore:
                 checks.wait_until_safety_reads(cancel)
 
                 def before_commit() -> Path:
-                    report, safety = checks.result()
+                    _, safety = checks.result()
                     self._unchanged(source, identity)
-                    ready.extend([report, safety])
                     return safety.path
 
-                ready: list[Any] = []
                 checkpointed = self._copy_in(source, None, progress, cancel, pages_per_step,
                                              lock_timeout_s, verified=identity,
                                              before_commit=before_commit)
-                report, safety = ready
+                report, safety = checks.result()  # both finished before the commit
             else:
                 # A rollback-journal database is written in place during the transaction,
                 # and the backup API cannot change a WAL database's page size: both checks
@@ -241,13 +239,13 @@ class Restore:
         # A short busy wait per step: control comes back to the step watch, which cancels
         # promptly and enforces lock_timeout_s over the whole wait.
         dst = raw_connection(self.store.db.database, timeout_s=min(lock_timeout_s, 1.0))
-        kept = {"safety": safety}
 
         def hold() -> None:
+            nonlocal safety
             if before_commit is not None:
                 if progress is not None:
                     progress("checks", 0, 1)
-                kept["safety"] = before_commit()
+                safety = before_commit()
                 if progress is not None:
                     progress("checks", 1, 1)
             if cancel is not None and cancel():  # the last chance: the next step commits
@@ -263,7 +261,6 @@ class Restore:
                 src.backup(dst, pages=pages_per_step, progress=watch, sleep=BUSY_SLEEP_S)
             except errors.Cancelled as exc:
                 raise errors.Cancelled("Restore cancelled; the database was not changed.") from exc
-            safety = kept["safety"]
             if progress is not None:
                 progress("check", 0, 1)
             if verified is not None and _identity(source) == verified:
@@ -468,8 +465,12 @@ class _Checks:
         """Their progress until the restore's own pages take over the bar."""
         if progress is None:
             return None
-        return lambda phase, done, total: (None if self._quiet.is_set()
-                                           else progress(prefix + phase, done, total))
+
+        def relay(phase: str, done: int, total: int) -> None:
+            if not self._quiet.is_set():
+                progress(prefix + phase, done, total)
+
+        return relay
 
     def wait_until_safety_reads(self, cancel: CancelFn | None) -> None:
         """Until the safety backup holds its snapshot: its fast copy needs the write lock

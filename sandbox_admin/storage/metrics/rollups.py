@@ -13,8 +13,8 @@ an UPSERT (late samples merge into old buckets). A chart can therefore always be
 answered exactly as rollups + the raw rows not yet rolled up.
 
 The cost is per row on both sides of Python: one query reads each raw row once (its
-instant computed once; unreadable rows are dropped in numpy, not by a second
-expression), numpy aggregates all four levels, and the rows go back 100 to an UPSERT
+timestamp text read by numpy, :mod:`.instants`; unreadable rows are dropped in numpy,
+not by a second expression), numpy aggregates all four levels, and the rows go back 100 to an UPSERT
 statement (a statement per row costs twice as much in the sqlite3 module).
 
 Retention folds raw samples into rollups before deleting them, so a long-range chart
@@ -458,7 +458,7 @@ class Rollups:
 
     def _fetch_chunk(self, low: int, high: int, table: SeriesTable) -> tuple[RawSamples, int]:
         """The readable raw samples of ids ``(low, high]`` and how many raw rows there
-        were. One pass: the instant is computed once and unreadable rows (no number, no
+        were. One pass: the instant is read once (numpy) and unreadable rows (no number, no
         time, a time out of range: :func:`.sql.readable_sample`) are dropped here."""
         M = self.store.models.Metric
         in_range = (M.id > low) & (M.id <= high) & raw_period(M.aggregation_period)
