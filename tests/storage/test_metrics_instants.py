@@ -53,7 +53,7 @@ def _compare_numpy(texts: list) -> np.ndarray:
 
 
 def _every_layout() -> list[str | None]:
-    texts: list[str | None] = [None, "", "now", "2461000.5", "2461000.500000000000001",
+    texts: list[str | None] = [None, "", "now", "NOW", "Now", "2461000.5", "2461000.500000000000001",
                                "1764120919", "  2026-11-26 01:35:19", "2026-11-26"]
     for d, sep, t, f, o in itertools.product(DATES, [" ", "T", "t", "_"], TIMES, FRACTIONS, OFFSETS):
         texts.append(f"{d}{sep}{t}{f}{o}")
@@ -71,6 +71,18 @@ def _random_instants(rng: random.Random, n: int, last_day: int = 31) -> list[str
         off = rng.choice(["", "Z", f"{rng.choice('+-')}{rng.randint(0, 14):02d}:{rng.choice([0, 30, 45]):02d}"])
         texts.append(f"{y:04d}-{mo:02d}-{d:02d}{rng.choice(' T')}{h:02d}:{mi:02d}:{s:02d}{frac}{off}")
     return texts
+
+
+def test_now_is_unreadable_not_the_time_of_the_query():
+    """SQLite reads ``now`` as the current time: a sample stored so would move with
+    every read (and fall in a different bucket each build)."""
+    db = peewee.SqliteDatabase(":memory:")
+    texts = ["now", "NOW", "Now", " now", "2026-11-26 01:35:19"]
+    values = peewee.ValuesList(list(enumerate(texts)), alias="v")
+    got = dict(db.execute(peewee.Select([values], [values.c.column1, instant_us(values.c.column2)])))
+    assert [got[i] for i in range(4)] == [None] * 4
+    assert got[4] == 1795656919 * 1_000_000
+    assert list(instants_us(db, texts, unreadable=-1)) == [-1] * 4 + [1795656919 * 1_000_000]
 
 
 def test_every_layout_and_damage_reads_the_same():

@@ -49,8 +49,11 @@ def _fraction(column: peewee.Node) -> peewee.Node:
 
 
 def _whole_seconds_by_text(column: peewee.Node) -> peewee.Node:
-    """Whole seconds of the text with its fraction cut out (any text form)."""
-    return _seconds(fn.substr(column, 1, 19).concat(fn.ltrim(fn.substr(column, 20), ".0123456789")))
+    """Whole seconds of the text with its fraction cut out (any text form). ``now`` (in
+    any case, the only text SQLite reads as the current time) is unreadable, not the
+    moment of the query: a stored sample's instant must not change between two reads."""
+    cut = fn.substr(column, 1, 19).concat(fn.ltrim(fn.substr(column, 20), ".0123456789"))
+    return Case(None, [(fn.lower(column) == "now", None)], _seconds(cut))
 
 
 def _instant_us_by_text(column: peewee.Node) -> peewee.Node:
