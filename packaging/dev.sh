@@ -72,7 +72,9 @@ case "$cmd" in
     setup "[test]"
     export QT_QPA_PLATFORM="${QT_QPA_PLATFORM:-offscreen}"
     status=0
-    .venv/bin/python -m pytest --cov=sandbox_admin --cov-report=term "$@" || status=$?
+    # Two worker processes (-n 2, not "auto": a container's CPU quota is not its CPU
+    # count); "-n 0" after "test" runs everything in one process.
+    .venv/bin/python -m pytest -n 2 --cov=sandbox_admin --cov-report=term "$@" || status=$?
     if [ "$status" -eq 0 ]; then
       # Lint (ruff, pinned in the test extra; settings in pyproject.toml).
       .venv/bin/ruff check . || status=$?

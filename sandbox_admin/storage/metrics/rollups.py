@@ -14,8 +14,9 @@ answered exactly as rollups + the raw rows not yet rolled up.
 
 The cost is per row on both sides of Python: one query reads each raw row once (its
 timestamp text read by numpy, :mod:`.instants`; unreadable rows are dropped in numpy,
-not by a second expression), numpy aggregates all four levels, and the rows go back 100 to an UPSERT
-statement (a statement per row costs twice as much in the sqlite3 module).
+not by a second expression), numpy aggregates all four levels, and the rows go back
+100 to an UPSERT statement (a statement per row costs twice as much in the sqlite3
+module).
 
 Retention folds raw samples into rollups before deleting them, so a long-range chart
 drawn from rollups is the same before and after.
