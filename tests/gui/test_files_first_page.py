@@ -148,10 +148,15 @@ def test_a_quick_answer_that_is_exact_is_the_answer(qtbot, pane, monkeypatch, ru
         pane.search_now()
     assert events == ["exact"] and pane.row_ids() == [h.file_id for h in files.search_first("handle_96").hits]
     assert "best match first" in pane.headline.text()
+    exact_job = pane._exact_job
     never.set()
     assert runner.wait_idle(WAIT)
     assert events == ["exact"]
-    assert len(calls) == (1 if pane.search_in_parallel else 0)
+    if pane.search_in_parallel:
+        # cancelled: while it ran (one call), or before a worker took it up (none)
+        assert exact_job is not None and exact_job.cancelled and len(calls) <= 1
+    else:
+        assert exact_job is None and calls == []
 
 
 def test_a_new_search_stops_the_one_it_replaces(qtbot, pane, monkeypatch):

@@ -525,3 +525,35 @@ def test_the_app_keeps_its_gui_thread_responsive_to_busy_workers():
     finally:
         sys.setswitchinterval(before)
         gc.unfreeze()
+
+
+def test_the_window_fits_a_1024_px_screen_at_real_size(qtbot, window, fresh_db):
+    """Ten statuses with counts in the thousands (their chips wrap) and a chart summary
+    of a metric with tens of thousands of series (it elides) keep the window's minimum
+    width within a 1024 x 700 screen; at 1280 the chips fit on one line."""
+    statuses = ["running", "stopped", "failed", "paused", "creating", "error", "starting", "stopping",
+                "terminating", "restarting"]
+    con = sqlite3.connect(fresh_db)
+    with con:
+        con.executemany("INSERT INTO sandboxes (id, status, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                        [(f"sb-{i:05d}", statuses[i % len(statuses)], "2026-12-01 10:00:00",
+                          "2026-12-01 10:00:00") for i in range(12_000)])
+    con.close()
+    open_and_wait(qtbot, window, fresh_db)
+    pane = window.panes[0]
+    qtbot.waitUntil(lambda: len(pane.facet_buttons) == len(statuses), timeout=15000)
+    metrics = window.pane_by_key("metrics")
+    metrics.info_label.setText("33,450 series · top 8 by max · step 53 min 2 s · raw samples")
+    for index in range(window.tabs.count()):
+        window.tabs.setCurrentIndex(index)
+        QApplication.processEvents()
+        assert window.minimumSizeHint().width() <= 1024, window.tabs.tabText(index)
+    window.resize(1024, 700)
+    qtbot.waitUntil(lambda: window.width() == 1024)
+    window.tabs.setCurrentIndex(0)
+    QApplication.processEvents()
+    rows = {b.geometry().top() for b in pane.facet_buttons.values()}
+    assert len(rows) == 2  # wrapped onto a second line, every chip shown
+    assert all(b.isVisible() for b in pane.facet_buttons.values())
+    window.resize(1600, 800)
+    qtbot.waitUntil(lambda: len({b.geometry().top() for b in pane.facet_buttons.values()}) == 1)

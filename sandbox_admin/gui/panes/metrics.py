@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from superqt import QElidingLabel
 
 from ...storage import (
     DEFAULT_STATS,
@@ -238,11 +239,13 @@ class MetricsPane(LineFocus, ChartExport, Pane):
             self.preset_buttons[label] = button
             bar.addWidget(button)
         self.preset_buttons[self._preset or ALL_DATA].setChecked(True)
-        bar.addStretch(1)
-        self.info_label = QLabel()
+        # the spare width is the label's: it elides (full text in its tooltip) rather than
+        # widening the window past 1024 px when a metric has tens of thousands of series
+        self.info_label = QElidingLabel()
+        self.info_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.info_label.setToolTip("Bucket step and where the numbers come from "
                                    "(raw samples or rollups)")
-        bar.addWidget(self.info_label)
+        bar.addWidget(self.info_label, 1)
         self.export_button = QToolButton(text="Export", autoRaise=True)
         self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.export_button.setToolTip("Save the chart's visible data (CSV, JSON) or the chart itself (PNG)")
@@ -861,7 +864,12 @@ class MetricsPane(LineFocus, ChartExport, Pane):
         self.plot.setLabel("left", "")
         self.plot.setTitle(None)
         self.rollup_hint.hide()
+        self._axis_values(False)  # no 0–1 scale nor 1970's seconds under "Select a metric"
         self._show_empty(message)
+
+    def _axis_values(self, shown: bool) -> None:
+        for side in ("left", "bottom"):
+            self.plot.getAxis(side).setStyle(showValues=shown)
 
     def _show_empty(self, message: str) -> None:
         self.empty_label.setText(message)
@@ -956,6 +964,7 @@ class MetricsPane(LineFocus, ChartExport, Pane):
         self.plot.getViewBox().enableAutoRange(y=True)  # each metric's own values, not the last range
         self.plot.setLabel("left", axis_label(req.name, answer.metric_type), units=units)
         self.plot.setTitle(req.name, size="10pt", color=ink_name("chart_text"))  # exported PNGs say what they show
+        self._axis_values(True)
         self._draw_lines(answer, first=0)
         if not keep_view and answer.end > answer.start:
             self._setting_range = True
@@ -1036,8 +1045,9 @@ class MetricsPane(LineFocus, ChartExport, Pane):
         count = (f"{answer.folded:,} series" if answer.frame is not None
                  else f"{answer.folded:,} series · top {top} by {answer.top_by}"
                  if answer.band is not None else display.plural(len(answer.series), "series", "series"))
-        self.info_label.setText(f"{count} · step {step_text(step)} · {where}" if answer.series else "")
-        self.info_label.setToolTip(f"Answered in {answer.seconds * 1000:.0f} ms from {source or 'nothing'}")
+        info = f"{count} · step {step_text(step)} · {where}" if answer.series else ""
+        self.info_label.setText(info)
+        self.info_label.setToolTip(f"{info}\nAnswered in {answer.seconds * 1000:.0f} ms from {source or 'nothing'}")
         slow = answer.series and where == "raw samples" and answer.seconds > self.SLOW_RAW_S
         self.rollup_hint.setText(
             f"This chart read every raw sample in range ({answer.seconds:.1f} s). "

@@ -53,6 +53,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from superqt import QFlowLayout
 
 from ...storage import SandboxFilter, errors, utcnow
 from .. import display
@@ -249,15 +250,19 @@ class SandboxesPane(Pane):
         facets = QHBoxLayout(self.facet_bar)
         facets.setContentsMargins(0, 0, 0, 0)
         facets.setSpacing(4)
-        facets_label = QLabel("Status:")
-        facets.addWidget(facets_label)
-        self.facet_box = QHBoxLayout()
-        self.facet_box.setSpacing(4)
-        facets.addLayout(self.facet_box)
+        self.facets_label = QLabel("Status:")
+        facets.addWidget(self.facets_label, 0, Qt.AlignmentFlag.AlignTop)
         self.facets_hint = QLabel("")
         self.facets_hint.setStyleSheet("color: #757575;")
-        facets.addWidget(self.facets_hint)
-        facets.addStretch(1)
+        facets.addWidget(self.facets_hint, 0, Qt.AlignmentFlag.AlignTop)
+        # the chips wrap onto a second line rather than widen the window (eight statuses
+        # with counts in the thousands are wider than a 1024 px screen)
+        chips = QWidget()
+        self.facet_box = QFlowLayout(chips)
+        self.facet_box.setContentsMargins(0, 0, 0, 0)
+        self.facet_box.setHorizontalSpacing(4)
+        self.facet_box.setVerticalSpacing(4)
+        facets.addWidget(chips, 1)
         layout.addWidget(self.facet_bar)
         self.facet_buttons: dict[str, QToolButton] = {}
 
@@ -517,6 +522,9 @@ class SandboxesPane(Pane):
             button.toggled.connect(lambda _: self._apply_filter())
             self.facet_box.addWidget(button)
             self.facet_buttons[status] = button
+        if self.facet_buttons:  # "Status:" centred on the first line of chips
+            button.ensurePolished()
+            self.facets_label.setMinimumHeight(button.sizeHint().height())
         self.facets_hint.setText("" if names or self.store is None else "no sandboxes")
 
     def set_status_filter(self, statuses: set[str]) -> None:
