@@ -555,5 +555,16 @@ def test_the_window_fits_a_1024_px_screen_at_real_size(qtbot, window, fresh_db):
     rows = {b.geometry().top() for b in pane.facet_buttons.values()}
     assert len(rows) == 2  # wrapped onto a second line, every chip shown
     assert all(b.isVisible() for b in pane.facet_buttons.values())
+    # a schema line that wraps gets the height of its two lines (a nested layout's did not)
+    maintenance = window.pane_by_key("maintenance")
+    window.tabs.setCurrentWidget(maintenance)
+    assert window.runner.wait_idle(15000)  # its health read is in (it sets the label)
+    QApplication.processEvents()
+    maintenance.upgrade_button.show()  # as with migrations pending
+    maintenance.schema_label.setText("version 9; this sandbox-admin uses 11: migrations 10, 11 pending"
+                                     " · migration 7 was applied by a newer program")
+    label = maintenance.schema_label
+    qtbot.waitUntil(lambda: label.height() >= label.heightForWidth(label.width()) > label.fontMetrics().height())
     window.resize(1600, 800)
+    window.tabs.setCurrentIndex(0)
     qtbot.waitUntil(lambda: len({b.geometry().top() for b in pane.facet_buttons.values()}) == 1)

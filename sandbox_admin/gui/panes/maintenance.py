@@ -173,13 +173,17 @@ class MaintenancePane(Pane):
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.summary_labels[name] = label
             self.summary.addRow(name + ":", label)
-        schema_row = QHBoxLayout()
+        # in a widget of its own: the form gives a nested layout no height for the wrapped
+        # second line (clipped at 1024 px), a widget field it does
+        schema_field = QWidget()
+        schema_row = QHBoxLayout(schema_field)
+        schema_row.setContentsMargins(0, 0, 0, 0)
         self.schema_label = QLabel("—")
         self.schema_label.setWordWrap(True)
         self.upgrade_button = QPushButton("Upgrade schema…")
         schema_row.addWidget(self.schema_label, 1)
         schema_row.addWidget(self.upgrade_button)
-        self.summary.addRow("Schema:", schema_row)
+        self.summary.addRow("Schema:", schema_field)
         v.addLayout(self.summary)
 
         self.stats_table = StatsTable()
