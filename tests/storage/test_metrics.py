@@ -222,6 +222,31 @@ def test_catalogue_lists_the_same_series_from_rollups_and_the_tail(store):
     assert quick[0].first == _at(60) and quick[0].count == 41
 
 
+def test_quick_extent_without_rollups_is_the_series_extent(store):
+    """Before any build, quick_extent is one MIN/MAX over the raw rows: the same instants
+    as the series listing's, across offsets, other metrics, unreadable rows and the Go
+    server's own rollup rows (which are not raw)."""
+    m = store.metrics
+    assert m.quick_extent("cpu") == (None, None)
+    m.record_batch([Sample("cpu", 1, labels={"h": "x"}, sandbox_id="sb-a", timestamp=_at(100)),
+                    Sample("cpu", 2, sandbox_id="sb-b", timestamp="2026-11-19 18:00:02-07:00"),
+                    Sample("cpu", 3, labels={"h": "y"}, sandbox_id="sb-a", timestamp=_at(50_000.5)),
+                    Sample("mem", 4, sandbox_id="sb-b", timestamp=_at(-9_000)),
+                    Sample("mem", 5, sandbox_id="sb-b", timestamp=_at(90_000))])
+    con = store.db.connection()
+    with store.db.atomic():
+        for ts, value, period in [("2026-11-19 00:00:00+00:00", 1.0, "1m"),  # Go's own rollup row
+                                  ("0000-00-00 99:99:99", 1.0, "raw"),  # no time to read
+                                  ("2026-11-19 01:00:00+00:00", "n/a", "raw")]:  # no number
+            con.execute("INSERT INTO metrics (metric_name, metric_type, labels, value, timestamp, sandbox_id,"
+                        " aggregation_period) VALUES ('cpu', 'gauge', '{}', ?, ?, 'sb-a', ?)", (value, ts, period))
+    infos = m.series("cpu")
+    expected = (min(s.first for s in infos), max(s.last for s in infos))
+    assert m.quick_extent("cpu") == expected == (_at(100), _at(50_000.5))
+    assert m.quick_extent("mem") == (_at(-9_000), _at(90_000))
+    assert m.quick_extent("nothing") == (None, None)
+
+
 # -- aggregation ---------------------------------------------------------------------------
 
 def test_aggregate_stats_percentiles_and_grouping(store):

@@ -120,11 +120,14 @@ def extent(metrics: Any, name: str) -> tuple[int | None, int | None]:
     with metrics.store.connection(), metrics.db.atomic():
         state = rollups.state() if rollups.available() else {}
         watermark = rollups.watermark(state) if state else 0
-        if watermark <= 0:
-            infos = series(metrics, name)
-            firsts = [to_us(s.first) for s in infos if s.first]
-            lasts = [to_us(s.last) for s in infos if s.last]
-            return (min(firsts) if firsts else None, max(lasts) if lasts else None)
+        if watermark <= 0:  # one MIN/MAX over the readable raw rows, not a series listing
+            M = metrics.store.models.Metric
+            instant = instant_us(M.timestamp)
+            query = M.select(fn.MIN(instant), fn.MAX(instant))
+            for cond in metrics._conditions(names=name):  # those of series(metrics, name)
+                query = query.where(cond)
+            first_us, last_us = query.tuples().get()
+            return first_us, last_us
         RS, R = rollups.M.Series, rollups.M.Rollup
         level = _finest_kept(rollups, state)
         if rollups.fleet.available():  # one seek: a fleet row is there when any series' row is
