@@ -15,7 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -677,6 +679,10 @@ def _add_metrics(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_metrics)
 
 
+#: A chart read from raw samples slower than this (seconds) suggests building rollups.
+SLOW_RAW_S = 1.0
+
+
 def cmd_metrics(args: argparse.Namespace) -> Result:
     import numpy as np
 
@@ -698,6 +704,7 @@ def cmd_metrics(args: argparse.Namespace) -> Result:
             )
         series = []
         folded: dict[str, int] = {}
+        started = time.monotonic()
         for name in names:
             if args.top and step is None and args.group_by == "series" and not labels:
                 # folded by SQLite over the rollups when they are built (seconds faster)
@@ -721,6 +728,10 @@ def cmd_metrics(args: argparse.Namespace) -> Result:
                 folded[name] = len(found)
                 found = [aggregate, *top]
             series += found
+        took = time.monotonic() - started
+        if step is None and took > SLOW_RAW_S and any(s.source == "raw" for s in series):
+            _note(f"this read every raw sample in range ({took:.1f} s); `sandbox-admin metrics-rollup "
+                  f"{shlex.quote(str(args.db))}` builds rollups that answer it in well under a second")
         skipped = _note_unreadable(store, names if args.name else None)
     data = {"series": [s.as_dict() for s in series], "unreadable_rows": skipped}
     if args.top:

@@ -244,3 +244,20 @@ def test_metrics_top_shows_what_the_chart_shows(run_cli, go_db):
     assert peaks == sorted(peaks, reverse=True)
     code, out, _ = run_cli("metrics", go_db, "--name", "cpu_usage", "--top", "3")
     assert "26 series folded into the first row" in out
+
+
+def test_metrics_read_slowly_from_raw_samples_suggests_the_rollup_build(run_cli, go_db, monkeypatch):
+    from sandbox_admin import cli
+
+    monkeypatch.setattr(cli, "SLOW_RAW_S", 0.0)  # the fixture is quick to read: any time is slow
+    code, out, err = run_cli("metrics", go_db, "--name", "cpu_usage", "--json")
+    assert code == 0, err
+    assert json.loads(out)["series"] and "metrics-rollup" in err and str(go_db) in err  # stdout stays JSON
+    code, _, err = run_cli("metrics", go_db, "--name", "cpu_usage", "--step", "1h")
+    assert code == 0 and "metrics-rollup" not in err  # exact raw buckets were asked for
+    assert run_cli("migrate", go_db)[0] == 0 and run_cli("metrics-rollup", go_db)[0] == 0
+    code, _, err = run_cli("metrics", go_db, "--name", "cpu_usage")
+    assert code == 0 and "metrics-rollup" not in err  # answered from the rollups
+    monkeypatch.setattr(cli, "SLOW_RAW_S", 60.0)
+    assert "metrics-rollup" not in run_cli("metrics", go_db, "--name", "cpu_usage", "--step", "1h",
+                                           "--source", "raw")[2]
