@@ -406,6 +406,39 @@ def test_property_rollups_equal_raw(tmp_path_factory, data, builds, step_levels,
                 assert np.all(np.abs(approx - exact) <= sk.RELATIVE_ERROR * np.abs(exact) * (1 + 1e-9))
 
 
+def test_raw_buckets_equal_the_sample_listing_on_every_kind_of_time_text(store):
+    """The raw chart reads instants in numpy and applies the range there; the sample
+    listing reads them in SQL. Same samples, same buckets, whatever the texts: offsets,
+    'T', fractions, a Julian day number, unreadable and out-of-range times, text values,
+    edges of the range."""
+    m = store.metrics
+    texts = ["2026-11-20 00:00:00+00:00", "2026-11-20T00:59:59.999999Z", "2026-11-19 18:30:00-07:00",
+             "2026-11-20 07:15:00.5+05:30", "2026-11-20 02:00:00", "2461365.0", "2026-11-20 03:00",
+             "2026-11-19 23:59:59.999999+00:00", "2026-11-20 05:00:00+00:00", "0000-00-00 99:99:99",
+             "9999-12-31 23:59:59+00:00", "now", "2026-11-20 04:59:59.25+00:00", "2026-11-20t01:00:00Z"]
+    con = store.db.connection()
+    with store.db.atomic():
+        for i, ts in enumerate(texts):
+            for value in (float(i + 1), "x" if i % 4 == 0 else i * 10):
+                con.execute("INSERT INTO metrics (metric_name, metric_type, labels, value, timestamp,"
+                            " sandbox_id, aggregation_period) VALUES ('cpu', 'gauge', '{}', ?, ?, 'sb-a', 'raw')",
+                            (value, ts))
+    start, end = T0, T0 + timedelta(hours=5)
+    listed = m.query("cpu", start=start, end=end)
+    assert 10 < len(listed) < 2 * len(texts)
+    buckets: dict[datetime, list[float]] = {}
+    for sample in listed:
+        hour = sample.timestamp.replace(minute=0, second=0, microsecond=0)
+        buckets.setdefault(hour, []).append(sample.value)
+    [series] = m.aggregate("cpu", step_seconds=3600, start=start, end=end, stats=("count", "sum", "min", "max"))
+    got = {datetime.fromtimestamp(float(t), UTC): (int(c), float(s), float(lo), float(hi)) for t, c, s, lo, hi in
+           zip(series.points.t, series.points.count, series.points.sum, series.points.min, series.points.max)
+           if c}
+    assert got == {h: (len(v), pytest.approx(sum(v)), min(v), max(v)) for h, v in buckets.items()}
+    [info] = m.series("cpu")  # instants read in SQL
+    assert m.quick_extent("cpu") == (info.first, info.last)
+
+
 # -- retention -------------------------------------------------------------------------------
 
 def test_retention_folds_raw_before_deleting_so_long_charts_do_not_change(store):

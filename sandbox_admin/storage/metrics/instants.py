@@ -25,6 +25,8 @@ _LONGEST = 35
 _WIDTH = _LONGEST + 1  # one more: a longer text shows a character there
 #: Texts per statement when SQL answers the unusual ones (well under 32,766 variables).
 _SQL_BATCH = 5_000
+#: Texts converted to bytes per call (about 4 ms with the GIL held).
+_SLICE = 65_536
 _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], np.int64)
 
 
@@ -44,7 +46,11 @@ def _ascii_chars(texts: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
     n = len(texts)
     if set(map(type, texts)) == {str}:
         try:
-            return np.array(texts, dtype=f"S{_WIDTH}").view(np.uint8).reshape(n, _WIDTH), np.ones(n, bool)
+            # a slice at a time: each conversion holds the GIL (a GUI thread waits for it)
+            chars = np.empty(n, dtype=f"S{_WIDTH}")
+            for start in range(0, n, _SLICE):
+                chars[start:start + _SLICE] = texts[start:start + _SLICE]
+            return chars.view(np.uint8).reshape(n, _WIDTH), np.ones(n, bool)
         except UnicodeEncodeError:
             pass
     usable = [type(t) is str and t.isascii() for t in texts]

@@ -52,7 +52,18 @@ from . import aggregation as mm
 from . import sketch as sk
 from .fleet_rollups import FleetRollups
 from .instants import instants_us
-from .sql import MAX_US, MIN_US, US, RawSamples, SeriesTable, fetch_raw, gc_paused, instant_us, raw_period, to_us
+from .sql import (
+    NO_INSTANT,
+    US,
+    RawSamples,
+    SeriesTable,
+    fetch_raw,
+    gc_paused,
+    instant_us,
+    raw_period,
+    readable_instants,
+    to_us,
+)
 
 #: Rollup resolutions in seconds (the seed's 1m / 5m / 1h / 1d levels).
 RESOLUTIONS = (60, 300, 3600, 86400)
@@ -61,8 +72,6 @@ TABLES = ("admin_metric_series", "admin_metric_rollups", "admin_metric_state")
 ProgressFn = Callable[[int, int], Any]
 #: Rollup rows per UPSERT statement (x 12 parameters, well under SQLite's 32,766).
 _BATCH = 100
-#: The instant the build's query gives a row whose time cannot be read (below MIN_US).
-_NO_TIME = -(1 << 62)
 
 
 # -- models ----------------------------------------------------------------------------
@@ -467,8 +476,8 @@ class Rollups:
         query = (M.select(M.metric_name, M.metric_type, M.labels, M.sandbox_id, M.timestamp, number)
                  .where(in_range))
         # the instants in numpy: SQLite's instant_us costs more than reading the row
-        raw = fetch_raw(self.db, query, table, times=lambda texts: instants_us(self.db, texts, _NO_TIME))
-        ok = (raw.t >= MIN_US) & (raw.t <= MAX_US) & ~np.isnan(raw.v)
+        raw = fetch_raw(self.db, query, table, times=lambda texts: instants_us(self.db, texts, NO_INSTANT))
+        ok = readable_instants(raw.t) & ~np.isnan(raw.v)
         if ok.all():
             return raw, len(raw)
         return RawSamples(raw.series[ok], raw.t[ok], raw.v[ok]), len(raw)

@@ -93,6 +93,27 @@ _FIRST_US = (datetime(1, 1, 1, tzinfo=UTC) - EPOCH) // timedelta(microseconds=1)
 _LAST_US = (datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC) - EPOCH) // timedelta(microseconds=1)
 
 
+#: The instant numpy reads give a time that cannot be read (below ``MIN_US``).
+NO_INSTANT = -(1 << 62)
+
+
+def number_sample(model: Any) -> peewee.Node:
+    """A ``metrics`` row whose value is a number (the half of :func:`readable_sample`
+    that bulk reads keep in SQL; they check the time in numpy, :func:`readable_instants`)."""
+    return fn.typeof(model.value).in_(["integer", "real"])
+
+
+def readable_instants(t: np.ndarray, start_us: int | None = None, end_us: int | None = None) -> np.ndarray:
+    """Which instants (µs) :func:`readable_sample` and ``start <= t < end`` keep (an
+    unreadable time is :data:`NO_INSTANT`)."""
+    ok = (t >= MIN_US) & (t <= MAX_US)
+    if start_us is not None:
+        ok &= t >= start_us
+    if end_us is not None:
+        ok &= t < end_us
+    return ok
+
+
 def readable_sample(model: Any, *, listing: bool = False) -> peewee.Node:
     """A ``metrics`` row we can use: a number for a value and a time inside the range we
     can represent (a day inside it, so that buckets stay representable). Rows failing
@@ -100,7 +121,7 @@ def readable_sample(model: Any, *, listing: bool = False) -> peewee.Node:
     query. ``listing`` (sample lists and exports) also keeps rows whose time cannot be
     read at all (shown without a time) and the outermost day."""
     instant = instant_us(model.timestamp)
-    number = fn.typeof(model.value).in_(["integer", "real"])
+    number = number_sample(model)
     if listing:
         return number & (instant.is_null() | ((instant >= _FIRST_US) & (instant <= _LAST_US)))
     return number & instant.is_null(False) & (instant >= MIN_US) & (instant <= MAX_US)
@@ -161,9 +182,10 @@ def from_us(us: int | float | None) -> datetime | None:
 
 
 def time_conditions(column: peewee.Field, start_us: int | None, end_us: int | None,
-                    prefilter: bool = True) -> list[peewee.Node]:
+                    prefilter: bool = True, exact: bool = True) -> list[peewee.Node]:
     """``start <= instant < end`` plus (optionally) a whole-day text prefilter that can
-    use the timestamp indexes whatever the rows' offsets and separators."""
+    use the timestamp indexes whatever the rows' offsets and separators. ``exact=False``:
+    the prefilter only (the caller compares the instants itself)."""
     conds: list[peewee.Node] = []
     instant = instant_us(column)
     if start_us is not None:
@@ -173,7 +195,8 @@ def time_conditions(column: peewee.Field, start_us: int | None, end_us: int | No
                 conds.append(column >= Value(low, converter=False))
             except (OverflowError, ValueError):
                 pass
-        conds.append(instant >= start_us)
+        if exact:
+            conds.append(instant >= start_us)
     if end_us is not None:
         if prefilter:
             try:
@@ -181,7 +204,8 @@ def time_conditions(column: peewee.Field, start_us: int | None, end_us: int | No
                 conds.append(column < Value(high, converter=False))
             except (OverflowError, ValueError):
                 pass
-        conds.append(instant < end_us)
+        if exact:
+            conds.append(instant < end_us)
     return conds
 
 

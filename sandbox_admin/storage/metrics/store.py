@@ -45,6 +45,7 @@ from . import aggregation as mm
 from . import catalogue
 from . import sketch as sk
 from .ingest import RowMaker
+from .instants import instants_us
 from .records import (
     DEFAULT_GROUP,
     DEFAULT_STATS,
@@ -65,7 +66,9 @@ from .rollups import (
 )
 from .sql import (
     METRIC_TYPES,
+    NO_INSTANT,
     US,
+    RawSamples,
     SeriesTable,
     as_list,
     canonical_labels,
@@ -74,8 +77,10 @@ from .sql import (
     instant_us,
     label_conditions,
     labels_match,
+    number_sample,
     period_condition,
     raw_period,
+    readable_instants,
     readable_sample,
     time_conditions,
     to_us,
@@ -142,7 +147,11 @@ class MetricsStore:
 
     # -- reading raw samples ------------------------------------------------------------------
     def _conditions(self, *, names=None, types=None, sandbox_id=None, labels=None, start_us=None,
-                    end_us=None, periods=("raw",), prefilter=True, listing=False) -> list[Any]:
+                    end_us=None, periods=("raw",), prefilter=True, listing=False,
+                    instants=True) -> list[Any]:
+        """The WHERE of a ``metrics`` query. ``instants=False``: nothing that reads a row's
+        time in SQL (the caller reads the instants in numpy and applies
+        :func:`.sql.readable_instants`), only the text prefilter and the number check."""
         M = self.store.models.Metric
         conds: list[Any] = []
         names = as_list(names)
@@ -158,8 +167,8 @@ class MetricsStore:
         conds.append(raw_period(M.aggregation_period) if periods == ["raw"]
                      else period_condition(M.aggregation_period, periods))
         conds.extend(label_conditions(M.labels, labels))
-        conds.extend(time_conditions(M.timestamp, start_us, end_us, prefilter))
-        conds.append(readable_sample(M, listing=listing))
+        conds.extend(time_conditions(M.timestamp, start_us, end_us, prefilter, exact=instants))
+        conds.append(readable_sample(M, listing=listing) if instants else number_sample(M))
         return conds
 
     def unreadable(self, limit: int = 20, names: Sequence[str] | None = None) -> tuple[int, list[int]]:
@@ -375,14 +384,16 @@ class MetricsStore:
         return fits[-1] if fits else None
 
     # -- the two paths --------------------------------------------------------------------------
-    def _raw_query(self, name, start_us, end_us, sandbox_id, labels, periods=("raw",),
-                   above_id: int | None = None):
+    def _read_raw(self, table: SeriesTable, name, start_us, end_us, sandbox_id, labels, periods=("raw",),
+                  above_id: int | None = None) -> RawSamples:
+        """The readable samples of ``name`` in ``[start, end)``, mapped onto ``table``. The
+        instants are read in numpy (:mod:`.instants`) and the range applied there: SQLite's
+        expression, evaluated for every comparison, cost more than reading the rows."""
         M = self.store.models.Metric
-        instant = instant_us(M.timestamp)
-        query = M.select(M.metric_name, M.metric_type, M.labels, M.sandbox_id, instant, M.value)
+        query = M.select(M.metric_name, M.metric_type, M.labels, M.sandbox_id, M.timestamp, M.value)
         if above_id is None:
-            conds = self._conditions(names=name, sandbox_id=sandbox_id, labels=labels,
-                                     start_us=start_us, end_us=end_us, periods=periods)
+            conds = self._conditions(names=name, sandbox_id=sandbox_id, labels=labels, start_us=start_us,
+                                     end_us=end_us, periods=periods, instants=False)
         else:
             # Rows not rolled up yet: walk the rowid range. The name and sandbox tests are
             # written as expressions so that SQLite does not pick an index over them.
@@ -390,11 +401,12 @@ class MetricsStore:
             if as_list(sandbox_id) is not None:
                 conds.append(M.sandbox_id.concat("").in_(as_list(sandbox_id)))
             conds += label_conditions(M.labels, labels)
-            conds += time_conditions(M.timestamp, start_us, end_us, prefilter=False)
-            conds.append(readable_sample(M))
-        for cond in conds + [instant.is_null(False)]:
+            conds.append(number_sample(M))
+        for cond in conds:
             query = query.where(cond)
-        return query
+        raw = fetch_raw(self.db, query, table, times=lambda texts: instants_us(self.db, texts, NO_INSTANT))
+        ok = readable_instants(raw.t, start_us, end_us)
+        return raw if ok.all() else RawSamples(raw.series[ok], raw.t[ok], raw.v[ok])
 
     def _groups(self, table: SeriesTable, group_by: Sequence[str]) -> tuple[np.ndarray, list[dict[str, Any]]]:
         """Output group of each series, and each group's identity."""
@@ -426,7 +438,7 @@ class MetricsStore:
     def _aggregate_raw(self, name, step_us, start_us, end_us, sandbox_id, labels, group_by, qs,
                        periods=("raw",), source="raw") -> list[Series]:
         table = SeriesTable()
-        raw = fetch_raw(self.db, self._raw_query(name, start_us, end_us, sandbox_id, labels, periods), table)
+        raw = self._read_raw(table, name, start_us, end_us, sandbox_id, labels, periods)
         if not len(raw):
             return []
         group_of, infos = self._groups(table, group_by)
@@ -473,8 +485,7 @@ class MetricsStore:
             if rows:
                 parts.append(self._rollup_partials(rows, ids, table, want_bins))
         watermark = self.rollups.watermark()
-        raw = fetch_raw(self.db, self._raw_query(name, start_us, end_us, sandbox_id, labels,
-                                                 above_id=watermark), table)
+        raw = self._read_raw(table, name, start_us, end_us, sandbox_id, labels, above_id=watermark)
         if len(raw):
             order = np.lexsort((raw.t, raw.series))
             key, t, v = raw.series[order], raw.t[order], raw.v[order]
