@@ -333,13 +333,22 @@ def fetch_raw(db: peewee.Database, query: peewee.Select, table: SeriesTable,
     """Run a query selecting (name, type, labels, sandbox_id, instant µs, value) and
     map its rows onto ``table``. Rows are read from the cursor directly (no model
     instances): this is the bulk path of aggregation. With ``times``, the fifth column
-    is the timestamp text and ``times`` turns those texts into µs."""
+    is the timestamp text and ``times`` turns those texts into µs.
+
+    The cyclic garbage collector is paused throughout: the rows are hundreds of
+    thousands of fresh tuples (in no cycle), and a full collection run while they are
+    alive walked them all with the GIL held (a GUI thread waited 100-200 ms)."""
+    with gc_paused():
+        return _fetch_raw(db, query, table, times)
+
+
+def _fetch_raw(db: peewee.Database, query: peewee.Select, table: SeriesTable,
+               times: Callable[[list[Any]], np.ndarray] | None) -> RawSamples:
     conn = db.connection()
     lenient = conn.text_factory
     conn.text_factory = str  # the bulk path: C-speed decoding; the lenient one only if needed
     try:
-        with gc_paused():
-            rows = db.execute(query).fetchall()
+        rows = db.execute(query).fetchall()
     except sqlite3.OperationalError as exc:
         if "decode" not in str(exc):
             raise
