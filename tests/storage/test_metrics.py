@@ -467,6 +467,28 @@ def test_bulk_reads_a_slice_at_a_time_give_the_same_answers(tmp_path, monkeypatc
         assert len(a) == 6
 
 
+def test_bulk_reads_map_their_rows_with_the_collector_paused(store):
+    """A full GC pass over hundreds of thousands of fresh rows holds the GIL for
+    100-200 ms (a frozen window): the mapping runs with the collector paused, and it
+    is back on afterwards."""
+    import gc
+
+    from sandbox_admin.storage.metrics.sql import SeriesTable, fetch_raw
+
+    store.metrics.record_batch([Sample("g", 1.0, sandbox_id="sb-a", timestamp=_at(i)) for i in range(10)])
+    M = store.models.Metric
+    seen = []
+
+    def times(texts):
+        seen.append(gc.isenabled())
+        return np.zeros(len(texts), np.int64)
+
+    query = M.select(M.metric_name, M.metric_type, M.labels, M.sandbox_id, M.timestamp, M.value)
+    assert gc.isenabled()
+    raw = fetch_raw(store.db, query, SeriesTable(), times=times)
+    assert len(raw) == 10 and seen == [False] and gc.isenabled()
+
+
 # -- retention -------------------------------------------------------------------------------
 
 def test_retention_folds_raw_before_deleting_so_long_charts_do_not_change(store):
