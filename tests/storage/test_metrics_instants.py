@@ -9,6 +9,7 @@ import sqlite3
 
 import numpy as np
 import peewee
+from peewee import Case
 
 from sandbox_admin.storage.metrics.instants import instants_us, usual_instants_us
 from sandbox_admin.storage.metrics.sql import _instant_us_by_text, instant_us
@@ -124,3 +125,34 @@ def test_random_instants_read_the_same():
 def test_the_fast_path_is_the_usual_one():
     conn = sqlite3.connect(":memory:")
     assert conn.execute("SELECT julianday('2026-11-24 05:21:38.261790967+00:00')").fetchone()[0]
+
+
+def test_readable_sample_reads_the_instant_once_and_means_the_same():
+    """readable_sample (BETWEEN: the instant evaluated once) keeps exactly the rows the
+    three separate comparisons kept, in both of its modes, on every layout and damage
+    and on values that are not numbers."""
+    from sandbox_admin.storage.metrics.sql import _FIRST_US, _LAST_US, MAX_US, MIN_US, readable_sample
+
+    db = peewee.SqliteDatabase(":memory:")
+
+    class Metric(peewee.Model):
+        timestamp = peewee.TextField(null=True)
+        value = peewee.BareField(null=True)
+
+        class Meta:
+            database = db
+
+    db.create_tables([Metric])
+    texts = _every_layout() + ["0001-01-01 00:00:00", "0001-01-02 00:00:00", "9999-12-30 23:59:59",
+                               "9999-12-31 23:59:59.999999", "9999-12-31 12:00:00-14:00"]
+    rows = [(t, 1.5) for t in texts] + [(t, v) for t in texts[:300] + texts[-5:] for v in (2, "x", None)]
+    for start in range(0, len(rows), 5000):
+        Metric.insert_many(rows[start:start + 5000], fields=[Metric.timestamp, Metric.value]).execute()
+    instant = instant_us(Metric.timestamp)
+    number = peewee.fn.typeof(Metric.value).in_(["integer", "real"])
+    old = number & instant.is_null(False) & (instant >= MIN_US) & (instant <= MAX_US)
+    old_listing = number & (instant.is_null() | ((instant >= _FIRST_US) & (instant <= _LAST_US)))
+    for new, before in ((readable_sample(Metric), old), (readable_sample(Metric, listing=True), old_listing)):
+        got = list(Metric.select(Metric.id, Case(None, [(new, 1)], 0), Case(None, [(before, 1)], 0)).tuples())
+        assert [r for r in got if r[1] != r[2]] == []
+        assert 0 < sum(r[1] for r in got) < len(got)
