@@ -193,6 +193,45 @@ def test_row_heights_follow_the_lines_without_a_layout(qtbot, pane):
         assert quick_sizes.sizeHint(option, index).height() == laid_out.sizeHint(option, index).height()
 
 
+def test_a_line_wider_than_its_cell_ends_with_an_ellipsis(qtbot, pane):
+    """At 1024 px a long path stopped mid-word with nothing to say it goes on: each
+    unwrapped line wider than the cell gets an ellipsis at its right end, only those."""
+    from PySide6.QtGui import QImage, QPainter, QStandardItemModel
+    from PySide6.QtWidgets import QStyleOptionViewItem
+
+    from sandbox_admin.gui.panes.files import row_html
+    from sandbox_admin.gui.widgets.html_delegate import HTML_ROLE, HtmlDelegate, cut_lines
+
+    delegate = HtmlDelegate(line_blocks=True)
+    option = QStyleOptionViewItem()
+    option.font = pane.results.font()
+    long_path = "/workspace/internal/pipeline/" + "deeper/" * 12 + "client_2.go"
+
+    def boxes(html: str, width: int) -> list:
+        return cut_lines(delegate._layout(option, html, width, False), width, 12)
+
+    assert boxes(row_html("/app/main.py", "", False, ""), 400) == []
+    [cut] = boxes(row_html(long_path, "", False, ""), 400)
+    assert cut.right() == 400 and cut.top() < 5
+    # path and snippet: only the line that is too wide is marked (the snippet, below)
+    [snippet_cut] = boxes(row_html("/app/a.py", "import " + "x" * 200, False, ""), 400)
+    assert snippet_cut.top() >= cut.bottom() - 1
+    assert len(boxes(row_html(long_path, "import " + "x" * 200, False, ""), 400)) == 2
+    # and it is painted: the mark's box differs from the same cell painted wide enough
+    model = QStandardItemModel(1, 1)
+    model.setData(model.index(0, 0), row_html(long_path, "", False, ""), HTML_ROLE)
+    images = []
+    for width in (300, 3000):
+        option.rect.setRect(0, 0, width, 24)
+        image = QImage(width, 24, QImage.Format.Format_ARGB32)
+        image.fill(0xFFFFFFFF)
+        painter = QPainter(image)
+        delegate.paint(painter, option, model.index(0, 0))
+        painter.end()
+        images.append(image.copy(300 - 14, 0, 14, 24))
+    assert images[0] != images[1]
+
+
 class _Index:
     def __init__(self, html: str) -> None:
         self.html = html

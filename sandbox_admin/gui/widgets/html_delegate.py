@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QSize, Qt
-from PySide6.QtGui import QAbstractTextDocumentLayout, QPainter, QPalette, QTextDocument
+from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QRectF, QSize, Qt
+from PySide6.QtGui import QAbstractTextDocumentLayout, QColor, QPainter, QPalette, QTextDocument
 from PySide6.QtWidgets import (
     QApplication,
     QStyle,
@@ -24,6 +24,28 @@ HIGHLIGHT_CSS = "b { background-color: #fff176; color: #000000; font-weight: bol
 Index = QModelIndex | QPersistentModelIndex
 #: Laid-out documents kept (a few pages of rows, at a couple of widths).
 DOCUMENT_CACHE = 400
+
+
+ELLIPSIS = "\u2026"
+
+
+def cut_lines(doc: QTextDocument, width: int, mark_width: int) -> list[QRectF]:
+    """Where the ellipsis goes for each line of ``doc`` (laid out, unwrapped) that is wider
+    than ``width``: a ``mark_width`` box at the right end of that line."""
+    if doc.idealWidth() <= width:
+        return []
+    boxes = []
+    layout = doc.documentLayout()
+    block = doc.begin()
+    while block.isValid():
+        lines = block.layout()
+        if lines is not None and lines.lineCount():
+            line = lines.lineAt(0)
+            if doc.documentMargin() + line.naturalTextWidth() > width:
+                top = layout.blockBoundingRect(block).top() + line.y()
+                boxes.append(QRectF(width - mark_width, top, mark_width, line.height()))
+        block = block.next()
+    return boxes
 
 
 class HtmlDelegate(QStyledItemDelegate):
@@ -92,7 +114,28 @@ class HtmlDelegate(QStyledItemDelegate):
         painter.translate(rect.topLeft())
         painter.setClipRect(rect.translated(-rect.topLeft()))
         doc.documentLayout().draw(painter, ctx)
+        if self.line_blocks:
+            self._mark_cut_lines(painter, opt, doc, rect.width(), ctx.palette.color(QPalette.ColorRole.Text))
         painter.restore()
+
+    @staticmethod
+    def _mark_cut_lines(painter: QPainter, opt: QStyleOptionViewItem, doc: QTextDocument, width: int,
+                        ink: QColor) -> None:
+        """An ellipsis at the right end of each unwrapped line wider than the cell (a long
+        path would otherwise stop mid-word, with nothing to say it goes on)."""
+        boxes = cut_lines(doc, width, opt.fontMetrics.horizontalAdvance(ELLIPSIS) + 4)
+        if not boxes:
+            return
+        if opt.state & QStyle.StateFlag.State_Selected:
+            ground = opt.palette.color(QPalette.ColorRole.Highlight)
+        elif opt.features & QStyleOptionViewItem.ViewItemFeature.Alternate:
+            ground = opt.palette.color(QPalette.ColorRole.AlternateBase)
+        else:
+            ground = opt.palette.color(QPalette.ColorRole.Base)
+        painter.setPen(ink)
+        for box in boxes:
+            painter.fillRect(box, ground)
+            painter.drawText(box, int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), ELLIPSIS)
 
     def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:  # noqa: N802 (Qt)
         html = index.data(HTML_ROLE)
