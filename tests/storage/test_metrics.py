@@ -442,7 +442,7 @@ def test_raw_buckets_equal_the_sample_listing_on_every_kind_of_time_text(store):
 def test_bulk_reads_a_slice_at_a_time_give_the_same_answers(tmp_path, monkeypatch):
     """fetch_raw maps rows a slice at a time (the GIL); with 5-row slices (series met in
     several slices, a text value in one) charts and rollups equal the one-slice answers."""
-    from sandbox_admin.storage.metrics import sql
+    from sandbox_admin.storage.metrics import bulk
 
     def answers(path):
         with create_store(path) as s:
@@ -459,7 +459,7 @@ def test_bulk_reads_a_slice_at_a_time_give_the_same_answers(tmp_path, monkeypatc
             return chart, rolled, (report.samples, report.skipped, report.rows_written)
 
     whole = answers(tmp_path / "whole.db")
-    monkeypatch.setattr(sql, "_SLICE", 5)
+    monkeypatch.setattr(bulk, "_SLICE", 5)
     sliced = answers(tmp_path / "sliced.db")
     assert whole[2] == sliced[2] and whole[2][1] == 1  # the text skipped once
     for a, b in zip(whole[:2], sliced[:2]):
@@ -467,25 +467,27 @@ def test_bulk_reads_a_slice_at_a_time_give_the_same_answers(tmp_path, monkeypatc
         assert len(a) == 6
 
 
-def test_bulk_reads_map_their_rows_with_the_collector_paused(store):
+def test_bulk_reads_map_their_rows_with_the_collector_paused(store, monkeypatch):
     """A full GC pass over hundreds of thousands of fresh rows holds the GIL for
     100-200 ms (a frozen window): the mapping runs with the collector paused, and it
     is back on afterwards."""
     import gc
 
-    from sandbox_admin.storage.metrics.sql import SeriesTable, fetch_raw
+    from sandbox_admin.storage.metrics import bulk
+    from sandbox_admin.storage.metrics.sql import SeriesTable
 
     store.metrics.record_batch([Sample("g", 1.0, sandbox_id="sb-a", timestamp=_at(i)) for i in range(10)])
     M = store.models.Metric
     seen = []
 
-    def times(texts):
+    def times(db, texts, unreadable):  # the timestamps are read last, after the mapping
         seen.append(gc.isenabled())
         return np.zeros(len(texts), np.int64)
 
+    monkeypatch.setattr(bulk, "instants_us", times)
     query = M.select(M.metric_name, M.metric_type, M.labels, M.sandbox_id, M.timestamp, M.value)
     assert gc.isenabled()
-    raw = fetch_raw(store.db, query, SeriesTable(), times=times)
+    raw = bulk.fetch_raw(store.db, query, SeriesTable())
     assert len(raw) == 10 and seen == [False] and gc.isenabled()
 
 

@@ -50,14 +50,12 @@ from ..fields import dumps_json, loads_json, utcnow
 from ..models import bound_base
 from . import aggregation as mm
 from . import sketch as sk
+from .bulk import fetch_raw
 from .fleet_rollups import FleetRollups
-from .instants import instants_us
 from .sql import (
-    NO_INSTANT,
     US,
     RawSamples,
     SeriesTable,
-    fetch_raw,
     gc_paused,
     instant_us,
     raw_period,
@@ -475,8 +473,7 @@ class Rollups:
         number = Case(None, [(fn.typeof(M.value).in_(["integer", "real"]), M.value)], None)
         query = (M.select(M.metric_name, M.metric_type, M.labels, M.sandbox_id, M.timestamp, number)
                  .where(in_range))
-        # the instants in numpy: SQLite's instant_us costs more than reading the row
-        raw = fetch_raw(self.db, query, table, times=lambda texts: instants_us(self.db, texts, NO_INSTANT))
+        raw = fetch_raw(self.db, query, table)  # the instants read in numpy
         ok = readable_instants(raw.t) & ~np.isnan(raw.v)
         if ok.all():
             return raw, len(raw)

@@ -18,8 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
-from operator import itemgetter
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import peewee
@@ -323,67 +322,3 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
-
-
-#: Rows a bulk read handles per C-level pass (a few ms each with the GIL held).
-_SLICE = 32_768
-
-
-def fetch_raw(db: peewee.Database, query: peewee.Select, table: SeriesTable,
-              times: Callable[[list[Any]], np.ndarray] | None = None) -> RawSamples:
-    """Run a query selecting (name, type, labels, sandbox_id, instant µs, value) and
-    map its rows onto ``table``. Rows are read from the cursor directly (no model
-    instances): this is the bulk path of aggregation. With ``times``, the fifth column
-    is the timestamp text and ``times`` turns those texts into µs.
-
-    The cyclic garbage collector is paused throughout: the rows are hundreds of
-    thousands of fresh tuples (in no cycle), and a full collection run while they are
-    alive walked them all with the GIL held (a GUI thread waited 100-200 ms)."""
-    with gc_paused():
-        return _fetch_raw(db, query, table, times)
-
-
-def _fetch_raw(db: peewee.Database, query: peewee.Select, table: SeriesTable,
-               times: Callable[[list[Any]], np.ndarray] | None) -> RawSamples:
-    conn = db.connection()
-    lenient = conn.text_factory
-    conn.text_factory = str  # the bulk path: C-speed decoding; the lenient one only if needed
-    try:
-        rows = db.execute(query).fetchall()
-    except sqlite3.OperationalError as exc:
-        if "decode" not in str(exc):
-            raise
-        conn.text_factory = lenient
-        rows = db.execute(query).fetchall()
-    finally:
-        conn.text_factory = lenient
-    n = len(rows)
-    if not n:
-        return RawSamples(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64))
-    # map/itemgetter/fromiter: no Python-level loop over the rows. A slice at a time:
-    # each of these C loops holds the GIL throughout, and over a few hundred thousand
-    # rows a GUI thread waiting for it froze for 100-200 ms.
-    raw_index: dict[tuple[Any, ...], int] = {}
-    per_row = np.empty(n, np.int64)
-    values = np.empty(n, np.float64)
-    instants = np.empty(n, np.int64) if times is None else None
-    texts: list[Any] = []
-    for start in range(0, n, _SLICE):
-        part = rows[start:start + _SLICE]
-        end = start + len(part)
-        keys = list(map(itemgetter(0, 1, 2, 3), part))
-        for k in dict.fromkeys(keys):
-            raw_index.setdefault(k, len(raw_index))
-        per_row[start:end] = np.fromiter(map(raw_index.__getitem__, keys), np.int64, len(keys))
-        try:
-            values[start:end] = np.fromiter(map(itemgetter(5), part), np.float64, len(part))
-        except (TypeError, ValueError):  # a NULL (None: NaN) or text among them
-            values[start:end] = np.array([r[5] for r in part], dtype=np.float64)
-        if instants is not None:
-            instants[start:end] = np.fromiter(map(itemgetter(4), part), np.int64, len(part))
-        else:
-            texts += map(itemgetter(4), part)
-    mapping = np.array([table.add(*k) for k in raw_index], dtype=np.int64)
-    if times is not None:
-        instants = times(texts)
-    return RawSamples(mapping[per_row], instants, values)

@@ -44,8 +44,8 @@ from ..fields import parse_timestamp
 from . import aggregation as mm
 from . import catalogue
 from . import sketch as sk
+from .bulk import fetch_raw
 from .ingest import RowMaker
-from .instants import instants_us
 from .records import (
     DEFAULT_GROUP,
     DEFAULT_STATS,
@@ -66,13 +66,11 @@ from .rollups import (
 )
 from .sql import (
     METRIC_TYPES,
-    NO_INSTANT,
     US,
     RawSamples,
     SeriesTable,
     as_list,
     canonical_labels,
-    fetch_raw,
     from_us,
     instant_us,
     label_conditions,
@@ -404,7 +402,7 @@ class MetricsStore:
             conds.append(number_sample(M))
         for cond in conds:
             query = query.where(cond)
-        raw = fetch_raw(self.db, query, table, times=lambda texts: instants_us(self.db, texts, NO_INSTANT))
+        raw = fetch_raw(self.db, query, table)
         ok = readable_instants(raw.t, start_us, end_us)
         return raw if ok.all() else RawSamples(raw.series[ok], raw.t[ok], raw.v[ok])
 
