@@ -38,7 +38,7 @@ from ..fields import dumps_json
 from .fleet import FLEET_ABOVE, TOP_N, fleet_view, score_values
 from .records import DEFAULT_GROUP, DEFAULT_STATS, Points, Series, _percentile_qs
 from .rollups import RESOLUTIONS
-from .sql import US, as_list, canonical_labels, instant_us, raw_period, readable_sample
+from .sql import US, as_list, canonical_labels, instant_us, raw_period, readable_sample, release
 
 #: a series' identity: its sandbox id and canonical labels text
 Ident = tuple[str, str]
@@ -190,7 +190,9 @@ def _from_series(series: list[Series], metric_type: str, by: str, top_n: int,
     if len(series) <= fold_above:
         return FleetChart(series, top_by=by)
     aggregate, band, top = fleet_view(series, metric_type, by=by, top_n=top_n)
-    return FleetChart([aggregate, *top], band, len(series), by)
+    count = len(series)
+    release(series, 512)  # the folded series, a few ms at a time (the GUI waits for the GIL)
+    return FleetChart([aggregate, *top], band, count, by)
 
 
 def _tail_start(metrics: Any, name: str, step: int, start_al: int, end_al: int) -> int:

@@ -322,3 +322,12 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
+
+
+def release(items: list[Any], step: int = 4_096) -> None:
+    """Empty ``items`` from its end, ``step`` items a ``del``. Dropping a big list at
+    once is one deallocation pass with the GIL held (16,700 series: 35 ms); between two
+    ``del`` another thread, the GUI's, may run."""
+    for start in reversed(range(0, len(items), step)):
+        del items[start:]
+
