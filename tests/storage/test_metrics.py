@@ -625,6 +625,43 @@ def test_two_builders_at_once_never_fold_a_row_twice(store):
     _same(m.aggregate("cpu", step_seconds=300, source="rollup"), m.aggregate("cpu", step_seconds=300))
 
 
+def test_a_build_rereads_the_series_when_another_builder_came_between(store):
+    """A build keeps the series it knows (their ids, a counter's last value) from chunk
+    to chunk; when another builder has committed a chunk in between, it reads them again:
+    no series twice, and the counters' increases continue from the other's last value."""
+    m = store.metrics
+    samples = []
+    for i in range(600):
+        sandbox = "sb-a" if i < 300 else ("sb-a", "sb-b")[i % 2]  # sb-b first seen in the 3rd chunk
+        samples.append(Sample("req_total", float(i // 2 if i % 7 else 0), type="counter",
+                              sandbox_id=sandbox, timestamp=_at(i * 7)))
+    m.record_batch(samples)
+    other = open_store(store.path)
+    calls = []
+
+    def between(done, total):  # after our first chunk, another program builds two
+        calls.append(done)
+        if len(calls) == 1:
+            goes_on = iter([True, False])
+            assert other.metrics.rollups.build(lambda *_: next(goes_on), chunk=150).chunks == 2
+        return True
+
+    try:
+        report = m.rollups.build(between, chunk=150)
+    finally:
+        other.close()
+    assert report.chunks == 2 and calls[0] == 150 and m.rollup_status()["pending_samples"] == 0
+    RS = m.rollups.M.Series
+    assert sorted(RS.select(RS.sandbox_id).tuples()) == [("sb-a",), ("sb-b",)]  # each once
+    for step in (60, 3600):
+        raw = m.aggregate("req_total", step_seconds=step, stats=("count", "sum", "increase"))
+        rolled = m.aggregate("req_total", step_seconds=step, stats=("count", "sum", "increase"),
+                             source="rollup")
+        _same(raw, rolled)
+        for a, b in zip(raw, rolled):
+            assert a.points.increase.tolist() == b.points.increase.tolist()
+
+
 def test_a_chart_reads_one_snapshot_while_a_build_commits(store):
     m = store.metrics
     m.record_batch([Sample("cpu", 1.0, sandbox_id="sb-a", timestamp=_at(i * 10)) for i in range(100)])

@@ -25,8 +25,9 @@ _LONGEST = 35
 _WIDTH = _LONGEST + 1  # one more: a longer text shows a character there
 #: Texts per statement when SQL answers the unusual ones (well under 32,766 variables).
 _SQL_BATCH = 5_000
-#: Texts converted to bytes per call (about 4 ms with the GIL held).
-_SLICE = 65_536
+#: Texts converted to bytes per call (each call holds the GIL: 65k took up to 20 ms
+#: on a busy machine, 16k a few).
+_SLICE = 16_384
 _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], np.int64)
 
 
