@@ -467,6 +467,31 @@ def test_bulk_reads_a_slice_at_a_time_give_the_same_answers(tmp_path, monkeypatc
         assert len(a) == 6
 
 
+def test_rollup_rows_written_a_pass_at_a_time_are_the_same_rows(tmp_path, monkeypatch):
+    """The UPSERT parameters are built a few thousand rows a pass (their lists freed in
+    a few ms each); passes of 300 rows (3 statements of 100, a remainder of single-row
+    ones at the end) write exactly the rows one pass writes."""
+    from sandbox_admin.storage.metrics import rollups
+
+    def rows(path):
+        with create_store(path) as s:
+            for sid in ("a", "b"):
+                s.models.Sandbox.create(id=sid, status="running")
+            s.metrics.record_batch([Sample("g", float(i % 11), sandbox_id="ab"[i % 2],
+                                           timestamp=T0 + timedelta(seconds=41 * i)) for i in range(2_000)])
+            s.metrics.record_batch([Sample("c", float(i), type="counter", sandbox_id="a",
+                                           timestamp=T0 + timedelta(seconds=53 * i)) for i in range(1_000)])
+            report = s.metrics.build_rollups()
+            R = s.metrics.rollups.M.Rollup
+            return report.rows_written, list(R.select().order_by(R.resolution, R.series_id, R.bucket).tuples())
+
+    one_pass = rows(tmp_path / "one.db")
+    monkeypatch.setattr(rollups, "_ROWS_A_PASS", 300)
+    passes = rows(tmp_path / "passes.db")
+    assert one_pass[0] > 1_000 and one_pass[0] % 300 and one_pass[0] == len(one_pass[1])
+    assert passes == one_pass
+
+
 def test_bulk_reads_map_their_rows_with_the_collector_paused(store, monkeypatch):
     """A full GC pass over hundreds of thousands of fresh rows holds the GIL for
     100-200 ms (a frozen window): the mapping runs with the collector paused, and it
