@@ -24,9 +24,7 @@ drawn from rollups is the same before and after.
 
 from __future__ import annotations
 
-import math
 import re
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -52,6 +50,7 @@ from . import aggregation as mm
 from . import sketch as sk
 from .bulk import fetch_raw
 from .fleet_rollups import FleetRollups
+from .rollup_merge import register_functions
 from .sql import (
     US,
     RawSamples,
@@ -258,43 +257,6 @@ class RetentionReport:
             "rollups_deleted": self.rollups_deleted,
             "go_rows_deleted": self.go_rows_deleted,
         }
-
-
-# -- merge functions for the UPSERT ------------------------------------------------------
-
-def _fsum_hi(a: float, ae: float, b: float, be: float) -> float:
-    return math.fsum((a, ae, b, be))
-
-
-def _fsum_lo(a: float, ae: float, b: float, be: float) -> float:
-    return math.fsum((a, ae, b, be, -math.fsum((a, ae, b, be))))
-
-
-def _bins_of(blob: bytes | None, lo: float, hi: float, count: int, row: int) -> sk.Bins | None:
-    if blob is None:  # all values equal: not stored
-        if lo != hi:
-            return None
-        return sk.Bins(np.array([row], np.int64), sk.codes(np.array([lo])), np.array([count], np.int64))
-    return sk.decode_rows([blob], [row])
-
-
-def _sketch_merge(a: bytes | None, amin: float, amax: float, acount: int,
-                  b: bytes | None, bmin: float, bmax: float, bcount: int) -> bytes | None:
-    if a == b"" or b == b"":
-        return b""  # not sketched (counters)
-    if a is None and b is None and amin == amax == bmin == bmax:
-        return None
-    first, second = _bins_of(a, amin, amax, acount, 0), _bins_of(b, bmin, bmax, bcount, 0)
-    if first is None or second is None:
-        return b""
-    merged = sk.merge(sk.Bins.concat([first, second]))
-    return sk.encode_rows(merged, [0])[0]
-
-
-def register_functions(connection: sqlite3.Connection) -> None:
-    connection.create_function("sa_fsum_hi", 4, _fsum_hi, deterministic=True)
-    connection.create_function("sa_fsum_lo", 4, _fsum_lo, deterministic=True)
-    connection.create_function("sa_sketch_merge", 8, _sketch_merge, deterministic=True)
 
 
 # -- the builder --------------------------------------------------------------------------
