@@ -704,6 +704,8 @@ class MetricsPane(LineFocus, ChartExport, Pane):
         def work(ctx: JobContext) -> tuple[Any, list[Any], float] | None:
             began, metrics, found = time.perf_counter(), store.metrics, frame
             if found is None:
+                if not metrics.rollups_built():  # no frame without rollups: the overview
+                    return None                  # charts every series (and its extent is its own)
                 _, typ, _, start, end = _chart_range(metrics, req, fallback_type)
                 if start is None or end is None:
                     return None

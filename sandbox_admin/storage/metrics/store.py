@@ -537,6 +537,12 @@ class MetricsStore:
         with self.store.connection():
             return self.rollups.status()
 
+    def rollups_built(self) -> bool:
+        """Whether rollups were ever built here (a look at the state only). Until then
+        every chart reads raw samples (:meth:`plan`), and no fleet is read in a frame."""
+        with self.store.connection():
+            return self.rollups.available() and self.rollups.watermark() > 0
+
     def retention_policy(self) -> RetentionPolicy:
         if not self.rollups.available():
             return RetentionPolicy()
