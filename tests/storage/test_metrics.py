@@ -650,6 +650,30 @@ def test_two_builders_at_once_never_fold_a_row_twice(store):
     _same(m.aggregate("cpu", step_seconds=300, source="rollup"), m.aggregate("cpu", step_seconds=300))
 
 
+def test_new_series_are_added_in_one_statement_with_the_next_ids(store):
+    """A chunk's new series go in together, numbered after the highest id (as one INSERT
+    each would number them); later builds continue after them, and every rollup row
+    belongs to its own series."""
+    m = store.metrics
+    for sid in ("sb-a", "sb-b", "sb-c"):
+        store.models.Sandbox.get_or_create(id=sid, defaults={"status": "running"})
+    m.record_batch([Sample("cpu", float(i), sandbox_id="sb-a", labels={"core": str(i % 3)},
+                           timestamp=_at(i * 60)) for i in range(30)])
+    assert m.build_rollups().new_series == 3
+    m.record_batch([Sample("cpu", float(i), sandbox_id=("sb-b", "sb-c")[i % 2], labels={"core": str(i % 2)},
+                           timestamp=_at(i * 60)) for i in range(40)]
+                   + [Sample("cpu", 100.0, sandbox_id="sb-a", labels={"core": "0"}, timestamp=_at(3600))])
+    assert m.build_rollups().new_series == 2
+    RS = m.rollups.M.Series
+    rows = list(RS.select(RS.id, RS.sandbox_id, RS.labels).order_by(RS.id).tuples())
+    assert [r[0] for r in rows] == [1, 2, 3, 4, 5]
+    assert {(r[1], r[2]) for r in rows[3:]} == {("sb-b", '{"core":"0"}'), ("sb-c", '{"core":"1"}')}
+    raw = m.aggregate("cpu", step_seconds=600, stats=("count", "sum", "max"))
+    rolled = m.aggregate("cpu", step_seconds=600, stats=("count", "sum", "max"), source="rollup")
+    _same(raw, rolled)
+    assert len(rolled) == 5
+
+
 def test_a_build_rereads_the_series_when_another_builder_came_between(store):
     """A build keeps the series it knows (their ids, a counter's last value) from chunk
     to chunk; when another builder has committed a chunk in between, it reads them again:
