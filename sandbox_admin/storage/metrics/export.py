@@ -69,11 +69,16 @@ def write_csv(samples: Iterable[Any], out: TextIO) -> int:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     n = 0
+    texts: dict[tuple[tuple[str, str], ...], str] = {}  # a series' labels, encoded once
     for s in samples:
+        key = tuple((s.labels or {}).items())
+        labels = texts.get(key)
+        if labels is None:
+            labels = texts[key] = json.dumps(dict(key), sort_keys=True, separators=(",", ":"),
+                                             ensure_ascii=False)
         writer.writerow([
             s.id, to_iso(s.timestamp) or "", s.name, s.type, _number(s.value), s.sandbox_id or "",
-            s.period, json.dumps(dict(s.labels or {}), sort_keys=True, separators=(",", ":"),
-                                 ensure_ascii=False),
+            s.period, labels,
         ])
         n += 1
     return n
