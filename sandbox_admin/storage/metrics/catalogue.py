@@ -21,19 +21,16 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from peewee import Select, fn
 
-from .instants import instants_us
+from .raw_extent import raw_extent
 from .records import SeriesInfo
 from .rollups import RESOLUTIONS
 from .sql import (
-    NO_INSTANT,
     US,
     canonical_labels,
     from_us,
-    gc_paused,
     instant_us,
     labels_match,
     raw_period,
-    readable_instants,
     readable_sample,
     to_us,
 )
@@ -124,16 +121,8 @@ def extent(metrics: Any, name: str) -> tuple[int | None, int | None]:
     with metrics.store.connection(), metrics.db.atomic():
         state = rollups.state() if rollups.available() else {}
         watermark = rollups.watermark(state) if state else 0
-        if watermark <= 0:  # the readable raw rows' instants (numpy), not a series listing
-            M = metrics.store.models.Metric
-            query = M.select(M.timestamp)
-            for cond in metrics._conditions(names=name, instants=False):  # as series(metrics, name)
-                query = query.where(cond)
-            with gc_paused():
-                texts = [row[0] for row in metrics.db.execute(query)]
-            t = instants_us(metrics.db, texts, NO_INSTANT)
-            t = t[readable_instants(t)]
-            return (int(t.min()), int(t.max())) if len(t) else (None, None)
+        if watermark <= 0:  # the readable raw rows' instants, not a series listing
+            return raw_extent(metrics, name)
         RS, R = rollups.M.Series, rollups.M.Rollup
         level = _finest_kept(rollups, state)
         if rollups.fleet.available():  # one seek: a fleet row is there when any series' row is
