@@ -31,7 +31,7 @@ _SLICE = 16_384
 _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], np.int64)
 
 
-def _days_from_civil(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
+def days_from_civil(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
     """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's algorithm)."""
     y = y - (m <= 2)
     era = np.floor_divide(y, 400)
@@ -114,7 +114,7 @@ def usual_instants_us(texts: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
     read &= (year >= 1) & month_ok & (day >= 1) & (day <= longest)
     read &= (hour <= 23) & (minute <= 59) & (second <= 59)
 
-    seconds = (_days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
+    seconds = (days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
                - offset)
     return np.where(read, seconds * 1_000_000 + micros, 0), read
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from peewee import Value, fn
 
-from .instants import _days_from_civil, instants_us
+from .instants import days_from_civil, instants_us
 from .sql import NO_INSTANT, US, gc_paused, readable_instants
 
 #: Rows walked a step from each end.
@@ -98,4 +98,4 @@ def _midnight_us(text: str) -> int:
     """µs of the midnight (UTC) of the date a readable text begins with, counted as
     SQLite counts it (a 31st of February is the 3rd of March)."""
     y, m, d = (np.array([int(part)]) for part in (text[0:4], text[5:7], text[8:10]))
-    return int(_days_from_civil(y, m, d)[0]) * 86_400 * US
+    return int(days_from_civil(y, m, d)[0]) * 86_400 * US
