@@ -555,6 +555,10 @@ def test_the_window_fits_a_1024_px_screen_at_real_size(qtbot, window, fresh_db):
     rows = {b.geometry().top() for b in pane.facet_buttons.values()}
     assert len(rows) == 2  # wrapped onto a second line, every chip shown
     assert all(b.isVisible() for b in pane.facet_buttons.values())
+    # every Sandboxes action on the toolbar itself, none behind its » overflow button
+    shown = [a.text() for a in pane.toolbar.actions()
+             if not a.isSeparator() and pane.toolbar.widgetForAction(a).isVisible()]
+    assert shown == ["Refresh", "Soft delete", "Recover", "Checkpoint…", "Purge deleted…"]
     # a schema line that wraps gets the height of its two lines (a nested layout's did not)
     maintenance = window.pane_by_key("maintenance")
     window.tabs.setCurrentWidget(maintenance)

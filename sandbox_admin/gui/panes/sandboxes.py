@@ -204,9 +204,11 @@ class SandboxesPane(Pane):
 
         bar = QHBoxLayout()
         self.filter_edit = QLineEdit()
-        self.filter_edit.setPlaceholderText("Filter by id or container  (Ctrl+F)")
+        # short enough to read whole at 180 px, so the toolbar keeps all its actions at 1024 px
+        self.filter_edit.setPlaceholderText("Filter by id or container")
+        self.filter_edit.setToolTip("Filter by id or container (Ctrl+F)")
         self.filter_edit.setClearButtonEnabled(True)
-        self.filter_edit.setMinimumWidth(220)
+        self.filter_edit.setMinimumWidth(180)
         self.created_combo = QComboBox()
         for label, _ in CREATED_PRESETS:
             self.created_combo.addItem(label)
