@@ -28,7 +28,7 @@ from sandbox_admin.storage import open_store  # noqa: E402
 
 from .bench_scrape import cached_demo  # noqa: E402
 from .harness import Figure, scratch_dir  # noqa: E402
-from .heartbeat import Heartbeat, run_until  # noqa: E402
+from .heartbeat import Heartbeat, close_pane, run_until  # noqa: E402
 
 STALL = 0.050
 
@@ -95,10 +95,5 @@ def run(quick: bool = False) -> list[Figure]:
                          f"CPU between two ticks {beat.max_busy * 1000:.0f} ms; less its waits for a CPU "
                          f"{beat.max_stall * 1000:.0f} ms"))
         finally:
-            pane.set_store(None)
-            runner.wait_idle(120_000)
-            store.close()
-            pane.close()
-            pane.deleteLater()
-            app.processEvents()
+            close_pane(pane, runner, store, app)
     return figures

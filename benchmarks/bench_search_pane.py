@@ -35,7 +35,7 @@ from sandbox_admin.storage import (  # noqa: E402
 
 from .bench_files import _COMMON, _PREFIXES, _RAW_SEARCH, cached_search_db, p95  # noqa: E402
 from .harness import Figure, scratch_dir  # noqa: E402
-from .heartbeat import run_until  # noqa: E402
+from .heartbeat import close_pane, run_until  # noqa: E402
 
 
 def _settle(pane: FilesPane, runner: JobRunner) -> None:
@@ -112,10 +112,5 @@ def run(quick: bool = False) -> list[Figure]:
                          f"search {mode}; baseline: raw FTS5 top-50 p95 ({len(raw)} runs)",
                 ))
         finally:
-            pane.set_store(None)
-            runner.wait_idle(120_000)
-            store.close()
-            pane.close()
-            pane.deleteLater()
-            app.processEvents()
+            close_pane(pane, runner, store, app)
     return figures

@@ -106,3 +106,13 @@ def run_until(condition, timeout_s: float, tick_ms: int = 2) -> float:  # type: 
         QTimer.singleShot(tick_ms, loop.quit)
         loop.exec()
     return time.perf_counter() - start
+
+
+def close_pane(pane, runner, store, app) -> None:  # type: ignore[no-untyped-def]
+    """A benchmark's pane put away: no store, its jobs finished, the store closed."""
+    pane.set_store(None)
+    runner.wait_idle(120_000)
+    store.close()
+    pane.close()
+    pane.deleteLater()
+    app.processEvents()

@@ -341,4 +341,3 @@ def release(items: list[Any] | dict[Any, Any], step: int = 4_096) -> None:
         return
     for start in reversed(range(0, len(items), step)):
         del items[start:]
-

@@ -554,4 +554,3 @@ class MetricsStore:
     def apply_retention(self, policy: RetentionPolicy | None = None, now: datetime | None = None,
                         progress: Any = None) -> RetentionReport:
         return self.rollups.apply_retention(policy, now, progress)
-
