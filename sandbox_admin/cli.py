@@ -243,6 +243,8 @@ def cmd_check(args: argparse.Namespace) -> Result:
         text = f"ok ({', '.join(report.checks)})"
     else:
         text = "problems found:\n" + "\n".join(f"  - {p}" for p in report.problems)
+        if any(p.startswith("full-text index:") for p in report.problems):
+            text += f"\n`sandbox-admin reindex {args.db}` rebuilds the search index"
     data = report.as_dict()
     if stats is not None:
         data["stats"] = stats.as_dict()
@@ -443,6 +445,8 @@ def cmd_restore(args: argparse.Namespace) -> Result:
              f"  schema version {result.schema_version}", ""]
     lines.append(_table(sorted(result.tables.items()), ["table", "rows"]))
     lines += [f"note: {n}" for n in result.notices]
+    if result.pending_migrations:
+        lines.append(f"`sandbox-admin migrate {args.db}` applies the pending migrations")
     return Result(result.as_dict(), "\n".join(lines))
 
 

@@ -83,6 +83,8 @@ def test_reset_with_yes_takes_a_verified_backup_and_stays_recognised(go_db, tmp_
         assert store.row_counts()["sandboxes"] == 0
     proc = _cli("restore", go_db, safety, "--yes", home=home)
     assert proc.returncode == 0, proc.stderr
+    # a version-6 backup: its migrations are pending, and the CLI says what to type
+    assert f"`sandbox-admin migrate {go_db}` applies the pending migrations" in proc.stdout
     with open_store(go_db, read_only=True) as store:
         assert store.row_counts()["sandboxes"] == 31
 

@@ -174,9 +174,9 @@ def translate(exc: BaseException, path: str = "") -> StorageError:
                 "disk and the file system, then try again.", detail=text)
         if "malformed" in low or "corrupt" in low:
             return CorruptDatabase(
-                f"The database{where} is damaged ({text}). Restore it from a backup, "
-                "or run `sandbox-admin check` for details.",
-                detail=text,
+                f"The database{where} is damaged ({text}). Restore it from a backup; a full "
+                "integrity check lists what is damaged.",
+                detail=text, cli_hint="`sandbox-admin check DB` lists it",
             )
         if "unable to open" in low:
             return CannotOpen(

@@ -404,5 +404,5 @@ class Maintenance(_Housekeeping):
         check = self.store.files.index.integrity_check()
         report.checks.append("fts integrity-check" if check.thorough else "fts document count")
         for problem in check.problems:
-            report.add(f"full-text index: {problem} (rebuild it with `sandbox-admin reindex DB`)")
+            report.add(f"full-text index: {problem} (rebuilding the search index repairs it)")
 

@@ -378,7 +378,15 @@ def test_check_lists_the_problems_of_a_damaged_index(qtbot, pane, go_db, runner)
         assert "problem" in pane.check_result.text()
         assert pane.problems.isVisible()
         assert "full-text index" in pane.problems.toPlainText()
-        assert "reindex" in pane.problems.toPlainText()  # what to do about it
+        # what to do about it, here: a button, not a command to type
+        assert "sandbox-admin" not in pane.problems.toPlainText()
+        assert "rebuilding the search index repairs it" in pane.problems.toPlainText()
+        assert pane.reindex_button.isVisible() and pane.reindex_button.isEnabled()
+        with qtbot.waitSignal(pane.action_finished, timeout=WAIT,
+                              check_params_cb=lambda name, ok: name == "check"):
+            assert finish(qtbot, pane, "reindex", pane.reindex_button.click)
+        assert pane.last_check.ok and not pane.reindex_button.isVisible()  # checked again: sound
+        assert "ok" in pane.check_result.text()
     finally:
         pane.set_store(None)
         runner.wait_idle(WAIT)

@@ -298,6 +298,7 @@ def test_go_server_backup_is_listed_and_restorable(fresh_db, bdir, tmp_path, go_
     assert result.schema_version == 6 and result.previous_schema_version == latest_version()
     assert result.pending_migrations == list(range(7, latest_version() + 1))
     assert any("pending" in n for n in result.notices)
+    assert not any("`sandbox-admin" in n or " DB`" in n for n in result.notices)  # the window shows them too
     # The safety backup holds exactly the old content.
     assert file_digest(result.safety_backup) == old_digest
     assert read_sidecar(result.safety_backup)["kind"] == "safety"

@@ -33,6 +33,22 @@ def test_translate(exc, kind, words):
     assert type(result) is kind
     assert words.lower() in str(result).lower()
     assert str(result) == result.message
+    # the GUI shows the message: a command to type goes in cli_hint, which only the CLI prints
+    assert "sandbox-admin" not in result.message
+
+
+def test_what_to_type_is_a_cli_hint_not_part_of_the_message(tmp_path):
+    """Messages the window shows say what to do in words; the command is the CLI's hint."""
+    from sandbox_admin.storage import create_store
+
+    damaged = errors.translate(sqlite3.DatabaseError("database disk image is malformed"), "/x.db")
+    assert "integrity check" in damaged.message and damaged.cli_hint.startswith("`sandbox-admin check")
+    with create_store(tmp_path / "old.db") as store:
+        store.migrate(7)  # before the rollup tables
+        with pytest.raises(errors.MigrationError) as raised:
+            store.metrics.build_rollups()
+    assert "upgrade its schema" in raised.value.message and "sandbox-admin" not in raised.value.message
+    assert "sandbox-admin migrate" in raised.value.cli_hint
 
 
 def test_storage_errors_pass_through_and_keep_details():

@@ -365,8 +365,9 @@ def test_no_rollup_tables_means_raw_and_a_clear_error_to_build(go_store):
     m = go_store.metrics  # the Go fixture is at schema 6
     assert not m.rollups.available() and m.rollup_status() == {"available": False}
     assert m.chart("cpu_usage", target_points=50)[0].source == "raw"
-    with pytest.raises(errors.MigrationError, match="migrate"):
+    with pytest.raises(errors.MigrationError, match="upgrade its schema") as raised:
         m.build_rollups()
+    assert "sandbox-admin migrate" in raised.value.cli_hint
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])

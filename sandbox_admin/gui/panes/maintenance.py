@@ -198,9 +198,13 @@ class MaintenancePane(Pane):
                                           "with its table (slower)")
         self.check_result = QLabel("")
         self.check_result.setWordWrap(True)
+        # shown when a check finds the search index damaged: what repairs it, here
+        self.reindex_button = QPushButton("Rebuild search index")
+        self.reindex_button.setVisible(False)
         check_row.addWidget(self.quick_check_button)
         check_row.addWidget(self.full_check_button)
         check_row.addWidget(self.check_result, 1)
+        check_row.addWidget(self.reindex_button)
         v.addLayout(check_row)
         self.problems = QPlainTextEdit()
         self.problems.setReadOnly(True)
@@ -220,6 +224,9 @@ class MaintenancePane(Pane):
                                    "where they are stale", "optimizing"),
             self.checkpoint_button: ("Move the WAL into the database file and empty it",
                                      "a checkpoint"),
+            self.reindex_button: ("Rebuild the full-text search index from the files' metadata "
+                                  "(the Go server's own table and triggers; runs alone)",
+                                  "rebuilding the search index"),
             self.rollups_button: ("Fold the metric samples not rolled up yet into per-minute to "
                                   "per-day summaries (sandbox-admin's own tables), so charts of any "
                                   "range read a few rows; safe to cancel and resume", "building rollups"),
@@ -314,6 +321,7 @@ class MaintenancePane(Pane):
         self.optimize_button.clicked.connect(self.optimize)
         self.checkpoint_button.clicked.connect(self.checkpoint)
         self.rollups_button.clicked.connect(self.build_rollups)
+        self.reindex_button.clicked.connect(self.rebuild_search_index)
         self.backup_button.clicked.connect(self.backups.back_up)
         self.verify_button.clicked.connect(self.backups.verify_selected)
         self.restore_button.clicked.connect(self.backups.restore_selected)
@@ -522,6 +530,8 @@ class MaintenancePane(Pane):
 
         def done(report: CheckReport) -> None:
             self.last_check = report
+            self.reindex_button.setVisible(
+                any(p.startswith("full-text index:") for p in report.problems))
             if report.ok:
                 self.check_result.setText(f"<span style='color:#2e7d32'><b>{what}: ok</b></span> "
                                           f"({', '.join(report.checks)})")
@@ -539,6 +549,21 @@ class MaintenancePane(Pane):
 
         return self._run(lambda ctx: ctx.store.maintenance.check(quick=quick), what, done, failed,
                          progress=not quick)
+
+    def rebuild_search_index(self) -> Job | None:
+        """Rebuild the full-text index (a check found it damaged), then check again."""
+        if self.store is None or self.store.read_only:
+            return None
+
+        def done(status: Any) -> None:
+            self.reindex_button.setVisible(False)
+            self.check_result.setText(f"Search index rebuilt: {status.documents:,} documents for "
+                                      f"{status.files:,} files.")
+            self.action_finished.emit("reindex", True)
+            self.check(quick=True)
+
+        return self._run(lambda ctx: ctx.store.files.index.rebuild(), "Rebuild search index", done,
+                         lambda e: self._failed("reindex", e), exclusive=True)
 
     def upgrade_schema(self) -> QMessageBox | None:
         """Ask what the window asks (what is added, the safety backup), then upgrade.

@@ -220,8 +220,9 @@ class BackupManager:
             if not report.ok and kind != "safety":
                 raise errors.BackupInvalid(
                     f"The new backup of {self.store.path.name} failed verification "
-                    f"({report.reason()}); it was discarded. Run `sandbox-admin check` on the "
-                    "database.", detail="\n".join(report.problems),
+                    f"({report.reason()}); it was discarded. A full integrity check of the "
+                    "database says what is wrong.", detail="\n".join(report.problems),
+                    cli_hint=f"sandbox-admin check {self.store.path}",
                 )
             final = _publish(tmp, folder, created_at)
         except BaseException:

@@ -270,8 +270,8 @@ class Restore:
             if problems:
                 raise errors.CorruptDatabase(
                     f"After the restore, {live} fails its integrity check ({problems[0]}). "
-                    f"Restore the safety backup {safety} with `sandbox-admin restore`.",
-                    detail="\n".join(problems),
+                    f"Restore the safety backup {safety}.",
+                    detail="\n".join(problems), cli_hint=f"sandbox-admin restore {live} {safety}",
                 )
             if progress is not None:
                 progress("check", 1, 1)
@@ -306,8 +306,8 @@ class Restore:
         if status.pending:
             notices.append(
                 f"The restored database has schema version {status.current}; this sandbox-admin "
-                f"knows {latest_version()}: migrations {status.pending} are pending "
-                "(apply them with `sandbox-admin migrate DB`)."
+                f"knows {latest_version()}: migrations {status.pending} are pending; upgrade "
+                "its schema before writing to it."
             )
         if not safety.verified:
             notices.append(

@@ -281,8 +281,8 @@ class Rollups:
         if not self.available():
             raise errors.MigrationError(
                 f"{self.store.path.name} has no rollup tables (schema version "
-                f"{self.store.schema_version()}); run `sandbox-admin migrate` on it first."
-            )
+                f"{self.store.schema_version()}); upgrade its schema first.",
+                cli_hint="`sandbox-admin migrate DB` upgrades it")
 
     def state(self) -> dict[str, str]:
         if not self.available():

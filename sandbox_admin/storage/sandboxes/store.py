@@ -125,9 +125,8 @@ class SandboxStore:
             version = "unknown"  # only the message loses a detail; the cause is `text`
         return errors.StorageError(
             f"{self.store.path.name} has schema version {version}, older than sandboxes need "
-            f"(the resource columns came with version 3). Back it up, then run "
-            f"`sandbox-admin migrate {self.store.path}`.",
-            detail=text,
+            f"(the resource columns came with version 3). Back it up, then upgrade its schema.",
+            detail=text, cli_hint=f"sandbox-admin migrate {self.store.path}",
         )
 
     @_guarded
