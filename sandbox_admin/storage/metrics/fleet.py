@@ -8,7 +8,6 @@ where the data is (a worker, the CLI), so drawing stays a handful of lines.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -41,19 +40,7 @@ def fleet_view(series: list[Any], metric_type: str, by: str = "max",
 
     Counters add up (the fleet's rate per second); other types average, with the
     min–max of the series as the band."""
-    grid = np.unique(np.concatenate([s.points.t for s in series]))
-    values = np.full((len(series), len(grid)), np.nan)
-    counts = np.zeros(len(grid))
-    for i, s in enumerate(series):
-        where = np.searchsorted(grid, s.points.t)
-        values[i, where] = plotted(s)
-        counts[where] += s.points.count
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns are expected
-        present = ~np.isnan(values)
-        centre = np.nansum(values, axis=0) if metric_type == "counter" else np.nanmean(values, axis=0)
-        centre[~present.any(axis=0)] = np.nan
-        low, high = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+    centre, low, high, grid, counts = _fold(series, metric_type == "counter")
     score = np.array([_score(s, by) for s in series], dtype=float)
     # ties (many series at 100 %) go to the higher mean of bucket values
     tie = np.array([_score(s, "avg") for s in series], dtype=float) if by == "max" else np.zeros(len(series))
@@ -64,6 +51,32 @@ def fleet_view(series: list[Any], metric_type: str, by: str = "max",
                     last=centre, increase=None, rate=centre if metric_type == "counter" else None)
     aggregate = Series(first.name, first.type, {}, None, first.step_seconds, points, first.source)
     return aggregate, (low, high), [series[i] for i in order[:top_n]]
+
+
+def _fold(series: list[Any], counter: bool) -> tuple[np.ndarray, ...]:
+    """(centre, low, high, time grid, sample counts) per bucket of the series together:
+    their values summed (counters) or averaged, and their min-max. From the points
+    themselves (one entry per series and bucket), in series order as a series x bucket
+    table would add them: 16,700 series x 800 buckets as a table took 450 MB."""
+    t = np.concatenate([s.points.t for s in series])
+    grid = np.unique(t)
+    column = np.searchsorted(grid, t)
+    values = np.concatenate([np.asarray(plotted(s), dtype=float) for s in series])
+    counts = np.bincount(column, weights=np.concatenate([s.points.count for s in series]).astype(float),
+                         minlength=len(grid))
+    ok = ~np.isnan(values)
+    column, values = column[ok], values[ok]
+    present = np.bincount(column, minlength=len(grid))
+    sums = np.bincount(column, weights=values, minlength=len(grid))
+    low = np.full(len(grid), np.inf)
+    high = np.full(len(grid), -np.inf)
+    np.minimum.at(low, column, values)
+    np.maximum.at(high, column, values)
+    with np.errstate(all="ignore"):
+        centre = sums if counter else sums / present
+    empty = present == 0
+    centre[empty] = low[empty] = high[empty] = np.nan
+    return centre, low, high, grid, counts
 
 
 def score_values(series: Any, by: str) -> np.ndarray:
