@@ -540,7 +540,9 @@ def test_big_lists_are_freed_a_slice_at_a_time():
     assert empty.sizes == []
 
 
-def test_a_bulk_read_frees_its_rows_and_texts_in_slices(store, monkeypatch):
+def test_a_bulk_read_takes_its_rows_a_slice_at_a_time_and_frees_its_texts_in_steps(store, monkeypatch):
+    """Never every row at once (277k row tuples were 100 MB): the cursor is read a slice
+    at a time, and the timestamp texts are let go in steps once read."""
     from sandbox_admin.storage.metrics import bulk
     from sandbox_admin.storage.metrics.sql import SeriesTable
 
@@ -557,8 +559,10 @@ def test_a_bulk_read_frees_its_rows_and_texts_in_slices(store, monkeypatch):
     monkeypatch.setattr(bulk, "_SLICE", 5)
     M = store.models.Metric
     query = M.select(M.metric_name, M.metric_type, M.labels, M.sandbox_id, M.timestamp, M.value)
+    taken = bulk._Rows(store.db.execute(query))
+    assert [len(v) for v in taken.values] == [5, 5, 2] and len(taken.texts) == 12
     raw = bulk.fetch_raw(store.db, query, SeriesTable())
-    assert len(raw) == 12 and freed == [(12, 5), (12, 5)]  # the rows, then the texts
+    assert len(raw) == 12 and freed == [(12, 5)]  # the texts, after their instants are read
     assert sorted(raw.v.tolist()) == [float(i) for i in range(12)]
 
 

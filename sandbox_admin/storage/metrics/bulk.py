@@ -10,8 +10,9 @@ thread (which shares Python's lock with the worker) responsive:
   ``fromiter`` pass is one C loop that holds the GIL throughout;
 - the cyclic garbage collector is paused: a full collection walking the fresh row
   tuples (in no cycle) held the GIL for 100-200 ms;
-- the rows and texts are freed a slice at a time too: dropping a list of 277k row
-  tuples at once is one deallocation pass of 30-40 ms with the GIL held.
+- the rows are fetched a slice at a time too, and the texts freed in steps: 277k row
+  tuples held at once were 100 MB, and dropping them one deallocation pass of 30-40 ms
+  with the GIL held.
 """
 
 from __future__ import annotations
@@ -44,36 +45,40 @@ def _fetch_raw(db: peewee.Database, query: peewee.Select, table: SeriesTable) ->
     lenient = conn.text_factory
     conn.text_factory = str  # the bulk path: C-speed decoding; the lenient one only if needed
     try:
-        rows = db.execute(query).fetchall()
-    except sqlite3.OperationalError as exc:
-        if "decode" not in str(exc):
-            raise
-        conn.text_factory = lenient
-        rows = db.execute(query).fetchall()
+        try:
+            rows = _Rows(db.execute(query))
+        except sqlite3.OperationalError as exc:
+            if "decode" not in str(exc):
+                raise
+            conn.text_factory = lenient
+            rows = _Rows(db.execute(query))
     finally:
         conn.text_factory = lenient
-    n = len(rows)
-    if not n:
+    if not rows.texts:
         return RawSamples(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64))
-    raw_index: dict[tuple[Any, ...], int] = {}
-    per_row = np.empty(n, np.int64)
-    values = np.empty(n, np.float64)
-    texts: list[Any] = []
-    for start in range(0, n, _SLICE):
-        part = rows[start:start + _SLICE]
-        end = start + len(part)
-        keys = list(map(itemgetter(0, 1, 2, 3), part))
-        for k in dict.fromkeys(keys):
-            raw_index.setdefault(k, len(raw_index))
-        per_row[start:end] = np.fromiter(map(raw_index.__getitem__, keys), np.int64, len(keys))
-        try:
-            values[start:end] = np.fromiter(map(itemgetter(5), part), np.float64, len(part))
-        except (TypeError, ValueError):  # a NULL (None: NaN) or text among them
-            values[start:end] = np.array([r[5] for r in part], dtype=np.float64)
-        texts += map(itemgetter(4), part)
-    del part
-    release(rows, _SLICE)
-    mapping = np.array([table.add(*k) for k in raw_index], dtype=np.int64)
-    instants = instants_us(db, texts, NO_INSTANT)
-    release(texts, _SLICE)
-    return RawSamples(mapping[per_row], instants, values)
+    mapping = np.array([table.add(*k) for k in rows.keys], dtype=np.int64)
+    instants = instants_us(db, rows.texts, NO_INSTANT)
+    release(rows.texts, _SLICE)
+    return RawSamples(mapping[np.concatenate(rows.series)], instants, np.concatenate(rows.values))
+
+
+class _Rows:
+    """A cursor's rows taken ``_SLICE`` at a time (never all of them at once: 277k row
+    tuples were 100 MB): each row's series (an index into ``keys``, the raw key
+    columns in first-seen order), value and timestamp text."""
+
+    def __init__(self, cursor: Any) -> None:
+        self.keys: dict[tuple[Any, ...], int] = {}
+        self.series: list[np.ndarray] = []
+        self.values: list[np.ndarray] = []
+        self.texts: list[Any] = []
+        while part := cursor.fetchmany(_SLICE):
+            keys = list(map(itemgetter(0, 1, 2, 3), part))
+            for k in dict.fromkeys(keys):
+                self.keys.setdefault(k, len(self.keys))
+            self.series.append(np.fromiter(map(self.keys.__getitem__, keys), np.int64, len(keys)))
+            try:
+                self.values.append(np.fromiter(map(itemgetter(5), part), np.float64, len(part)))
+            except (TypeError, ValueError):  # a NULL (None: NaN) or text among them
+                self.values.append(np.array([r[5] for r in part], dtype=np.float64))
+            self.texts += map(itemgetter(4), part)
