@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from peewee import Value, fn
+from peewee import Select, Value, fn
 
 from .instants import days_from_civil, instants_us
 from .sql import NO_INSTANT, US, gc_paused, readable_instants
@@ -46,14 +46,17 @@ def raw_extent(metrics: Any, name: str) -> tuple[int | None, int | None]:
     return first, _walk(metrics, name, ascending=False)[1]
 
 
+def _timestamps(metrics: Any, name: str) -> Select:
+    """The timestamp texts of ``name``'s raw rows with a number (as series(metrics, name)
+    reads them; numpy reads their instants)."""
+    M = metrics.store.models.Metric
+    return M.select(M.timestamp).where(*metrics._conditions(names=name, instants=False))
+
+
 def every_instant(metrics: Any, name: str) -> tuple[int | None, int | None]:
     """The extent from every row's instant (numpy reads the texts)."""
-    M = metrics.store.models.Metric
-    query = M.select(M.timestamp)
-    for cond in metrics._conditions(names=name, instants=False):  # as series(metrics, name)
-        query = query.where(cond)
     with gc_paused():
-        texts = [row[0] for row in metrics.db.execute(query)]
+        texts = [row[0] for row in metrics.db.execute(_timestamps(metrics, name))]
     t = instants_us(metrics.db, texts, NO_INSTANT)
     t = t[readable_instants(t)]
     return (int(t.min()), int(t.max())) if len(t) else (None, None)
@@ -64,13 +67,12 @@ def _walk(metrics: Any, name: str, ascending: bool) -> tuple[int | None, int | N
     further on can beat the best one in that direction; ``whole``: every row was met
     (the data spans less than the margin), so first and last are the metric's own."""
     M = metrics.store.models.Metric
+    rows = _timestamps(metrics, name).where(M.timestamp.is_null(False))
     first: int | None = None
     last: int | None = None
     after: str | None = None
     while True:
-        query = M.select(M.timestamp).where(M.timestamp.is_null(False))
-        for cond in metrics._conditions(names=name, instants=False):
-            query = query.where(cond)
+        query = rows
         if after is not None:  # the text as stored (the field would parse and reformat it)
             text = Value(after, converter=False)
             query = query.where(M.timestamp > text if ascending else M.timestamp < text)

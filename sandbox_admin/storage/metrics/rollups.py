@@ -299,6 +299,10 @@ class Rollups:
         state = self.state() if state is None else state
         return int(state.get("watermark", 0))
 
+    def built(self, state: Mapping[str, str] | None = None) -> bool:
+        """Whether a build ever ran here (no tables, or none yet: charts read raw samples)."""
+        return self.watermark(state) > 0
+
     def kept_from(self, state: Mapping[str, str] | None = None) -> dict[str, int]:
         """µs from which each level ('raw', '60', ...) is complete (absent: all of it)."""
         state = self.state() if state is None else state
@@ -461,10 +465,7 @@ class Rollups:
         query = (M.select(M.metric_name, M.metric_type, M.labels, M.sandbox_id, M.timestamp, number)
                  .where(in_range))
         raw = fetch_raw(self.db, query, table)  # the instants read in numpy
-        ok = readable_instants(raw.t) & ~np.isnan(raw.v)
-        if ok.all():
-            return raw, len(raw)
-        return RawSamples(raw.series[ok], raw.t[ok], raw.v[ok]), len(raw)
+        return raw.keep(readable_instants(raw.t) & ~np.isnan(raw.v)), len(raw)
 
     def _build_chunk(self, low: int, high: int, known: dict, report: BuildReport, fleet: bool) -> None:
         table = SeriesTable()

@@ -316,6 +316,10 @@ class RawSamples:
     def __len__(self) -> int:
         return len(self.v)
 
+    def keep(self, ok: np.ndarray) -> "RawSamples":
+        """The samples where ``ok`` holds (itself when it holds everywhere)."""
+        return self if ok.all() else RawSamples(self.series[ok], self.t[ok], self.v[ok])
+
 
 @contextmanager
 def gc_paused() -> Iterator[None]:

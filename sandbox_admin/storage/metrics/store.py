@@ -352,9 +352,9 @@ class MetricsStore:
             if end_us <= start_us:
                 raise errors.InvalidInput("The chart's end must be after its start.")
             desired = (end_us - start_us) / target_points
-            state = self.rollups.state() if self.rollups.available() else {}
-            kept = self.rollups.kept_from(state) if state else {}
-            built = self.rollups.watermark(state) > 0 if state else False
+            state = self.rollups.state()  # {} without the rollup tables
+            kept = self.rollups.kept_from(state)
+            built = self.rollups.built(state)
             levels = [r for r in RESOLUTIONS if kept.get(str(r), -(2**62)) <= start_us]
             fitting = [r for r in levels if r * US <= 2 * desired]
             raw_ok = kept.get("raw", -(2**62)) <= start_us
@@ -403,8 +403,7 @@ class MetricsStore:
         for cond in conds:
             query = query.where(cond)
         raw = fetch_raw(self.db, query, table)
-        ok = readable_instants(raw.t, start_us, end_us)
-        return raw if ok.all() else RawSamples(raw.series[ok], raw.t[ok], raw.v[ok])
+        return raw.keep(readable_instants(raw.t, start_us, end_us))
 
     def _groups(self, table: SeriesTable, group_by: Sequence[str]) -> tuple[np.ndarray, list[dict[str, Any]]]:
         """Output group of each series, and each group's identity."""
@@ -541,7 +540,7 @@ class MetricsStore:
         """Whether rollups were ever built here (a look at the state only). Until then
         every chart reads raw samples (:meth:`plan`), and no fleet is read in a frame."""
         with self.store.connection():
-            return self.rollups.available() and self.rollups.watermark() > 0
+            return self.rollups.built()
 
     def retention_policy(self) -> RetentionPolicy:
         if not self.rollups.available():
