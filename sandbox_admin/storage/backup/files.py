@@ -187,6 +187,9 @@ class VerifyReport:
     checksum_matches: bool | None = None  # None: no recorded checksum to compare with
     described: bool = False  # has one of our sidecar descriptions
     too_new: bool = False  # its schema is newer than this program knows
+    #: integrity_check not run again: the file's sha256 is still the one its description
+    #: recorded with a passing integrity_check (see ``reuse_recorded_check``)
+    integrity_reused: bool = False
 
     def add(self, problem: str) -> None:
         self.ok = False
@@ -214,6 +217,7 @@ class VerifyReport:
             "sha256": self.sha256,
             "checksum_matches": self.checksum_matches,
             "described": self.described,
+            "integrity_reused": self.integrity_reused,
         }
 
 
@@ -233,10 +237,19 @@ def verify_backup(
     *,
     expected_sha256: str | None = None,
     use_sidecar: bool = True,
+    checksum: bool = True,
+    reuse_recorded_check: bool = False,
     progress: ProgressFn | None = None,
     cancel: CancelFn | None = None,
 ) -> VerifyReport:
     """Check a backup file completely: header, checksum, integrity_check, schema version.
+
+    ``checksum=False`` leaves the sha256 out (a file just written, whose checksum is
+    taken later). ``reuse_recorded_check`` (restore): when the description records a
+    passing integrity_check and the file's sha256 is still the one recorded with it,
+    these are the very bytes that passed, so the check is not run again; the schema
+    (version, triggers, row counts) is still read. An explicit verification never
+    reuses it.
 
     Never raises for a bad *file* (that is a finding, in ``problems``); raises
     :class:`errors.DatabaseNotFound` when there is no file, :class:`errors.Cancelled`.
@@ -261,17 +274,27 @@ def verify_backup(
         return report
 
     sidecar = read_sidecar(p) if use_sidecar else None
-    # The checksum (a plain read of the file) and the content check (SQLite through an
-    # immutable connection, which takes no locks, so a second descriptor is harmless)
-    # read the same file at the same time: both release the GIL, the slower one sets
-    # the pace. Findings are reported in the same order as one after the other.
     content = VerifyReport(path=p)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as pool:
-        digest = pool.submit(sha256_of, p, progress, cancel)
-        try:
-            _verify_content(p, info, content, progress, cancel)
-        finally:
-            report.sha256 = digest.result()
+    recorded = _recorded_check(sidecar, report.size_bytes) if reuse_recorded_check else ""
+    if recorded:
+        report.sha256 = sha256_of(p, progress, cancel)
+        content.integrity_reused = report.sha256 == recorded
+        _verify_content(p, info, content, progress, cancel, integrity=not content.integrity_reused)
+    elif checksum:
+        # The checksum (a plain read of the file) and the content check (SQLite through
+        # an immutable connection, which takes no locks, so a second descriptor is
+        # harmless) read the same file at the same time: both release the GIL, the
+        # slower one sets the pace. Findings are reported in the same order as one
+        # after the other.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as pool:
+            digest = pool.submit(sha256_of, p, progress, cancel)
+            try:
+                _verify_content(p, info, content, progress, cancel)
+            finally:
+                report.sha256 = digest.result()
+    else:
+        _verify_content(p, info, content, progress, cancel)
+    report.integrity_reused = content.integrity_reused
     if sidecar is not None:
         report.described = True
         if sidecar.get("format") == "unreadable":
@@ -305,8 +328,22 @@ def verify_backup(
     return report
 
 
+def _recorded_check(sidecar: dict[str, Any] | None, size_bytes: int) -> str:
+    """The sha256 a description recorded with a passing integrity_check of a file of
+    this size ("" when it recorded none)."""
+    if not sidecar or sidecar.get("format") != SIDECAR_FORMAT:
+        return ""
+    if not (sidecar.get("verified") is True and sidecar.get("integrity_check") == "ok"):
+        return ""
+    if sidecar.get("size_bytes") != size_bytes:
+        return ""
+    sha = sidecar.get("sha256")
+    return sha if isinstance(sha, str) and len(sha) == 64 else ""
+
+
 def _verify_content(
-    p: Path, info: Any, report: VerifyReport, progress: ProgressFn | None, cancel: CancelFn | None
+    p: Path, info: Any, report: VerifyReport, progress: ProgressFn | None, cancel: CancelFn | None,
+    *, integrity: bool = True,
 ) -> None:
     db = open_backup_readonly(p)
     try:
@@ -316,7 +353,7 @@ def _verify_content(
                 db.connection().set_progress_handler(handler, 20000)
             if progress is not None:
                 progress("verify", 0, 1)
-            rows = db.execute_sql(_INTEGRITY_LIMIT_SQL).fetchall()
+            rows = db.execute_sql(_INTEGRITY_LIMIT_SQL).fetchall() if integrity else []
             bad = [str(r[0]) for r in rows if r[0] != "ok"]
             for line in bad:
                 report.add(f"integrity_check: {line}")

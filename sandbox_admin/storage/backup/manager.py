@@ -39,7 +39,7 @@ import secrets
 import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,6 +67,7 @@ from .files import (
     parse_backup_name,
     read_sidecar,
     remove_stale_partials,
+    sha256_of,
     sidecar_path,
     verify_backup,
     write_sidecar,
@@ -177,10 +178,13 @@ class BackupManager:
         keep: RetentionPolicy | None = None,
         lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
         method: str = snapshot.AUTO,
+        checksum_later: bool = False,
     ) -> BackupResult:
         """A consistent online backup, verified and described, in ``directory``.
 
         ``keep`` applies a retention policy to this database's backups afterwards.
+        ``checksum_later``: describe it without its sha256, which the caller then adds
+        with :meth:`record_checksum` (a restore, so that its commit does not wait for it).
         ``method``: "auto" (the fast snapshot copy when possible, else the backup API),
         or force SNAPSHOT_COPY / BACKUP_API. ``pages_per_step`` applies to the backup API.
         Raises errors.Cancelled (nothing left behind), NotEnoughSpace, BackupInvalid.
@@ -212,7 +216,8 @@ class BackupManager:
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fsync") as pool:
                 flushed = pool.submit(fsync_file, tmp)
                 try:
-                    report = verify_backup(tmp, use_sidecar=False, progress=progress, cancel=cancel)
+                    report = verify_backup(tmp, use_sidecar=False, checksum=not checksum_later,
+                                           progress=progress, cancel=cancel)
                 finally:
                     flushed.result()
             # A safety backup is kept even when the live database is damaged (that is
@@ -256,6 +261,19 @@ class BackupManager:
             plan = forget(folder, keep, source=result.source_path)
             result.removed = list(plan.removed)
         return result
+
+    def record_checksum(self, result: BackupResult) -> BackupResult:
+        """Add the sha256 to a backup described without it (``checksum_later``)."""
+        try:
+            sha256 = sha256_of(result.path)
+            description = read_sidecar(result.path)
+            if description is None or description.get("format") != SIDECAR_FORMAT:
+                raise errors.StorageError(f"The description of {result.path.name} is missing or unreadable.")
+            description["sha256"] = sha256
+            write_sidecar(result.path, description)
+        except OSError as exc:
+            raise errors.translate(exc, str(result.path)) from exc
+        return replace(result, sha256=sha256)
 
     def _describe(self, final: Path, result: BackupResult, report: Any) -> None:
         write_sidecar(final, {

@@ -6,6 +6,11 @@ changes. In a WAL database both run while the pages are written: those go into t
 ``-wal``, uncommitted (the database file, which the safety backup copies, does not
 change), and the commit waits for both checks; anything that fails rolls the pages back.
 Used through :meth:`BackupManager.restore`.
+
+Nothing is checked twice: a backup whose sha256 is still the one its description
+recorded with a passing integrity_check is not integrity-checked again (its schema is
+still read), and the safety backup's sha256, which only later verifications need, is
+taken while the new pages are checkpointed, after the commit.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import os
 import sqlite3
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -150,7 +155,8 @@ class Restore:
 
                 checkpointed = self._copy_in(source, None, progress, cancel, pages_per_step,
                                              lock_timeout_s, verified=identity,
-                                             before_commit=before_commit)
+                                             before_commit=before_commit,
+                                             after_commit=checks.start_checksum)
                 report, safety = checks.result()  # both finished before the commit
             else:
                 # A rollback-journal database is written in place during the transaction,
@@ -166,7 +172,8 @@ class Restore:
                     copy_from, verified = converted, None
                 self._unchanged(source, identity)
                 checkpointed = self._copy_in(copy_from, safety.path, progress, cancel,
-                                             pages_per_step, lock_timeout_s, verified=verified)
+                                             pages_per_step, lock_timeout_s, verified=verified,
+                                             after_commit=checks.start_checksum)
         except errors.Cancelled as exc:
             kept = checks.abandon()
             note = "" if kept is None else f" (the safety backup {kept.name} was kept)"
@@ -178,8 +185,9 @@ class Restore:
             if converted is not None:
                 unlink_quietly(converted)
         self._refresh_connections()
+        safety, unsummed = checks.safety_checksummed()
         result = self._after_restore(source, report, safety, previous, before_counts,
-                                     checkpointed, user_id, started, progress)
+                                     checkpointed, user_id, started, progress, unsummed)
         return result
 
     def _unchanged(self, source: Path, identity: tuple[int, ...]) -> None:
@@ -203,8 +211,9 @@ class Restore:
                                 ) -> tuple[VerifyReport, BackupResult]:
         """Verify the backup and take the safety backup of the live database at the same
         time, without restoring (see :class:`_Checks`)."""
-        return _Checks(self, source, safety_dir, progress, cancel, pages_per_step,
-                       lock_timeout_s).result()
+        checks = _Checks(self, source, safety_dir, progress, cancel, pages_per_step, lock_timeout_s)
+        report, _ = checks.result()
+        return report, checks.safety_checksummed()[0]
 
     def _describe_live(self) -> tuple[int | None, dict[str, Any]]:
         """Schema version and row counts before the restore; a damaged database may not
@@ -226,11 +235,13 @@ class Restore:
     def _copy_in(self, source: Path, safety: Path | None, progress: ProgressFn | None,
                  cancel: CancelFn | None, pages_per_step: int, lock_timeout_s: float,
                  verified: tuple[int, ...] | None = None,
-                 before_commit: Callable[[], Path] | None = None) -> bool:
+                 before_commit: Callable[[], Path] | None = None,
+                 after_commit: Callable[[], None] | None = None) -> bool:
         """The backup API from ``source`` into the live database: one write transaction.
 
         ``before_commit`` is called before the step that would copy the last pages (and
         commit); it returns the safety backup's path or raises to roll everything back.
+        ``after_commit`` is called once the new content is committed.
         ``verified`` = the file identity of a source whose integrity_check passed: when
         the file is still that one, the copy (the same pages) is checked cheaply (its
         page count and schema read back); otherwise fully."""
@@ -261,6 +272,8 @@ class Restore:
                 src.backup(dst, pages=pages_per_step, progress=watch, sleep=BUSY_SLEEP_S)
             except errors.Cancelled as exc:
                 raise errors.Cancelled("Restore cancelled; the database was not changed.") from exc
+            if after_commit is not None:
+                after_commit()
             if progress is not None:
                 progress("check", 0, 1)
             if verified is not None and _identity(source) == verified:
@@ -299,10 +312,10 @@ class Restore:
 
     def _after_restore(self, source: Path, report: VerifyReport, safety: BackupResult,
                        previous: int | None, before_counts: dict[str, Any], checkpointed: bool, user_id: str,
-                       started: float, progress: ProgressFn | None) -> RestoreResult:
+                       started: float, progress: ProgressFn | None, unsummed: str = "") -> RestoreResult:
         store = self.store
         status = store.migration_status()
-        notices: list[str] = []
+        notices: list[str] = [unsummed] if unsummed else []
         if status.pending:
             notices.append(
                 f"The restored database has schema version {status.current}; this sandbox-admin "
@@ -330,6 +343,8 @@ class Restore:
             metadata={
                 "restored_from": str(source.resolve()),
                 "backup_sha256": report.sha256,
+                "backup_integrity": ("unchanged since its recorded integrity_check" if report.integrity_reused
+                                     else "integrity_check ok"),
                 "safety_backup": str(safety.path),
                 "safety_backup_verified": safety.verified,
                 "database": str(store.path.resolve()),
@@ -445,7 +460,7 @@ class _Checks:
         self.reading = threading.Event()  # the safety backup's snapshot is taken
         self._quiet = threading.Event()  # the restore reports progress from now on
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="restore-checks")
-        self.verifying = self._pool.submit(verify_backup, source, cancel=cancel,
+        self.verifying = self._pool.submit(verify_backup, source, cancel=cancel, reuse_recorded_check=True,
                                            progress=self._relay(progress, "backup "))
         safety_progress = self._relay(progress, "safety ")
 
@@ -457,9 +472,10 @@ class _Checks:
 
         self.safety = self._pool.submit(
             restore.manager.create, safety_dir, kind="safety", progress=on_safety, cancel=cancel,
-            pages_per_step=pages_per_step, lock_timeout_s=lock_timeout_s)
+            pages_per_step=pages_per_step, lock_timeout_s=lock_timeout_s, checksum_later=True)
         self.safety.add_done_callback(lambda _: self.reading.set())
         self._pool.shutdown(wait=False)
+        self._checksum: Future[BackupResult] | None = None
 
     def _relay(self, progress: ProgressFn | None, prefix: str) -> ProgressFn | None:
         """Their progress until the restore's own pages take over the bar."""
@@ -501,9 +517,32 @@ class _Checks:
             self._discard(safety)
             raise
 
+    def start_checksum(self) -> None:
+        """Take the safety backup's sha256 in a thread of its own (once)."""
+        if self._checksum is None:
+            self._wait()
+            if self.safety.exception() is None:
+                pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="safety-sha256")
+                self._checksum = pool.submit(self.restore.manager.record_checksum, self.safety.result())
+                pool.shutdown(wait=False)
+
+    def safety_checksummed(self) -> tuple["BackupResult", str]:
+        """The safety backup with its sha256 recorded, and "" (or, when that failed, it
+        without and a notice saying so: it is still a verified backup)."""
+        self.start_checksum()
+        safety = self.safety.result()
+        assert self._checksum is not None
+        try:
+            return self._checksum.result(), ""
+        except (errors.StorageError, OSError) as exc:
+            return safety, (f"The safety backup {safety.path.name} is verified, but its checksum "
+                            f"could not be recorded ({exc}); a later verification cannot tell "
+                            "whether it changed, only whether it is sound.")
+
     def abandon(self) -> Path | None:
-        """The restore stopped before its commit: wait for both, discard the safety backup
-        of a refused backup; the kept safety backup's path, if any."""
+        """The restore stopped (before its commit, or failed after it): wait for both,
+        discard the safety backup of a refused backup; the kept safety backup's path,
+        if any (with its checksum recorded)."""
         self._wait()
         if self.safety.exception() is not None:
             return None
@@ -511,6 +550,7 @@ class _Checks:
         if self.verifying.exception() is None and not self.verifying.result().restorable:
             self._discard(safety)  # the backup was refused
             return None
+        self.safety_checksummed()
         return safety.path
 
     def _discard(self, safety: "BackupResult") -> None:
