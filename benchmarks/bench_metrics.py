@@ -178,6 +178,7 @@ def _chart_figures(tmp, n: int, repeat: int) -> list[Figure]:
         build = store.metrics.build_rollups()
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     read_raw = best_of(lambda: con.execute(RAW_SELECT).fetchall(), 1)
+    write_floor = _write_rollup_rows(path)
 
     def baseline():
         return con.execute(BASELINE_SQL, ("2026-10-01 00:00:00", "2026-10-31 00:00:00")).fetchall()
@@ -205,7 +206,32 @@ def _chart_figures(tmp, n: int, repeat: int) -> list[Figure]:
                note="baseline has no percentiles at all"),
         Figure(f"build rollups for {n:,} samples vs reading them", build.seconds, read_raw,
                target="<= 1.5x (#15)", note=f"{build.rows_written:,} rollup rows; data generated in {generated:.1f}s"),
+        Figure("  writing those rollup rows alone vs reading the samples", write_floor, read_raw,
+               note="raw executemany of the finished rows (tuples ready) into an empty copy of the "
+                    "table: part of the build's floor (reading + writing, before any aggregation)"),
     ]
+
+
+def _write_rollup_rows(path) -> float:
+    """Seconds to insert the built rollup rows, already as tuples, into an empty table of
+    the same definition with raw sqlite3 (one transaction, the store's pragmas)."""
+    con = sqlite3.connect(path, isolation_level=None)
+    try:
+        rows = con.execute("SELECT * FROM admin_metric_rollups").fetchall()
+        ddl = con.execute("SELECT sql FROM sqlite_master WHERE name = 'admin_metric_rollups'").fetchone()[0]
+        con.execute(ddl.replace("admin_metric_rollups", "floor_rollups", 1))
+        for pragma in ("foreign_keys=ON", "synchronous=NORMAL", "cache_size=-64000"):
+            con.execute("PRAGMA " + pragma)
+        insert = "INSERT INTO floor_rollups VALUES (" + ", ".join("?" * len(rows[0])) + ")"
+        start = time.perf_counter()
+        con.execute("BEGIN IMMEDIATE")
+        con.executemany(insert, rows)
+        con.execute("COMMIT")
+        elapsed = time.perf_counter() - start
+        con.execute("DROP TABLE floor_rollups")
+        return elapsed
+    finally:
+        con.close()
 
 
 def _check_same(series, rows) -> None:
