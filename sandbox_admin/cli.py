@@ -440,7 +440,7 @@ def cmd_restore(args: argparse.Namespace) -> Result:
             _confirm(args, f"{exc} Restore it anyway?", str(exc))
             result = store.backups.restore(args.backup, safety_dir=args.safety_dir,
                                            allow_other_database=True)
-    lines = [f"restored {args.db} from {result.restored_from}",
+    lines = [f"restored {args.db} from {result.restored_from} ({result.backup_check})",
              f"  safety backup of the previous content: {result.safety_backup}",
              f"  schema version {result.schema_version}", ""]
     lines.append(_table(sorted(result.tables.items()), ["table", "rows"]))

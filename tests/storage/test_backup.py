@@ -521,6 +521,10 @@ def test_cli_backup_backups_verify_restore(run_cli, live, tmp_path, bdir):
     data = json.loads(out)
     assert {"restored_from", "safety_backup", "tables"} <= set(data)
     assert data["schema_version"] == 6 and data["pending_migrations"]
+    assert data["backup_check"] == "integrity_check ok"  # the Go server's: no description
+    code, out, err = run_cli("restore", live, made["path"], "--yes", "--safety-dir", tmp_path / "safety")
+    assert code == 0, err
+    assert out.startswith(f"restored {live} from {made['path']} (unchanged since its recorded integrity_check)")
     code, out, err = run_cli("restore", live, bad, "--yes")
     assert code == 1 and "cannot be restored" in err and "\n" not in err.strip()
 

@@ -107,7 +107,7 @@ def test_restore_records_the_safety_checksum_after_its_commit(live, backup, tmp_
     check = verify_backup(safety)
     assert check.ok and check.checksum_matches is True
     meta = _restore_audit(live)
-    assert meta["backup_integrity"] == "unchanged since its recorded integrity_check"
+    assert meta["backup_integrity"] == result.backup_check == "unchanged since its recorded integrity_check"
     assert meta["backup_sha256"] == backup.sha256
 
 

@@ -65,6 +65,9 @@ class RestoreResult:
     checkpointed: bool
     duration_s: float
     notices: list[str] = field(default_factory=list)
+    #: how the backup was found sound: its own integrity_check, or the one recorded for
+    #: these very bytes (their sha256 unchanged)
+    backup_check: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -77,6 +80,7 @@ class RestoreResult:
             "checkpointed": self.checkpointed,
             "duration_s": round(self.duration_s, 3),
             "notices": self.notices,
+            "backup_check": self.backup_check,
         }
 
 
@@ -113,10 +117,11 @@ class Restore:
         """Replace the live database's content with ``backup``'s; see the module docstring.
 
         ``progress`` phases (from worker threads too): "backup checksum", "backup verify",
-        "safety copy", "safety checksum", "safety verify" side by side until the safety
-        backup holds its snapshot; then "restore" (pages, written uncommitted while those
-        checks finish), "checks" (waiting for them before the commit), "check",
-        "checkpoint", "audit". Cancelling before "check" leaves the database as it was.
+        "safety copy", "safety verify" side by side until the safety backup holds its
+        snapshot; then "restore" (pages, written uncommitted while those checks finish),
+        "checks" (waiting for them before the commit), "check", "checkpoint" (the safety
+        backup's checksum meanwhile), "audit". Cancelling before "check" leaves the
+        database as it was.
         Raises BackupInvalid (refused; nothing changed), DatabaseLocked, Cancelled, ReadOnly.
         """
         started = time.monotonic()
@@ -343,8 +348,7 @@ class Restore:
             metadata={
                 "restored_from": str(source.resolve()),
                 "backup_sha256": report.sha256,
-                "backup_integrity": ("unchanged since its recorded integrity_check" if report.integrity_reused
-                                     else "integrity_check ok"),
+                "backup_integrity": _backup_check(report),
                 "safety_backup": str(safety.path),
                 "safety_backup_verified": safety.verified,
                 "database": str(store.path.resolve()),
@@ -361,7 +365,14 @@ class Restore:
             checkpointed=checkpointed,
             duration_s=time.monotonic() - started,
             notices=notices,
+            backup_check=_backup_check(report),
         )
+
+
+def _backup_check(report: VerifyReport) -> str:
+    if report.integrity_reused:
+        return "unchanged since its recorded integrity_check"
+    return "integrity_check ok"
 
 
 def _convert_page_size(source: Path, target: Path, page_size: int) -> None:
