@@ -188,25 +188,33 @@ def time_conditions(column: peewee.Field, start_us: int | None, end_us: int | No
     the prefilter only (the caller compares the instants itself)."""
     conds: list[peewee.Node] = []
     instant = instant_us(column)
-    if start_us is not None:
-        if prefilter:
-            try:
-                low = (from_us(start_us) - _OFFSET_MARGIN).date().isoformat()
-                conds.append(column >= Value(low, converter=False))
-            except (OverflowError, ValueError):
-                pass
-        if exact:
-            conds.append(instant >= start_us)
-    if end_us is not None:
-        if prefilter:
-            try:
-                high = ((from_us(end_us) + _OFFSET_MARGIN).date() + timedelta(days=1)).isoformat()
-                conds.append(column < Value(high, converter=False))
-            except (OverflowError, ValueError):
-                pass
-        if exact:
-            conds.append(instant < end_us)
+    low, high = prefilter_dates(start_us, end_us) if prefilter else (None, None)
+    if low is not None:
+        conds.append(column >= Value(low, converter=False))
+    if start_us is not None and exact:
+        conds.append(instant >= start_us)
+    if high is not None:
+        conds.append(column < Value(high, converter=False))
+    if end_us is not None and exact:
+        conds.append(instant < end_us)
     return conds
+
+
+def prefilter_dates(start_us: int | None, end_us: int | None) -> tuple[str | None, str | None]:
+    """The whole-day text bounds ``[low, high)`` that every timestamp text of an instant
+    in ``[start, end)`` lies in, whatever its offset and separator (None: unbounded)."""
+    low = high = None
+    try:
+        if start_us is not None:
+            low = (from_us(start_us) - _OFFSET_MARGIN).date().isoformat()
+    except (OverflowError, ValueError):
+        pass
+    try:
+        if end_us is not None:
+            high = ((from_us(end_us) + _OFFSET_MARGIN).date() + timedelta(days=1)).isoformat()
+    except (OverflowError, ValueError):
+        pass
+    return low, high
 
 
 # -- labels ----------------------------------------------------------------------------
@@ -315,6 +323,10 @@ class RawSamples:
 
     def __len__(self) -> int:
         return len(self.v)
+
+    @classmethod
+    def empty(cls) -> "RawSamples":
+        return cls(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64))
 
     def keep(self, ok: np.ndarray) -> "RawSamples":
         """The samples where ``ok`` holds (itself when it holds everywhere)."""

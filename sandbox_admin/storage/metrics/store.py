@@ -38,6 +38,7 @@ from datetime import datetime
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
+from peewee import Value
 
 from .. import errors
 from ..fields import parse_timestamp
@@ -46,6 +47,8 @@ from . import catalogue
 from . import sketch as sk
 from .bulk import fetch_raw
 from .ingest import RowMaker
+from .raw_window import EMPTY as WINDOW_EMPTY
+from .raw_window import window_texts
 from .records import (
     DEFAULT_GROUP,
     DEFAULT_STATS,
@@ -390,8 +393,15 @@ class MetricsStore:
         M = self.store.models.Metric
         query = M.select(M.metric_name, M.metric_type, M.labels, M.sandbox_id, M.timestamp, M.value)
         if above_id is None:
-            conds = self._conditions(names=name, sandbox_id=sandbox_id, labels=labels, start_us=start_us,
-                                     end_us=end_us, periods=periods, instants=False)
+            texts = window_texts(self, as_list(name), start_us, end_us)  # a narrow window's
+            if texts == WINDOW_EMPTY:
+                return RawSamples.empty()
+            conds = self._conditions(names=name, sandbox_id=sandbox_id, labels=labels,
+                                     start_us=None if texts else start_us, end_us=None if texts else end_us,
+                                     periods=periods, instants=False)
+            if texts:
+                conds += [M.timestamp >= Value(texts[0], converter=False),
+                          M.timestamp <= Value(texts[1], converter=False)]
         else:
             # Rows not rolled up yet: walk the rowid range. The name and sandbox tests are
             # written as expressions so that SQLite does not pick an index over them.
