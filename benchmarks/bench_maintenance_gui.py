@@ -93,7 +93,8 @@ def run(quick: bool = False) -> list[Figure]:
                     target="<= 1.0x (50 ms)",
                     note=f"job {took:.1f} s; {beat.over_frame} gaps over a 60 Hz frame; most GUI-thread "
                          f"CPU between two ticks {beat.max_busy * 1000:.0f} ms; less its waits for a CPU "
-                         f"{beat.max_stall * 1000:.0f} ms"))
+                         f"{beat.max_stall * 1000:.0f} ms; pages it read back from disk in the longest gap: "
+                         f"{beat.gap_faults}"))
         finally:
             close_pane(pane, runner, store, app)
     return figures

@@ -5,6 +5,11 @@ from __future__ import annotations
 import os
 import time
 
+try:
+    import resource
+except ImportError:  # not on Windows
+    pass
+
 from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer
 
 
@@ -42,7 +47,10 @@ class Heartbeat(QObject):
     - ``max_stall``: the longest gap less the time the GUI thread was runnable but
       waiting for a CPU (Linux; elsewhere equal to ``max_gap``): the stall the program
       causes by its work and its waits, whatever else the machine runs;
-    - ``max_busy``: the most CPU time the GUI thread used between two ticks.
+    - ``max_busy``: the most CPU time the GUI thread used between two ticks;
+    - ``gap_faults``: the GUI thread's major page faults during the longest gap (Linux):
+      code or data read back from disk after the OS evicted it, e.g. while gigabytes of
+      backups pass through the page cache.
     """
 
     def __init__(self, interval_ms: int = 10, parent: QObject | None = None) -> None:
@@ -57,7 +65,9 @@ class Heartbeat(QObject):
         self.max_busy = 0.0
         self.ticks = 0
         self.over_frame = 0  # gaps longer than a 60 Hz frame (16.7 ms)
+        self.gap_faults = 0
         self._run_delay: _RunDelay | None = None
+        self._last_faults = 0
         self._last = self._last_cpu = 0.0
         self._last_delay: float | None = None
 
@@ -66,8 +76,10 @@ class Heartbeat(QObject):
         self.ticks = 0
         self.over_frame = 0
         self._run_delay = _RunDelay()  # opened here: it reads the thread that opens it
+        self.gap_faults = 0
         self._last = time.perf_counter()
         self._last_cpu = time.thread_time()
+        self._last_faults = _major_faults()
         self._last_delay = self._run_delay()
         self.timer.start()
 
@@ -79,7 +91,7 @@ class Heartbeat(QObject):
         return self.max_gap
 
     def _tick(self) -> None:
-        now, cpu = time.perf_counter(), time.thread_time()
+        now, cpu, faults = time.perf_counter(), time.thread_time(), _major_faults()
         delay = self._run_delay() if self._run_delay is not None else None
         gap = now - self._last
         stall = gap
@@ -87,12 +99,22 @@ class Heartbeat(QObject):
             stall = max(0.0, gap - (delay - self._last_delay))
         self.max_busy = max(self.max_busy, cpu - self._last_cpu)
         self.max_stall = max(self.max_stall, stall)
-        self._last, self._last_cpu, self._last_delay = now, cpu, delay
+        if gap > self.max_gap:
+            self.max_gap = gap
+            self.gap_faults = faults - self._last_faults
+        self._last, self._last_cpu, self._last_delay, self._last_faults = now, cpu, delay, faults
         self.ticks += 1
         if gap > 1 / 60:
             self.over_frame += 1
-        if gap > self.max_gap:
-            self.max_gap = gap
+
+
+def _major_faults() -> int:
+    """Page faults of the calling thread that had to read from disk (Linux; 0 elsewhere):
+    code or data the OS had evicted, read back while the disk may be busy."""
+    try:
+        return resource.getrusage(resource.RUSAGE_THREAD).ru_majflt  # type: ignore[attr-defined]
+    except (AttributeError, NameError, OSError):
+        return 0
 
 
 def run_until(condition, timeout_s: float, tick_ms: int = 2) -> float:  # type: ignore[no-untyped-def]
