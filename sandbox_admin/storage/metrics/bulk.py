@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import sqlite3
 from operator import itemgetter
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 import peewee
 
 from .instants import instants_us
 from .sql import NO_INSTANT, RawSamples, SeriesTable, gc_paused, release
+
+T = TypeVar("T")
 
 #: Rows handled per C-level pass. Each holds the GIL throughout: looking up 32k keys
 #: among 16,700 series took up to 21 ms, 4k take 2-3 ms.
@@ -41,19 +43,7 @@ def fetch_raw(db: peewee.Database, query: peewee.Select, table: SeriesTable) -> 
 
 
 def _fetch_raw(db: peewee.Database, query: peewee.Select, table: SeriesTable) -> RawSamples:
-    conn = db.connection()
-    lenient = conn.text_factory
-    conn.text_factory = str  # the bulk path: C-speed decoding; the lenient one only if needed
-    try:
-        try:
-            rows = _Rows(db.execute(query))
-        except sqlite3.OperationalError as exc:
-            if "decode" not in str(exc):
-                raise
-            conn.text_factory = lenient
-            rows = _Rows(db.execute(query))
-    finally:
-        conn.text_factory = lenient
+    rows = _decoded(db, lambda: _Rows(db.execute(query)))
     if not rows.texts:
         return RawSamples.empty()
     mapping = np.array([table.add(*k) for k in rows.keys], dtype=np.int64)
@@ -63,20 +53,25 @@ def _fetch_raw(db: peewee.Database, query: peewee.Select, table: SeriesTable) ->
 
 
 def first_column(db: peewee.Database, query: peewee.Select) -> list[Any]:
-    """The first column of ``query``'s rows (C-speed decoding; the lenient one only if
-    needed), the collector paused."""
+    """The first column of ``query``'s rows, the collector paused."""
+    with gc_paused():
+        return _decoded(db, lambda: [row[0] for row in db.execute(query)])
+
+
+def _decoded(db: peewee.Database, read: Callable[[], T]) -> T:
+    """``read()`` with C-speed text decoding; again with the connection's lenient decoding
+    when a text is not UTF-8."""
     conn = db.connection()
     lenient = conn.text_factory
     conn.text_factory = str
     try:
-        with gc_paused():
-            try:
-                return [row[0] for row in db.execute(query)]
-            except sqlite3.OperationalError as exc:
-                if "decode" not in str(exc):
-                    raise
-                conn.text_factory = lenient
-                return [row[0] for row in db.execute(query)]
+        try:
+            return read()
+        except sqlite3.OperationalError as exc:
+            if "decode" not in str(exc):
+                raise
+            conn.text_factory = lenient
+            return read()
     finally:
         conn.text_factory = lenient
 
