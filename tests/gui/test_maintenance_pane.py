@@ -191,6 +191,9 @@ def test_restore_through_the_ui_replaces_the_content_and_reports_the_safety_back
     assert raw(go_db, "SELECT count(*) FROM metrics") == raw(backup, "SELECT count(*) FROM metrics")
     assert str(result.safety_backup) in pane.backup_hint.text()
     assert any(level == "info" and str(result.safety_backup) in t for level, t, _ in messages)
+    # a backup made here is not integrity-checked twice; the details say how it was checked
+    assert result.backup_check == "unchanged since its recorded integrity_check"
+    assert any("passed an integrity check when it was made" in d for level, _, d in messages if level == "info")
     # the safety backup keeps the changed content
     assert raw(result.safety_backup, "SELECT count(*) FROM sandboxes")[0][0] == len(before) - 5
 

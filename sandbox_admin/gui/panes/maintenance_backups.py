@@ -214,7 +214,9 @@ class BackupActions:
             self.pane.last_restore = result
             text = (f"Restored {source.name} into {store.path.name}. The previous content is in "
                     f"the safety backup {result.safety_backup}.")
-            detail = "\n".join(result.notices)
+            how = ("its bytes are the ones that passed an integrity check when it was made"
+                   if result.backup_check.startswith("unchanged") else "it passed an integrity check")
+            detail = "\n".join([f"The backup was checked first: {how}.", *result.notices])
             self._say_backup(text + (" " + " ".join(result.notices) if result.notices else ""))
             self.pane.message_requested.emit("info", text, detail)
             self.pane.action_finished.emit("restore", True)
