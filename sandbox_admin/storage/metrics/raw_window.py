@@ -19,12 +19,14 @@ from peewee import Value
 
 from .bulk import first_column
 from .instants import instants_us
-from .sql import NO_INSTANT, US, prefilter_dates, readable_instants
+from .sql import NO_INSTANT, US, prefilter_dates, readable_instants, release
 
 #: Read the index first when the window is at most this share of the prefilter's span.
 NARROW = 0.5
 #: :func:`window_texts`: no readable sample of those metrics lies in the window.
 EMPTY = ("", "")
+#: Texts compared per C-level pass.
+_STEP = 16_384
 
 
 def window_texts(metrics: Any, names: Sequence[str] | None, start_us: int | None,
@@ -46,10 +48,16 @@ def window_texts(metrics: Any, names: Sequence[str] | None, start_us: int | None
                                         M.timestamp >= Value(low, converter=False),
                                         M.timestamp < Value(high, converter=False))
     texts = first_column(metrics.db, query)
-    if not texts:
-        return EMPTY
-    inside = readable_instants(instants_us(metrics.db, texts, NO_INSTANT), start_us, end_us)
-    found = [texts[i] for i in inside.nonzero()[0].tolist()]
-    if not found:
-        return EMPTY
-    return min(found), max(found)
+    found: list[str] = []
+    try:
+        if texts:
+            inside = readable_instants(instants_us(metrics.db, texts, NO_INSTANT), start_us, end_us)
+            found = [texts[i] for i in inside.nonzero()[0].tolist()]
+        if not found:
+            return EMPTY
+        # a slice at a time: each min() over the texts is one C loop holding the GIL
+        steps = range(0, len(found), _STEP)
+        return min(min(found[i:i + _STEP]) for i in steps), max(max(found[i:i + _STEP]) for i in steps)
+    finally:
+        release(texts)  # hundreds of thousands of texts: freed a step at a time too
+        release(found)
