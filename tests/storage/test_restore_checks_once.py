@@ -108,6 +108,7 @@ def test_restore_records_the_safety_checksum_after_its_commit(live, backup, tmp_
     assert check.ok and check.checksum_matches is True
     meta = _restore_audit(live)
     assert meta["backup_integrity"] == result.backup_check == "unchanged since its recorded integrity_check"
+    assert result.backup_integrity_reused
     assert meta["backup_sha256"] == backup.sha256
 
 
@@ -119,7 +120,7 @@ def test_a_backup_nobody_described_is_checked_in_full(live, tmp_path):
     with open_store(live) as store:
         result = store.backups.restore(go_backup, safety_dir=tmp_path / "safety",
                                        allow_other_database=True)
-    assert result.safety_backup.exists()
+    assert result.safety_backup.exists() and not result.backup_integrity_reused
     assert _restore_audit(live)["backup_integrity"] == "integrity_check ok"
 
 

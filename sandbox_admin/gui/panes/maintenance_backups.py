@@ -215,7 +215,7 @@ class BackupActions:
             text = (f"Restored {source.name} into {store.path.name}. The previous content is in "
                     f"the safety backup {result.safety_backup}.")
             how = ("its bytes are the ones that passed an integrity check when it was made"
-                   if result.backup_check.startswith("unchanged") else "it passed an integrity check")
+                   if result.backup_integrity_reused else "it passed an integrity check")
             detail = "\n".join([f"The backup was checked first: {how}.", *result.notices])
             self._say_backup(text + (" " + " ".join(result.notices) if result.notices else ""))
             self.pane.message_requested.emit("info", text, detail)

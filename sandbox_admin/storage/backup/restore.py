@@ -69,6 +69,11 @@ class RestoreResult:
     #: these very bytes (their sha256 unchanged)
     backup_check: str = ""
 
+    @property
+    def backup_integrity_reused(self) -> bool:
+        """The backup's integrity_check was not run again (its bytes had passed it)."""
+        return self.backup_check == _REUSED
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "restored_from": str(self.restored_from),
@@ -369,10 +374,11 @@ class Restore:
         )
 
 
+_REUSED = "unchanged since its recorded integrity_check"
+
+
 def _backup_check(report: VerifyReport) -> str:
-    if report.integrity_reused:
-        return "unchanged since its recorded integrity_check"
-    return "integrity_check ok"
+    return _REUSED if report.integrity_reused else "integrity_check ok"
 
 
 def _convert_page_size(source: Path, target: Path, page_size: int) -> None:
