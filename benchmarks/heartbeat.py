@@ -8,7 +8,7 @@ import time
 try:
     import resource
 except ImportError:  # not on Windows
-    pass
+    resource = None  # type: ignore[assignment]
 
 from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer
 
@@ -111,10 +111,9 @@ class Heartbeat(QObject):
 def _major_faults() -> int:
     """Page faults of the calling thread that had to read from disk (Linux; 0 elsewhere):
     code or data the OS had evicted, read back while the disk may be busy."""
-    try:
-        return resource.getrusage(resource.RUSAGE_THREAD).ru_majflt  # type: ignore[attr-defined]
-    except (AttributeError, NameError, OSError):
+    if resource is None or not hasattr(resource, "RUSAGE_THREAD"):
         return 0
+    return resource.getrusage(resource.RUSAGE_THREAD).ru_majflt
 
 
 def run_until(condition, timeout_s: float, tick_ms: int = 2) -> float:  # type: ignore[no-untyped-def]

@@ -243,7 +243,7 @@ def cmd_check(args: argparse.Namespace) -> Result:
         text = f"ok ({', '.join(report.checks)})"
     else:
         text = "problems found:\n" + "\n".join(f"  - {p}" for p in report.problems)
-        if any(p.startswith("full-text index:") for p in report.problems):
+        if report.search_index_damaged:
             text += f"\n`sandbox-admin reindex {args.db}` rebuilds the search index"
     data = report.as_dict()
     if stats is not None:

@@ -334,6 +334,10 @@ def _table_stats(
     return result
 
 
+#: How a check's problems of the full-text index begin.
+_FTS_PROBLEM = "full-text index: "
+
+
 @dataclass
 class CheckReport:
     ok: bool = True
@@ -343,6 +347,11 @@ class CheckReport:
     def add(self, problem: str) -> None:
         self.ok = False
         self.problems.append(problem)
+
+    @property
+    def search_index_damaged(self) -> bool:
+        """A problem of the full-text index, which rebuilding it repairs."""
+        return any(p.startswith(_FTS_PROBLEM) for p in self.problems)
 
     def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "problems": self.problems, "checks": self.checks}
@@ -404,5 +413,5 @@ class Maintenance(_Housekeeping):
         check = self.store.files.index.integrity_check()
         report.checks.append("fts integrity-check" if check.thorough else "fts document count")
         for problem in check.problems:
-            report.add(f"full-text index: {problem} (rebuilding the search index repairs it)")
+            report.add(f"{_FTS_PROBLEM}{problem} (rebuilding the search index repairs it)")
 

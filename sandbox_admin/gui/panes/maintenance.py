@@ -530,8 +530,7 @@ class MaintenancePane(Pane):
 
         def done(report: CheckReport) -> None:
             self.last_check = report
-            self.reindex_button.setVisible(
-                any(p.startswith("full-text index:") for p in report.problems))
+            self.reindex_button.setVisible(report.search_index_damaged)
             if report.ok:
                 self.check_result.setText(f"<span style='color:#2e7d32'><b>{what}: ok</b></span> "
                                           f"({', '.join(report.checks)})")

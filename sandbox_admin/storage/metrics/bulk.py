@@ -1,7 +1,7 @@
 """The bulk read of raw samples: rows straight from the cursor into numpy arrays.
 
 Charts from raw samples, the rows since the last rollup build and the build itself read
-hundreds of thousands of rows at once. Three things keep that fast and keep a GUI
+hundreds of thousands of rows at once. Four things keep that fast and keep a GUI
 thread (which shares Python's lock with the worker) responsive:
 
 - the timestamp is read as text and turned into µs by numpy (:mod:`.instants`):

@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 from peewee import Select, Value, fn
 
+from .bulk import first_column
 from .instants import days_from_civil, instants_us
-from .sql import NO_INSTANT, US, gc_paused, readable_instants
+from .sql import NO_INSTANT, US, readable_instants
 
 #: Rows walked a step from each end.
 WINDOW = 4_096
@@ -55,8 +56,7 @@ def _timestamps(metrics: Any, name: str) -> Select:
 
 def every_instant(metrics: Any, name: str) -> tuple[int | None, int | None]:
     """The extent from every row's instant (numpy reads the texts)."""
-    with gc_paused():
-        texts = [row[0] for row in metrics.db.execute(_timestamps(metrics, name))]
+    texts = first_column(metrics.db, _timestamps(metrics, name))
     t = instants_us(metrics.db, texts, NO_INSTANT)
     t = t[readable_instants(t)]
     return (int(t.min()), int(t.max())) if len(t) else (None, None)
