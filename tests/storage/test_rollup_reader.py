@@ -1,0 +1,137 @@
+"""A rollup build that reads ahead in a second process gives the very rows of one that
+reads every chunk itself, and leaves no process behind, whatever happens to it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from sandbox_admin.storage import create_store, open_store
+from sandbox_admin.storage.metrics.store import Sample
+
+T0 = datetime(2026, 11, 20, tzinfo=timezone.utc)
+CHUNK = 700
+
+
+def _readers() -> list[int]:
+    """This process's reader processes still alive (not zombies)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == os.getpid() and fields[0] != "Z" and b"rollup_reader" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture
+def raw_db(tmp_path: Path) -> Path:
+    """Gauges, counters (with a reset) and a histogram over several sandboxes and
+    labels, 6,000-odd rows in id order spread over the series, some unreadable."""
+    path = tmp_path / "raw.db"
+    with create_store(path) as store:
+        for sid in ("sb-a", "sb-b", "sb-c"):
+            store.models.Sandbox.create(id=sid, status="running")
+        samples = []
+        for i in range(6000):
+            sid = ("sb-a", "sb-b", "sb-c")[i % 3]
+            at = T0 + timedelta(seconds=7 * i)
+            samples.append(Sample("cpu", float((i * 37) % 101) / 3, sandbox_id=sid, timestamp=at,
+                                  labels={"host": f"n{i % 4}"}))
+            if i % 2:
+                value = float(i // 2 if i < 4000 else i // 2 - 2000)  # a reset at 4000
+                samples.append(Sample("requests_total", value, sandbox_id=sid, timestamp=at,
+                                      type="counter"))
+            if i % 5 == 0:
+                samples.append(Sample("latency", (i % 13) * 0.01, sandbox_id=sid, timestamp=at,
+                                      type="histogram", labels={"le": "0.1"}))
+        store.metrics.record_batch(samples)
+        store.db.execute_sql(
+            "INSERT INTO metrics (metric_name, metric_type, labels, value, timestamp, sandbox_id, "
+            "aggregation_period) VALUES ('cpu','gauge','{}',1,'not a time','sb-a','raw'), "
+            "('cpu','gauge','{}','x','2026-11-20 00:00:00+00:00','sb-a','raw')")
+    return path
+
+
+def _build(path: Path, *, reader: bool, progress=None):
+    with open_store(path) as store, store.connection():
+        rollups = store.metrics.rollups
+        rollups.READER_MIN_ROWS = 0 if reader else 10**12
+        report = rollups.build(progress, chunk=CHUNK)
+        # the build's connection checkpoints again (the reader did it meanwhile)
+        assert store.db.execute_sql("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+        return report
+
+
+def _dump(path: Path) -> dict[str, list[tuple]]:
+    con = sqlite3.connect(path)
+    try:
+        tables = [r[0] for r in con.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name LIKE 'admin_metric%' ORDER BY name")]
+        return {t: sorted(con.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables}
+    finally:
+        con.close()
+
+
+def test_reading_ahead_gives_the_rows_reading_here_gives(raw_db: Path, tmp_path: Path):
+    plain = tmp_path / "plain.db"
+    shutil.copy(raw_db, plain)
+    ahead = _build(raw_db, reader=True)
+    here = _build(plain, reader=False)
+    assert ahead.chunks == here.chunks > 5
+    assert (ahead.read_ahead, here.read_ahead) == (ahead.chunks - 1, 0)  # all but the first
+    for field in ("samples", "skipped", "rows_written", "new_series", "watermark"):
+        assert getattr(ahead, field) == getattr(here, field), field
+    assert ahead.skipped == 2
+    mine, theirs = _dump(raw_db), _dump(plain)
+    assert mine["admin_metric_rollups"] and mine["admin_metric_series"]
+    assert mine == theirs
+    assert _readers() == []
+
+
+def test_a_small_build_reads_everything_itself(raw_db: Path):
+    with open_store(raw_db) as store:
+        report = store.metrics.rollups.build(chunk=CHUNK)  # far below READER_MIN_ROWS
+    assert report.chunks > 5 and report.read_ahead == 0
+
+
+def test_a_killed_reader_only_means_the_build_reads_the_rest_itself(raw_db: Path, tmp_path: Path):
+    plain = tmp_path / "plain.db"
+    shutil.copy(raw_db, plain)
+    killed = []
+
+    def kill_it(done: int, total: int) -> None:
+        if not killed:
+            for pid in _readers():
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+
+    report = _build(raw_db, reader=True, progress=kill_it)
+    assert killed  # there was one to kill, after the first chunk
+    assert report.read_ahead <= 1 < report.chunks  # at most the chunk it had sent
+    assert report.watermark == _build(plain, reader=False).watermark
+    assert _dump(raw_db) == _dump(plain)
+    assert _readers() == []
+
+
+def test_a_stopped_build_stops_its_reader_and_resumes(raw_db: Path, tmp_path: Path):
+    plain = tmp_path / "plain.db"
+    shutil.copy(raw_db, plain)
+    first = _build(raw_db, reader=True, progress=lambda done, total: False)  # Cancel
+    assert first.chunks == 1
+    assert _readers() == []  # it was reading the next chunk: stopped, not waited for
+    rest = _build(raw_db, reader=True)
+    assert first.chunks + rest.chunks == _build(plain, reader=False).chunks
+    assert _dump(raw_db) == _dump(plain)
