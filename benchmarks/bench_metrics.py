@@ -205,7 +205,9 @@ def _chart_figures(tmp, n: int, repeat: int) -> list[Figure]:
         Figure("  same chart + p50/p95/p99 (sketch merge)", pct_time, base_time,
                note="baseline has no percentiles at all"),
         Figure(f"build rollups for {n:,} samples vs reading them", build.seconds, read_raw,
-               target="<= 1.5x (#15)", note=f"{build.rows_written:,} rollup rows; data generated in {generated:.1f}s"),
+               target="<= 1.5x (#15)", note=f"{build.rows_written:,} rollup rows; {build.read_ahead} of "
+                                            f"{build.chunks} chunks read ahead by a second process; "
+                                            f"data generated in {generated:.1f}s"),
         Figure("  writing those rollup rows alone vs reading the samples", write_floor, read_raw,
                note="raw executemany of the finished rows (tuples ready) into an empty copy of the "
                     "table: part of the build's floor (reading + writing, before any aggregation)"),

@@ -77,7 +77,7 @@ class ChunkReader:
         self._process = subprocess.Popen(
             [sys.executable, "-I", "-c", f"import sys; from {__name__} import _serve; _serve(sys.argv[1])",
              str(path)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, close_fds=True)
         assert self._process.stdin is not None and self._process.stdout is not None
         self._send = Connection(os.dup(self._process.stdin.fileno()), readable=False)
         self._recv = Connection(os.dup(self._process.stdout.fileno()), writable=False)
