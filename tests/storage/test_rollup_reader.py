@@ -7,6 +7,8 @@ import os
 import shutil
 import signal
 import sqlite3
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -135,3 +137,34 @@ def test_a_stopped_build_stops_its_reader_and_resumes(raw_db: Path, tmp_path: Pa
     rest = _build(raw_db, reader=True)
     assert first.chunks + rest.chunks == _build(plain, reader=False).chunks
     assert _dump(raw_db) == _dump(plain)
+
+
+def test_the_reader_imports_nothing_from_the_current_folder(raw_db: Path, tmp_path: Path, monkeypatch):
+    """A stray module where the app was started from is not what the reader imports."""
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    marker = tmp_path / "imported"
+    (folder / "peewee.py").write_text(f"open({str(marker)!r}, 'w').close()\nraise ImportError('stray')\n")
+    monkeypatch.chdir(folder)
+    report = _build(raw_db, reader=True)
+    assert report.read_ahead == report.chunks - 1 > 0
+    assert not marker.exists()
+
+
+def test_a_script_that_builds_is_run_once(raw_db: Path, tmp_path: Path):
+    """The reader is not multiprocessing's "spawn", which would run the caller's main
+    script again in the child (here, a script with no ``__main__`` guard)."""
+    runs = tmp_path / "runs.txt"
+    script = tmp_path / "cron_job.py"
+    script.write_text(
+        "from sandbox_admin.storage import open_store\n"
+        f"open({str(runs)!r}, 'a').write('ran\\n')\n"
+        f"store = open_store({str(raw_db)!r})\n"
+        "rollups = store.metrics.rollups\n"
+        "rollups.READER_MIN_ROWS = 0\n"
+        f"print(rollups.build(chunk={CHUNK}).read_ahead)\n"
+        "store.close()\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) > 0  # it did read ahead
+    assert runs.read_text() == "ran\n"

@@ -39,6 +39,7 @@ from .sql import RawSamples, SeriesTable, readable_instants
 #: meets up to 100k series (the window's thread must not wait long for it).
 _SERIES_A_MESSAGE = 4_096
 _LISTS = ("names", "types", "labels", "items", "sandboxes")
+_PACKAGE_ROOT = Path(__file__).resolve().parents[3]  # holds sandbox_admin/
 
 
 def read_chunk(db: peewee.Database, query: peewee.Node, table: SeriesTable) -> tuple[RawSamples, int]:
@@ -59,7 +60,7 @@ class ChunkReader:
         there cannot be one: a rollback journal (its reader would hold up the build's
         commits), a frozen app (no Python to start it with), no process to be had."""
         mode = str(db.execute_sql("PRAGMA journal_mode").fetchone()[0]).lower()
-        if mode != "wal" or db.immutable or getattr(sys, "frozen", False):
+        if mode != "wal" or db.immutable or getattr(sys, "frozen", False) or not sys.executable:
             return None
         try:
             reader = cls(path)
@@ -75,8 +76,11 @@ class ChunkReader:
         """Start the process (OSError when it cannot be started)."""
         self._autocheckpoint: tuple[SandboxDatabase, int] | None = None
         self._process = subprocess.Popen(
-            [sys.executable, "-I", "-c", f"import sys; from {__name__} import _serve; _serve(sys.argv[1])",
-             str(path)],
+            # our environment, the folder this package was imported from first, and not
+            # the current directory (-P: a stray peewee.py there is not imported)
+            [sys.executable, "-P", "-c", f"import sys; sys.path.insert(0, sys.argv[2]); "
+                                   f"from {__name__} import _serve; _serve(sys.argv[1])",
+             str(path), str(_PACKAGE_ROOT)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, close_fds=True)
         assert self._process.stdin is not None and self._process.stdout is not None
         self._send = Connection(os.dup(self._process.stdin.fileno()), readable=False)
