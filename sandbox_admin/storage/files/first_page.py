@@ -14,11 +14,12 @@ them and replaces them with the exact answer when it comes. Two plans:
   and the literal-first order of punctuated words. When there are fewer matches than
   that, the bounded query *is* the exact one and the answer is final.
 * **A scan of the newest rows** (words and ``prefix*`` ANDed, nothing else): the
-  :data:`SCAN_ROWS` newest rows are read and matched here, token by token as FTS5's
-  unicode61 tokenizer splits text, and ordered by a bm25 estimated on that sample
-  (``rank`` is None: the exact rank comes with the exact answer). FTS5's prefix
-  set-up never runs. Fewer than a page of matches there (a rare prefix, whose few
-  postings FTS5 merges quickly): the first plan instead.
+  newest rows are read and matched here, token by token as FTS5's unicode61 tokenizer
+  splits text, until a page of them matches, and that page is ordered by a bm25
+  estimated on the rows read (``rank`` is None: the exact rank comes with the exact
+  answer). FTS5's prefix set-up never runs. Fewer than a page of matches among the
+  :data:`SCAN_ROWS` newest rows (a rare prefix, whose few postings FTS5 merges
+  quickly): the first plan instead.
 
 Whatever this returns, the order of a finished search is exactly
 :func:`.search.search_files`' (bm25 with the path weight); only the time to the first
@@ -30,7 +31,6 @@ from __future__ import annotations
 import math
 import re
 import sqlite3
-import time
 import unicodedata
 from typing import TYPE_CHECKING, Any
 
@@ -57,10 +57,10 @@ if TYPE_CHECKING:
 
 #: Matches (newest first) ranked by FTS5 for a first page; fewer matches: the answer is final.
 CANDIDATES = 2000
-#: Newest rows read by the scan plan, and the time it may take over them.
+#: Newest rows the scan plan may read. It stops at the first page of matches: reading on
+#: (to 400 rows, 13 ms for a prefix on 100k files) refined an estimate whose page had at
+#: most 1 of the exact top 50 either way, and only delayed the first rows shown.
 SCAN_ROWS = 400
-#: The scan stops early past this time once it has a page of matches.
-SCAN_SECONDS = 0.015
 #: bm25's constants in FTS5.
 _K1, _B = 1.2, 0.75
 #: An FTS5 query that is only quoted single words, some with ``*``, ANDed.
@@ -144,7 +144,6 @@ def _counter(word: str, prefix: bool) -> re.Pattern[str]:
 def _scan(search: _Search, typed: str, fts_query: str, terms: list[tuple[str, bool]],
           limit: int, path_weight: float) -> SearchResult | None:
     FM = search.m.FileMetadata
-    started = time.perf_counter()
     query = (FM.select(*search.columns(), FM.search_content).where(*search.conditions())
              .order_by(FM.id.desc()).limit(SCAN_ROWS))
     rows = search.rows(query.sql(), search.values())
@@ -154,7 +153,7 @@ def _scan(search: _Search, typed: str, fts_query: str, terms: list[tuple[str, bo
     lengths = 0
     scanned = 0
     for row in rows:
-        if len(found) >= limit and time.perf_counter() - started > SCAN_SECONDS:
+        if len(found) >= limit:
             break
         scanned += 1
         path, content = fold(row[2] or ""), fold(row[8] or "")
