@@ -168,3 +168,27 @@ def test_a_script_that_builds_is_run_once(raw_db: Path, tmp_path: Path):
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) > 0  # it did read ahead
     assert runs.read_text() == "ran\n"
+
+
+def test_a_chunk_of_more_series_than_a_message_holds(tmp_path: Path):
+    """A chunk's series come in several messages (here 4,500 series a chunk): each
+    sample goes to its own series all the same."""
+    from sandbox_admin.storage.metrics import rollup_reader
+
+    path = tmp_path / "many.db"
+    with create_store(path) as store:
+        store.models.Sandbox.create(id="sb-a", status="running")
+        store.metrics.record_batch([
+            Sample("cpu", float(i % 7), sandbox_id="sb-a", labels={"i": str(i % 4_600)},
+                   timestamp=T0 + timedelta(seconds=i)) for i in range(9_000)])
+    plain = tmp_path / "plain.db"
+    shutil.copy(path, plain)
+    assert rollup_reader._SERIES_A_MESSAGE < 4_500
+    with open_store(path) as store:
+        rollups = store.metrics.rollups
+        rollups.READER_MIN_ROWS = 0
+        ahead = rollups.build(chunk=4_500)
+    with open_store(plain) as store:
+        here = store.metrics.rollups.build(chunk=4_500)
+    assert (ahead.read_ahead, ahead.chunks, ahead.new_series) == (1, 2, 4_600)
+    assert _dump(path) == _dump(plain)

@@ -66,10 +66,15 @@ class ChunkReader:
             reader = cls(path)
         except OSError:
             return None
-        # Our commits no longer checkpoint: each would copy its own pages on this core,
-        # while the reader runs the checkpoints on its own (:func:`_checkpoint`).
-        reader._autocheckpoint = (db, int(db.execute_sql("PRAGMA wal_autocheckpoint").fetchone()[0]))
-        db.execute_sql("PRAGMA wal_autocheckpoint=0")
+        try:
+            # Our commits no longer checkpoint: each would copy its own pages on this
+            # core, while the reader runs the checkpoints on its own (:func:`_checkpoint`).
+            pages = int(db.execute_sql("PRAGMA wal_autocheckpoint").fetchone()[0])
+            db.execute_sql("PRAGMA wal_autocheckpoint=0")
+        except BaseException:
+            reader.close()
+            raise
+        reader._autocheckpoint = (db, pages)
         return reader
 
     def __init__(self, path: Path) -> None:
@@ -120,13 +125,14 @@ class ChunkReader:
         while True:
             message = self._recv.recv()
             kind = message[0]
-            if kind == "series":
+            if kind == "series":  # its keys indexed a message at a time, like the rest
+                first = len(table)
                 for name, part in zip(_LISTS, message[1:]):
                     getattr(table, name).extend(part)
+                keys = zip(*(getattr(table, name)[first:] for name in ("names", "types", "labels", "sandboxes")))
+                table.index.update(zip(keys, range(first, len(table))))
             elif kind == "rows":
                 _, series, t, v, total = message
-                keys = zip(table.names, table.types, table.labels, table.sandboxes)
-                table.index.update(zip(keys, range(len(table))))
                 return table, RawSamples(series, t, v), total
             else:  # "error"
                 self.failed = message[1]
@@ -153,7 +159,6 @@ class ChunkReader:
 def _serve(path: str) -> None:
     """The reader process: answer each (sql, params) with the chunk's series (a few
     messages) and rows, until told to stop (None) or the build goes away."""
-
     requests = Connection(os.dup(0), writable=False)
     answers = Connection(os.dup(1), readable=False)
     os.dup2(2, 1)  # a stray print cannot corrupt the answers
