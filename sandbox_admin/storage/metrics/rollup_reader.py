@@ -58,9 +58,11 @@ class ChunkReader:
     def start(cls, db: SandboxDatabase, path: Path) -> "ChunkReader | None":
         """A reader for a build on ``db`` (the connection the build uses), or None where
         there cannot be one: a rollback journal (its reader would hold up the build's
-        commits), a frozen app (no Python to start it with), no process to be had."""
+        commits), a frozen app (no Python to start it with), not POSIX (the pipes are
+        file descriptors), no process to be had."""
         mode = str(db.execute_sql("PRAGMA journal_mode").fetchone()[0]).lower()
-        if mode != "wal" or db.immutable or getattr(sys, "frozen", False) or not sys.executable:
+        if (mode != "wal" or db.immutable or getattr(sys, "frozen", False) or not sys.executable
+                or os.name != "posix"):
             return None
         try:
             reader = cls(path)
