@@ -191,4 +191,18 @@ def test_a_chunk_of_more_series_than_a_message_holds(tmp_path: Path):
     with open_store(plain) as store:
         here = store.metrics.rollups.build(chunk=4_500)
     assert (ahead.read_ahead, ahead.chunks, ahead.new_series) == (1, 2, 4_600)
+    assert (here.read_ahead, here.rows_written) == (0, ahead.rows_written)
     assert _dump(path) == _dump(plain)
+
+
+def test_a_rollback_journal_database_reads_everything_itself(raw_db: Path, tmp_path: Path):
+    """No reader where its reads would hold up the build's commits (no WAL)."""
+    plain = tmp_path / "plain.db"
+    shutil.copy(raw_db, plain)
+    con = sqlite3.connect(raw_db)
+    assert con.execute("PRAGMA journal_mode=DELETE").fetchone()[0] == "delete"
+    con.close()
+    report = _build(raw_db, reader=True)
+    assert report.chunks > 5 and report.read_ahead == 0
+    _build(plain, reader=False)
+    assert _dump(raw_db) == _dump(plain)
