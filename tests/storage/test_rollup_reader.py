@@ -206,3 +206,26 @@ def test_a_rollback_journal_database_reads_everything_itself(raw_db: Path, tmp_p
     assert report.chunks > 5 and report.read_ahead == 0
     _build(plain, reader=False)
     assert _dump(raw_db) == _dump(plain)
+
+
+def test_a_stopped_reader_is_given_up(raw_db: Path, tmp_path: Path, monkeypatch):
+    """A reader that stops answering (here: SIGSTOP) is waited for WAIT_S at most; the
+    build reads the rest itself and the stopped process is killed, not waited for."""
+    from sandbox_admin.storage.metrics.rollup_reader import ChunkReader
+
+    monkeypatch.setattr(ChunkReader, "WAIT_S", 0.5)
+    plain = tmp_path / "plain.db"
+    shutil.copy(raw_db, plain)
+    stopped = []
+
+    def stop_it(done: int, total: int) -> None:
+        if not stopped:
+            for pid in _readers():
+                os.kill(pid, signal.SIGSTOP)
+                stopped.append(pid)
+
+    report = _build(raw_db, reader=True, progress=stop_it)
+    assert stopped and report.read_ahead <= 1 < report.chunks
+    _build(plain, reader=False)
+    assert _dump(raw_db) == _dump(plain)
+    assert _readers() == []

@@ -54,6 +54,10 @@ class ChunkReader:
     """One reader process for one build: :meth:`ask` for a chunk's rows, then
     :meth:`take` them (one request at a time)."""
 
+    #: Longest wait for the next message (a chunk takes well under a second): a reader
+    #: stopped or stuck this long is given up and the build reads on by itself.
+    WAIT_S = 10.0
+
     @classmethod
     def start(cls, db: SandboxDatabase, path: Path) -> "ChunkReader | None":
         """A reader for a build on ``db`` (the connection the build uses), or None where
@@ -117,6 +121,9 @@ class ChunkReader:
             return None
         try:
             got = self._receive()
+        except TimeoutError:
+            self.failed = f"the reader process did not answer in {self.WAIT_S:g} s"
+            return None
         except (EOFError, OSError) as exc:
             self.failed = f"the reader process stopped ({exc or type(exc).__name__})"
             return None
@@ -125,6 +132,8 @@ class ChunkReader:
     def _receive(self) -> tuple[SeriesTable, RawSamples, int] | None:
         table = SeriesTable()
         while True:
+            if not self._recv.poll(self.WAIT_S):
+                raise TimeoutError
             message = self._recv.recv()
             kind = message[0]
             if kind == "series":  # its keys indexed a message at a time, like the rest
@@ -142,7 +151,7 @@ class ChunkReader:
 
     def close(self) -> None:
         """Stop the process (at once when it is still reading: the build is over)."""
-        try:
+        try:  # a reader that failed may be stuck: it is not waited for
             if self._asked is None and not self.failed:
                 self._send.send(None)
                 self._process.wait(timeout=2.0)
