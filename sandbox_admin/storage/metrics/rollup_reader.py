@@ -59,28 +59,27 @@ class ChunkReader:
     WAIT_S = 10.0
 
     @classmethod
-    def start(cls, db: SandboxDatabase, path: Path) -> "ChunkReader | None":
-        """A reader for a build on ``db`` (the connection the build uses), or None where
-        there cannot be one: a rollback journal (its reader would hold up the build's
-        commits), a frozen app (no Python to start it with), not POSIX (the pipes are
-        file descriptors), no process to be had."""
-        mode = str(db.execute_sql("PRAGMA journal_mode").fetchone()[0]).lower()
-        if (mode != "wal" or db.immutable or getattr(sys, "frozen", False) or not sys.executable
-                or os.name != "posix"):
+    def start(cls, store: Any) -> "ChunkReader | None":
+        """A reader for a build on ``store`` (in the connection the build holds), or None
+        where there cannot be one: a rollback journal (its reader would hold up the
+        build's commits), a frozen app (no Python to start it with), not POSIX (the
+        pipes are file descriptors), no process to be had."""
+        if (store.journal_mode() != "wal" or store.db.immutable or getattr(sys, "frozen", False)
+                or not sys.executable or os.name != "posix"):
             return None
         try:
-            reader = cls(path)
+            reader = cls(store.path)
         except OSError:
             return None
         try:
             # Our commits no longer checkpoint: each would copy its own pages on this
             # core, while the reader runs the checkpoints on its own (:func:`_checkpoint`).
-            pages = int(db.execute_sql("PRAGMA wal_autocheckpoint").fetchone()[0])
-            db.execute_sql("PRAGMA wal_autocheckpoint=0")
+            pages = int(store.db.pragma("wal_autocheckpoint"))
+            store.db.pragma("wal_autocheckpoint", 0)
         except BaseException:
             reader.close()
             raise
-        reader._autocheckpoint = (db, pages)
+        reader._autocheckpoint = (store.db, pages)
         return reader
 
     def __init__(self, path: Path) -> None:
@@ -99,8 +98,8 @@ class ChunkReader:
         self._process.stdin.close()
         self._process.stdout.close()
         self._asked: tuple[int, int] | None = None
-        #: why the reader stopped helping ("" while it works)
-        self.failed = ""
+        #: the reader stopped helping (it died, failed a read or did not answer)
+        self.failed = False
 
     def ask(self, low: int, high: int, sql: str, params: list[Any]) -> None:
         """Start reading the rows of ids ``(low, high]`` (``sql``/``params``: the query)."""
@@ -108,8 +107,8 @@ class ChunkReader:
             return
         try:
             self._send.send((sql, params))
-        except (OSError, ValueError) as exc:
-            self.failed = f"the reader process stopped ({exc})"
+        except (OSError, ValueError):
+            self.failed = True
             return
         self._asked = (low, high)
 
@@ -121,11 +120,8 @@ class ChunkReader:
             return None
         try:
             got = self._receive()
-        except TimeoutError:
-            self.failed = f"the reader process did not answer in {self.WAIT_S:g} s"
-            return None
-        except (EOFError, OSError) as exc:
-            self.failed = f"the reader process stopped ({exc or type(exc).__name__})"
+        except (TimeoutError, EOFError, OSError):  # not answering, gone
+            self.failed = True
             return None
         return got if asked == (low, high) else None
 
@@ -145,8 +141,8 @@ class ChunkReader:
             elif kind == "rows":
                 _, series, t, v, total = message
                 return table, RawSamples(series, t, v), total
-            else:  # "error"
-                self.failed = message[1]
+            else:  # "error": its read failed
+                self.failed = True
                 return None
 
     def close(self) -> None:
@@ -164,7 +160,7 @@ class ChunkReader:
         self._recv.close()
         if self._autocheckpoint is not None:
             db, pages = self._autocheckpoint
-            db.execute_sql(f"PRAGMA wal_autocheckpoint={int(pages)}")
+            db.pragma("wal_autocheckpoint", pages)
 
 
 def _serve(path: str) -> None:
@@ -185,8 +181,8 @@ def _serve(path: str) -> None:
                     answers.send(("series", *(getattr(table, name)[start:start + _SERIES_A_MESSAGE]
                                               for name in _LISTS)))
                 answers.send(("rows", raw.series, raw.t, raw.v, total))
-            except Exception as exc:  # noqa: BLE001 - the build reads the chunk itself
-                answers.send(("error", f"{type(exc).__name__}: {exc}"))
+            except Exception:  # noqa: BLE001 - the build reads the chunk itself
+                answers.send(("error",))
             _checkpoint(checkpoints)
     except (EOFError, OSError, KeyboardInterrupt):
         pass  # the build is over

@@ -426,7 +426,7 @@ class Rollups:
             ours = None  # the watermark our last chunk left
             reader = None
             if top - W >= self.READER_MIN_ROWS and top - W > chunk:
-                reader = ChunkReader.start(self.db, self.store.path)
+                reader = ChunkReader.start(self.store)
             try:
                 while True:
                     with self.store.transaction():
@@ -443,8 +443,8 @@ class Rollups:
                         if reader is not None:
                             read = reader.take(low, high)
                             if high < top:  # read the next chunk while this one is written
-                                reader.ask(high, min(high + chunk, top),
-                                           *self._chunk_query(high, min(high + chunk, top)).sql())
+                                following = min(high + chunk, top)
+                                reader.ask(high, following, *self._chunk_query(high, following).sql())
                         report.read_ahead += read is not None
                         with gc_paused():  # millions of short-lived tuples and lists
                             self._build_chunk(low, high, known, report, fleet, read)
