@@ -5,10 +5,13 @@ checkpoint setting as they should be."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
-from sandbox_admin.storage import open_store
+import pytest
+
+from sandbox_admin.storage import errors, open_store
 from sandbox_admin.storage.backup.wal_flush import WalFlusher
 from tests.reliability.dbtools import content_digest, file_digest, last_audit, make_sandbox_db
 
@@ -71,3 +74,27 @@ def test_restore_through_the_flusher_keeps_settings(tmp_path: Path) -> None:
         audit = [last_audit(conn)[0]]
         restored = content_digest(conn, exclude_audit_ids=audit)
     assert restored == file_digest(str(backup), immutable=True)
+
+
+def test_a_restore_stopped_before_its_first_step_leaves_no_flusher(tmp_path: Path) -> None:
+    """A backup small enough for one step is held before that step (which commits); a
+    Cancel there stops the restore before the backup API runs, and the flusher too."""
+    live = make_sandbox_db(tmp_path / "live.db", seed=1, blob_kib=16)
+    source = make_sandbox_db(tmp_path / "src.db", seed=2, blob_kib=16)
+    with open_store(source) as store:
+        backup = store.backups.create(tmp_path / "backups").path
+    before = file_digest(str(live))
+    checks_started = threading.Event()
+
+    def progress(phase: str, done: int, total: int) -> None:
+        if phase == "checks":
+            checks_started.set()
+
+    with open_store(live) as store:
+        with pytest.raises(errors.Cancelled, match="not changed"):
+            store.backups.restore(backup, safety_dir=tmp_path / "safety", pages_per_step=100_000,
+                                  allow_other_database=True, progress=progress,
+                                  cancel=checks_started.is_set)
+    assert checks_started.is_set()
+    assert not [t for t in threading.enumerate() if t.name == "wal-flush"]
+    assert file_digest(str(live)) == before

@@ -32,7 +32,7 @@ class WalFlusher:
         self._wanted.set()
 
     def stop(self) -> None:
-        """Stop and wait for a flush under way (the commit's own fsync follows)."""
+        """Stop and wait for a flush under way (again: nothing more to do)."""
         self._stopping = True
         self._wanted.set()
         self._thread.join()
