@@ -14,6 +14,10 @@ Figures:
   description) and the whole restore (the pages written into the live WAL database,
   uncommitted, while the backup is verified and the safety backup taken; the commit
   after both; check, checkpoint, audit entry) against ``cp`` + fsync.
+
+Every timed call that ends with an fsync, ours and the ``cp`` + fsync baseline alike,
+starts with the disk's pending writes flushed (``os.sync``, untimed): otherwise its
+fsync also waits for the kernel's writeback of the gigabytes earlier calls wrote.
 """
 
 from __future__ import annotations
@@ -99,7 +103,7 @@ def run(quick: bool = False) -> list[Figure]:
         part = tmp / "partial.db"
 
         cp_time = best_of(lambda: _cp(src, copy), repeat)
-        cp_sync = best_of(lambda: _cp(src, copy, sync=True), repeat)
+        cp_sync = best_of(lambda: _cp(src, copy, sync=True), repeat, settle=True)
 
         with open_store(src) as store:
             manager = store.backups
@@ -131,7 +135,7 @@ def run(quick: bool = False) -> list[Figure]:
                 f"backup copy {label}, backup API, {DEFAULT_PAGES_PER_STEP} pages/step",
                 best_of(lambda: copy_only(BACKUP_API), repeat), cp_time,
                 note="the fallback path: backup API from a held snapshot vs cp"))
-            figures.append(Figure(f"backup copy + fsync {label}", best_of(copy_sync, repeat),
+            figures.append(Figure(f"backup copy + fsync {label}", best_of(copy_sync, repeat, settle=True),
                                   cp_sync, note=f"auto ({taken[-1]}); vs cp + fsync"))
 
             created: list[Path] = []
@@ -139,7 +143,7 @@ def run(quick: bool = False) -> list[Figure]:
             def full_backup() -> None:
                 created.append(manager.create(backups).path)
 
-            figures.append(Figure(f"full backup {label}", best_of(full_backup, repeat), cp_sync,
+            figures.append(Figure(f"full backup {label}", best_of(full_backup, repeat, settle=True), cp_sync,
                                   target="<= 3x (#15)", note="copy (auto), then fsync || sha256 || integrity_check, "
                                        "description; vs cp + fsync"))
             backup = created[-1]
@@ -156,7 +160,7 @@ def run(quick: bool = False) -> list[Figure]:
                 Restore(manager)._copy_in(backup, backup, None, None, DEFAULT_PAGES_PER_STEP, 30.0)
 
             figures.append(Figure(
-                f"restore copy {label}", best_of(restore_copy, repeat), cp_sync,
+                f"restore copy {label}", best_of(restore_copy, repeat, settle=True), cp_sync,
                 note="backup API into the live WAL db: one durable transaction (WAL), full "
                      "integrity_check, checkpoint; vs cp + fsync"))
             assert verify_backup(backup).ok
@@ -167,7 +171,7 @@ def run(quick: bool = False) -> list[Figure]:
                                           verified=verified)
 
             figures.append(Figure(
-                f"  restore copy of a verified backup {label}", best_of(restore_copy_verified, repeat),
+                f"  restore copy of a verified backup {label}", best_of(restore_copy_verified, repeat, settle=True),
                 cp_sync, note="as restore does it: WAL write + commit, read-back, checkpoint "
                               "(the write-twice floor of an in-place restore); vs cp + fsync"))
             safety = tmp / "safety"
@@ -179,7 +183,7 @@ def run(quick: bool = False) -> list[Figure]:
 
             figures.append(Figure(
                 f"  restore: verify backup || safety backup {label}",
-                best_of(verify_and_safety, repeat), cp_sync,
+                best_of(verify_and_safety, repeat, settle=True), cp_sync,
                 note="sha256 of the backup (its recorded integrity_check reused when the sha256 "
                      "matches) while the live db is copied and checked, then hashed; vs cp + fsync"))
 
@@ -189,7 +193,7 @@ def run(quick: bool = False) -> list[Figure]:
                 _remove(result.safety_backup, Path(f"{result.safety_backup}.json"))
 
             figures.append(Figure(
-                f"full restore {label}", best_of(full_restore, repeat), cp_sync,
+                f"full restore {label}", best_of(full_restore, repeat, settle=True), cp_sync,
                 target="<= 4x (#15)", note="copy (WAL, uncommitted) || verify backup || safety backup, "
                      "commit, check, checkpoint || safety sha256, audit; vs cp + fsync"))
         _remove(live, copy, backup)

@@ -8,6 +8,7 @@ in the same run on the same data, so that the ratio means something on any machi
 from __future__ import annotations
 
 import gc
+import os
 import shutil
 import tempfile
 import time
@@ -40,22 +41,27 @@ class Figure:
         return self.ours / self.baseline if self.baseline else float("inf")
 
 
-def timings(fn: Callable[[], object], repeat: int, warm: bool = False) -> list[float]:
-    """Wall time of each of ``repeat`` calls (``warm``: one call first, not timed)."""
+def timings(fn: Callable[[], object], repeat: int, warm: bool = False,
+            settle: bool = False) -> list[float]:
+    """Wall time of each of ``repeat`` calls (``warm``: one call first, not timed;
+    ``settle``: the disk's pending writes flushed before each call, untimed, so that a
+    call's fsync does not wait for what earlier ones left to the kernel)."""
     if warm:
         fn()  # the caches
     times = []
     for _ in range(repeat):
         gc.collect()
+        if settle and hasattr(os, "sync"):
+            os.sync()
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
     return times
 
 
-def best_of(fn: Callable[[], object], repeat: int = 5) -> float:
+def best_of(fn: Callable[[], object], repeat: int = 5, settle: bool = False) -> float:
     """Fastest wall time of ``repeat`` calls (the least disturbed by the machine)."""
-    return min(timings(fn, repeat))
+    return min(timings(fn, repeat, settle=settle))
 
 
 @contextmanager
