@@ -3,6 +3,7 @@ reads every chunk itself, and leaves no process behind, whatever happens to it."
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import signal
@@ -16,6 +17,7 @@ from typing import Callable
 import pytest
 
 from sandbox_admin.storage import create_store, open_store
+from sandbox_admin.storage.metrics.rollups import Rollups
 from sandbox_admin.storage.metrics.store import Sample
 
 T0 = datetime(2026, 11, 20, tzinfo=timezone.utc)
@@ -116,6 +118,35 @@ def test_reading_ahead_gives_the_rows_reading_here_gives(raw_db: Path, tmp_path:
     assert any('"admin_metric_series"' in line for line in mine)
     assert mine == _dump(plain)
     assert _readers() == []
+
+
+def test_chunks_read_partly_by_the_reader_give_the_same_rows(raw_db: Path, tmp_path: Path,
+                                                             monkeypatch):
+    """When the build waited for the reader, it reads the end of the next chunks itself:
+    whatever the split, the rollups are those of a build reading everything itself."""
+    plain = tmp_path / "plain.db"
+    shutil.copy(raw_db, plain)
+    shares = itertools.cycle([0.5, 0.77, 1.0, 0.61])
+    monkeypatch.setattr(Rollups, "_reader_share", staticmethod(lambda share, waited: next(shares)))
+    ahead = _build(raw_db, reader=True)
+    here = _build(plain, reader=False)
+    assert ahead.read_ahead == ahead.chunks - 1
+    for field in ("samples", "skipped", "rows_written", "new_series", "watermark"):
+        assert getattr(ahead, field) == getattr(here, field), field
+    assert _dump(raw_db) == _dump(plain)
+    assert _readers() == []
+
+
+def test_the_reader_share_follows_the_waits():
+    share = 1.0
+    for _ in range(20):  # the build keeps waiting: it reads up to half of each chunk itself
+        share = Rollups._reader_share(share, 0.1)
+    assert share == 0.5
+    share = Rollups._reader_share(share, 0.0)  # no wait: a little more for the reader
+    assert 0.5 < share < 0.6
+    for _ in range(50):
+        share = Rollups._reader_share(share, 0.0)
+    assert share == 1.0
 
 
 def test_a_small_build_reads_everything_itself(raw_db: Path):

@@ -8,6 +8,10 @@ the reader process reads chunk *n + 1* through a connection of its own (WAL: a r
 never waits for the writer, and the rows it reads are committed raw samples the build
 does not change).
 
+The reader may be asked for the first part of a chunk only: when the build had to wait
+for it, the build reads the end of the next chunks itself (:meth:`.Rollups._reader_share`),
+so that both processes finish a chunk together.
+
 The reader runs the very query the build would, through the same bulk read
 (:func:`.bulk.fetch_raw`), so a chunk is the same whichever process read it. Anything
 that goes wrong there (the process cannot start, dies, or its read fails) only means
@@ -24,6 +28,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -100,6 +105,8 @@ class ChunkReader:
         self._asked: tuple[int, int] | None = None
         #: the reader stopped helping (it died, failed a read or did not answer)
         self.failed = False
+        #: seconds the last :meth:`take` waited for the reader to finish its read
+        self.waited = 0.0
 
     def ask(self, low: int, high: int, sql: str, params: list[Any]) -> None:
         """Start reading the rows of ids ``(low, high]`` (``sql``/``params``: the query)."""
@@ -127,9 +134,12 @@ class ChunkReader:
 
     def _receive(self) -> tuple[SeriesTable, RawSamples, int] | None:
         table = SeriesTable()
+        started, first = time.perf_counter(), True
         while True:
             if not self._recv.poll(self.WAIT_S):
                 raise TimeoutError
+            if first:  # its first message comes once it has read everything
+                self.waited, first = time.perf_counter() - started, False
             message = self._recv.recv()
             kind = message[0]
             if kind == "series":  # its keys indexed a message at a time, like the rest

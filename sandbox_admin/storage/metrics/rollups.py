@@ -427,6 +427,8 @@ class Rollups:
             reader = None
             if top - W >= self.READER_MIN_ROWS and top - W > chunk:
                 reader = ChunkReader.start(self.store)
+            share = 1.0  # of the next chunk, what the reader reads (the build the rest)
+            asked: tuple[int, int] | None = None  # the ids the reader was asked for
             try:
                 while True:
                     with self.store.transaction():
@@ -439,15 +441,20 @@ class Rollups:
                         if low != ours:  # the first chunk, or another builder's came between
                             release(known)
                             known = self._known_series()
-                        read = None
+                        read, part = None, low
                         if reader is not None:
-                            read = reader.take(low, high)
+                            if asked is not None:
+                                got = reader.take(*asked)
+                                if got is not None and asked[0] == low:  # else another builder's
+                                    read, part = got, asked[1]
+                                share = self._reader_share(share, reader.waited)
                             if high < top:  # read the next chunk while this one is written
                                 following = min(high + chunk, top)
-                                reader.ask(high, following, *self._chunk_query(high, following).sql())
+                                asked = (high, high + max(1, round((following - high) * share)))
+                                reader.ask(*asked, *self._chunk_query(*asked).sql())
                         report.read_ahead += read is not None
                         with gc_paused():  # millions of short-lived tuples and lists
-                            self._build_chunk(low, high, known, report, fleet, read)
+                            self._build_chunk(low, high, known, report, fleet, read, part)
                         self._set_state(watermark=high)
                     ours = high
                     report.chunks += 1
@@ -480,15 +487,28 @@ class Rollups:
         return (M.select(M.metric_name, M.metric_type, M.labels, M.sandbox_id, M.timestamp, number)
                 .where(in_range))
 
+    @staticmethod
+    def _reader_share(share: float, waited: float) -> float:
+        """The reader's share of the next chunk: less when the build waited for its part
+        (the build reads more of the chunk itself), a little more when it did not. The
+        two processes then finish together, whichever of them has more to do per row
+        (the reader also checkpoints; the build also folds and writes)."""
+        if waited > 0.005:
+            return max(0.5, share - 0.05)
+        return min(1.0, share + 0.02)
+
     def _build_chunk(self, low: int, high: int, known: dict, report: BuildReport, fleet: bool,
-                     read: tuple[SeriesTable, RawSamples, int] | None = None) -> None:
-        """Fold the raw rows of ids ``(low, high]``: ``read`` when the reader process
-        read them, else read here."""
+                     read: tuple[SeriesTable, RawSamples, int] | None = None, part: int = 0) -> None:
+        """Fold the raw rows of ids ``(low, high]``: ``read`` = those of ``(low, part]``
+        when the reader process read them, the rest read here."""
         if read is None:
             table = SeriesTable()
             raw, total = read_chunk(self.db, self._chunk_query(low, high), table)
         else:
             table, raw, total = read
+            if part < high:  # the build's own part of the chunk, into the same table
+                rest, more = read_chunk(self.db, self._chunk_query(part, high), table)
+                raw, total = raw.then(rest), total + more
         try:
             self._fold_chunk(raw, total, known, report, fleet, table)
         finally:

@@ -328,6 +328,13 @@ class RawSamples:
     def empty(cls) -> "RawSamples":
         return cls(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64))
 
+    def then(self, more: "RawSamples") -> "RawSamples":
+        """These samples followed by ``more`` (series indexes into the same table)."""
+        if not len(more):
+            return self
+        return RawSamples(np.concatenate([self.series, more.series]), np.concatenate([self.t, more.t]),
+                          np.concatenate([self.v, more.v]))
+
     def keep(self, ok: np.ndarray) -> "RawSamples":
         """The samples where ``ok`` holds (itself when it holds everywhere)."""
         return self if ok.all() else RawSamples(self.series[ok], self.t[ok], self.v[ok])
