@@ -68,8 +68,9 @@ RESOLUTIONS = (60, 300, 3600, 86400)
 PERIOD_NAMES = {60: "1m", 300: "5m", 900: "15m", 3600: "1h", 21600: "6h", 86400: "1d", 604800: "7d"}
 TABLES = ("admin_metric_series", "admin_metric_rollups", "admin_metric_state")
 ProgressFn = Callable[[int, int], Any]
-#: Rollup rows per UPSERT statement (x 12 parameters, well under SQLite's 32,766).
-_BATCH = 100
+#: Rollup rows per UPSERT statement (x 12 parameters, well under SQLite's 32,766):
+#: 500 a statement took 7 % less time a row than 100.
+_BATCH = 500
 #: Rollup rows turned into parameter lists at a time (a multiple of _BATCH): the lists
 #: of a whole chunk's 200k rows held the GIL 20-30 ms when they were freed.
 _ROWS_A_PASS = 4_000
