@@ -57,7 +57,7 @@ _LAZY = {
     # metrics
     "MetricsStore": "metrics", "Sample": "metrics", "Series": "metrics",
     "SeriesInfo": "metrics", "Points": "metrics", "MetricsRetention": "metrics",
-    "parse_duration": "metrics.rollups", "export_metrics": "metrics.export",
+    "parse_duration": "metrics.durations", "export_metrics": "metrics.export",
     "fleet_view": "metrics.fleet", "plotted": "metrics.fleet", "series_key": "metrics.fleet",
     "fleet_chart": "metrics.fleet_sql", "FleetChart": "metrics.fleet_sql",
     "fleet_overview": "metrics.fleet_sql", "fleet_top": "metrics.fleet_sql", "fleet_frame": "metrics.fleet_sql",

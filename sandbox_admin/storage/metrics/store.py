@@ -46,6 +46,7 @@ from . import aggregation as mm
 from . import catalogue
 from . import sketch as sk
 from .bulk import fetch_raw
+from .durations import step_seconds
 from .ingest import RowMaker
 from .raw_window import EMPTY as WINDOW_EMPTY
 from .raw_window import window_texts
@@ -65,7 +66,6 @@ from .rollups import (
     RetentionPolicy,
     RetentionReport,
     Rollups,
-    step_seconds,
 )
 from .sql import (
     METRIC_TYPES,
