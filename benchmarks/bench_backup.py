@@ -27,6 +27,7 @@ import os
 import sqlite3
 import subprocess
 from pathlib import Path
+from typing import Callable
 
 from sandbox_admin.storage import BACKUP_API, DEFAULT_PAGES_PER_STEP, SNAPSHOT_COPY, create_store, fsync_file, open_store
 from sandbox_admin.storage.backup.files import verify_backup
@@ -92,6 +93,10 @@ def _cp(src: Path, dst: Path, sync: bool = False) -> None:
 def run(quick: bool = False) -> list[Figure]:
     megabytes = 64 if quick else 500
     repeat = 2 if quick else 3
+
+    def settled(fn: Callable[[], object]) -> float:
+        """Best of ``repeat`` calls that end with an fsync (see the module docstring)."""
+        return best_of(fn, repeat, settle=True)
     figures: list[Figure] = []
     with scratch_dir() as tmp:
         src = tmp / "source.db"
@@ -103,7 +108,7 @@ def run(quick: bool = False) -> list[Figure]:
         part = tmp / "partial.db"
 
         cp_time = best_of(lambda: _cp(src, copy), repeat)
-        cp_sync = best_of(lambda: _cp(src, copy, sync=True), repeat, settle=True)
+        cp_sync = settled(lambda: _cp(src, copy, sync=True))
 
         with open_store(src) as store:
             manager = store.backups
@@ -135,7 +140,7 @@ def run(quick: bool = False) -> list[Figure]:
                 f"backup copy {label}, backup API, {DEFAULT_PAGES_PER_STEP} pages/step",
                 best_of(lambda: copy_only(BACKUP_API), repeat), cp_time,
                 note="the fallback path: backup API from a held snapshot vs cp"))
-            figures.append(Figure(f"backup copy + fsync {label}", best_of(copy_sync, repeat, settle=True),
+            figures.append(Figure(f"backup copy + fsync {label}", settled(copy_sync),
                                   cp_sync, note=f"auto ({taken[-1]}); vs cp + fsync"))
 
             created: list[Path] = []
@@ -143,7 +148,7 @@ def run(quick: bool = False) -> list[Figure]:
             def full_backup() -> None:
                 created.append(manager.create(backups).path)
 
-            figures.append(Figure(f"full backup {label}", best_of(full_backup, repeat, settle=True), cp_sync,
+            figures.append(Figure(f"full backup {label}", settled(full_backup), cp_sync,
                                   target="<= 3x (#15)", note="copy (auto), then fsync || sha256 || integrity_check, "
                                        "description; vs cp + fsync"))
             backup = created[-1]
@@ -160,7 +165,7 @@ def run(quick: bool = False) -> list[Figure]:
                 Restore(manager)._copy_in(backup, backup, None, None, DEFAULT_PAGES_PER_STEP, 30.0)
 
             figures.append(Figure(
-                f"restore copy {label}", best_of(restore_copy, repeat, settle=True), cp_sync,
+                f"restore copy {label}", settled(restore_copy), cp_sync,
                 note="backup API into the live WAL db: one durable transaction (WAL), full "
                      "integrity_check, checkpoint; vs cp + fsync"))
             assert verify_backup(backup).ok
@@ -171,7 +176,7 @@ def run(quick: bool = False) -> list[Figure]:
                                           verified=verified)
 
             figures.append(Figure(
-                f"  restore copy of a verified backup {label}", best_of(restore_copy_verified, repeat, settle=True),
+                f"  restore copy of a verified backup {label}", settled(restore_copy_verified),
                 cp_sync, note="as restore does it: WAL write + commit, read-back, checkpoint "
                               "(the write-twice floor of an in-place restore); vs cp + fsync"))
             safety = tmp / "safety"
@@ -183,7 +188,7 @@ def run(quick: bool = False) -> list[Figure]:
 
             figures.append(Figure(
                 f"  restore: verify backup || safety backup {label}",
-                best_of(verify_and_safety, repeat, settle=True), cp_sync,
+                settled(verify_and_safety), cp_sync,
                 note="sha256 of the backup (its recorded integrity_check reused when the sha256 "
                      "matches) while the live db is copied and checked, then hashed; vs cp + fsync"))
 
@@ -193,7 +198,7 @@ def run(quick: bool = False) -> list[Figure]:
                 _remove(result.safety_backup, Path(f"{result.safety_backup}.json"))
 
             figures.append(Figure(
-                f"full restore {label}", best_of(full_restore, repeat, settle=True), cp_sync,
+                f"full restore {label}", settled(full_restore), cp_sync,
                 target="<= 4x (#15)", note="copy (WAL, uncommitted) || verify backup || safety backup, "
                      "commit, check, checkpoint || safety sha256, audit; vs cp + fsync"))
         _remove(live, copy, backup)

@@ -228,14 +228,14 @@ def _best_build(path: Path, trial: Path, builds: int) -> BuildReport:
     assert not wal.exists() or wal.stat().st_size == 0, "the copies need every sample in the file"
     best: BuildReport | None = None
     for i in range(builds):
-        target = path if i == builds - 1 else trial
-        if target is trial:
+        last = i == builds - 1
+        if not last:
             shutil.copyfile(path, trial)
         if hasattr(os, "sync"):
             os.sync()
-        with open_store(target) as store:
+        with open_store(path if last else trial) as store:
             report = store.metrics.build_rollups()
-        if target is trial:
+        if not last:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{trial}{suffix}").unlink(missing_ok=True)
         if best is None or report.seconds < best.seconds:

@@ -16,6 +16,9 @@ import os
 import threading
 from pathlib import Path
 
+#: fdatasync where there is one (the file's size and data, not its times)
+_sync = getattr(os, "fdatasync", os.fsync)
+
 
 class WalFlusher:
     """``poke()`` after each step asks for a flush; one runs at a time, in a thread."""
@@ -24,7 +27,7 @@ class WalFlusher:
         self.wal = Path(f"{database}-wal")
         self._wanted = threading.Event()
         self._stopping = False
-        self.flushes = 0  # how many flushes ran (for tests and curious readers)
+        self.flushes = 0  # how many flushes ran
         self._thread = threading.Thread(target=self._run, name="wal-flush", daemon=True)
         self._thread.start()
 
@@ -32,7 +35,8 @@ class WalFlusher:
         self._wanted.set()
 
     def stop(self) -> None:
-        """Stop and wait for a flush under way (again: nothing more to do)."""
+        """Stop the thread, after the flush under way if there is one (once stopped,
+        stopping again does nothing)."""
         self._stopping = True
         self._wanted.set()
         self._thread.join()
@@ -51,7 +55,7 @@ class WalFlusher:
         except OSError:
             return
         try:
-            os.fdatasync(fd) if hasattr(os, "fdatasync") else os.fsync(fd)
+            _sync(fd)
             self.flushes += 1
         except OSError:
             pass  # only a head start: the commit's fsync is the one that counts
