@@ -292,8 +292,6 @@ class Restore:
                 src.backup(dst, pages=pages_per_step, progress=watch, sleep=BUSY_SLEEP_S)
             except errors.Cancelled as exc:
                 raise errors.Cancelled("Restore cancelled; the database was not changed.") from exc
-            if flusher is not None:
-                flusher.stop()  # its last flush, if one is under way, before the checkpoint
             if after_commit is not None:
                 after_commit()
             if progress is not None:
@@ -323,7 +321,7 @@ class Restore:
         except sqlite3.Error as exc:
             raise errors.translate(exc, live) from exc
         finally:
-            if flusher is not None:
+            if flusher is not None:  # however the copy ended (a flush after the commit is harmless)
                 flusher.stop()
             src.close()
             dst.close()
