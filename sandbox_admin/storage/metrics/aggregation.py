@@ -96,33 +96,47 @@ def _segments(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts, ends
 
 
+#: Longest segment summed with numpy (a pass per position); longer ones are summed in
+#: blocks of ``_BLOCK`` values, whose exact sums fsum then adds.
+_NUMPY_SUM_MAX = 256
+_BLOCK = 128
+
+
 def exact_sums(values: np.ndarray, starts: np.ndarray, ends: np.ndarray,
                residuals: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per segment: the correctly rounded sum of ``values`` (plus ``residuals``) and its
-    rounding residual. Segments of one element are copied, of two or three mostly
-    computed with numpy (:func:`_short_sums`), others go through fsum."""
+    rounding residual, math.fsum's answers. Segments of one element are copied; without
+    ``residuals`` most are summed with numpy (:func:`_short_sums`, :func:`_long_sums`);
+    what is left goes through fsum."""
     sums = values[starts].astype(F64, copy=True)
     errs = np.zeros(len(starts), F64) if residuals is None else residuals[starts].astype(F64, copy=True)
     multi = np.flatnonzero(ends - starts > 1)
     if residuals is None and len(multi):
         multi = _short_sums(values, starts, ends, multi, sums, errs)
+        multi = _long_sums(values, starts, ends, multi, sums, errs)
     if len(multi):
-        vals = values.tolist()
-        extra = residuals.tolist() if residuals is not None else None
-        fsum = math.fsum
-        s_list, e_list = starts[multi].tolist(), ends[multi].tolist()
+        # only the values of these segments become Python floats
+        lengths = ends[multi] - starts[multi]
+        offsets = np.cumsum(lengths) - lengths
+        taken = np.repeat(starts[multi] - offsets, lengths) + np.arange(int(lengths.sum()))
+        vals = values[taken].tolist()
+        extra = residuals[taken].tolist() if residuals is not None else None
         out_s, out_e = [], []
-        for a, b in zip(s_list, e_list):
+        for a, b in zip(offsets.tolist(), (offsets + lengths).tolist()):
             part = vals[a:b]
             if extra is not None:
                 part += extra[a:b]
-            total = fsum(part)
-            part.append(-total)
-            out_s.append(total)
-            out_e.append(fsum(part))
+            out_s.append(total := math.fsum(part))
+            out_e.append(_residual(part, total))
         sums[multi] = out_s
         errs[multi] = out_e
     return sums, errs
+
+
+def _residual(part: list[float], total: float) -> float:
+    """fsum's residual of ``part`` whose fsum is ``total`` (``part`` is extended)."""
+    part.append(-total)
+    return math.fsum(part)
 
 
 def _two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -133,32 +147,82 @@ def _two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return s, (a - (s - bb)) + (b - bb)
 
 
+def _cascade(values: np.ndarray, starts: np.ndarray, n: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For segments of ``n`` values from ``starts``: (correctly rounded sum, exact
+    residual, whether those are exact), a numpy pass per position.
+
+    TwoSum down a segment leaves its exact sum as the running sum ``s`` plus every
+    step's error; those errors are added up with TwoSum too. When each of those
+    additions was exact, the exact sum is ``s + c`` (``c``: the errors' sum), and
+    TwoSum(s, c) gives the correctly rounded sum and its exact residual: fsum's answers.
+    Otherwise (rare), and for non-finite values, the answer is not exact."""
+    width = int(n.max())
+    positions = np.arange(width)[:, None]  # x[j]: the j-th value of every segment
+    x = values[np.minimum(starts + positions, len(values) - 1)]
+    x[positions >= n] = 0.0  # padding: added exactly
+    s = x[0]
+    c = np.zeros(len(starts), F64)
+    exact = np.ones(len(starts), bool)
+    for j in range(1, width):
+        s, e = _two_sum(s, x[j])
+        c, ce = _two_sum(c, e)
+        exact &= ce == 0
+    total, residual = _two_sum(s, c)
+    return total + 0.0, residual + 0.0, exact & np.isfinite(total) & np.isfinite(residual)
+
+
 def _short_sums(values: np.ndarray, starts: np.ndarray, ends: np.ndarray, multi: np.ndarray,
                 sums: np.ndarray, errs: np.ndarray) -> np.ndarray:
-    """fsum's answers for segments of 2 and 3 values without a Python loop; returns the
-    segments still to do.
-
-    Two values: TwoSum gives the rounded sum and its exact error, which is fsum's. Three:
-    TwoSum twice leaves ``s + e1 + e2`` exactly; when ``e1 + e2`` is itself exact, the
-    sum is ``s + (e1 + e2)`` rounded once (so correctly rounded) and its error exact.
-    Otherwise (rare), and for non-finite values, fsum decides. ``+ 0.0`` gives fsum's
-    +0.0 for an exact zero."""
+    """fsum's answers for segments of up to ``_NUMPY_SUM_MAX`` values (:func:`_cascade`);
+    returns the segments still to do. Segments go in classes of lengths 2, 3, 4, 5-8,
+    9-16, ... so the padding at most doubles the work; a class with too few segments to
+    pay for its passes is left to fsum. ``+ 0.0``: fsum's +0.0 for an exact zero."""
     length = ends[multi] - starts[multi]
     done = np.zeros(len(sums), bool)
-    for n in (2, 3):
-        seg = multi[length == n]
-        first = starts[seg]
-        s, e = _two_sum(values[first], values[first + 1])
-        ok = np.isfinite(s) & np.isfinite(e)
-        if n == 3:
-            s, e2 = _two_sum(s, values[first + 2])
-            t, te = _two_sum(e, e2)
-            s, e = _two_sum(s, t)
-            ok &= np.isfinite(s) & np.isfinite(e) & np.isfinite(e2) & (te == 0)
-        sums[seg[ok]] = s[ok] + 0.0
-        errs[seg[ok]] = e[ok] + 0.0
+    low = 1
+    for high in (2, 3, 4, 8, 16, 32, 64, 128, _NUMPY_SUM_MAX):
+        seg = multi[(length > low) & (length <= high)]
+        low = high
+        if not len(seg):
+            continue
+        n = ends[seg] - starts[seg]
+        if len(seg) < 2 * int(n.max()) + 64 and n.max() > 3:  # passes cost more than fsum would
+            continue
+        total, residual, ok = _cascade(values, starts[seg], n)
+        sums[seg[ok]] = total[ok]
+        errs[seg[ok]] = residual[ok]
         done[seg[ok]] = True
     return multi[~done[multi]]
+
+
+def _long_sums(values: np.ndarray, starts: np.ndarray, ends: np.ndarray, multi: np.ndarray,
+               sums: np.ndarray, errs: np.ndarray) -> np.ndarray:
+    """fsum's answers for segments longer than ``_NUMPY_SUM_MAX``: blocks of ``_BLOCK``
+    values summed exactly with numpy (sum + residual = the block's exact sum), then fsum
+    over those pairs (the values themselves for a block that could not be). Returns the
+    segments still to do (none: it answers all of them)."""
+    long = multi[ends[multi] - starts[multi] > _NUMPY_SUM_MAX]
+    if not len(long):
+        return multi
+    blocks = -(-(ends[long] - starts[long]) // _BLOCK)
+    first = np.repeat(starts[long], blocks) + _BLOCK * (
+        np.arange(int(blocks.sum())) - np.repeat(np.cumsum(blocks) - blocks, blocks))
+    last = np.minimum(first + _BLOCK, np.repeat(ends[long], blocks))
+    total, residual, ok = _cascade(values, first, last - first)
+    pairs = np.stack([total, residual], axis=1).tolist()
+    ok_list, first_list, last_list = ok.tolist(), first.tolist(), last.tolist()
+    out_s, out_e, b = [], [], 0
+    for count in blocks.tolist():
+        part: list[float] = []
+        for i in range(b, b + count):
+            part += pairs[i] if ok_list[i] else values[first_list[i]:last_list[i]].tolist()
+        b += count
+        out_s.append(total_sum := math.fsum(part))
+        out_e.append(_residual(part, total_sum))
+    sums[long] = out_s
+    errs[long] = out_e
+    return multi[ends[multi] - starts[multi] <= _NUMPY_SUM_MAX]
 
 
 def counter_deltas(key: np.ndarray, t: np.ndarray, v: np.ndarray,
@@ -279,13 +343,17 @@ def merge(p: Partials, step: int, key_map: np.ndarray | None = None,
     )
 
 
-def materialise_flat_sketches(p: Partials, missing: np.ndarray) -> Partials:
-    """Give rows whose sketch was not stored because all values were equal (min == max)
-    their one bin, so they merge like any other."""
+def materialise_implied_sketches(p: Partials, missing: np.ndarray) -> Partials:
+    """Give rows whose sketch was not stored because their minimum and maximum say
+    everything (:func:`.sketch.implied`) their bins, so they merge like any other; a
+    row without one where that does not hold is not sketched."""
     rows = np.flatnonzero(missing)
     if not len(rows):
         return p
-    extra = sk.Bins(rows.astype(I64), sk.codes(p.min[rows]), p.count[rows].astype(I64))
+    ok = sk.implied(p.count[rows], p.min[rows], p.max[rows])
+    p.sketched[rows[~ok]] = False
+    rows = rows[ok]
+    extra = sk.implied_bins(rows, p.count[rows], p.min[rows], p.max[rows])
     p.bins = sk.merge(sk.Bins.concat([p.bins, extra]))
     return p
 

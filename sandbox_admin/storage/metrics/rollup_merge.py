@@ -2,8 +2,8 @@
 
 An exact sum is kept as (rounded sum, residual): ``sa_fsum_hi`` / ``sa_fsum_lo`` add two
 such pairs exactly. ``sa_sketch_merge`` merges two percentile sketches (:mod:`.sketch`;
-``NULL`` is a sketch not stored because all values were equal, ``b""`` no sketch at all,
-as for counters).
+``NULL`` is a sketch not stored because the row's minimum and maximum say everything,
+:func:`.sketch.implied`; ``b""`` no sketch at all, as for counters).
 """
 
 from __future__ import annotations
@@ -24,21 +24,21 @@ def _fsum_lo(a: float, ae: float, b: float, be: float) -> float:
     return math.fsum((a, ae, b, be, -math.fsum((a, ae, b, be))))
 
 
-def _bins_of(blob: bytes | None, lo: float, hi: float, count: int, row: int) -> sk.Bins | None:
-    if blob is None:  # all values equal: not stored
-        if lo != hi:
+def _bins_of(blob: bytes | None, lo: float, hi: float, count: int) -> sk.Bins | None:
+    if blob is None:  # min and max say it all: not stored
+        if not sk.implied(count, lo, hi):
             return None
-        return sk.Bins(np.array([row], np.int64), sk.codes(np.array([lo])), np.array([count], np.int64))
-    return sk.decode_rows([blob], [row])
+        return sk.implied_bins(np.zeros(1, np.int64), [count], [lo], [hi])
+    return sk.decode_rows([blob], [0])
 
 
 def _sketch_merge(a: bytes | None, amin: float, amax: float, acount: int,
                   b: bytes | None, bmin: float, bmax: float, bcount: int) -> bytes | None:
     if a == b"" or b == b"":
         return b""  # not sketched (counters)
-    if a is None and b is None and amin == amax == bmin == bmax:
-        return None
-    first, second = _bins_of(a, amin, amax, acount, 0), _bins_of(b, bmin, bmax, bcount, 0)
+    if sk.implied(acount + bcount, min(amin, bmin), max(amax, bmax)):
+        return None  # as a build of all the values at once stores it
+    first, second = _bins_of(a, amin, amax, acount), _bins_of(b, bmin, bmax, bcount)
     if first is None or second is None:
         return b""
     merged = sk.merge(sk.Bins.concat([first, second]))

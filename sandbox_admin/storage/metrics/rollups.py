@@ -4,7 +4,7 @@ Rollups live in our own tables, never in the Go ``metrics`` table:
 ``admin_metric_series`` (one row per canonical raw series, with a counter's last value
 so increases continue across builds), ``admin_metric_rollups`` (per resolution, series
 and bucket: count, exact sum, min, max, last, reset-aware increase and a percentile
-sketch, see :mod:`.sketch`) and ``admin_metric_state`` (the build watermark, how far
+sketch, see :mod:`.sketch`; NULL where min and max say it all, :func:`.sketch.implied`) and ``admin_metric_state`` (the build watermark, how far
 back each resolution is kept, the retention policy).
 
 Building is incremental by row id: raw rows with ``id`` above the watermark are
@@ -515,8 +515,9 @@ class Rollups:
         """UPSERT the partials ``p`` as rollup rows, ``_BATCH`` rows a statement."""
         n = len(p)
         blobs = np.full(n, b"", dtype=object)  # b"": not sketched (counters)
-        blobs[p.sketched & (p.min == p.max)] = None  # all values equal: min says it all
-        rows = np.flatnonzero(p.sketched & (p.min != p.max))
+        implied = sk.implied(p.count, p.min, p.max)
+        blobs[p.sketched & implied] = None  # min and max say it all
+        rows = np.flatnonzero(p.sketched & ~implied)
         if len(rows):
             encoded = np.empty(len(rows), dtype=object)
             encoded[:] = sk.encode_rows(p.bins, rows)

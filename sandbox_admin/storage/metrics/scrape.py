@@ -256,7 +256,7 @@ class LatestSamples:
         kinds = RS.select(RS.id).where(RS.metric_type.in_(["histogram", "summary"]))
         rows = self._run(conn, R.select(R.series_id, R.count, R.sum, R.sum_err, R.min, R.max, R.sketch)
                          .where((R.resolution == RESOLUTIONS[-1]) & R.series_id.in_(kinds)))
-        blobs, blob_rows, flat_rows, flat_values, flat_counts = [], [], [], [], []
+        blobs, blob_rows, implied = [], [], []
         for sid, count, total, err, lo, hi, blob in rows:
             if sid not in index:  # buckets / quantiles given as rows: shown as latest values
                 continue
@@ -266,14 +266,11 @@ class LatestSamples:
             if blob:
                 blobs.append(blob)
                 blob_rows.append(index[sid])
-            elif blob is None and lo == hi:  # all values equal: no sketch stored
-                flat_rows.append(index[sid])
-                flat_values.append(float(lo))
-                flat_counts.append(int(count))
+            elif blob is None and sk.implied(count, lo, hi):  # min and max say it all
+                implied.append((index[sid], int(count), float(lo), float(hi)))
         parts = [sk.decode_rows(blobs, blob_rows)] if blobs else []
-        if flat_rows:
-            parts.append(sk.Bins(np.array(flat_rows, np.int64), sk.codes(np.array(flat_values)),
-                                 np.array(flat_counts, np.int64)))
+        if implied:
+            parts.append(sk.implied_bins(*(np.array(c) for c in zip(*implied))))
         bins = sk.merge(sk.Bins.concat(parts))
         if not len(bins):
             return

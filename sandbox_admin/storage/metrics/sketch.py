@@ -85,6 +85,28 @@ def codes(values: np.ndarray) -> np.ndarray:
     return np.where(tiny, _ZERO, code)
 
 
+def implied(count: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Which rollup rows need no stored sketch (NULL) because their minimum and maximum
+    say everything: every value equal, or just two values. A 1-minute bucket of a
+    sample every 15-30 s is mostly the latter, and its sketch cost more to encode and
+    write than the rest of the row."""
+    count, lo, hi = np.asarray(count), np.asarray(lo), np.asarray(hi)
+    return (lo == hi) | (count == 2)
+
+
+def implied_bins(rows: np.ndarray, count: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> Bins:
+    """Canonical bins of rows stored without a sketch where :func:`implied` holds:
+    ``count`` values at ``lo`` when it equals ``hi``, else one at each."""
+    rows, count = np.asarray(rows, dtype=_I64), np.asarray(count, dtype=_I64)
+    lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+    if not len(rows):
+        return Bins.empty()
+    two = lo != hi
+    both = Bins(np.concatenate([rows, rows[two]]), codes(np.concatenate([lo, hi[two]])),
+                np.concatenate([np.where(two, 1, count), np.ones(int(two.sum()), _I64)]))
+    return merge(both)
+
+
 def values_of(code: np.ndarray) -> np.ndarray:
     """The representative value of each bucket code."""
     code = np.asarray(code, dtype=_I64)

@@ -535,7 +535,7 @@ class MetricsStore:
             p.bins = sk.decode_rows([blobs[i] for i in stored], stored)
             flat = np.array([b is None for b in blobs], bool) & p.sketched
             p.sketched &= np.array([b != b"" for b in blobs], bool)
-            p = mm.materialise_flat_sketches(p, flat)
+            p = mm.materialise_implied_sketches(p, flat)
         return p
 
     # -- rollups and retention ---------------------------------------------------------------------
