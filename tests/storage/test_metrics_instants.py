@@ -9,6 +9,7 @@ import sqlite3
 
 import numpy as np
 import peewee
+import pytest
 from peewee import Case
 
 from sandbox_admin.storage.metrics.instants import instants_us, usual_instants_us
@@ -108,6 +109,21 @@ def test_numpy_leaves_what_is_not_a_text_to_sqlite():
              "2026-11-26 01:35:19.123456789+00:00" + "0" * 30]
     read = _compare_numpy(texts)
     assert read.tolist() == [False] * 7 + [True, False, False]
+
+
+@pytest.mark.parametrize("digits", [0, 3, 9])
+def test_texts_of_one_layout_throughout_read_the_same(digits):
+    """A writer's texts share their fraction's length (the tail is then read as a
+    slice, not gathered), damaged tails of that length too."""
+    rng = random.Random(digits)
+    texts = []
+    for _ in range(3000):
+        frac = "." + "".join(rng.choice("0123456789") for _ in range(digits)) if digits else ""
+        texts.append(f"{rng.randint(1, 9999):04d}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d} "
+                     f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}{frac}"
+                     f"{rng.choice(['+00:00', '-07:00', '+14:00', '+15:00', '+05:6x', 'Z0000', '      '])}")
+    read = _compare_numpy(texts)
+    assert len(texts) // 3 < read.sum() < len(texts)  # 3 of the 7 tails are sound
 
 
 def test_go_layout_is_read_by_numpy():

@@ -4,8 +4,9 @@ Rollups live in our own tables, never in the Go ``metrics`` table:
 ``admin_metric_series`` (one row per canonical raw series, with a counter's last value
 so increases continue across builds), ``admin_metric_rollups`` (per resolution, series
 and bucket: count, exact sum, min, max, last, reset-aware increase and a percentile
-sketch, see :mod:`.sketch`; NULL where min and max say it all, :func:`.sketch.implied`) and ``admin_metric_state`` (the build watermark, how far
-back each resolution is kept, the retention policy).
+sketch, see :mod:`.sketch`; NULL where min and max say it all, :func:`.sketch.implied`)
+and ``admin_metric_state`` (the build watermark, how far back each resolution is kept,
+the retention policy).
 
 Building is incremental by row id: raw rows with ``id`` above the watermark are
 aggregated in chunks, one transaction per chunk, and merged into existing buckets with
