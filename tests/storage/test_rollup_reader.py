@@ -83,6 +83,7 @@ def _build(path: Path, *, reader: bool, progress=None):
 def _dump(path: Path) -> list[str]:
     """Every row of the rollup tables (``admin_metric_*``), as SQLite dumps it."""
     con = sqlite3.connect(path)
+    con.text_factory = lambda data: data.decode("utf-8", "replace")  # raw rows may not be UTF-8
     try:
         return sorted(line for line in con.iterdump() if line.startswith('INSERT INTO "admin_metric'))
     finally:
@@ -261,3 +262,70 @@ def test_a_stopped_reader_is_given_up(raw_db: Path, tmp_path: Path, monkeypatch)
     _build(plain, reader=False)
     assert _dump(raw_db) == _dump(plain)
     assert _readers() == []
+
+
+# Keys JSON must escape, text that is not UTF-8, labels in another order, NULLs.
+ODD_KEYS = [
+    ("cpu", "gauge", '{"host":"a\\"b"}', "sb-a"), ("cpu", "gauge", '{"b":"2","a":"1"}', "sb-a"),
+    ("cpu", "gauge", '{"a":"1","b":"2"}', "sb-a"), ("cpu", "gauge", None, None),
+    ("c\\p\nu\x00", "gauge", '{"x":"\U0001f600 \u2028"}', "sb-b"), ("cpu", "gauge", "not json", "sb-c"),
+]
+
+
+def _add_rows(path: Path, keys: list[tuple], blob_labels: bool = False, at: int = 50_000) -> None:
+    """Rows of ``keys`` (and a text that is not UTF-8, and optionally labels stored as a
+    BLOB) after the others, so that the reader process reads them."""
+    con = sqlite3.connect(path)
+    with con:
+        for i, (name, type_, labels, sandbox) in enumerate(keys * 3):
+            con.execute("INSERT INTO metrics (metric_name, metric_type, labels, value, timestamp, sandbox_id, "
+                        "aggregation_period) VALUES (?, ?, ?, ?, ?, ?, 'raw')",
+                        (name, type_, labels, float(i), (T0 + timedelta(seconds=at + i)).isoformat(" "), sandbox))
+        con.execute("INSERT INTO metrics (metric_name, metric_type, labels, value, timestamp, sandbox_id, "
+                    "aggregation_period) VALUES ('cpu', 'gauge', CAST(X'7b2268223a2261ff227d' AS TEXT), 2.0, "
+                    "?, 'sb-a', 'raw')", ((T0 + timedelta(seconds=at)).isoformat(" "),))
+        if blob_labels:
+            con.execute("INSERT INTO metrics (metric_name, metric_type, labels, value, timestamp, sandbox_id, "
+                        "aggregation_period) VALUES ('cpu', 'gauge', X'7b7d', 3.0, ?, 'sb-a', 'raw')",
+                        ((T0 + timedelta(seconds=at + 1)).isoformat(" "),))
+    con.close()
+
+
+def _build_by_columns(path: Path, monkeypatch) -> None:
+    """A build that reads the four key columns, never their JSON text."""
+    by_columns = Rollups._chunk_query
+    with monkeypatch.context() as m:
+        m.setattr(Rollups, "_chunk_query", lambda self, low, high, keyed=True: by_columns(self, low, high, False))
+        _build(path, reader=False)
+
+
+def test_series_read_as_one_json_key_are_those_of_the_four_columns(raw_db: Path, tmp_path: Path, monkeypatch):
+    _add_rows(raw_db, ODD_KEYS)
+    columns = tmp_path / "columns.db"
+    shutil.copy(raw_db, columns)
+    report = _build(raw_db, reader=True)
+    assert report.read_ahead == report.chunks - 1
+    _build_by_columns(columns, monkeypatch)
+    assert _dump(raw_db) == _dump(columns)
+    names = sqlite3.connect(raw_db).execute(
+        "SELECT count(*) FROM admin_metric_series WHERE metric_name = 'cpu'").fetchone()[0]
+    # 3 sandboxes x 4 hosts, then: a quote, {a,b} in either order, NULLs, not JSON, not UTF-8
+    assert names == 3 * 4 + 5
+
+
+def test_a_blob_in_a_key_column_is_read_as_columns(raw_db: Path, tmp_path: Path, monkeypatch):
+    """JSON holds no BLOB: the reader's read fails, the build reads the chunk itself by
+    columns, and a raw chart reads by columns too."""
+    _add_rows(raw_db, ODD_KEYS, blob_labels=True)
+    columns = tmp_path / "columns.db"
+    shutil.copy(raw_db, columns)
+    report = _build(raw_db, reader=True)
+    assert report.read_ahead < report.chunks - 1  # the last chunk was read here
+    _build_by_columns(columns, monkeypatch)
+    assert _dump(raw_db) == _dump(columns)
+    assert _readers() == []
+    with open_store(raw_db, read_only=True) as store:
+        end = T0 + timedelta(seconds=50_100)
+        raw = store.metrics.aggregate("cpu", step_seconds=3600, start=T0 + timedelta(seconds=49_000), end=end,
+                                      sandbox_id="sb-a", source="raw")
+    assert sum(int(s.points.count.sum()) for s in raw) == 9 + 1 + 1  # the odd keys', the not-UTF-8, the BLOB

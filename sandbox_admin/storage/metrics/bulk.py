@@ -4,8 +4,9 @@ Charts from raw samples, the rows since the last rollup build and the build itse
 hundreds of thousands of rows at once. Four things keep that fast and keep a GUI
 thread (which shares Python's lock with the worker) responsive:
 
-- the timestamp is read as text and turned into µs by numpy (:mod:`.instants`):
-  SQLite's ``instant_us`` expression costs more than reading the row;
+- the series is read as one JSON text (:func:`.sql.series_key`), not four columns, and
+  the timestamp as text turned into µs by numpy (:mod:`.instants`): SQLite's
+  ``instant_us`` expression costs more than reading the row;
 - the rows are mapped a slice at a time: each ``itemgetter`` / ``dict.fromkeys`` /
   ``fromiter`` pass is one C loop that holds the GIL throughout;
 - the cyclic garbage collector is paused: a full collection walking the fresh row
@@ -17,6 +18,7 @@ thread (which shares Python's lock with the worker) responsive:
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from operator import itemgetter
 from typing import Any, Callable, TypeVar
@@ -34,19 +36,31 @@ T = TypeVar("T")
 _SLICE = 4_096
 
 
-def fetch_raw(db: peewee.Database, query: peewee.Select, table: SeriesTable) -> RawSamples:
-    """Run a query selecting (name, type, labels, sandbox_id, timestamp text, value) and
-    map its rows onto ``table`` (no model instances). A time that cannot be read is
-    :data:`.sql.NO_INSTANT`; a value that is not a number is NaN."""
+def fetch_raw(db: peewee.Database, query: peewee.Select, table: SeriesTable,
+              plain: peewee.Select | None = None) -> RawSamples:
+    """Run a query selecting (series key, timestamp text, value), the key being
+    :func:`.sql.series_key` or its four columns (name, type, labels, sandbox_id) in
+    turn, and map its rows onto ``table`` (no model instances). ``plain``, the same
+    rows with the four columns, is read instead when a key cannot be JSON (a BLOB in
+    one of them). A time that cannot be read is :data:`.sql.NO_INSTANT`; a value that
+    is not a number is NaN."""
     with gc_paused():
-        return _fetch_raw(db, query, table)
+        try:
+            return _fetch_raw(db, query, table)
+        except sqlite3.OperationalError as exc:
+            if plain is None or "JSON" not in str(exc):
+                raise
+        return _fetch_raw(db, plain, table)
 
 
 def _fetch_raw(db: peewee.Database, query: peewee.Select, table: SeriesTable) -> RawSamples:
     rows = _decoded(db, lambda: _Rows(db.execute(query)))
     if not rows.texts:
         return RawSamples.empty()
-    mapping = np.array([table.add(*k) for k in rows.keys], dtype=np.int64)
+    if rows.width == 3:  # one JSON text for the four key columns
+        mapping = np.array([table.add(*json.loads(k)) for k in rows.keys], dtype=np.int64)
+    else:
+        mapping = np.array([table.add(*k) for k in rows.keys], dtype=np.int64)
     instants = instants_us(db, rows.texts, NO_INSTANT)
     release(rows.texts, _SLICE)
     return RawSamples(mapping[np.concatenate(rows.series)], instants, np.concatenate(rows.values))
@@ -79,20 +93,23 @@ def _decoded(db: peewee.Database, read: Callable[[], T]) -> T:
 class _Rows:
     """A cursor's rows taken ``_SLICE`` at a time (never all of them at once: 277k row
     tuples were 100 MB): each row's series (an index into ``keys``, the raw key
-    columns in first-seen order), value and timestamp text."""
+    columns in first-seen order), value and timestamp text. A row is (key, text, value)
+    or (four key columns, text, value): ``width``."""
 
     def __init__(self, cursor: Any) -> None:
-        self.keys: dict[tuple[Any, ...], int] = {}
+        self.keys: dict[Any, int] = {}  # a JSON text or the four columns
         self.series: list[np.ndarray] = []
         self.values: list[np.ndarray] = []
         self.texts: list[Any] = []
+        self.width = 0
         while part := cursor.fetchmany(_SLICE):
-            keys = list(map(itemgetter(0, 1, 2, 3), part))
+            self.width = width = len(part[0])
+            keys = list(map(itemgetter(0) if width == 3 else itemgetter(0, 1, 2, 3), part))
             for k in dict.fromkeys(keys):
                 self.keys.setdefault(k, len(self.keys))
             self.series.append(np.fromiter(map(self.keys.__getitem__, keys), np.int64, len(keys)))
             try:
-                self.values.append(np.fromiter(map(itemgetter(5), part), np.float64, len(part)))
+                self.values.append(np.fromiter(map(itemgetter(width - 1), part), np.float64, len(part)))
             except (TypeError, ValueError):  # a NULL (None: NaN) or text among them
-                self.values.append(np.array([r[5] for r in part], dtype=np.float64))
-            self.texts += map(itemgetter(4), part)
+                self.values.append(np.array([r[width - 1] for r in part], dtype=np.float64))
+            self.texts += map(itemgetter(width - 2), part)

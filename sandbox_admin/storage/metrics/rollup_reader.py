@@ -47,11 +47,14 @@ _LISTS = ("names", "types", "labels", "items", "sandboxes")
 _PACKAGE_ROOT = Path(__file__).resolve().parents[3]  # holds sandbox_admin/
 
 
-def read_chunk(db: peewee.Database, query: peewee.Node, table: SeriesTable) -> tuple[RawSamples, int]:
-    """The readable samples of ``query``'s rows (mapped onto ``table``) and how many rows
-    there were. One pass: the instant is read once (numpy) and unreadable rows (no
-    number, no time, a time out of range: :func:`.sql.readable_sample`) are dropped."""
-    raw = fetch_raw(db, query, table)
+def read_chunk(db: peewee.Database, query: peewee.Node, table: SeriesTable,
+               plain: peewee.Node | None = None) -> tuple[RawSamples, int]:
+    """The readable samples of ``query``'s rows (mapped onto ``table``; ``plain``: see
+    :func:`.bulk.fetch_raw`) and how many rows there were. One pass: the instant is read
+    once (numpy) and unreadable rows (no number, no time, a time out of range:
+    :func:`.sql.readable_sample`) are dropped. The reader process has no ``plain``: a
+    key that cannot be JSON fails its read, and the build reads that chunk itself."""
+    raw = fetch_raw(db, query, table, plain)
     return raw.keep(readable_instants(raw.t) & ~np.isnan(raw.v)), len(raw)
 
 

@@ -61,6 +61,7 @@ from .sql import (
     instant_us,
     raw_period,
     release,
+    series_key,
     to_us,
 )
 
@@ -438,14 +439,18 @@ class Rollups:
                 RS.last_t_us, RS.last_value).tuples()
         }
 
-    def _chunk_query(self, low: int, high: int) -> peewee.Select:
-        """The raw rows of ids ``(low, high]``: series key, timestamp text, value (NULL
-        when not a number)."""
+    def _chunk_query(self, low: int, high: int, keyed: bool = True) -> peewee.Select:
+        """The raw rows of ids ``(low, high]``: series key (:func:`.sql.series_key`, or
+        its four columns when not ``keyed``), timestamp text, value (NULL when not a
+        number)."""
         M = self.store.models.Metric
         in_range = (M.id > low) & (M.id <= high) & raw_period(M.aggregation_period)
         number = Case(None, [(fn.typeof(M.value).in_(["integer", "real"]), M.value)], None)
-        return (M.select(M.metric_name, M.metric_type, M.labels, M.sandbox_id, M.timestamp, number)
-                .where(in_range))
+        key = [series_key(M)] if keyed else [M.metric_name, M.metric_type, M.labels, M.sandbox_id]
+        return M.select(*key, M.timestamp, number).where(in_range)
+
+    def _read_chunk(self, low: int, high: int, table: SeriesTable) -> tuple[RawSamples, int]:
+        return read_chunk(self.db, self._chunk_query(low, high), table, self._chunk_query(low, high, keyed=False))
 
     @staticmethod
     def _reader_share(share: float, waited: float) -> float:
@@ -463,11 +468,11 @@ class Rollups:
         when the reader process read them, the rest read here."""
         if read is None:
             table = SeriesTable()
-            raw, total = read_chunk(self.db, self._chunk_query(low, high), table)
+            raw, total = self._read_chunk(low, high, table)
         else:
             table, raw, total = read
             if part < high:  # the build's own part of the chunk, into the same table
-                rest, more = read_chunk(self.db, self._chunk_query(part, high), table)
+                rest, more = self._read_chunk(part, high, table)
                 raw, total = raw.then(rest), total + more
         try:
             self._fold_chunk(raw, total, known, report, fleet, table)

@@ -83,6 +83,7 @@ from .sql import (
     raw_period,
     readable_instants,
     readable_sample,
+    series_key,
     time_conditions,
     to_us,
     unreadable_samples,
@@ -391,7 +392,8 @@ class MetricsStore:
         instants are read in numpy (:mod:`.instants`) and the range applied there: SQLite's
         expression, evaluated for every comparison, cost more than reading the rows."""
         M = self.store.models.Metric
-        query = M.select(M.metric_name, M.metric_type, M.labels, M.sandbox_id, M.timestamp, M.value)
+        plain = M.select(M.metric_name, M.metric_type, M.labels, M.sandbox_id, M.timestamp, M.value)
+        query = M.select(series_key(M), M.timestamp, M.value)
         if above_id is None:
             texts = window_texts(self, as_list(name), start_us, end_us)  # a narrow window's
             if texts == WINDOW_EMPTY:
@@ -411,8 +413,8 @@ class MetricsStore:
             conds += label_conditions(M.labels, labels)
             conds.append(number_sample(M))
         for cond in conds:
-            query = query.where(cond)
-        raw = fetch_raw(self.db, query, table)
+            query, plain = query.where(cond), plain.where(cond)
+        raw = fetch_raw(self.db, query, table, plain)
         return raw.keep(readable_instants(raw.t, start_us, end_us))
 
     def _groups(self, table: SeriesTable, group_by: Sequence[str]) -> tuple[np.ndarray, list[dict[str, Any]]]:
