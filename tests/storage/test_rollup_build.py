@@ -60,7 +60,7 @@ def test_vectorised_encoding_is_the_reference_encoding(seed):
 @pytest.mark.parametrize("lengths", [(1, 2, 3, 3, 4, 7), tuple(range(4, 17)), tuple(range(130, 160)),
                                      (300, 517, 2000, 3333)])
 @pytest.mark.parametrize("kind", ["wide", "decimal", "cancelling", "edges"])
-def test_short_segment_sums_are_fsum_exactly(kind, lengths):
+def test_segment_sums_are_fsum_exactly(kind, lengths):
     """Segments are summed with numpy (longer ones in blocks, then fsum over the blocks'
     exact sums; fsum where that cannot be exact); the answers (sum, residual and the
     sign of a zero) are math.fsum's."""
