@@ -96,7 +96,7 @@ def run(quick: bool = False) -> list[Figure]:
 
     def settled(fn: Callable[[], object]) -> float:
         """Best of ``repeat`` calls that end with an fsync (see the module docstring)."""
-        return best_of(fn, repeat, settle=True)
+        return best_of(fn, repeat, settled=True)
     figures: list[Figure] = []
     with scratch_dir() as tmp:
         src = tmp / "source.db"

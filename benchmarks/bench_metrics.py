@@ -19,7 +19,6 @@ Data is generated with a recursive CTE (fast); sizes: 1M / 2M samples (``--quick
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 from sandbox_admin.storage import Sample, create_store, open_store
 from sandbox_admin.storage.metrics.rollups import BuildReport
 
-from .harness import Figure, best_of, scratch_dir
+from .harness import Figure, best_of, scratch_dir, settle
 
 UTC = timezone.utc
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
@@ -231,8 +230,7 @@ def _best_build(path: Path, trial: Path, builds: int) -> BuildReport:
         last = i == builds - 1
         if not last:
             shutil.copyfile(path, trial)
-        if hasattr(os, "sync"):
-            os.sync()
+        settle()
         with open_store(path if last else trial) as store:
             report = store.metrics.build_rollups()
         if not last:

@@ -41,27 +41,33 @@ class Figure:
         return self.ours / self.baseline if self.baseline else float("inf")
 
 
+def settle() -> None:
+    """Flush the disk's pending writes (untimed, before a timed call that ends with an
+    fsync, so that it does not wait for what earlier calls left to the kernel)."""
+    if hasattr(os, "sync"):
+        os.sync()
+
+
 def timings(fn: Callable[[], object], repeat: int, warm: bool = False,
-            settle: bool = False) -> list[float]:
+            settled: bool = False) -> list[float]:
     """Wall time of each of ``repeat`` calls (``warm``: one call first, not timed;
-    ``settle``: the disk's pending writes flushed before each call, untimed, so that a
-    call's fsync does not wait for what earlier ones left to the kernel)."""
+    ``settled``: :func:`settle` before each call)."""
     if warm:
         fn()  # the caches
     times = []
     for _ in range(repeat):
         gc.collect()
-        if settle and hasattr(os, "sync"):
-            os.sync()
+        if settled:
+            settle()
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
     return times
 
 
-def best_of(fn: Callable[[], object], repeat: int = 5, settle: bool = False) -> float:
+def best_of(fn: Callable[[], object], repeat: int = 5, settled: bool = False) -> float:
     """Fastest wall time of ``repeat`` calls (the least disturbed by the machine)."""
-    return min(timings(fn, repeat, settle=settle))
+    return min(timings(fn, repeat, settled=settled))
 
 
 @contextmanager

@@ -4,7 +4,7 @@ Charts from raw samples, the rows since the last rollup build and the build itse
 hundreds of thousands of rows at once. Four things keep that fast and keep a GUI
 thread (which shares Python's lock with the worker) responsive:
 
-- the series is read as one JSON text (:func:`.sql.series_key`), not four columns, and
+- the series is read as one JSON text (:func:`.sql.series_key_json`), not four columns, and
   the timestamp as text turned into µs by numpy (:mod:`.instants`): SQLite's
   ``instant_us`` expression costs more than reading the row;
 - the rows are mapped a slice at a time: each ``itemgetter`` / ``dict.fromkeys`` /
@@ -39,7 +39,7 @@ _SLICE = 4_096
 def fetch_raw(db: peewee.Database, query: peewee.Select, table: SeriesTable,
               plain: peewee.Select | None = None) -> RawSamples:
     """Run a query selecting (series key, timestamp text, value), the key being
-    :func:`.sql.series_key` or its four columns (name, type, labels, sandbox_id) in
+    :func:`.sql.series_key_json` or its four columns (name, type, labels, sandbox_id) in
     turn, and map its rows onto ``table`` (no model instances). ``plain``, the same
     rows with the four columns, is read instead when a key cannot be JSON (a BLOB in
     one of them). A time that cannot be read is :data:`.sql.NO_INSTANT`; a value that

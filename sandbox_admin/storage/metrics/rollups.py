@@ -59,9 +59,9 @@ from .sql import (
     SeriesTable,
     gc_paused,
     instant_us,
+    key_columns,
     raw_period,
     release,
-    series_key,
     to_us,
 )
 
@@ -440,14 +440,13 @@ class Rollups:
         }
 
     def _chunk_query(self, low: int, high: int, keyed: bool = True) -> peewee.Select:
-        """The raw rows of ids ``(low, high]``: series key (:func:`.sql.series_key`, or
+        """The raw rows of ids ``(low, high]``: series key (:func:`.sql.series_key_json`, or
         its four columns when not ``keyed``), timestamp text, value (NULL when not a
         number)."""
         M = self.store.models.Metric
         in_range = (M.id > low) & (M.id <= high) & raw_period(M.aggregation_period)
         number = Case(None, [(fn.typeof(M.value).in_(["integer", "real"]), M.value)], None)
-        key = [series_key(M)] if keyed else [M.metric_name, M.metric_type, M.labels, M.sandbox_id]
-        return M.select(*key, M.timestamp, number).where(in_range)
+        return M.select(*key_columns(M, keyed), M.timestamp, number).where(in_range)
 
     def _read_chunk(self, low: int, high: int, table: SeriesTable) -> tuple[RawSamples, int]:
         return read_chunk(self.db, self._chunk_query(low, high), table, self._chunk_query(low, high, keyed=False))

@@ -76,6 +76,7 @@ from .sql import (
     canonical_labels,
     from_us,
     instant_us,
+    key_columns,
     label_conditions,
     labels_match,
     number_sample,
@@ -83,7 +84,6 @@ from .sql import (
     raw_period,
     readable_instants,
     readable_sample,
-    series_key,
     time_conditions,
     to_us,
     unreadable_samples,
@@ -392,8 +392,6 @@ class MetricsStore:
         instants are read in numpy (:mod:`.instants`) and the range applied there: SQLite's
         expression, evaluated for every comparison, cost more than reading the rows."""
         M = self.store.models.Metric
-        plain = M.select(M.metric_name, M.metric_type, M.labels, M.sandbox_id, M.timestamp, M.value)
-        query = M.select(series_key(M), M.timestamp, M.value)
         if above_id is None:
             texts = window_texts(self, as_list(name), start_us, end_us)  # a narrow window's
             if texts == WINDOW_EMPTY:
@@ -412,9 +410,11 @@ class MetricsStore:
                 conds.append(M.sandbox_id.concat("").in_(as_list(sandbox_id)))
             conds += label_conditions(M.labels, labels)
             conds.append(number_sample(M))
-        for cond in conds:
-            query, plain = query.where(cond), plain.where(cond)
-        raw = fetch_raw(self.db, query, table, plain)
+
+        def rows(as_json: bool) -> Any:
+            return M.select(*key_columns(M, as_json), M.timestamp, M.value).where(*conds)
+
+        raw = fetch_raw(self.db, rows(True), table, rows(False))
         return raw.keep(readable_instants(raw.t, start_us, end_us))
 
     def _groups(self, table: SeriesTable, group_by: Sequence[str]) -> tuple[np.ndarray, list[dict[str, Any]]]:
